@@ -1,0 +1,10 @@
+"""humdsl: declarative NLU tasks compiled to prompts and constrained-decoding programs."""
+
+__version__ = "0.1.0"
+
+
+def load(path):
+    """Check and compile a spec file; returns a humdsl.api.Spec (raises SpecError on errors)."""
+    from .api import load as _load
+
+    return _load(path)

@@ -1,0 +1,79 @@
+"""humc: the command line. Heavy libraries are imported only by commands that run a model."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+def _emit_diagnostics(result, as_json: bool, files: int) -> None:
+    from .diagnostics import render_json, render_text, summary_line, use_color
+
+    diags = result.diagnostics
+    if as_json:
+        click.echo(render_json(diags))
+        return
+    color = use_color(sys.stderr)
+    sources = result.program.sources
+    for d in diags:
+        click.echo(render_text(d, sources, color=color), err=True)
+    if diags:
+        click.echo("", err=True)
+    click.echo(summary_line(diags, files), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="humc", message="%(prog)s %(version)s")
+def main() -> None:
+    """humc: compile .hum task specs into prompts, constrained-decoding programs and corpora."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
+def check(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check specs (files or folders) and report every problem found. Exit 1 on errors."""
+    from .compiler import check_paths
+
+    result = check_paths(list(paths))
+    _emit_diagnostics(result, as_json, len(result.program.entries))
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would change.")
+@click.option("--diff", is_flag=True, help="Show what would change as a unified diff.")
+def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
+    """Rewrite specs in the canonical layout (comments kept; idempotent)."""
+    from .fmt_cli import run_fmt
+
+    sys.exit(run_fmt(list(paths), check_only=check_only, show_diff=diff))
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path())
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for manifest.json and the per-task artifacts.")
+def compile_cmd(spec: str, out_dir: str) -> None:
+    """Compile a spec: manifest.json and the normalised, hashed IR of every task."""
+    from .artifacts import write_artifacts
+    from .compiler import check_paths
+
+    result = check_paths([spec])
+    if not result.ok or result.diagnostics:
+        _emit_diagnostics(result, False, len(result.program.entries))
+    if not result.ok:
+        click.echo("humc: nothing written: fix the errors above first", err=True)
+        sys.exit(1)
+    manifest = write_artifacts(result, spec, Path(out_dir))
+    n = len(manifest["tasks"])
+    click.echo(f"compiled {n} task{'s' * (n != 1)} from {spec} into {out_dir} "
+               f"(spec hash {manifest['spec_hash'][:12]})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

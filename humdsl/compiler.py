@@ -1,0 +1,43 @@
+"""The front end as one call: load a spec, analyse it, lower its tasks to IR."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostic
+from .ir import content_hash, lower_task
+from .loader import Program, load_program
+from .semantic import analyse
+from .semantic.context import Context
+
+
+@dataclass
+class CheckResult:
+    program: Program
+    context: Context
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def entry_tasks(self) -> list:
+        entries = set(self.program.entries)
+        return [t for t in self.context.tasks if t.symbol.module.key in entries]
+
+
+def check_paths(paths: list[str | Path]) -> CheckResult:
+    program = load_program(paths)
+    ctx = analyse(program)
+    return CheckResult(program, ctx, program.diagnostics.sorted())
+
+
+def lower(result: CheckResult) -> dict[str, dict]:
+    """IR of every task declared in the entry files, by task name (only when there are no errors)."""
+    if not result.ok:
+        raise ValueError("cannot lower a spec with errors")
+    return {t.name: lower_task(t) for t in result.entry_tasks()}
+
+
+def spec_hash(irs: dict[str, dict]) -> str:
+    return content_hash({name: content_hash(ir) for name, ir in sorted(irs.items())})

@@ -1,0 +1,1 @@
+"""Format variants: one declaration, from which render, parse and grammar are derived."""

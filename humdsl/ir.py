@@ -1,0 +1,71 @@
+"""The IR: one normalised, JSON-serialisable, content-hashed document per task.
+
+Only meaning goes in, never layout: reformatting a spec leaves every hash unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .semantic.context import Label, TaskModel
+
+IR_VERSION = 1
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash(value) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def _label(lab: Label) -> dict:
+    out = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
+    if lab.head is not None or lab.tail is not None:
+        out["head"], out["tail"] = lab.head, lab.tail
+    if lab.roles is not None:
+        out["roles"] = lab.roles
+    return out
+
+
+def lower_task(task: TaskModel) -> dict:
+    ir = {
+        "ir_version": IR_VERSION,
+        "name": task.name,
+        "kind": task.kind,
+        "version": task.version or "0.0.0",
+        "about": task.about or "",
+        "inputs": task.inputs,
+        "labels": [_label(lab) for lab in task.labels],
+        "guidelines": task.guidelines,
+        "rules": task.rules,
+        "instructions": [t for node in task.members.get("instruction", []) for t in _texts(node)],
+        "formats": task.formats,
+        "examples": task.examples,
+        "tests": task.tests,
+        "synth": task.synth,
+    }
+    if task.kind == "relations":
+        ir["types"] = [_label(t) for t in task.types]
+    if task.kind == "events":
+        ir["roles"] = [_label(r) for r in task.roles]
+    if task.kind == "classify":
+        ir["multilabel"] = bool(task.settings.get("multilabel", False))
+    if task.kind == "record":
+        ir["fields"] = task.fields
+    if task.similar:
+        ir["similar"] = task.similar
+    return ir
+
+
+def _texts(node) -> list[str]:
+    seen = []
+    for t in node.texts:
+        if t.value.strip() and t.value not in seen:
+            seen.append(t.value)
+    return seen
+
+
+def task_hash(ir: dict) -> str:
+    return content_hash(ir)

@@ -1,0 +1,42 @@
+"""Semantic analysis: an ordered list of passes, each a plain function adding diagnostics.
+
+Passes run in order over one Context; later passes read what earlier ones resolved (the
+TaskModel of every task). No pass raises on bad input: it reports and moves on.
+"""
+from __future__ import annotations
+
+from ..loader import Program
+from .context import Context
+from .declarations import check_imports, declare_names, report_unused_imports
+from .examples import check_examples
+from .fields import check_fields
+from .formats import check_format_decls, resolve_task_formats
+from .labels import check_guidelines, check_similar, resolve_labels
+from .rules import check_rule_decls, resolve_prefers
+from .synth import check_synth
+from .tasks import advise, build_tasks
+
+PASSES = [
+    declare_names,
+    check_imports,
+    build_tasks,
+    resolve_labels,
+    check_guidelines,
+    check_similar,
+    check_rule_decls,
+    resolve_prefers,
+    check_format_decls,
+    resolve_task_formats,
+    check_fields,
+    check_examples,
+    check_synth,
+    advise,
+    report_unused_imports,
+]
+
+
+def analyse(program: Program) -> Context:
+    ctx = Context(program)
+    for run_pass in PASSES:
+        run_pass(ctx)
+    return ctx

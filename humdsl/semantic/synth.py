@@ -1,0 +1,62 @@
+"""The synthesis policy block: per-example count, label batches, negatives, few-shot, styles."""
+from __future__ import annotations
+
+from .. import codes
+from ..diagnostics import did_you_mean
+from ..syntax import ast
+from .context import Context
+
+# name -> (type, check, default, what it means)
+SETTINGS = {
+    "per_example": (int, lambda v: v >= 1, 4, "instances made from each source example"),
+    "label_batch": (int, lambda v: v >= 1, 8, "largest number of labels named in one instruction"),
+    "negative_ratio": (float, lambda v: 0 <= v <= 1, 0.3,
+                       "share of a label batch given to labels absent from the example"),
+    "hard_negative_ratio": (float, lambda v: 0 <= v <= 1, 0.5,
+                            "share of the negatives drawn from 'similar' labels when there are some"),
+    "few_shot": (int, lambda v: v >= 0, 0, "spec examples shown in each instruction"),
+    "max_guidelines": (int, lambda v: v >= 0, 3, "largest number of guidelines in one instruction"),
+    "max_rules": (int, lambda v: v >= 0, 3, "largest number of preference rules in one instruction"),
+    "style": (str, lambda v: v in ("alpaca", "chat"), "alpaca", "'alpaca' or 'chat'"),
+}
+
+
+def defaults() -> dict:
+    return {k: v[2] for k, v in SETTINGS.items()}
+
+
+def check_synth(ctx: Context) -> None:
+    for task in ctx.tasks:
+        policy = defaults()
+        for node in task.members.get("synth", [])[:1]:
+            seen = set()
+            for s in node.settings:
+                name = s.name.text
+                if name not in SETTINGS:
+                    ctx.error(codes.UNKNOWN_SYNTH_SETTING, f"unknown synthesis setting '{name}'",
+                              s.name.span, notes=["the settings are: " + ", ".join(SETTINGS)],
+                              suggestions=did_you_mean(name, SETTINGS), task=task)
+                    continue
+                if name in seen:
+                    ctx.error(codes.BAD_SYNTH_VALUE, f"'{name}' is set twice", s.span, task=task)
+                    continue
+                seen.add(name)
+                typ, check, _, meaning = SETTINGS[name]
+                value = _value(s.value, typ)
+                if value is None or not check(value):
+                    ctx.error(codes.BAD_SYNTH_VALUE, f"invalid value for '{name}'", (s.value or s).span,
+                              notes=[f"'{name}': {meaning}"], task=task)
+                    continue
+                policy[name] = value
+        task.synth = policy
+
+
+def _value(node, typ):
+    if typ is str:
+        return node.value if isinstance(node, ast.Str) else None
+    if not isinstance(node, ast.Num):
+        return None
+    v = node.value
+    if typ is int:
+        return v if isinstance(v, int) else None
+    return float(v)

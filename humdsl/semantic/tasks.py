@@ -1,0 +1,170 @@
+"""Task structure: kind, which members appear and how often, version, settings; advice."""
+from __future__ import annotations
+
+import re
+
+from .. import codes
+from ..diagnostics import did_you_mean
+from ..kinds import COMMON_MEMBERS, KINDS, MEMBER_KEYWORDS
+from ..syntax import ast
+from .context import Context, TaskModel
+
+MEMBER_OF = {
+    ast.Version: "version", ast.About: "about", ast.Guideline: "guideline", ast.Prefer: "prefer",
+    ast.Instruction: "instruction", ast.Formats: "formats", ast.Similar: "similar",
+    ast.InputField: "input", ast.Fields: "fields", ast.Synth: "synth",
+}
+SINGLE = {"version", "about", "labels", "types", "roles", "fields", "synth", "formats"}
+
+# Semantic versioning 2.0.0, as the spec's own regular expression.
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
+
+
+def member_keyword(node) -> str:
+    if isinstance(node, ast.Labels):
+        return node.keyword
+    if isinstance(node, ast.Example):
+        return node.keyword
+    if isinstance(node, ast.Setting):
+        return "setting"
+    return MEMBER_OF[type(node)]
+
+
+def build_tasks(ctx: Context) -> None:
+    for module in ctx.modules():
+        for sym in ctx.namespaces.get(module.key, {}).values():
+            if isinstance(sym.decl, ast.Task):
+                ctx.tasks.append(_build_task(ctx, sym))
+    ctx.tasks.sort(key=lambda t: (t.symbol.module.key, t.decl.span.start))
+
+
+def _build_task(ctx: Context, sym) -> TaskModel:
+    decl: ast.Task = sym.decl
+    kind_name = decl.kind.text
+    task = TaskModel(sym, kind_name if kind_name in KINDS else None)
+    if task.kind is None:
+        ctx.error(codes.UNKNOWN_KIND, f"unknown task kind '{kind_name}'", decl.kind.span,
+                  notes=["the kinds are: " + ", ".join(KINDS)],
+                  suggestions=did_you_mean(kind_name, KINDS), task=task)
+    kind = KINDS.get(task.kind) if task.kind else None
+    for node in decl.members:
+        key = member_keyword(node)
+        if key == "setting":
+            _setting(ctx, task, node)
+            continue
+        task.members.setdefault(key, []).append(node)
+        if kind is not None and key not in COMMON_MEMBERS and key not in kind.allowed:
+            where = [k.name for k in KINDS.values() if key in k.allowed]
+            ctx.error(codes.MEMBER_NOT_ALLOWED, f"a {kind.name} task has no '{key}'", node.span,
+                      notes=[f"'{key}' belongs to {' and '.join(where)} tasks"] if where else [],
+                      task=task)
+    for key, nodes in task.members.items():
+        if key in SINGLE and len(nodes) > 1:
+            for extra in nodes[1:]:
+                ctx.error(codes.MEMBER_REPEATED, f"'{key}' is given more than once", extra.span,
+                          notes=[f"first given at line {nodes[0].span.line}"], task=task)
+    if kind is not None:
+        for key in sorted(kind.required):
+            if key not in task.members:
+                ctx.error(codes.MISSING_MEMBER, f"a {kind.name} task needs '{key}'", decl.name.span,
+                          notes=[_REQUIRED_HINT.get(key, "")], task=task)
+    if "version" in task.members:
+        node = task.members["version"][0]
+        task.version = node.value.value
+        if not SEMVER.match(task.version):
+            ctx.error(codes.BAD_VERSION, f"'{task.version}' is not a semantic version", node.value.span,
+                      notes=["write MAJOR.MINOR.PATCH, e.g. \"1.0.0\" or \"2.1.0-beta.1\""], task=task)
+    if "about" in task.members:
+        task.about = task.members["about"][0].text.value
+    for node in task.members.get("instruction", []):
+        _texts(ctx, task, node.texts, "instruction")
+    task.inputs = _inputs(ctx, task)
+    return task
+
+
+_REQUIRED_HINT = {
+    "labels": "declare them with labels { CODE \"name\" : \"description\" ... }",
+    "roles": "declare the argument roles with roles { Role \"name\" : \"description\" ... }",
+    "fields": "declare them with fields { name type : \"description\" ... }",
+}
+
+
+def _setting(ctx: Context, task: TaskModel, node: ast.Setting) -> None:
+    kind = KINDS.get(task.kind) if task.kind else None
+    name = node.name.text
+    allowed = kind.settings if kind else frozenset()
+    all_settings = set().union(*(k.settings for k in KINDS.values()))
+    if name not in allowed:
+        if name in all_settings and kind is not None:
+            ctx.error(codes.MEMBER_NOT_ALLOWED, f"'{name}' does not apply to a {kind.name} task",
+                      node.span, task=task)
+        else:
+            ctx.error(codes.UNKNOWN_SETTING, f"unknown task member '{name}'", node.name.span,
+                      suggestions=did_you_mean(name, MEMBER_KEYWORDS + sorted(all_settings)), task=task)
+        return
+    if name in task.settings:
+        ctx.error(codes.MEMBER_REPEATED, f"'{name}' is given more than once", node.span, task=task)
+    value = node.value
+    if value is None:
+        task.settings[name] = True
+    elif isinstance(value, ast.Bool):
+        task.settings[name] = value.value
+    else:
+        ctx.error(codes.BAD_SETTING_VALUE, f"'{name}' is a flag: write '{name}' or '{name} false'",
+                  value.span, task=task)
+
+
+def _texts(ctx: Context, task: TaskModel, texts, what: str) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for t in texts:
+        if not t.value.strip():
+            ctx.error(codes.EMPTY_TEXT, f"empty {what} text", t.span, task=task)
+            continue
+        if t.value in seen:
+            ctx.error(codes.DUPLICATE_TEXT, f"this {what} text is given twice", t.span,
+                      notes=[f"first at line {seen[t.value]}"], task=task)
+            continue
+        seen[t.value] = t.span.line
+        out.append(t.value)
+    return out
+
+
+def texts_of(ctx: Context, task: TaskModel, texts, what: str) -> list[str]:
+    return _texts(ctx, task, texts, what)
+
+
+STANDARD_INPUTS = {"text": "The input text.", "question": "The question to answer."}
+
+
+def _inputs(ctx: Context, task: TaskModel) -> list[dict]:
+    fields = [{"name": "text", "descriptions": []}]
+    if task.kind == "qa":
+        fields.append({"name": "question", "descriptions": []})
+    seen = {f["name"]: f for f in fields}
+    for node in task.members.get("input", []):
+        name = node.name.text
+        texts = _texts(ctx, task, node.texts, "input description")
+        if name in seen and seen[name]["descriptions"]:
+            ctx.error(codes.MEMBER_REPEATED, f"input '{name}' is declared twice", node.name.span, task=task)
+            continue
+        if name in seen:
+            seen[name]["descriptions"] = texts
+        else:
+            seen[name] = {"name": name, "descriptions": texts}
+            fields.append(seen[name])
+    return fields
+
+
+def advise(ctx: Context) -> None:
+    for task in ctx.tasks:
+        if task.symbol.module.key not in ctx.program.entries or not task.ok:
+            continue
+        if "instruction" not in task.members:
+            ctx.error(codes.NO_INSTRUCTION, f"task '{task.name}' has no instruction phrasing",
+                      task.decl.name.span,
+                      notes=["a generic instruction for its kind will be used; write "
+                             "instruction \"...\" | \"...\" for better prompts and more diverse data"])

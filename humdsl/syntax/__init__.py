@@ -1,0 +1,1 @@
+"""Front end: .hum text -> Lark parse tree -> AST (frozen dataclasses with spans)."""
