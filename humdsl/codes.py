@@ -56,7 +56,6 @@ BAD_LABEL_CODE = _code("H037", "error", "invalid label code")
 # formats
 FORMAT_KIND_MISMATCH = _code("H040", "error", "format does not fit the task kind")
 BAD_FORMAT = _code("H041", "error", "invalid format declaration")
-NO_FORMATS = _code("H042", "error", "no format available for the task")
 # preference rules
 BAD_INLINE_RULE = _code("H045", "error", "invalid inline preference rule")
 RULE_ARGS = _code("H046", "error", "wrong arguments to a preference rule")

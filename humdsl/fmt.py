@@ -51,7 +51,8 @@ class _Printer:
     def _trailing(self, node_end: int, end_line: int) -> None:
         if self.ci < len(self.comments):
             c = self.comments[self.ci]
-            if c.span.line == end_line and c.span.start >= node_end and self.out:
+            directly_after = self.text[node_end:c.span.start].strip() == ""
+            if c.span.line == end_line and c.span.start >= node_end and directly_after and self.out:
                 self.out[-1] += "  " + c.text.rstrip()
                 self.ci += 1
 
@@ -369,8 +370,7 @@ def _align(rows: list[list[str]]) -> dict[int, str]:
     """Pad each column to its widest cell, as gofmt aligns consecutive declarations."""
     widths = [0] * 4
     for cells in rows:
-        last = max((i for i, c in enumerate(cells) if c), default=0)
-        for i in range(last):
+        for i in range(len(cells) - 1):
             widths[i] = max(widths[i], len(cells[i]))
     out = {}
     for cells in rows:

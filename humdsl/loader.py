@@ -34,6 +34,7 @@ class Program:
     entries: list[str] = field(default_factory=list)  # keys of the files asked for
     prelude: list[str] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    cycle_imports: set[int] = field(default_factory=set)  # id() of imports that close a cycle
 
     @property
     def sources(self) -> dict[str, SourceFile]:
@@ -140,7 +141,11 @@ def find_cycles(program: Program) -> None:
             if state.get(target) == 1:
                 cycle = stack[stack.index(target):] + [target]
                 shown = " -> ".join(program.modules[k].shown for k in cycle)
-                program.diagnostics.error(codes.IMPORT_CYCLE, f"import cycle: {shown}", decl.span)
+                # Report at the import where the cycle starts: in the file the user asked about.
+                first = next(d for d, t in program.modules[target].imports if t == cycle[1])
+                program.diagnostics.error(codes.IMPORT_CYCLE, f"import cycle: {shown}", first.span)
+                for k in cycle[:-1]:
+                    program.cycle_imports.update(id(d) for d, t in program.modules[k].imports if t in cycle)
             elif target not in state:
                 visit(target)
         stack.pop()

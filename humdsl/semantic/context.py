@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from .. import codes
@@ -23,15 +24,14 @@ class Symbol:
 
     @property
     def qualified(self) -> str:
-        """A stable id: the stdlib-relative path for stdlib declarations, else the file stem."""
+        """A stable id that does not depend on where the spec sits on disk: 'std/formats.tuples'
+        for the standard library, 'file_stem.name' for a user's file."""
         shown = self.module.shown
-        base = shown[len("<std>/"):-len(".hum")] if shown.startswith("<std>/") else shown
-        if not self.module.is_stdlib:
-            base = base[:-len(".hum")] if base.endswith(".hum") else base
+        if self.module.is_stdlib:
+            base = "std/" + shown[len("<std>/"):-len(".hum")]
         else:
-            base = "std/" + base
+            base = PurePath(shown).stem
         return f"{base}.{self.name}"
-
 
 DECL_NOUNS = {ast.Task: "task", ast.FormatDecl: "format", ast.RuleDecl: "rule",
               ast.LabelSetDecl: "label set"}
@@ -90,6 +90,7 @@ class Context:
         self.aliases: dict[str, dict[str, str]] = {}  # module -> alias -> module key
         self.from_names: dict[str, dict[str, Symbol]] = {}
         self.used_imports: set[int] = set()  # id() of import decls that resolved a name
+        self.dead_imports: set[int] = set()  # imports already reported as broken
         self.alias_decl: dict[tuple[str, str], ast.Import] = {}
         self.from_decl: dict[tuple[str, str], ast.FromImport] = {}
         self.tasks: list[TaskModel] = []

@@ -39,6 +39,7 @@ def check_imports(ctx: Context) -> None:
                 alias = decl.alias.text if decl.alias else PurePosixPath(decl.path.value).stem
                 span = decl.alias.span if decl.alias else decl.path.span
                 if alias in aliases:
+                    ctx.dead_imports.add(id(decl))
                     ctx.error(codes.DUPLICATE_ALIAS, f"the alias '{alias}' is used by two imports", span,
                               notes=["give one of them another name with 'as'"])
                     continue
@@ -73,5 +74,6 @@ def report_unused_imports(ctx: Context) -> None:
         if module.key not in entries:
             continue
         for decl, target in module.imports:
-            if target is not None and id(decl) not in ctx.used_imports:
+            if target is not None and id(decl) not in ctx.used_imports \
+                    and id(decl) not in ctx.program.cycle_imports and id(decl) not in ctx.dead_imports:
                 ctx.error(codes.UNUSED_IMPORT, f"'{decl.path.value}' is imported but not used", decl.span)

@@ -30,7 +30,9 @@ def _check_format(ctx: Context, decl: ast.FormatDecl) -> bool:
                       suggestions=did_you_mean(k.text, KINDS))
         else:
             kinds.append(KINDS[k.text])
-    holes = frozenset.intersection(*(k.holes for k in kinds)) if kinds else frozenset()
+    if len(kinds) != len(decl.kinds) or not kinds:
+        return False  # the holes depend on the kinds: check the body once they are right
+    holes = frozenset.intersection(*(k.holes for k in kinds))
     nested = {}
     for k in kinds:
         for hole, inner in k.nested.items():
@@ -232,8 +234,6 @@ def resolve_task_formats(ctx: Context) -> None:
                     continue
                 chosen.append(sym)
         elif task.kind is not None:
+            # No 'formats' line: every standard format of the kind (the stdlib has some for each).
             chosen = [s for s in prelude_formats if task.kind in [k.text for k in s.decl.kinds]]
-            if not chosen:
-                ctx.error(codes.NO_FORMATS, f"no standard format fits a {task.kind} task; declare one "
-                          "and list it with 'formats'", task.decl.name.span, task=task)
         task.formats = [format_model(s) for s in chosen if ctx.format_checked.get(id(s.decl), False)]

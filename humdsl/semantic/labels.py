@@ -13,22 +13,26 @@ from .tasks import texts_of
 _BAD_CODE = re.compile(r'^\s|\s$|[\x00-\x1f"{}\[\]]')
 
 
-def _label_items(ctx: Context, task: TaskModel, node: ast.Labels) -> list[ast.LabelItem]:
+def _label_items(ctx: Context, task: TaskModel, node: ast.Labels) -> tuple[list[ast.LabelItem], bool]:
+    """The items of a label member, and whether its label-set reference (if any) resolved."""
     items: list[ast.LabelItem] = []
+    resolved = True
     if node.ref is not None:
         sym = ctx.resolve(task.symbol.module, node.ref, ast.LabelSetDecl, "label set", task=task)
         if sym is not None:
             items.extend(sym.decl.block.items)
+        resolved = sym is not None
     if node.block is not None:
         items.extend(node.block.items)
-    return items
+    return items, resolved
 
 
 def _build_labels(ctx: Context, task: TaskModel, node: ast.Labels, noun: str) -> list[Label]:
     out: list[Label] = []
     seen: dict[str, ast.LabelItem] = {}
     names: dict[str, ast.LabelItem] = {}
-    for item in _label_items(ctx, task, node):
+    items, resolved = _label_items(ctx, task, node)
+    for item in items:
         code = item.code.text
         if not code or _BAD_CODE.search(code):
             ctx.error(codes.BAD_LABEL_CODE, f"'{code}' cannot be a {noun} code", item.code.span,
@@ -69,6 +73,9 @@ def _build_labels(ctx: Context, task: TaskModel, node: ast.Labels, noun: str) ->
             else:
                 label.roles = [r.text for r in sig.roles]
         out.append(label)
+    if not out and not items and resolved:
+        ctx.error(codes.EMPTY_LABELS, f"the {node.keyword} set of '{task.name}' is empty", node.span,
+                  task=task)
     return out
 
 
@@ -80,17 +87,8 @@ def resolve_labels(ctx: Context) -> None:
             if not nodes:
                 continue
             node = nodes[0]
-            labels = _build_labels(ctx, task, node, noun)
-            setattr(task, attr, labels)
-            if not labels and not _had_errors_in(node, ctx):
-                ctx.error(codes.EMPTY_LABELS, f"the {keyword} set of '{task.name}' is empty", node.span,
-                          task=task)
+            setattr(task, attr, _build_labels(ctx, task, node, noun))
         _check_signatures(ctx, task)
-
-
-def _had_errors_in(node: ast.Labels, ctx: Context) -> bool:
-    # A reference that failed to resolve was reported already; do not also call the set empty.
-    return node.ref is not None and node.block is None
 
 
 def _check_signatures(ctx: Context, task: TaskModel) -> None:

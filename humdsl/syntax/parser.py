@@ -122,8 +122,8 @@ def _syntax_diagnostic(err: UnexpectedInput, src: SourceFile) -> tuple[Diagnosti
             notes.append(f"'{tok.value}' cannot be used here")
         return Diagnostic(codes.SYNTAX, f"unexpected {_describe_token(tok)}; expected "
                           f"{_expected(err.expected)}", src.span(pos, end), notes=tuple(notes)), pos
-    # end of file
-    pos = len(src.text)
+    # end of file: point just after the last character, not at an empty last line
+    pos = len(src.text.rstrip())
     opened = _unclosed_brace(src.text)
     if opened is not None:
         line, col = src.position(opened)
