@@ -1,7 +1,6 @@
 """Diagnostics are values: code, severity, span, message, notes and suggestions."""
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -75,6 +74,8 @@ class Diagnostics:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
     """Close matches for an unknown name, best first (case-insensitive)."""
+    import difflib  # only needed when something is wrong
+
     pool = sorted(set(candidates))
     lowered = {c.lower(): c for c in pool}
     exact_case = lowered.get(name.lower())

@@ -6,7 +6,6 @@ into the one canonical record shape every backend speaks (ARCHITECTURE §4b).
 """
 from __future__ import annotations
 
-import datetime
 import json
 
 from .. import codes
@@ -293,6 +292,8 @@ class Normaliser:
                 self.fail(codes.EXAMPLE_VALUE, f"'{where}' is true or false", node)
             return node.value
         if t == "date":
+            import datetime
+
             try:
                 if not isinstance(node, ast.Str) or len(node.value) != 10:
                     raise ValueError
