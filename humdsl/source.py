@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
-    """A half-open character range [start, end) in one source file; lines and columns are 1-based."""
+class Span(NamedTuple):
+    """A half-open character range [start, end) in one source file; lines and columns are 1-based.
+    A NamedTuple rather than a dataclass: the parser makes one per AST node, so it must be cheap."""
 
     path: str
     start: int
@@ -35,11 +37,7 @@ class SourceFile:
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
-        self._line_starts = starts
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
 
     @classmethod
     def read(cls, path: Path, shown: str | None = None) -> "SourceFile":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .. import codes
@@ -19,9 +19,10 @@ _comments: list[Token] = []  # filled by the lexer callback during one parse
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    """The parser, building the AST as it reduces (no intermediate parse tree: about twice as fast)."""
     text = grammar_path().read_text(encoding="utf-8")
-    kwargs = dict(parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                  lexer_callbacks={"COMMENT": _comments.append})
+    kwargs = dict(parser="lalr", keep_all_tokens=True, maybe_placeholders=False,
+                  lexer_callbacks={"COMMENT": _comments.append}, transformer=_BUILDER)
     try:
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,19 +147,68 @@ def _blank(text: str, start: int, end: int) -> str:
 
 # ---- tree -> AST ---------------------------------------------------------------------------------
 
-class _ToAst(Transformer):
-    def __init__(self, src: SourceFile, errors: list[Diagnostic]):
-        super().__init__(visit_tokens=False)
-        self.src = src
-        self.errors = errors
+_VALUE_TOKENS = frozenset({"NAME", "QUOTED_NAME", "STRING", "LONG_STRING", "NUMBER"})
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", False):
-            return self.src.span(0, 0)
-        return self.src.span(meta.start_pos, meta.end_pos)
+
+def _first(x):
+    """(offset, line, column) where a child starts: a token, a node, or a tuple of them."""
+    if isinstance(x, Token):
+        return x.start_pos, x.line, x.column
+    if isinstance(x, tuple):
+        for item in x:
+            if not isinstance(item, str) or isinstance(item, Token):
+                return _first(item)
+        return None
+    sp = x.span
+    return sp.start, sp.line, sp.column
+
+
+def _last(x):
+    if isinstance(x, Token):
+        return x.end_pos, x.end_line, x.end_column
+    if isinstance(x, tuple):
+        for item in reversed(x):
+            if not isinstance(item, str) or isinstance(item, Token):
+                return _last(item)
+        return None
+    sp = x.span
+    return sp.end, sp.end_line, sp.end_column
+
+
+def _spanned(fn):
+    """Give a rule method the span of everything it reduced, and only its meaningful children
+    (the parser keeps every token so that spans cover keywords and braces)."""
+    def rule(self, children):
+        start = next((p for p in map(_first, children) if p is not None), None)
+        end = next((p for p in map(_last, reversed(children)) if p is not None), None)
+        if start is None or end is None:
+            span = self.src.span(0, 0)
+        else:
+            span = Span(self.src.path, start[0], end[0], start[1], start[2], end[1], end[2])
+        kept = [c for c in children if not isinstance(c, Token) or c.type in _VALUE_TOKENS]
+        return fn(self, span, kept)
+    rule.__name__ = fn.__name__
+    return rule
+
+
+def _filtered(fn):
+    def rule(self, children):
+        return fn(self, [c for c in children if not isinstance(c, Token) or c.type in _VALUE_TOKENS])
+    rule.__name__ = fn.__name__
+    return rule
+
+
+class _ToAst(Transformer):
+    """Called by the parser on every reduction; `src` and `errors` are set for each parse."""
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.src: SourceFile = SourceFile("<none>", "")
+        self.errors: list[Diagnostic] = []
 
     def _tok_span(self, tok: Token) -> Span:
-        return self.src.span(tok.start_pos, tok.end_pos)
+        return Span(self.src.path, tok.start_pos, tok.end_pos, tok.line, tok.column,
+                    tok.end_line, tok.end_column)
 
     def _name(self, tok) -> ast.Name:
         if isinstance(tok, ast.Name):
@@ -167,12 +217,9 @@ class _ToAst(Transformer):
             return ast.Name(self._tok_span(tok), tok.value[1:-1], quoted=True)
         return ast.Name(self._tok_span(tok), str(tok))
 
-    def __default__(self, data, children, meta):
-        raise AssertionError(f"no AST rule for {data}")
-
     # values
-    @v_args(meta=True)
-    def string(self, meta, children):
+    @_spanned
+    def string(self, span, children):
         tok = children[0]
         long = tok.type == "LONG_STRING"
         try:
@@ -184,72 +231,73 @@ class _ToAst(Transformer):
             value = ""
         return ast.Str(self._tok_span(tok), value, long)
 
-    @v_args(meta=True)
-    def number(self, meta, children):
+    @_spanned
+    def number(self, span, children):
         return ast.Num(self._tok_span(children[0]), str(children[0]))
 
-    @v_args(meta=True)
-    def true(self, meta, children):
-        return ast.Bool(self._span(meta), True)
+    @_spanned
+    def true(self, span, children):
+        return ast.Bool(span, True)
 
-    @v_args(meta=True)
-    def false(self, meta, children):
-        return ast.Bool(self._span(meta), False)
+    @_spanned
+    def false(self, span, children):
+        return ast.Bool(span, False)
 
-    @v_args(meta=True)
-    def null(self, meta, children):
-        return ast.Null(self._span(meta))
+    @_spanned
+    def null(self, span, children):
+        return ast.Null(span)
 
-    @v_args(meta=True)
-    def qname(self, meta, children):
-        return ast.QName(self._span(meta), tuple(self._name(c) for c in children))
+    @_spanned
+    def qname(self, span, children):
+        return ast.QName(span, tuple(self._name(c) for c in children))
 
-    @v_args(meta=True)
-    def list(self, meta, children):
-        return ast.ListValue(self._span(meta), tuple(c for c in children if c is not None))
+    @_spanned
+    def list(self, span, children):
+        return ast.ListValue(span, tuple(c for c in children if c is not None))
 
-    @v_args(meta=True)
-    def tuple(self, meta, children):
-        return ast.TupleValue(self._span(meta), tuple(c for c in children if c is not None))
+    @_spanned
+    def tuple(self, span, children):
+        return ast.TupleValue(span, tuple(c for c in children if c is not None))
 
-    @v_args(meta=True)
-    def object(self, meta, children):
-        return ast.ObjectValue(self._span(meta), tuple(c for c in children if c is not None))
+    @_spanned
+    def object(self, span, children):
+        return ast.ObjectValue(span, tuple(c for c in children if c is not None))
 
-    @v_args(meta=True)
-    def pair(self, meta, children):
+    @_spanned
+    def pair(self, span, children):
         key, value = children
         if isinstance(key, Token):
             key = self._name(key)
-        return ast.Pair(self._span(meta), key, value)
+        return ast.Pair(span, key, value)
 
+    @_filtered
     def alts(self, children):
         return tuple(children)
 
     # labels
-    def _label_body(self, meta, keyword, children):
+    def _label_body(self, span, keyword, children):
         ref = next((c for c in children if isinstance(c, ast.QName)), None)
         block = next((c for c in children if isinstance(c, ast.LabelBlock)), None)
-        return ast.Labels(self._span(meta), keyword, ref, block)
+        return ast.Labels(span, keyword, ref, block)
 
-    @v_args(meta=True)
-    def labels(self, meta, children):
-        return self._label_body(meta, "labels", children)
+    @_spanned
+    def labels(self, span, children):
+        return self._label_body(span, "labels", children)
 
-    @v_args(meta=True)
-    def types(self, meta, children):
-        return self._label_body(meta, "types", children)
+    @_spanned
+    def types(self, span, children):
+        return self._label_body(span, "types", children)
 
-    @v_args(meta=True)
-    def roles(self, meta, children):
-        return self._label_body(meta, "roles", children)
+    @_spanned
+    def roles(self, span, children):
+        return self._label_body(span, "roles", children)
 
-    @v_args(meta=True)
-    def label_block(self, meta, children):
-        return ast.LabelBlock(self._span(meta), tuple(children))
+    @_spanned
+    def label_block(self, span, children):
+        return ast.LabelBlock(span, tuple(children))
 
-    @v_args(meta=True)
-    def label_item(self, meta, children):
+    @_spanned
+    def label_item(self, span, children):
         code = self._name(children[0])
         name = sig = None
         descriptions: tuple = ()
@@ -260,41 +308,41 @@ class _ToAst(Transformer):
                 sig = c
             elif isinstance(c, tuple):
                 descriptions = c
-        return ast.LabelItem(self._span(meta), code, name, sig, descriptions)
+        return ast.LabelItem(span, code, name, sig, descriptions)
 
-    @v_args(meta=True)
-    def rel_signature(self, meta, children):
-        return ast.RelSignature(self._span(meta), self._name(children[0]), self._name(children[1]))
+    @_spanned
+    def rel_signature(self, span, children):
+        return ast.RelSignature(span, self._name(children[0]), self._name(children[1]))
 
-    @v_args(meta=True)
-    def role_signature(self, meta, children):
-        return ast.RoleSignature(self._span(meta), tuple(self._name(c) for c in children))
+    @_spanned
+    def role_signature(self, span, children):
+        return ast.RoleSignature(span, tuple(self._name(c) for c in children))
 
     # task members
-    @v_args(meta=True)
-    def version(self, meta, children):
-        return ast.Version(self._span(meta), children[0])
+    @_spanned
+    def version(self, span, children):
+        return ast.Version(span, children[0])
 
-    @v_args(meta=True)
-    def about(self, meta, children):
-        return ast.About(self._span(meta), children[0])
+    @_spanned
+    def about(self, span, children):
+        return ast.About(span, children[0])
 
-    @v_args(meta=True)
-    def scope(self, meta, children):
+    @_spanned
+    def scope(self, span, children):
         return tuple(self._name(c) for c in children)
 
-    @v_args(meta=True)
-    def guideline(self, meta, children):
+    @_spanned
+    def guideline(self, span, children):
         name = self._name(children[0])
         scope = children[1] if len(children) == 3 else ()
-        return ast.Guideline(self._span(meta), name, scope, children[-1])
+        return ast.Guideline(span, name, scope, children[-1])
 
-    @v_args(meta=True)
-    def call_args(self, meta, children):
+    @_spanned
+    def call_args(self, span, children):
         return ("args", tuple(children))
 
-    @v_args(meta=True)
-    def prefer(self, meta, children):
+    @_spanned
+    def prefer(self, span, children):
         ref = children[0]
         args: tuple = ()
         texts: tuple = ()
@@ -303,61 +351,62 @@ class _ToAst(Transformer):
                 args = c[1]
             elif isinstance(c, tuple):
                 texts = c
-        return ast.Prefer(self._span(meta), ref, args, texts)
+        return ast.Prefer(span, ref, args, texts)
 
-    @v_args(meta=True)
-    def instruction(self, meta, children):
-        return ast.Instruction(self._span(meta), children[0])
+    @_spanned
+    def instruction(self, span, children):
+        return ast.Instruction(span, children[0])
 
-    @v_args(meta=True)
-    def formats(self, meta, children):
-        return ast.Formats(self._span(meta), tuple(children))
+    @_spanned
+    def formats(self, span, children):
+        return ast.Formats(span, tuple(children))
 
-    @v_args(meta=True)
-    def similar(self, meta, children):
-        return ast.Similar(self._span(meta), tuple(self._name(c) for c in children))
+    @_spanned
+    def similar(self, span, children):
+        return ast.Similar(span, tuple(self._name(c) for c in children))
 
-    @v_args(meta=True)
-    def input_field(self, meta, children):
+    @_spanned
+    def input_field(self, span, children):
         texts = children[1] if len(children) > 1 else ()
-        return ast.InputField(self._span(meta), self._name(children[0]), texts)
+        return ast.InputField(span, self._name(children[0]), texts)
 
-    @v_args(meta=True)
-    def fields(self, meta, children):
-        return ast.Fields(self._span(meta), tuple(children))
+    @_spanned
+    def fields(self, span, children):
+        return ast.Fields(span, tuple(children))
 
-    @v_args(meta=True)
-    def field(self, meta, children):
+    @_spanned
+    def field(self, span, children):
         texts = children[2] if len(children) > 2 else ()
-        return ast.Field(self._span(meta), self._name(children[0]), children[1], texts)
+        return ast.Field(span, self._name(children[0]), children[1], texts)
 
-    @v_args(meta=True)
-    def named_type(self, meta, children):
+    @_spanned
+    def named_type(self, span, children):
         args = children[1] if len(children) > 1 else ()
-        return ast.NamedType(self._span(meta), self._name(children[0]), args, len(children) > 1)
+        return ast.NamedType(span, self._name(children[0]), args, len(children) > 1)
 
-    @v_args(meta=True)
-    def record_type(self, meta, children):
-        return ast.RecordType(self._span(meta), tuple(children))
+    @_spanned
+    def record_type(self, span, children):
+        return ast.RecordType(span, tuple(children))
 
+    @_filtered
     def type_args(self, children):
         return tuple(children)
 
-    @v_args(meta=True)
-    def range(self, meta, children):
+    @_spanned
+    def range(self, span, children):
         lo, hi = children
-        return ast.Range(self._span(meta), ast.Num(self._tok_span(lo), str(lo)),
+        return ast.Range(span, ast.Num(self._tok_span(lo), str(lo)),
                          ast.Num(self._tok_span(hi), str(hi)))
 
-    @v_args(meta=True)
-    def max_bound(self, meta, children):
-        return ast.Bound(self._span(meta), "max", ast.Num(self._tok_span(children[0]), str(children[0])))
+    @_spanned
+    def max_bound(self, span, children):
+        return ast.Bound(span, "max", ast.Num(self._tok_span(children[0]), str(children[0])))
 
-    @v_args(meta=True)
-    def min_bound(self, meta, children):
-        return ast.Bound(self._span(meta), "min", ast.Num(self._tok_span(children[0]), str(children[0])))
+    @_spanned
+    def min_bound(self, span, children):
+        return ast.Bound(span, "min", ast.Num(self._tok_span(children[0]), str(children[0])))
 
-    def _example(self, meta, keyword, children):
+    def _example(self, span, keyword, children):
         name = None
         items = []
         for c in children:
@@ -365,80 +414,81 @@ class _ToAst(Transformer):
                 name = self._name(c)
             else:
                 items.append(c)
-        return ast.Example(self._span(meta), keyword, name, tuple(items))
+        return ast.Example(span, keyword, name, tuple(items))
 
-    @v_args(meta=True)
-    def example(self, meta, children):
-        return self._example(meta, "example", children)
+    @_spanned
+    def example(self, span, children):
+        return self._example(span, "example", children)
 
-    @v_args(meta=True)
-    def test(self, meta, children):
-        return self._example(meta, "test", children)
+    @_spanned
+    def test(self, span, children):
+        return self._example(span, "test", children)
 
-    def _io(keyword):  # noqa: N805 - a small factory for the five IO rules
-        @v_args(meta=True)
-        def rule(self, meta, children):
-            return ast.IO(self._span(meta), keyword, children[0])
+    def _io_rule(keyword):  # noqa: N805 - a small factory for the five IO rules
+        @_spanned
+        def rule(self, span, children):
+            return ast.IO(span, keyword, children[0])
         return rule
 
-    io_input = _io("input")
-    io_output = _io("output")
-    io_expect = _io("expect")
-    io_includes = _io("includes")
-    io_excludes = _io("excludes")
+    io_input = _io_rule("input")
+    io_output = _io_rule("output")
+    io_expect = _io_rule("expect")
+    io_includes = _io_rule("includes")
+    io_excludes = _io_rule("excludes")
 
-    @v_args(meta=True)
-    def synth(self, meta, children):
-        return ast.Synth(self._span(meta), tuple(children))
+    @_spanned
+    def synth(self, span, children):
+        return ast.Synth(span, tuple(children))
 
-    @v_args(meta=True)
-    def setting(self, meta, children):
+    @_spanned
+    def setting(self, span, children):
         value = children[1] if len(children) > 1 else None
-        return ast.Setting(self._span(meta), self._name(children[0]), value)
+        return ast.Setting(span, self._name(children[0]), value)
 
     # declarations
-    @v_args(meta=True)
-    def import_decl(self, meta, children):
+    @_spanned
+    def import_decl(self, span, children):
         alias = self._name(children[1]) if len(children) > 1 else None
-        return ast.Import(self._span(meta), children[0], alias)
+        return ast.Import(span, children[0], alias)
 
-    @v_args(meta=True)
-    def from_import(self, meta, children):
-        return ast.FromImport(self._span(meta), children[0], tuple(self._name(c) for c in children[1:]))
+    @_spanned
+    def from_import(self, span, children):
+        return ast.FromImport(span, children[0], tuple(self._name(c) for c in children[1:]))
 
-    @v_args(meta=True)
-    def task_decl(self, meta, children):
-        return ast.Task(self._span(meta), self._name(children[0]), self._name(children[1]),
+    @_spanned
+    def task_decl(self, span, children):
+        return ast.Task(span, self._name(children[0]), self._name(children[1]),
                         tuple(children[2:]))
 
-    @v_args(meta=True)
-    def format_decl(self, meta, children):
+    @_spanned
+    def format_decl(self, span, children):
         name = self._name(children[0])
         kinds = tuple(self._name(c) for c in children[1:-1])
-        return ast.FormatDecl(self._span(meta), name, kinds, children[-1])
+        return ast.FormatDecl(span, name, kinds, children[-1])
 
+    @_filtered
     def format_block(self, children):
         return tuple(children)
 
-    @v_args(meta=True)
-    def format_setting(self, meta, children):
-        return ast.FormatSetting(self._span(meta), self._name(children[0]), tuple(children[1:]))
+    @_spanned
+    def format_setting(self, span, children):
+        return ast.FormatSetting(span, self._name(children[0]), tuple(children[1:]))
 
-    @v_args(meta=True)
-    def format_nested(self, meta, children):
-        return ast.FormatNested(self._span(meta), self._name(children[0]), children[1])
+    @_spanned
+    def format_nested(self, span, children):
+        return ast.FormatNested(span, self._name(children[0]), children[1])
 
-    @v_args(meta=True)
-    def params(self, meta, children):
+    @_spanned
+    def params(self, span, children):
         return ("params", tuple(self._name(c) for c in children))
 
-    @v_args(meta=True)
-    def effect(self, meta, children):
+    @_spanned
+    def effect(self, span, children):
         args = children[1][1] if len(children) > 1 else ()
-        return ast.Effect(self._span(meta), self._name(children[0]), args)
+        return ast.Effect(span, self._name(children[0]), args)
 
-    @v_args(meta=True)
-    def rule_decl(self, meta, children):
+    @_spanned
+    def rule_decl(self, span, children):
         name = self._name(children[0])
         params: tuple = ()
         effect = None
@@ -447,17 +497,18 @@ class _ToAst(Transformer):
                 params = c[1]
             elif isinstance(c, ast.Effect):
                 effect = c
-        return ast.RuleDecl(self._span(meta), name, params, effect, children[-1])
+        return ast.RuleDecl(span, name, params, effect, children[-1])
 
-    @v_args(meta=True)
-    def labelset_decl(self, meta, children):
-        return ast.LabelSetDecl(self._span(meta), self._name(children[0]), children[1])
+    @_spanned
+    def labelset_decl(self, span, children):
+        return ast.LabelSetDecl(span, self._name(children[0]), children[1])
 
-    @v_args(meta=True)
-    def start(self, meta, children):
+    @_spanned
+    def start(self, span, children):
         return tuple(children)
 
 
+_BUILDER = _ToAst()
 MAX_SYNTAX_ERRORS = 20
 
 
@@ -466,10 +517,13 @@ def parse_source(src: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
     parsed again, so one run reports the syntax errors of several declarations."""
     diags: list[Diagnostic] = []
     text = src.text
+    errors: list[Diagnostic] = []
     for _ in range(MAX_SYNTAX_ERRORS):
         _comments.clear()
+        errors.clear()
+        _BUILDER.src, _BUILDER.errors = src, errors
         try:
-            tree = _lark().parse(text)
+            decls = _lark().parse(text)
             break
         except UnexpectedInput as err:
             diag, pos = _syntax_diagnostic(err, src)
@@ -479,12 +533,10 @@ def parse_source(src: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
                 return ast.Module(src.span(0, len(src.text)), (), ()), diags
     else:
         return ast.Module(src.span(0, len(src.text)), (), ()), diags
-    comments = tuple(ast.Comment(src.span(t.start_pos, t.end_pos), str(t)) for t in _comments)
+    comments = tuple(ast.Comment(_BUILDER._tok_span(t), str(t)) for t in _comments)
     _comments.clear()
-    errors: list[Diagnostic] = []
-    decls = _ToAst(src, errors).transform(tree)
     module = ast.Module(src.span(0, len(src.text)), decls, comments)
-    return module, diags + errors
+    return module, diags + list(errors)
 
 
 def _skip_declaration(text: str, pos: int) -> tuple[str, bool]:
