@@ -46,7 +46,7 @@ def check(paths: tuple[str, ...], as_json: bool) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would change.")
-@click.option("--diff", is_flag=True, help="Show what would change as a unified diff.")
+@click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
 def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     """Rewrite specs in the canonical layout (comments kept; idempotent)."""
     from .fmt_cli import run_fmt

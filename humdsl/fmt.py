@@ -124,11 +124,13 @@ class _Printer:
         return (self.ci < len(self.comments) and self.comments[self.ci].span.start < node.span.end)
 
     # ---- alternatives ("a" | "b") --------------------------------------------------------------
-    def _alts(self, indent: str, head: str, texts, colon: bool) -> None:
+    def _alts(self, indent: str, head: str, texts, colon: bool, hang: bool = False) -> None:
         rendered = [string(t, indent + INDENT * 2) for t in texts]
         sep = " : " if colon else " "
-        if len(rendered) == 1 and "\n" not in rendered[0]:
-            self.out.append(f"{indent}{head}{sep}{rendered[0]}")
+        one_line = f"{indent}{head}{sep}{rendered[0]}"
+        fits = len(one_line) <= WIDTH and not hang
+        if len(rendered) == 1 and "\n" not in rendered[0] and (fits or not colon):
+            self.out.append(one_line)
             return
         if not colon:
             # instruction "a" | "b": the bars line up under the first string
@@ -195,7 +197,7 @@ class _Printer:
         self.out.append(f"{indent}{name(node.name)}{tail}")
 
     def _io(self, node: ast.IO, indent: str) -> None:
-        self.out.append(f"{indent}{node.keyword} " + value(node.value, indent))
+        self.out.append(f"{indent}{node.keyword} " + value(node.value, indent, len(node.keyword) + 1))
 
     # ---- label blocks: columns aligned ------------------------------------------------------------
     def _label_block(self, head: str, block: ast.LabelBlock, indent: str) -> None:
@@ -205,12 +207,23 @@ class _Printer:
         self.out.append(f"{indent}{head} {{")
         inner = indent + INDENT
         rows = {id(item): self._label_cells(item, inner) for item in block.items}
-        aligned = _align([r for r in rows.values() if r is not None])
+        while True:
+            aligned = _align([r for r in rows.values() if r is not None])
+            too_long = [k for k, r in rows.items() if r is not None and len(inner + aligned[id(r)]) > WIDTH]
+            if not too_long:
+                break
+            # the longest row hangs its description on the next line; the others align again
+            longest = max(too_long, key=lambda k: len(aligned[id(rows[k])]))
+            rows[longest] = None
 
         def render(item: ast.LabelItem, ind: str) -> None:
             cells = rows[id(item)]
-            if cells is None:  # several descriptions: hanging layout
-                self._alts(ind, _join_cells(self._label_head(item, ind)), item.descriptions, colon=True)
+            if cells is None:  # several descriptions, or too long for a line: hanging layout
+                head = _join_cells(self._label_head(item, ind))
+                if item.descriptions:
+                    self._alts(ind, head, item.descriptions, colon=True, hang=True)
+                else:
+                    self.out.append(ind + head)
             else:
                 self.out.append(ind + aligned[id(cells)])
 
@@ -255,7 +268,13 @@ class _Printer:
                         self.out.append(f"{ind}{INDENT}| {string(extra, ind)}")
                 return
             head = f"{name(f.name)} {t}"
-            if f.texts:
+            if "\n" in head:  # a nested record on its own lines: descriptions follow its brace
+                self.out.extend((ind + head).split("\n"))
+                if f.texts:
+                    self.out[-1] += " : " + string(f.texts[0], ind)
+                    for extra in f.texts[1:]:
+                        self.out.append(f"{ind}{INDENT}| {string(extra, ind)}")
+            elif f.texts:
                 self._alts(ind, head, f.texts, colon=True)
             else:
                 self.out.append(ind + head)
@@ -274,7 +293,7 @@ class _Printer:
             self.out.append(f"{indent}{head} {vals[0]}")
             return
         self.out.append(f"{indent}{head} {vals[0]}")
-        pad = indent + " " * (len(head) - 1)
+        pad = indent + " " * (len(head) - 1)  # bars under the first value
         for v in vals[1:]:
             self.out.append(f"{pad}| {v}")
 
@@ -298,13 +317,50 @@ def string(s: ast.Str, indent: str) -> str:
 
 
 def type_expr(t, indent: str) -> str:
+    """A type on one line when it fits; otherwise nested records open onto their own lines."""
+    flat = _type_flat(t, indent)
+    if len(indent) + len(flat) <= WIDTH - 20 or not _has_record(t):
+        return flat
+    return _type_broken(t, indent)
+
+
+def _has_record(t) -> bool:
     if isinstance(t, ast.RecordType):
-        return "{ " + " ".join(f"{name(f.name)} {type_expr(f.type, indent)}" for f in t.fields) + " }" \
-            if t.fields else "{}"
+        return True
+    return isinstance(t, ast.NamedType) and any(_has_record(a) for a in t.args)
+
+
+def _field_flat(f: ast.Field, indent: str) -> str:
+    text = f"{name(f.name)} {_type_flat(f.type, indent)}"
+    if f.texts:
+        text += " : " + " | ".join(string(x, indent) for x in f.texts)
+    return text
+
+
+def _type_flat(t, indent: str) -> str:
+    if isinstance(t, ast.RecordType):
+        return "{ " + " ".join(_field_flat(f, indent) for f in t.fields) + " }" if t.fields else "{}"
     if isinstance(t, ast.NamedType):
         if not t.has_parens:
             return name(t.name)
         return name(t.name) + "(" + ", ".join(type_arg(a, indent) for a in t.args) + ")"
+    return type_arg(t, indent)
+
+
+def _type_broken(t, indent: str) -> str:
+    if isinstance(t, ast.RecordType):
+        inner = indent + INDENT
+        lines = []
+        for f in t.fields:
+            head = f"{inner}{name(f.name)} {type_expr(f.type, inner)}"
+            if f.texts:
+                head += " : " + string(f.texts[0], inner)
+                head += "".join(f"\n{inner}{INDENT}| {string(x, inner)}" for x in f.texts[1:])
+            lines.append(head)
+        return "{\n" + "\n".join(lines) + "\n" + indent + "}"
+    if isinstance(t, ast.NamedType):
+        return name(t.name) + "(" + ", ".join(
+            _type_broken(a, indent) if _has_record(a) else type_arg(a, indent) for a in t.args) + ")"
     return type_arg(t, indent)
 
 
@@ -315,12 +371,13 @@ def type_arg(a, indent: str) -> str:
         return f"{a.which} {a.value.raw}"
     if isinstance(a, ast.Str):
         return string(a, indent)
-    return type_expr(a, indent)
+    return _type_flat(a, indent)
 
 
-def value(v, indent: str) -> str:
+def value(v, indent: str, prefix: int = 0) -> str:
+    """A literal on one line if it fits after `prefix` columns, else one element per line."""
     flat = _flat(v, indent)
-    if len(indent) + len(flat) <= WIDTH and "\n" not in flat:
+    if len(indent) + prefix + len(flat) <= WIDTH and "\n" not in flat:
         return flat
     return _broken(v, indent)
 
@@ -361,7 +418,8 @@ def _broken(v, indent: str) -> str:
         body = ",\n".join(inner + value(x, inner) for x in v.items)
         return "(\n" + body + "\n" + indent + ")"
     if isinstance(v, ast.ObjectValue) and v.pairs:
-        body = ",\n".join(f"{inner}{_key(p.key)}: {value(p.value, inner)}" for p in v.pairs)
+        body = ",\n".join(f"{inner}{_key(p.key)}: {value(p.value, inner, len(_key(p.key)) + 2)}"
+                           for p in v.pairs)
         return "{\n" + body + "\n" + indent + "}"
     return _flat(v, indent)
 

@@ -51,9 +51,10 @@ def run_fmt(paths: list[str], check_only: bool, show_diff: bool) -> int:
             sys.stdout.writelines(difflib.unified_diff(
                 text.splitlines(keepends=True), formatted.splitlines(keepends=True),
                 fromfile=f"{path} (original)", tofile=f"{path} (formatted)"))
-        if not check_only:
+        if not (check_only or show_diff):  # --diff shows and changes nothing, as black does
             write_atomic(path, formatted)
-    verb = "would reformat" if check_only else "reformatted"
+    dry = check_only or show_diff
+    verb = "would reformat" if dry else "reformatted"
     for path in changed:
         click.echo(f"{verb} {path}", err=True)
     unchanged = len(files) - len(changed)

@@ -34,7 +34,8 @@ KINDS: dict[str, Kind] = {
         Kind("events", frozenset({"labels", "roles"}), LABELLED | {"roles"}, "events", ("trigger",),
              frozenset({"type", "type.name", "trigger", "arguments"}),
              {"arguments": frozenset({"role", "role.name", "text"})}),
-        Kind("triples", frozenset(), frozenset(), "triples", ("subject", "predicate", "object"),
+        # Open IE predicates often add words ("is", "has"), so only the arguments are spans.
+        Kind("triples", frozenset(), frozenset(), "triples", ("subject", "object"),
              frozenset({"subject", "predicate", "object", "args"}), {"args": frozenset({"text"})}),
         Kind("qa", frozenset(), frozenset(), None, ("answer",), frozenset({"answer"}), {}),
         Kind("classify", frozenset({"labels"}), LABELLED, None, (), frozenset({"label", "label.name"}),

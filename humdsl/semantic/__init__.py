@@ -11,7 +11,7 @@ from .declarations import check_imports, declare_names, report_unused_imports
 from .examples import check_examples
 from .fields import check_fields
 from .formats import check_format_decls, resolve_task_formats
-from .labels import check_guidelines, check_similar, resolve_labels
+from .labels import check_guidelines, check_label_sets, check_similar, resolve_labels
 from .rules import check_rule_decls, resolve_prefers
 from .synth import check_synth
 from .tasks import advise, build_tasks
@@ -19,6 +19,7 @@ from .tasks import advise, build_tasks
 PASSES = [
     declare_names,
     check_imports,
+    check_label_sets,
     build_tasks,
     resolve_labels,
     check_guidelines,

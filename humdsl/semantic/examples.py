@@ -209,7 +209,9 @@ class Normaliser:
             else:
                 self.fail(codes.EXAMPLE_SHAPE, "a triple is (\"subject\", \"predicate\", \"object\")",
                           item)
-            rec = {"subject": self.span_text(s, "subject"), "predicate": self.span_text(p, "predicate"),
+            # Open IE predicates often add words ("is", "has"): grounding covers the arguments.
+            rec = {"subject": self.span_text(s, "subject"),
+                   "predicate": self.span_text(p, "predicate", grounded=False),
                    "object": self.span_text(o, "object")}
             if rest:
                 rec["args"] = [self.span_text(x, "argument") for x in rest]

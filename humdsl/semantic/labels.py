@@ -28,10 +28,29 @@ def _label_items(ctx: Context, task: TaskModel, node: ast.Labels) -> tuple[list[
 
 
 def _build_labels(ctx: Context, task: TaskModel, node: ast.Labels, noun: str) -> list[Label]:
+    items, resolved = _label_items(ctx, task, node)
+    out = _labels_from_items(ctx, task, items, node.keyword, noun)
+    if not out and not items and resolved:
+        ctx.error(codes.EMPTY_LABELS, f"the {node.keyword} set of '{task.name}' is empty", node.span,
+                  task=task)
+    return out
+
+
+def check_label_sets(ctx: Context) -> None:
+    """Label sets are checked where they are declared, whether or not a task uses them yet."""
+    for module in ctx.modules():
+        for sym in ctx.namespaces.get(module.key, {}).values():
+            if isinstance(sym.decl, ast.LabelSetDecl):
+                _labels_from_items(ctx, None, sym.decl.block.items, None, "label")
+
+
+def _labels_from_items(ctx: Context, task: TaskModel | None, items, keyword: str | None,
+                       noun: str) -> list[Label]:
+    """Labels from declared items. `task` is None for a label set on its own: then the checks
+    that depend on the task kind (which signature a label may carry) are left to its users."""
     out: list[Label] = []
     seen: dict[str, ast.LabelItem] = {}
     names: dict[str, ast.LabelItem] = {}
-    items, resolved = _label_items(ctx, task, node)
     for item in items:
         code = item.code.text
         if not code or _BAD_CODE.search(code):
@@ -61,21 +80,23 @@ def _build_labels(ctx: Context, task: TaskModel, node: ast.Labels, noun: str) ->
         descriptions = texts_of(ctx, task, item.descriptions, "description")
         label = Label(code, natural, descriptions, item.span)
         sig = item.signature
-        if isinstance(sig, ast.RelSignature):
-            if node.keyword != "labels" or task.kind != "relations":
+        if task is None:
+            if isinstance(sig, ast.RelSignature):
+                label.head, label.tail = sig.head.text, sig.tail.text
+            elif isinstance(sig, ast.RoleSignature):
+                label.roles = [r.text for r in sig.roles]
+        elif isinstance(sig, ast.RelSignature):
+            if keyword != "labels" or task.kind != "relations":
                 ctx.error(codes.BAD_REL_SIGNATURE, "only relation labels take a (head -> tail) signature",
                           sig.span, task=task)
             else:
                 label.head, label.tail = sig.head.text, sig.tail.text
         elif isinstance(sig, ast.RoleSignature):
-            if node.keyword != "labels" or task.kind != "events":
+            if keyword != "labels" or task.kind != "events":
                 ctx.error(codes.BAD_ROLE_SIGNATURE, "only event labels take roles(...)", sig.span, task=task)
             else:
                 label.roles = [r.text for r in sig.roles]
         out.append(label)
-    if not out and not items and resolved:
-        ctx.error(codes.EMPTY_LABELS, f"the {node.keyword} set of '{task.name}' is empty", node.span,
-                  task=task)
     return out
 
 

@@ -84,13 +84,27 @@ def common_indent(lines: list[str]) -> int:
 def decode_long(raw: str) -> str:
     lines, start = long_string_lines(raw)
     indent = common_indent(lines)
-    out = []
+    # Dedent first, then unescape the whole text, so that a backslash ending a line joins it with
+    # the next; `where` maps each kept character back to its offset in `raw` for error positions.
+    chars: list[str] = []
+    where: list[int] = []
     offset = start
-    for ln in lines:
-        stripped = ln[indent:] if ln.strip(" \t\r") else ""
-        out.append(unescape(stripped.rstrip("\r"), base=offset + min(indent, len(ln))))
+    for n, ln in enumerate(lines):
+        if n:
+            chars.append("\n")
+            where.append(offset - 1)
+        body = ln.rstrip("\r")
+        if body.strip(" \t"):
+            cut = min(indent, len(body))
+            chars.extend(body[cut:])
+            where.extend(range(offset + cut, offset + len(body)))
         offset += len(ln) + 1
-    return "\n".join(out)
+    text = "".join(chars)
+    try:
+        return unescape(text)
+    except StringError as e:
+        e.offset = where[e.offset] if e.offset < len(where) else len(raw) - 3
+        raise
 
 
 def encode_short(value: str) -> str:
