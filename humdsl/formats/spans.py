@@ -1,0 +1,114 @@
+"""What a span may be, checked the same way by render, parse and (as regexes) the grammar."""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+# llguidance's substring_words splits text into runs of word characters, runs of whitespace
+# and single other characters; a grounded span is a run of whole chunks.
+_CHUNK = re.compile(r"\w+|\s+|[^\w\s]")
+# A span neither starts nor ends with blanks or with punctuation that only separates.
+_BAD_FIRST = set(",.;:!?)]}")
+_BAD_LAST = set(",;:([{")
+SHAPE_REGEX = r"/[^\s,.;:!?)\]}]([^\n]*[^\s,;:(\[{])?/"
+SHAPE_REGEX_MULTILINE = r"/[^\s,.;:!?)\]}]((?s:.)*[^\s,;:(\[{])?/"
+MAX_FREE_CHARS = 200
+
+
+@lru_cache(maxsize=64)
+def chunk_bounds(source: str) -> frozenset[int]:
+    bounds = {0, len(source)}
+    for m in _CHUNK.finditer(source):
+        bounds.add(m.start())
+        bounds.add(m.end())
+    return frozenset(bounds)
+
+
+def is_grounded(value: str, source: str) -> bool:
+    """value is source[a:b] for chunk boundaries a and b (what substring_words accepts)."""
+    bounds = chunk_bounds(source)
+    start = source.find(value)
+    while start >= 0:
+        if start in bounds and start + len(value) in bounds:
+            return True
+        start = source.find(value, start + 1)
+    return False
+
+
+def word_count(value: str) -> int:
+    return len(value.split())
+
+
+def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None = None,
+                 max_words: int | None = None, multiline: bool = False) -> str | None:
+    """Why `value` cannot fill a span hole, or None if it can."""
+    if not isinstance(value, str):
+        return "a span must be a string"
+    if not value:
+        return "a span cannot be empty"
+    if value[0] in _BAD_FIRST or value[0].isspace():
+        return f"a span cannot start with {value[0]!r}"
+    if value[-1] in _BAD_LAST or value[-1].isspace():
+        return f"a span cannot end with {value[-1]!r}"
+    if not multiline and "\n" in value:
+        return "a span in this format cannot hold a line break"
+    for stop in stops:
+        if stop and stop in value:
+            return f"the span holds {stop!r}, which this format uses to end it"
+    if max_words is not None and word_count(value) > max_words:
+        return f"the span has more than {max_words} words"
+    if grounded_in is None and len(value) > MAX_FREE_CHARS:
+        return f"the span is longer than {MAX_FREE_CHARS} characters"
+    if grounded_in is not None and not is_grounded(value, grounded_in):
+        return "the span is not a whole-word substring of the input"
+    return None
+
+
+def longest_grounded(source: str, max_words: int) -> int:
+    """The longest substring of at most max_words words: the most a grounded span can take."""
+    words = [m for m in re.finditer(r"\S+", source)]
+    best = 0
+    for i in range(len(words)):
+        j = min(len(words), i + max_words) - 1
+        best = max(best, words[j].end() - words[i].start())
+    return best
+
+
+# ---- the same rules as grammar terminals (llguidance's Lark dialect) ---------------------------
+
+def lark_string(s: str) -> str:
+    """A Lark string literal. JSON escapes are a subset of what the Lark dialect reads."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _regex_escape_literal(s: str) -> str:
+    out = []
+    for ch in s:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "/":
+            out.append("\\/")
+        elif ch in ".^$*+?()[]{}|\\-":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def excludes(stop: str) -> str:
+    """A terminal expression for 'does not contain stop'."""
+    return f"~/(?s:.*{_regex_escape_literal(stop)}.*)/"
+
+
+def words_regex(max_words: int, multiline: bool) -> str:
+    gap = r"\s+" if multiline else r"[ \t]+"
+    return rf"/[^\s]+({gap}[^\s]+){{0,{max_words - 1}}}/"
+
+
+def substring_regex(source: str) -> str:
+    return "%regex {" + json.dumps({"substring_words": source}, ensure_ascii=False)[1:-1] + "}"
