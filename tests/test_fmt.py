@@ -1,5 +1,4 @@
 """humc fmt: golden input/output pairs (black style), idempotency, meaning and comments kept."""
-import re
 from pathlib import Path
 
 import pytest
@@ -76,8 +75,8 @@ def _tokens(text: str):
     spans = []
     for tok in _lark().lex(text):
         spans.append((tok.start_pos, tok.end_pos))
-    for m in re.finditer(r"#[^\n]*", text):
-        spans.append((m.start(), m.end()))
+    for comment in parse_text(text)[0].comments:  # not a regex: '#' may sit inside a string
+        spans.append((comment.span.start, comment.span.end))
     return sorted(spans)
 
 
