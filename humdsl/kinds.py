@@ -38,8 +38,9 @@ KINDS: dict[str, Kind] = {
         Kind("triples", frozenset(), frozenset(), "triples", ("subject", "object"),
              frozenset({"subject", "predicate", "object", "args"}), {"args": frozenset({"text"})}),
         Kind("qa", frozenset(), frozenset(), None, ("answer",), frozenset({"answer"}), {}),
+        # In a JSON template a list of labels, [label], is how a multilabel answer is written.
         Kind("classify", frozenset({"labels"}), LABELLED, None, (), frozenset({"label", "label.name"}),
-             {}, frozenset({"multilabel"})),
+             {"labels": frozenset({"label", "label.name"})}, frozenset({"multilabel"})),
         Kind("record", frozenset({"fields"}), frozenset({"fields"}), None, (),
              frozenset({"field", "field.name", "value"}), {}),
     ]

@@ -1,1 +1,87 @@
-"""Format variants: one declaration, from which render, parse and grammar are derived."""
+"""Format variants: one declaration, from which render, parse and grammar are derived.
+
+    fmt = build(task_ir, format_ir)
+    text = fmt.render(record, batch=["PER", "LOC"], source=input_text)
+    record = fmt.parse(text, batch=["PER", "LOC"], source=input_text)
+    lark = fmt.grammar(batch=["PER", "LOC"], source=input_text)   # for llguidance
+    tokens = fmt.budget(batch, source)   # a token budget no accepted output can exceed
+"""
+from __future__ import annotations
+
+from .errors import FormatParseError, FormatUnfit, Unrenderable
+from .items import Schema
+
+__all__ = ["Format", "build", "FormatParseError", "FormatUnfit", "Unrenderable"]
+
+
+class Format:
+    def __init__(self, task_ir: dict, format_ir: dict):
+        self.task_ir = task_ir
+        self.ir = format_ir
+        self.name: str = format_ir["name"]
+        self.id: str = format_ir["id"]
+        self.schema = Schema(task_ir)
+        decl = format_ir["decl"]
+        if self.schema.kind == "record":
+            from .records import RecordFormat
+            self.shape = "json" if "json" in decl else "text"
+            self.impl = RecordFormat(self.schema, decl)
+        elif "json" in decl:
+            from .jsonic import JsonFormat
+            self.shape = "json"
+            self.impl = JsonFormat(self.schema, decl)
+        elif "inline" in decl:
+            from .inline import InlineFormat
+            self.shape = "inline"
+            self.impl = InlineFormat(self.schema, decl)
+        else:
+            from .textual import TextFormat
+            self.shape = "text"
+            self.impl = TextFormat(self.schema, decl)
+        self.describe: list[str] = decl.get("describe", [])
+
+    def check_fit(self, batch: list[str] | None = None) -> None:
+        """Raise FormatUnfit if this format cannot serve the task (ambiguous labels or literals)."""
+        check = getattr(self.impl, "check_fit", None)
+        if check is not None:
+            check(batch)
+
+    def render(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> str:
+        """The answer text for a record; raises Unrenderable for a record the format cannot write
+        so that it parses back to the same record (checked, not assumed)."""
+        text = self.impl.render(record, batch, source)
+        try:
+            back = self.impl.parse(text, batch, source)
+        except FormatParseError as e:
+            raise Unrenderable(f"the rendered text would not parse back: {e.message}") from None
+        if back != self.normalise(record, batch):
+            raise Unrenderable("the rendered text would parse back to another record")
+        return text
+
+    def normalise(self, record: dict, batch: list[str] | None = None) -> dict:
+        """The record as this format gives it back: in the batch, deduplicated where the task
+        says so, and for formats keyed by label, grouped by label."""
+        own = getattr(self.impl, "normalise", None)
+        return own(record, batch) if own is not None else self.schema.normalise(record, batch)
+
+    def parse(self, text: str, batch: list[str] | None = None, source: str | None = None) -> dict:
+        return self.impl.parse(text, batch, source)
+
+    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
+        return self.impl.grammar(batch, source)
+
+    def json_schema(self, batch: list[str] | None = None) -> dict | None:
+        fn = getattr(self.impl, "json_schema", None)
+        return fn(batch) if fn is not None and self.shape == "json" else None
+
+    def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
+        return self.impl.max_bytes(batch, source)
+
+    def budget(self, batch: list[str] | None = None, source: str | None = None) -> int:
+        """Every token holds at least one byte: the byte bound plus one (EOS) is a token budget
+        under which generation always finishes inside the grammar."""
+        return self.max_bytes(batch, source) + 1
+
+
+def build(task_ir: dict, format_ir: dict) -> Format:
+    return Format(task_ir, format_ir)

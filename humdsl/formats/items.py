@@ -129,7 +129,7 @@ class Schema:
                 item["arguments"] = [dict(a) for a in item.get("arguments", [])]
             if self.kind == "triples" and not item.get("args"):
                 item.pop("args", None)
-            if self.dedupe and item in items:
-                continue
+            if (self.dedupe or self.kind == "classify") and item in items:
+                continue  # a classifier's labels are a set
             items.append(item)
         return self.from_items(items)

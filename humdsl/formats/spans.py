@@ -37,12 +37,15 @@ def is_grounded(value: str, source: str) -> bool:
 
 
 def word_count(value: str) -> int:
-    return len(value.split())
+    """Words are separated by spaces only, so that a JSON-escaped span counts the same."""
+    return len([w for w in value.split(" ") if w])
 
 
 def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None = None,
-                 max_words: int | None = None, multiline: bool = False) -> str | None:
-    """Why `value` cannot fill a span hole, or None if it can."""
+                 max_words: int | None = None, multiline: bool = False,
+                 json_mode: bool = False) -> str | None:
+    """Why `value` cannot fill a span hole, or None if it can. In JSON, a span may not start or
+    end with a character that JSON escapes, and its length counts the escaped form."""
     if not isinstance(value, str):
         return "a span must be a string"
     if not value:
@@ -51,6 +54,10 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
         return f"a span cannot start with {value[0]!r}"
     if value[-1] in _BAD_LAST or value[-1].isspace():
         return f"a span cannot end with {value[-1]!r}"
+    if json_mode and (_json_escaped(value[0]) or _json_escaped(value[-1])):
+        return "a span in JSON cannot start or end with a quote, a backslash or a control character"
+    if json_mode and grounded_in is None and len(json.dumps(value, ensure_ascii=False)) - 2 > MAX_FREE_CHARS:
+        return f"the span is longer than {MAX_FREE_CHARS} characters"
     if not multiline and "\n" in value:
         return "a span in this format cannot hold a line break"
     for stop in stops:
@@ -58,11 +65,15 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
             return f"the span holds {stop!r}, which this format uses to end it"
     if max_words is not None and word_count(value) > max_words:
         return f"the span has more than {max_words} words"
-    if grounded_in is None and len(value) > MAX_FREE_CHARS:
+    if not json_mode and grounded_in is None and len(value) > MAX_FREE_CHARS:
         return f"the span is longer than {MAX_FREE_CHARS} characters"
     if grounded_in is not None and not is_grounded(value, grounded_in):
         return "the span is not a whole-word substring of the input"
     return None
+
+
+def _json_escaped(ch: str) -> bool:
+    return ch in '"\\' or ord(ch) < 0x20
 
 
 def longest_grounded(source: str, max_words: int) -> int:
@@ -105,10 +116,23 @@ def excludes(stop: str) -> str:
     return f"~/(?s:.*{_regex_escape_literal(stop)}.*)/"
 
 
-def words_regex(max_words: int, multiline: bool) -> str:
-    gap = r"\s+" if multiline else r"[ \t]+"
-    return rf"/[^\s]+({gap}[^\s]+){{0,{max_words - 1}}}/"
+def words_regex(max_words: int) -> str:
+    return rf"/[^ ]+( +[^ ]+){{0,{max_words - 1}}}/"
 
 
-def substring_regex(source: str) -> str:
-    return "%regex {" + json.dumps({"substring_words": source}, ensure_ascii=False)[1:-1] + "}"
+def chunks(source: str) -> list[str]:
+    return _CHUNK.findall(source)
+
+
+def substring_regex(source: str, json_escaped: bool = False) -> str:
+    """Whole-chunk substrings of the input, chunked here (not by llguidance) so that the grammar
+    and is_grounded agree exactly; in JSON each chunk is escaped on its own."""
+    parts = chunks(source)
+    if json_escaped:
+        parts = [json.dumps(c, ensure_ascii=False)[1:-1] for c in parts]
+    return "%regex " + json.dumps({"substring_chunks": parts}, ensure_ascii=False)
+
+
+# JSON string content: escapes, or any character but a quote, a backslash or a control character.
+JSON_CHAR = r'(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1f])'
+JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}"\\\x00-\x1f](' + JSON_CHAR + r'*[^\s,;:(\[{"\\\x00-\x1f])?/')

@@ -409,7 +409,7 @@ class _LarkBuilder:
         grounded = fmt._grounded(kind) and self.source is not None
         terms = [SHAPE_REGEX]
         if fmt._grounded(kind):
-            terms.append(words_regex(fmt.schema.max_words, multiline=False))
+            terms.append(words_regex(fmt.schema.max_words))
         else:
             terms.append(r"/(?s:.){1,200}/")
         terms += [excludes(s) for s in dict.fromkeys(stops) if s]
