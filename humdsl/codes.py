@@ -56,6 +56,7 @@ BAD_LABEL_CODE = _code("H037", "error", "invalid label code")
 # formats
 FORMAT_KIND_MISMATCH = _code("H040", "error", "format does not fit the task kind")
 BAD_FORMAT = _code("H041", "error", "invalid format declaration")
+FORMAT_UNFIT = _code("H042", "error", "format cannot write this task's answers unambiguously")
 # preference rules
 BAD_INLINE_RULE = _code("H045", "error", "invalid inline preference rule")
 RULE_ARGS = _code("H046", "error", "wrong arguments to a preference rule")

@@ -54,15 +54,17 @@ class Format:
             back = self.impl.parse(text, batch, source)
         except FormatParseError as e:
             raise Unrenderable(f"the rendered text would not parse back: {e.message}") from None
-        if back != self.normalise(record, batch):
+        if back != self.normalise(record, batch, source):
             raise Unrenderable("the rendered text would parse back to another record")
         return text
 
-    def normalise(self, record: dict, batch: list[str] | None = None) -> dict:
+    def normalise(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> dict:
         """The record as this format gives it back: in the batch, deduplicated where the task
         says so, and for formats keyed by label, grouped by label."""
         own = getattr(self.impl, "normalise", None)
-        return own(record, batch) if own is not None else self.schema.normalise(record, batch)
+        if own is None:
+            return self.schema.normalise(record, batch)
+        return own(record, batch, source) if self.shape == "inline" else own(record, batch)
 
     def parse(self, text: str, batch: list[str] | None = None, source: str | None = None) -> dict:
         return self.impl.parse(text, batch, source)

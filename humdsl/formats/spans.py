@@ -11,8 +11,8 @@ _CHUNK = re.compile(r"\w+|\s+|[^\w\s]")
 # A span neither starts nor ends with blanks or with punctuation that only separates.
 _BAD_FIRST = set(",.;:!?)]}")
 _BAD_LAST = set(",;:([{")
-SHAPE_REGEX = r"/[^\s,.;:!?)\]}]([^\n]*[^\s,;:(\[{])?/"
-SHAPE_REGEX_MULTILINE = r"/[^\s,.;:!?)\]}]((?s:.)*[^\s,;:(\[{])?/"
+# A one-character span must be fit to start and to end a span.
+SHAPE_REGEX = r"/[^\s,.;:!?)\]}(\[{]|[^\s,.;:!?)\]}][^\n]*[^\s,;:(\[{]/"
 MAX_FREE_CHARS = 200
 
 
@@ -135,4 +135,5 @@ def substring_regex(source: str, json_escaped: bool = False) -> str:
 
 # JSON string content: escapes, or any character but a quote, a backslash or a control character.
 JSON_CHAR = r'(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1f])'
-JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}"\\\x00-\x1f](' + JSON_CHAR + r'*[^\s,;:(\[{"\\\x00-\x1f])?/')
+JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}(\[{"\\\x00-\x1f]|[^\s,.;:!?)\]}"\\\x00-\x1f]' + JSON_CHAR +
+                    r'*[^\s,;:(\[{"\\\x00-\x1f]/')

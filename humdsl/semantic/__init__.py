@@ -10,7 +10,7 @@ from .context import Context
 from .declarations import check_imports, declare_names, report_unused_imports
 from .examples import check_examples
 from .fields import check_fields
-from .formats import check_format_decls, resolve_task_formats
+from .formats import check_format_decls, check_format_fit, resolve_task_formats
 from .labels import check_guidelines, check_label_sets, check_similar, resolve_labels
 from .rules import check_rule_decls, resolve_prefers
 from .synth import check_synth
@@ -31,6 +31,7 @@ PASSES = [
     check_fields,
     check_examples,
     check_synth,
+    check_format_fit,
     advise,
     report_unused_imports,
 ]

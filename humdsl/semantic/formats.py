@@ -237,3 +237,33 @@ def resolve_task_formats(ctx: Context) -> None:
             # No 'formats' line: every standard format of the kind (the stdlib has some for each).
             chosen = [s for s in prelude_formats if task.kind in [k.text for k in s.decl.kinds]]
         task.formats = [format_model(s) for s in chosen if ctx.format_checked.get(id(s.decl), False)]
+
+
+def check_format_fit(ctx: Context) -> None:
+    """Each format must be able to write the task's answers so that they parse back: a label or
+    literal that holds the text meant to end a hole would make the output ambiguous. Formats a
+    task gets by default (no 'formats' line) are dropped quietly when they do not fit."""
+    from ..formats import FormatUnfit, build
+    from ..ir import lower_task
+
+    for task in ctx.tasks:
+        if not task.ok or task.kind is None or not task.formats:
+            continue
+        ir = lower_task(task)
+        explicit = task.members.get("formats")
+        refs = {}
+        if explicit:
+            for ref in explicit[0].refs:
+                refs.setdefault(ref.parts[-1].text, ref)
+        kept = []
+        for fmt_ir in task.formats:
+            try:
+                build(ir, fmt_ir).check_fit()
+                kept.append(fmt_ir)
+            except FormatUnfit as e:
+                if explicit:
+                    ref = refs.get(fmt_ir["name"])
+                    ctx.error(codes.FORMAT_UNFIT, f"format '{fmt_ir['name']}' cannot serve task "
+                              f"'{task.name}': {e}", ref.span if ref else task.decl.name.span, task=task)
+                    kept.append(fmt_ir)
+        task.formats = kept

@@ -1,0 +1,202 @@
+"""Inline formats for entities: the input text itself, with each entity marked in place,
+e.g. "[Barack Obama](PER) visited [Paris](LOC)." Removing the marks gives back the input.
+
+The grammar is built per input: a chain over the input's chunks where each position either
+copies the next chunk or opens a mark around a run of whole chunks.
+"""
+from __future__ import annotations
+
+from .errors import FormatParseError, FormatUnfit, Unrenderable
+from .items import Schema
+from .spans import _CHUNK, lark_string, span_problem
+from .template import Part
+
+
+class InlineFormat:
+    def __init__(self, schema: Schema, decl: dict):
+        self.schema = schema
+        parts = [Part("lit", p["lit"], 0) if "lit" in p else Part("hole", p["hole"], 0)
+                 for p in decl["inline"]]
+        holes = [p.value for p in parts if p.kind == "hole"]
+        if schema.kind != "entities" or sorted(h.partition(".")[0] for h in holes) != ["text", "type"]:
+            raise FormatUnfit("an inline format marks entities: it holds {text} and {type} once each")
+        if parts[0].kind != "lit" or parts[-1].kind != "lit":
+            raise FormatUnfit("an inline mark starts and ends with literal text, as in \"[{text}]({type})\"")
+        self.parts = parts
+        self.text_first = holes[0] == "text"
+        self.type_hole = next(h for h in holes if h.startswith("type"))
+
+    def check_fit(self, batch: list[str] | None = None) -> None:
+        batch = self.schema.batch_or_all(batch)
+        for lit in (p.value for p in self.parts if p.kind == "lit"):
+            if not lit:
+                raise FormatUnfit("the literals of an inline mark cannot be empty")
+        for code in batch:
+            shown = self._display(code)
+            for lit in (p.value for p in self.parts if p.kind == "lit"):
+                if lit in shown:
+                    raise FormatUnfit(f"the label {shown!r} holds {lit!r}, part of the mark")
+
+    def _display(self, code: str) -> str:
+        return self.schema.name_of("labels", code) if self.type_hole.endswith(".name") else code
+
+    def _mark(self, text: str, code: str) -> str:
+        values = {"text": text, "type": self._display(code)}
+        return "".join(p.value if p.kind == "lit" else values[p.value.partition(".")[0]]
+                       for p in self.parts)
+
+    # ---- placing entities in the input ---------------------------------------------------------
+    def _place(self, items: list[dict], source: str) -> list[tuple[int, int, dict]]:
+        """Each entity at its first free whole-chunk occurrence (or at its 'start' when given)."""
+        bounds = {0, len(source)} | {m.start() for m in _CHUNK.finditer(source)}
+        taken: list[tuple[int, int]] = []
+        placed = []
+        for item in items:
+            text = item["text"]
+            starts = [item["start"]] if isinstance(item.get("start"), int) else \
+                [i for i in range(len(source)) if source.startswith(text, i)]
+            for s in starts:
+                e = s + len(text)
+                if source[s:e] != text or s not in bounds or e not in bounds:
+                    continue
+                if any(s < te and ts < e for ts, te in taken):
+                    continue
+                taken.append((s, e))
+                placed.append((s, e, item))
+                break
+            else:
+                raise Unrenderable(f"'{text}' cannot be marked in the input (missing, or overlapping "
+                                   "another entity)")
+        return sorted(placed, key=lambda t: t[0])
+
+    def normalise(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> dict:
+        record = self.schema.normalise(record, batch)
+        if source is None:
+            return record
+        try:
+            placed = self._place(self.schema.to_items(record), source)
+        except Unrenderable:
+            return record
+        return self.schema.from_items([{"type": it["type"], "text": it["text"]} for _, _, it in placed])
+
+    # ---- render and parse ----------------------------------------------------------------------
+    def render(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> str:
+        if source is None:
+            raise Unrenderable("the inline format needs the input text")
+        batch = self.schema.batch_or_all(batch)
+        items = self.schema.to_items(self.schema.normalise(record, batch))
+        out, pos = [], 0
+        for s, e, item in self._place(items, source):
+            if item["type"] not in batch:
+                raise Unrenderable(f"'{item['type']}' is not in the label batch")
+            problem = span_problem(item["text"], max_words=self.schema.max_words, multiline=True)
+            if problem:
+                raise Unrenderable(f"text: {problem}")
+            out.append(source[pos:s])
+            out.append(self._mark(item["text"], item["type"]))
+            pos = e
+        out.append(source[pos:])
+        return "".join(out)
+
+    def parse(self, text: str, batch: list[str] | None = None, source: str | None = None) -> dict:
+        if source is None:
+            raise FormatParseError("the inline format needs the input text to be read", 0)
+        batch = self.schema.batch_or_all(batch)
+        chunks = _CHUNK.findall(source)
+        starts = [0]
+        for c in chunks:
+            starts.append(starts[-1] + len(c))
+        labels = sorted(((self._display(c), c) for c in batch), key=lambda t: -len(t[0]))
+        seen: dict[tuple[int, int], list | None] = {}
+
+        def walk(p: int, i: int):
+            """Items reading text[p:] against chunks[i:], or None."""
+            if (p, i) in seen:
+                return seen[(p, i)]
+            seen[(p, i)] = None
+            if i == len(chunks):
+                result = [] if p == len(text) else None
+                seen[(p, i)] = result
+                return result
+            for j in self._ends(chunks, i):
+                span = source[starts[i]:starts[j]]
+                for shown, code in labels:
+                    mark = self._mark(span, code)
+                    if text.startswith(mark, p):
+                        rest = walk(p + len(mark), j)
+                        if rest is not None:
+                            seen[(p, i)] = [{"type": code, "text": span}] + rest
+                            return seen[(p, i)]
+            if text.startswith(chunks[i], p):
+                rest = walk(p + len(chunks[i]), i + 1)
+                if rest is not None:
+                    seen[(p, i)] = rest
+                    return rest
+            return None
+
+        import sys
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 4 * len(chunks) + 1000))
+        try:
+            items = walk(0, 0)
+        finally:
+            sys.setrecursionlimit(limit)
+        if items is None:
+            raise FormatParseError("the text is not the input with entities marked in it", 0)
+        return self.schema.from_items(items)
+
+    def _ends(self, chunks: list[str], i: int) -> list[int]:
+        """Chunk indices j such that chunks[i:j] may be a marked span."""
+        out = []
+        if span_problem(chunks[i][0], multiline=True) and not chunks[i][0].isalnum():
+            if chunks[i][0] in ",.;:!?)]}" or chunks[i].isspace():
+                return out
+        words = 0
+        for j in range(i, len(chunks)):
+            if not chunks[j].isspace():
+                words += 1 if (j == i or chunks[j - 1].isspace()) else 0
+            if words > self.schema.max_words:
+                break
+            span = "".join(chunks[i:j + 1])
+            if span_problem(span, max_words=self.schema.max_words, multiline=True) is None:
+                out.append(j + 1)
+        return out
+
+    # ---- grammar ----------------------------------------------------------------------------------
+    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
+        if source is None:
+            raise FormatUnfit("the inline format is built for each input: give the input text")
+        batch = self.schema.batch_or_all(batch)
+        chunks = _CHUNK.findall(source)
+        lab = "lab: " + " | ".join(lark_string(self._display(c)) for c in batch)
+        rules = [lab]
+        cut = self._split_mark()
+        n = len(chunks)
+        for i in range(n - 1, -1, -1):
+            nxt = f"p{i + 1}" if i + 1 < n else None
+            alts = [lark_string(chunks[i]) + (f" {nxt}" if nxt else "")]
+            for j in self._ends(chunks, i):
+                span = "".join(chunks[i:j])
+                after = f" p{j}" if j < n else ""
+                alts.append(f"{lark_string(cut[0](span))} lab {lark_string(cut[1](span))}{after}")
+            rules.append(f"p{i}: " + " | ".join(alts))
+        rules.append("start: p0" if n else 'start: ""')
+        return "\n".join(reversed(rules)) + "\n"
+
+    def _split_mark(self):
+        """Two functions giving the mark's text before and after its label hole."""
+        idx = next(k for k, p in enumerate(self.parts) if p.kind == "hole" and p.value.startswith("type"))
+
+        def render(parts, span):
+            return "".join(p.value if p.kind == "lit" else span for p in parts)
+
+        return (lambda span: render(self.parts[:idx], span), lambda span: render(self.parts[idx + 1:], span))
+
+    def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
+        if source is None:
+            return 0
+        batch = self.schema.batch_or_all(batch)
+        words = len(source.split())
+        mark = sum(len(p.value.encode()) for p in self.parts if p.kind == "lit")
+        label = max((len(self._display(c).encode()) for c in batch), default=0)
+        return len(source.encode()) + words * (mark + label)
