@@ -98,6 +98,8 @@ class Schema:
 
     def from_items(self, items: list[dict]) -> dict:
         k = self.kind
+        if k == "relations" and self.types:
+            items = [self._typed(it) for it in items]
         if k in ("entities", "relations", "events", "triples"):
             return {k: items}
         if k == "qa":
@@ -107,6 +109,16 @@ class Schema:
                 return {"labels": [i["label"] for i in items]}
             return {"label": items[0]["label"] if items else None}
         raise ValueError(k)
+
+    def _typed(self, item: dict) -> dict:
+        """Relation argument types: as written, else from the relation's signature."""
+        head, tail = self.signatures.get(item.get("type"), (None, None))
+        item = dict(item)
+        if item.get("head_type") is None:
+            item["head_type"] = head
+        if item.get("tail_type") is None:
+            item["tail_type"] = tail
+        return item
 
     def normalise(self, record: dict, batch: list[str] | None = None) -> dict:
         """The record a format round-trips to: restricted to the label batch, deduplicated when
@@ -122,9 +134,7 @@ class Schema:
                 continue
             item = dict(item)
             if self.kind == "relations" and self.types:
-                head, tail = self.signatures.get(item["type"], (None, None))
-                item.setdefault("head_type", head)
-                item.setdefault("tail_type", tail)
+                item = self._typed(item)
             if self.kind == "events":
                 item["arguments"] = [dict(a) for a in item.get("arguments", [])]
             if self.kind == "triples" and not item.get("args"):

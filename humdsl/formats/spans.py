@@ -45,7 +45,7 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
                  max_words: int | None = None, multiline: bool = False,
                  json_mode: bool = False) -> str | None:
     """Why `value` cannot fill a span hole, or None if it can. In JSON, a span may not start or
-    end with a character that JSON escapes, and its length counts the escaped form."""
+    end with a character that JSON escapes."""
     if not isinstance(value, str):
         return "a span must be a string"
     if not value:
@@ -56,8 +56,6 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
         return f"a span cannot end with {value[-1]!r}"
     if json_mode and (_json_escaped(value[0]) or _json_escaped(value[-1])):
         return "a span in JSON cannot start or end with a quote, a backslash or a control character"
-    if json_mode and grounded_in is None and len(json.dumps(value, ensure_ascii=False)) - 2 > MAX_FREE_CHARS:
-        return f"the span is longer than {MAX_FREE_CHARS} characters"
     if not multiline and "\n" in value:
         return "a span in this format cannot hold a line break"
     for stop in stops:
@@ -65,7 +63,7 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
             return f"the span holds {stop!r}, which this format uses to end it"
     if max_words is not None and word_count(value) > max_words:
         return f"the span has more than {max_words} words"
-    if not json_mode and grounded_in is None and len(value) > MAX_FREE_CHARS:
+    if grounded_in is None and len(value) > MAX_FREE_CHARS:  # in JSON, an escape is one character
         return f"the span is longer than {MAX_FREE_CHARS} characters"
     if grounded_in is not None and not is_grounded(value, grounded_in):
         return "the span is not a whole-word substring of the input"

@@ -103,10 +103,13 @@ class TextFormat:
 
     # ---- stops: what ends each hole --------------------------------------------------------------
     def _stops(self, block: Block, index: int, multi: bool, outer: tuple[str, ...]) -> tuple[str, ...]:
+        """What a hole may not contain. A hole inside an item ends at the literal after it (a lazy
+        lexeme in the grammar); a hole that ends the item is read greedily up to the join or the
+        end, so it may not contain even the first character of the join or of 'after'."""
         parts = block.parts
         if index + 1 < len(parts):
             return (parts[index + 1].value,) + outer
-        ends = tuple(s for s in ((block.join if multi else ""), block.after) if s)
+        ends = tuple(s[0] for s in ((block.join if multi else ""), block.after) if s)
         return ends + outer
 
     # ---- render ---------------------------------------------------------------------------------
@@ -286,7 +289,7 @@ class TextFormat:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         call = Call(self.schema.batch_or_all(batch), source)
         g = _LarkBuilder(self, call)
-        g.rules.insert(0, "start: " + g.block(self.block, tail="", nested=False, outer=(), call=call))
+        g.rules.insert(0, "start: " + g.block(self.block, nested=False, outer=(), call=call))
         return g.text()
 
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
@@ -337,42 +340,42 @@ class _LarkBuilder:
             self.rules.append("SUBSTR: " + substring_regex(self.source))
         return "\n".join(self.rules) + "\n"
 
-    def block(self, block: Block, tail: str, nested: bool, outer: tuple[str, ...], call: Call) -> str:
-        """An expression for the whole list, followed by the literal `tail` ('' = end of output)."""
+    def block(self, block: Block, nested: bool, outer: tuple[str, ...], call: Call) -> str:
+        """before item (join item){0,n-1} after, or the zero-item form."""
         fmt = self.fmt
         max_items = fmt._max_items(call, nested)
         multi = max_items > 1
         alts = []
         if fmt._min_items(nested) == 0:
-            zero = (block.empty if block.empty is not None else block.before + block.after) + tail
+            zero = block.empty if block.empty is not None else block.before + block.after
             alts.append(lark_string(zero) if zero else '""')
-        before = lark_string(block.before) + " " if block.before else ""
-        if max_items > 1:
-            more = self.item(block, block.join, nested, multi, outer, call)
-            last = self.item(block, block.after + tail, nested, multi, outer, call)
-            alts.append(f"{before}{more}{{0,{max_items - 1}}} {last}")
-        else:
-            alts.append(before + self.item(block, block.after + tail, nested, multi, outer, call))
+        item = self.item(block, nested, multi, outer, call)
+        seq = [lark_string(block.before)] if block.before else []
+        seq.append(item)
+        if multi:
+            seq.append(f"({lark_string(block.join)} {item}){{0,{max_items - 1}}}")
+        if block.after:
+            seq.append(lark_string(block.after))
+        alts.append(" ".join(seq))
         name = self.fresh("list")
         self.rules.append(f"{name}: " + " | ".join(alts))
         return name
 
-    def item(self, block: Block, tail: str, nested: bool, multi: bool, outer: tuple[str, ...],
-             call: Call) -> str:
+    def item(self, block: Block, nested: bool, multi: bool, outer: tuple[str, ...], call: Call) -> str:
         fmt = self.fmt
         if fmt.schema.kind == "events" and not nested and any(
                 fmt._hole_kind(p.value, False)[0] == "nested" for p in block.parts if p.kind == "hole"):
             # the roles an argument may take depend on the event type: one item rule per type
-            alts = [self._item_seq(block, tail, nested, multi, outer, Call(call.batch, call.source, t), t)
+            alts = [self._item_seq(block, nested, multi, outer, Call(call.batch, call.source, t), t)
                     for t in call.batch]
         else:
-            alts = [self._item_seq(block, tail, nested, multi, outer, call, None)]
+            alts = [self._item_seq(block, nested, multi, outer, call, None)]
         name = self.fresh("item")
         self.rules.append(f"{name}: " + " | ".join(f"({a})" for a in alts))
         return name
 
-    def _item_seq(self, block: Block, tail: str, nested: bool, multi: bool, outer: tuple[str, ...],
-                  call: Call, fixed_type: str | None) -> str:
+    def _item_seq(self, block: Block, nested: bool, multi: bool, outer: tuple[str, ...], call: Call,
+                  fixed_type: str | None) -> str:
         fmt = self.fmt
         seq: list[str] = []
         parts = block.parts
@@ -381,13 +384,10 @@ class _LarkBuilder:
             part = parts[n]
             last = n == len(parts) - 1
             if part.kind == "lit":
-                seq.append(lark_string(part.value + (tail if last else "")))
+                seq.append(lark_string(part.value))
                 n += 1
                 continue
-            if last:
-                follow = tail
-            else:  # the next literal is absorbed here; if it ends the item, so is the tail
-                follow = parts[n + 1].value + (tail if n + 1 == len(parts) - 1 else "")
+            follow = "" if last else parts[n + 1].value
             kind, pool = fmt._hole_kind(part.value, nested)
             stops = fmt._stops(block, n, multi, outer)
             if kind == "label":
@@ -398,10 +398,12 @@ class _LarkBuilder:
             elif kind == "nested":
                 inner = block.nested[part.value.partition(".")[0]]
                 sub = Call(call.batch, call.source, fixed_type)
-                seq.append(self.block(inner, follow, True, stops, sub))
+                seq.append(self.block(inner, True, stops, sub))
+                if follow:
+                    seq.append(lark_string(follow))
             else:
-                seq.append(self.span(kind, stops, follow))
-            n += 2 if not last else 1
+                seq.append(self.span(kind, stops, follow))  # a lazy span takes the literal after it
+            n += 1 if last else 2
         return " ".join(seq) if seq else '""'
 
     def span(self, kind: str, stops: tuple[str, ...], follow: str) -> str:
