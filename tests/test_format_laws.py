@@ -9,6 +9,7 @@
    answers validate against the emitted JSON Schema.
 """
 import json
+import zlib
 import os
 
 import pytest
@@ -23,7 +24,7 @@ from support.tasks import ROOT, sample_source, task_format_pairs
 
 PAIRS = task_format_pairs()
 IDS = [p[0] for p in PAIRS]
-SAMPLES = int(os.environ.get("HUMC_LAW_SAMPLES", "60"))
+SAMPLES = int(os.environ.get("HUMC_LAW_SAMPLES", "100"))
 
 
 def _source_for(record: dict, kind: str) -> str:
@@ -89,7 +90,7 @@ def test_law2_and_3_every_sampled_output_parses_within_budget(pid, ir, fmt_ir, t
     source = sample_source(ir)
     grammar = constraints.validate(fmt.grammar(source=source), lltok)
     budget = fmt.budget(source=source)
-    rng = np.random.default_rng(abs(hash(pid)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(pid.encode()))  # stable across runs
     for _ in range(SAMPLES):
         s = constraints.sample(grammar, lltok, budget, rng)
         assert s.finished, f"did not finish in {budget} tokens: {s.text[:200]!r}"

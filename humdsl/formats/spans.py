@@ -9,6 +9,10 @@ from functools import lru_cache
 # and single other characters; a grounded span is a run of whole chunks.
 _CHUNK = re.compile(r"\w+|\s+|[^\w\s]")
 # A span neither starts nor ends with blanks or with punctuation that only separates.
+# Whitespace as the grammar's regex engine (Rust, Unicode White_Space) sees it; Python's
+# str.isspace() also counts the separators U+001C-U+001F, which would make the two disagree.
+WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | \
+    frozenset(chr(c) for c in range(0x2000, 0x200B))
 _BAD_FIRST = set(",.;:!?)]}")
 _BAD_LAST = set(",;:([{")
 # A one-character span must be fit to start and to end a span.
@@ -50,9 +54,9 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
         return "a span must be a string"
     if not value:
         return "a span cannot be empty"
-    if value[0] in _BAD_FIRST or value[0].isspace():
+    if value[0] in _BAD_FIRST or value[0] in WHITESPACE:
         return f"a span cannot start with {value[0]!r}"
-    if value[-1] in _BAD_LAST or value[-1].isspace():
+    if value[-1] in _BAD_LAST or value[-1] in WHITESPACE:
         return f"a span cannot end with {value[-1]!r}"
     if json_mode and (_json_escaped(value[0]) or _json_escaped(value[-1])):
         return "a span in JSON cannot start or end with a quote, a backslash or a control character"
