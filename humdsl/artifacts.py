@@ -28,17 +28,65 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def rule_table(task_ir: dict, fmt) -> list[dict]:
+    """Each preference rule, how this format keeps it, and why."""
+    out = []
+    for r in task_ir["rules"]:
+        effect = (r.get("effect") or {}).get("name")
+        how = r["enforced_by"]
+        note = {"grammar": "the decoding grammar cannot produce an answer that breaks it",
+                "parser": "the parser drops repeated items",
+                "synthesis": "checked on synthesised gold answers; advice to the model at run time",
+                "advisory": "prompt text only"}[how]
+        if effect == "max_items" and fmt.shape == "inline":
+            how, note = "advisory", "inline marks are bounded by the input, not by a count"
+        elif effect == "max_items" and getattr(fmt.impl, "grouped", False):
+            note = "the grammar bounds the list of each label"
+        out.append({"id": r["id"], "effect": effect, "enforced_by": how,
+                    "kind": "advisory" if how == "advisory" else "enforced", "note": note})
+    return out
+
+
 def write_artifacts(result: CheckResult, spec: str, out_dir: Path) -> dict:
+    from . import constraints
+    from .formats import build
+    from .prompts import PromptChoice, template_artifact
+
     irs = lower(result)
     tasks = []
     for name in sorted(irs):
         ir = irs[name]
-        rel = f"tasks/{name}/ir.json"
-        text = dump(ir)
-        write_atomic(out_dir / rel, text)
+        files = {}
+
+        def put(rel: str, text: str) -> str:
+            write_atomic(out_dir / rel, text)
+            files[rel] = _sha(text)
+            return rel
+
+        put(f"tasks/{name}/ir.json", dump(ir))
+        formats = []
+        for fmt_ir in ir["formats"]:
+            fmt = build(ir, fmt_ir)
+            base = f"tasks/{name}/{fmt.name}"
+            prompts = [put(f"{base}/prompt-{n + 1}.jinja", template_artifact(ir, fmt, PromptChoice(instruction=n)))
+                       for n in range(max(1, len(ir["instructions"])))]
+            entry = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
+                     "rules": rule_table(ir, fmt)}
+            if fmt.shape == "inline":
+                entry["grammar"] = None  # built for each input from its text
+            else:
+                lark = fmt.grammar()
+                constraints.validate(lark)  # llguidance fails silently at run time: fail here
+                header = ("// humdsl grammar for llguidance (Lark dialect). Built for all labels; at run\n"
+                          "// time each input gets its own copy, with label batches and grounded spans.\n")
+                entry["grammar"] = put(f"{base}/grammar.lark", header + lark)
+                entry["max_bytes_without_input"] = fmt.max_bytes()
+            schema = fmt.json_schema()
+            entry["schema"] = put(f"{base}/schema.json", dump(schema)) if schema else None
+            formats.append(entry)
         tasks.append({"name": name, "kind": ir["kind"], "version": ir["version"],
-                      "hash": content_hash(ir), "files": {"ir": {"path": rel,
-                                                                  "sha256": _sha(text)}}})
+                      "hash": content_hash(ir), "ir": f"tasks/{name}/ir.json", "formats": formats,
+                      "files": dict(sorted(files.items()))})
     manifest = {
         "humdsl": __version__,
         "spec": Path(spec).name,

@@ -69,10 +69,26 @@ def compile_cmd(spec: str, out_dir: str) -> None:
     if not result.ok:
         click.echo("humc: nothing written: fix the errors above first", err=True)
         sys.exit(1)
-    manifest = write_artifacts(result, spec, Path(out_dir))
+    from .constraints import GrammarInvalid
+
+    try:
+        manifest = write_artifacts(result, spec, Path(out_dir))
+    except GrammarInvalid as e:  # a compiler bug: say so plainly, with what llguidance said
+        click.echo(f"humc: internal error: llguidance rejected a generated grammar: {e}", err=True)
+        sys.exit(2)
     n = len(manifest["tasks"])
     click.echo(f"compiled {n} task{'s' * (n != 1)} from {spec} into {out_dir} "
                f"(spec hash {manifest['spec_hash'][:12]})")
+    for task in manifest["tasks"]:
+        names = ", ".join(f["name"] for f in task["formats"])
+        click.echo(f"  {task['name']} ({task['kind']} {task['version']}): formats {names}")
+        if task["formats"]:
+            for rule in task["formats"][0]["rules"]:
+                click.echo(f"    {rule['kind']}: {rule['id']} ({_HOW[rule['enforced_by']]})")
+
+
+_HOW = {"grammar": "by the decoding grammar", "parser": "by the parser",
+        "synthesis": "on synthesised gold answers; advice at run time", "advisory": "prompt text"}
 
 
 if __name__ == "__main__":  # pragma: no cover

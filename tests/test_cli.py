@@ -94,7 +94,12 @@ def test_compile_is_byte_identical_and_hash_ignores_layout(tmp_path):
     assert run("compile", CLEAN, "-o", out1).exit_code == 0
     assert run("compile", CLEAN, "-o", out2).exit_code == 0
     files = sorted(p.relative_to(out1) for p in out1.rglob("*") if p.is_file())
-    assert files == [Path("manifest.json"), Path("tasks/ner/ir.json")]
+    assert Path("manifest.json") in files and Path("tasks/ner/ir.json") in files
+    for fmt in ("tuples", "json_by_label"):
+        assert Path(f"tasks/ner/{fmt}/grammar.lark") in files
+        assert Path(f"tasks/ner/{fmt}/prompt-1.jinja") in files
+    assert Path("tasks/ner/json_by_label/schema.json") in files
+    assert Path("tasks/ner/tuples/schema.json") not in files
     for f in files:
         assert (out1 / f).read_bytes() == (out2 / f).read_bytes()
     # Reformatting and adding comments changes no hash.
@@ -120,6 +125,40 @@ def test_compile_ir_content(tmp_path):
     assert rules["british"]["enforced_by"] == "advisory"
     assert rules["no_titles"]["texts"] == ["No titles."]
     assert [f["name"] for f in ir["formats"]] == ["tuples", "json_by_label"]
+
+
+def test_compile_lists_rules_and_writes_valid_artifacts(tmp_path):
+    import jsonschema
+    from llguidance import LLMatcher
+
+    result = run("compile", CLEAN, "-o", tmp_path)
+    assert "enforced: std/rules.grounded (by the decoding grammar)" in result.output
+    assert "advisory: clean.british (prompt text)" in result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    task = manifest["tasks"][0]
+    for fmt in task["formats"]:
+        grammar = (tmp_path / fmt["grammar"]).read_text(encoding="utf-8")
+        assert LLMatcher.validate_grammar(LLMatcher.grammar_from_lark(grammar)) == ""
+        prompt = (tmp_path / fmt["prompts"][0]).read_text(encoding="utf-8")
+        assert "{{ text }}" in prompt and "Find people." in prompt
+        rules = {r["id"]: r["kind"] for r in fmt["rules"]}
+        assert rules == {"std/rules.grounded": "enforced", "clean.british": "advisory",
+                         "ner.no_titles": "advisory"}
+        for rel, sha in task["files"].items():
+            import hashlib
+            assert hashlib.sha256((tmp_path / rel).read_bytes()).hexdigest() == sha
+    schema = json.loads((tmp_path / "tasks/ner/json_by_label/schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate({"PER": ["Ada Lovelace"]}, schema)
+
+
+def test_prompt_template_renders_with_jinja(tmp_path):
+    from jinja2.sandbox import SandboxedEnvironment
+
+    assert run("compile", CLEAN, "-o", tmp_path).exit_code == 0
+    template = (tmp_path / "tasks/ner/tuples/prompt-1.jinja").read_text(encoding="utf-8")
+    text = SandboxedEnvironment().from_string(template).render(text="Grace Hopper {{ not code }}")
+    assert text.rstrip().endswith("Text: Grace Hopper {{ not code }}")
+    assert "Answer format: one (type, text) pair per line, or None." in text
 
 
 def test_compile_with_errors_writes_nothing(tmp_path):

@@ -1,0 +1,145 @@
+"""Prompts: a sandboxed Jinja2 template filled with one phrasing of the task.
+
+The parts that vary between instances (instruction phrasing, label batch and order, guideline
+and rule subsets, few-shot examples) are chosen by the caller: `humc compile` takes the first of
+each, `humc synth` samples them, `humc run` takes what the user asks for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+GENERIC_INSTRUCTIONS = {
+    "entities": "Extract the named entities of the listed types from the text.",
+    "relations": "Extract the relations of the listed types that the text states between its mentions.",
+    "events": "Extract the events of the listed types from the text, with their triggers and arguments.",
+    "triples": "Extract the facts the text states as (subject, predicate, object) triples.",
+    "qa": "Answer the question with a span copied from the passage.",
+    "classify": "Classify the text.",
+    "record": "Extract the fields below from the text.",
+}
+LABEL_HEADINGS = {"entities": "Entity types", "relations": "Relation types", "events": "Event types",
+                  "classify": "Labels"}
+
+TEMPLATE = """\
+{{ instruction }}
+{% if about %}
+Task: {{ about }}
+{% endif %}
+{%- if labels %}
+{{ label_heading }}:
+{% for l in labels %}- {{ l.code }}{% if l.name != l.code %} ({{ l.name }}){% endif %}{% if l.description %}: {{ l.description }}{% endif %}
+{% endfor %}
+{%- endif %}
+{%- if roles %}
+Argument roles:
+{% for l in roles %}- {{ l.code }}{% if l.name != l.code %} ({{ l.name }}){% endif %}{% if l.description %}: {{ l.description }}{% endif %}
+{% endfor %}
+{%- endif %}
+{%- if fields %}
+Fields:
+{% for f in fields %}- {{ f.name }}{% if f.description %}: {{ f.description }}{% endif %}
+{% endfor %}
+{%- endif %}
+{%- if guidelines %}
+Guidelines:
+{% for g in guidelines %}- {{ g }}
+{% endfor %}
+{%- endif %}
+{%- if rules %}
+Output conventions:
+{% for r in rules %}- {{ r }}
+{% endfor %}
+{%- endif %}
+Answer format: {{ format_description }}.{% if empty %} If there is nothing to report, answer exactly: {{ empty }}{% endif %}
+{% for ex in examples %}
+Example {{ loop.index }}:
+{{ ex.input }}
+Answer: {{ ex.answer }}
+{% endfor %}"""
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+_TEMPLATE = _ENV.from_string(TEMPLATE)
+
+
+@dataclass
+class PromptChoice:
+    """One instance's choices; None means 'all, in declared order' (or the first phrasing)."""
+    instruction: int = 0
+    batch: list[str] | None = None
+    guidelines: list[tuple[str, int]] | None = None  # (guideline id, paraphrase index)
+    rules: list[tuple[str, int]] | None = None  # (rule id, phrasing index)
+    examples: list[dict] = field(default_factory=list)  # {"input": {...}, "answer": "..."}
+    descriptions: dict[str, int] | None = None  # label code -> paraphrase index
+
+
+def input_text(task_ir: dict, inp: dict) -> str:
+    """How an input is shown: the text, then any other declared input fields."""
+    lines = [f"Text: {inp['text']}"]
+    for f in task_ir.get("inputs", []):
+        if f["name"] != "text" and f["name"] in inp:
+            lines.append(f"{f['name'].replace('_', ' ').capitalize()}: {inp[f['name']]}")
+    return "\n".join(lines)
+
+
+def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
+    """The prompt without the input: what an instruction-tuning corpus calls the instruction."""
+    phrasings = task_ir.get("instructions") or [GENERIC_INSTRUCTIONS[task_ir["kind"]]]
+    instruction = phrasings[choice.instruction % len(phrasings)]
+    batch = choice.batch if choice.batch is not None else [l["code"] for l in task_ir.get("labels", [])]
+    by_code = {l["code"]: l for l in task_ir.get("labels", [])}
+
+    def label_view(lab: dict, n: int = 0) -> dict:
+        descs = lab.get("descriptions") or []
+        return {"code": lab["code"], "name": lab.get("name", lab["code"]),
+                "description": descs[n % len(descs)] if descs else ""}
+
+    desc_choice = choice.descriptions or {}
+    labels = [label_view(by_code[c], desc_choice.get(c, 0)) for c in batch if c in by_code]
+    roles = [label_view(r) for r in task_ir.get("roles", [])] if task_ir["kind"] == "events" else []
+    fields = [{"name": f["name"], "description": (f.get("descriptions") or [""])[0]}
+              for f in task_ir.get("fields", [])]
+    guidelines = _texts(task_ir.get("guidelines", []), choice.guidelines, batch)
+    rules = _texts(task_ir.get("rules", []), choice.rules, None)
+    empty = fmt.impl.block.empty if fmt.shape == "text" and hasattr(fmt.impl, "block") else None
+    description = (fmt.describe[0] if fmt.describe else f"the {fmt.name} format")
+    return _TEMPLATE.render(
+        instruction=instruction, about=task_ir.get("about", ""),
+        label_heading=LABEL_HEADINGS.get(task_ir["kind"], "Labels"), labels=labels, roles=roles,
+        fields=fields, guidelines=guidelines, rules=rules, format_description=description,
+        empty=empty, examples=[{"input": input_text(task_ir, e["input"]), "answer": e["answer"]}
+                               for e in choice.examples]).strip() + "\n"
+
+
+def _texts(entries: list[dict], chosen, batch) -> list[str]:
+    if chosen is None:
+        out = []
+        for e in entries:
+            scope = e.get("scope") or []
+            if batch is not None and scope and not set(scope) & set(batch):
+                continue  # a guideline about labels that are not asked for
+            if e.get("texts"):
+                out.append(e["texts"][0])
+        return out
+    by_id = {e["id"]: e for e in entries}
+    return [by_id[i]["texts"][n % len(by_id[i]["texts"])] for i, n in chosen
+            if i in by_id and by_id[i].get("texts")]
+
+
+def prompt_text(task_ir: dict, fmt, inp: dict, choice: PromptChoice | None = None) -> str:
+    """The whole prompt for one input: the instruction, then the input."""
+    return instruction_text(task_ir, fmt, choice or PromptChoice()) + "\n" + input_text(task_ir, inp) + "\n"
+
+
+def template_artifact(task_ir: dict, fmt, choice: PromptChoice) -> str:
+    """A Jinja2 template for the prompt with everything fixed but the input fields, which stay
+    as {{ text }}, {{ question }}, ... Task text is escaped so it is never read as template code."""
+    inp = {f["name"]: f"\x00{f['name']}\x00" for f in task_ir.get("inputs", [{"name": "text"}])}
+    text = prompt_text(task_ir, fmt, inp, choice)
+    text = text.replace("{", "\x01").replace("}", "\x02")
+    text = text.replace("\x01", "{{ '{' }}").replace("\x02", "{{ '}' }}")
+    for name in inp:
+        text = text.replace(f"\x00{name}\x00", "{{ " + name + " }}")
+    return text
