@@ -336,6 +336,7 @@ class _JsonLark:
         self.batch = batch
         self.source = source
         self.rules: list[str] = []
+        self.terminals: dict[str, str] = {}
         self.count = 0
 
     def fresh(self, prefix: str) -> str:
@@ -401,7 +402,6 @@ class _JsonLark:
             else:
                 codes = fmt._labels(pool, self.batch, event_type)
             return "(" + " | ".join(lark_string(dumps(fmt._display(pool, c, hole))) for c in codes) + ")"
-        term = self.fresh("JSPAN")
         terms = [JSON_SHAPE_REGEX]
         if fmt._grounded(kind):
             terms.append(words_regex(fmt.schema.max_words))
@@ -409,7 +409,12 @@ class _JsonLark:
                 terms.append("JSUBSTR")
         else:
             terms.append(f"/{JSON_CHAR}{{1,{MAX_FREE_CHARS}}}/")
-        self.rules.append(f"{term}: " + " & ".join(terms))
+        body = " & ".join(terms)
+        term = self.terminals.get(body)
+        if term is None:  # holes with the same constraint share one terminal: compiled once
+            term = self.fresh("JSPAN")
+            self.terminals[body] = term
+            self.rules.append(f"{term}: {body}")
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":
             return f'({string} | "null")'

@@ -114,8 +114,19 @@ def _regex_escape_literal(s: str) -> str:
 
 
 def excludes(stop: str) -> str:
-    """A terminal expression for 'does not contain stop'."""
+    """A terminal expression for 'does not contain stop'. A single character is a character
+    class, which llguidance compiles about twice as fast as a negated pattern."""
+    if len(stop) == 1:
+        if stop == "\n":
+            return r"/[^\n]*/"
+        return f"/[^{_class_escape(stop)}]*/"
     return f"~/(?s:.*{_regex_escape_literal(stop)}.*)/"
+
+
+def _class_escape(ch: str) -> str:
+    if ch in "\\]^-[/":
+        return "\\" + ch
+    return {"\t": "\\t", "\r": "\\r"}.get(ch, ch)
 
 
 def words_regex(max_words: int) -> str:

@@ -328,6 +328,7 @@ class _LarkBuilder:
     def __init__(self, fmt: TextFormat, call: Call):
         self.fmt = fmt
         self.rules: list[str] = []
+        self.terminals: dict[str, str] = {}
         self.count = 0
         self.source = call.source
 
@@ -417,8 +418,12 @@ class _LarkBuilder:
         terms += [excludes(s) for s in dict.fromkeys(stops) if s]
         if grounded:
             terms.append("SUBSTR")
-        term = self.fresh("SPAN")
-        self.rules.append(f"{term}: " + " & ".join(terms))
+        body = " & ".join(terms)
+        term = self.terminals.get(body)
+        if term is None:  # holes with the same constraint share one terminal: compiled once
+            term = self.fresh("SPAN")
+            self.terminals[body] = term
+            self.rules.append(f"{term}: {body}")
         if not follow:
             return term
         rule = self.fresh("span")

@@ -1,0 +1,214 @@
+"""Constraint speed for compiled formats, against what a user would do instead, in one run.
+
+    python bench/bench_formats.py [--out bench/results/formats.json] [--quick]
+
+Measured with the real GPT-2 and SmolLM2 tokenizers (../shared/tokenizers):
+
+A. per-input constraint build for grounded spans, on 100-, 300- and 1,000-word inputs:
+   humdsl's grammar text, llguidance compile and matcher, and the first mask;
+B. per-token mask time under each format, beside the forward pass of a small random model with
+   the same vocabulary (unconstrained decoding is the forward pass alone);
+C. time to first token for one input: humdsl vs Outlines with a hand-written Pydantic model on
+   its default backend (outlines_core) and on xgrammar, where installed.
+
+Targets (issue 3): build under 10 ms at 1,000 words; mask under 0.2 ms per token at a 50k
+vocabulary; time to first token at least 10x better than the default-backend baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+TOKENIZERS = {"gpt2": SHARED / "tokenizers" / "gpt2", "smollm2": SHARED / "tokenizers" / "smollm2-135m-instruct"}
+
+
+def words_of_text(n: int) -> str:
+    """n words of real newswire from the CoNLL-2003 dev set when it is here, else generated."""
+    path = SHARED / "data" / "conll2003" / "eng.testa"
+    words: list[str] = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                words.append(line.split()[0])
+            if len(words) >= n:
+                break
+    while len(words) < n:
+        words += f"Officials in Lisbon said Maria Costa of Northwind Bank met {len(words)} reporters .".split()
+    return " ".join(words[:n])
+
+
+def median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "formats.json"))
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; skip the slow baselines")
+    args = ap.parse_args()
+    missing = [str(p) for p in TOKENIZERS.values() if not p.exists()]
+    if missing:
+        raise SystemExit(f"the real tokenizers are not here ({missing}): this benchmark needs ../shared")
+
+    import numpy as np
+    import torch
+    from llguidance import LLMatcher
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    import humdsl
+    from humdsl import constraints
+    from humdsl.formats import build
+
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").ir
+    formats = {f["name"]: build(ir, f) for f in ir["formats"]}
+    repeat = 5 if args.quick else 20
+    results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                 "platform": platform.platform()},
+                     "task": "specs/ner.hum conll03 (4 labels, grounded, max_items 40)"}
+
+    for tok_name, tok_dir in TOKENIZERS.items():
+        hf = PreTrainedTokenizerFast(tokenizer_file=str(tok_dir / "tokenizer.json"))
+        if hf.eos_token is None:
+            hf.eos_token = hf.convert_ids_to_tokens(0)
+        lltok = constraints.ll_tokenizer(hf)
+        vocab = lltok.vocab_size
+        section = {"vocab": vocab, "build_ms": {}, "mask_ms_per_token": {}}
+
+        # A. per-input build: grammar text + llguidance compile + matcher + first mask
+        for n in (100, 300, 1000):
+            source = words_of_text(n)
+            row = {}
+            for name, fmt in formats.items():
+                def build_once(fmt=fmt, source=source):
+                    g = LLMatcher.grammar_from_lark(fmt.grammar(source=source))
+                    m = LLMatcher(lltok, g, log_level=0)
+                    m.compute_bitmask()
+                row[name] = median_ms(build_once, repeat if name != "tagged" else max(3, repeat // 4))
+            section["build_ms"][f"{n}_words"] = row
+
+        # B. mask time per token while decoding with random logits, and a forward pass
+        source = words_of_text(300)
+        rng = np.random.default_rng(0)
+        for name, fmt in formats.items():
+            grammar = constraints.validate(fmt.grammar(source=source), lltok)
+            per_token = []
+            for _ in range(3 if args.quick else 10):
+                m = LLMatcher(lltok, grammar, log_level=0)
+                steps = 0
+                while steps < 200 and not m.is_stopped():
+                    t = time.perf_counter()
+                    mask = m.compute_bitmask()
+                    per_token.append((time.perf_counter() - t) * 1000)
+                    bits = np.unpackbits(np.frombuffer(bytes(mask), dtype=np.uint8), bitorder="little")[:vocab]
+                    allowed = np.flatnonzero(bits)
+                    tok = int(allowed[rng.integers(len(allowed))])
+                    if tok == lltok.eos_token:
+                        break
+                    m.consume_token(tok)
+                    steps += 1
+            section["mask_ms_per_token"][name] = round(statistics.median(per_token), 4)
+        torch.manual_seed(0)
+        cfg = LlamaConfig(vocab_size=vocab, hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+                          num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=True)
+        model = LlamaForCausalLM(cfg).eval()
+        with torch.no_grad():
+            ids = torch.tensor([hf.encode(source)[:160]])
+            out = model(ids, use_cache=True)
+            past = out.past_key_values
+            nxt = torch.tensor([[5]])
+
+            def step():
+                model(nxt, past_key_values=past, use_cache=True)
+                past.crop(-1)  # drop the step again: every call sees the same cache
+            section["forward_ms_per_token_random_llama_12M"] = median_ms(step, 30)
+        section["mask_share_of_forward"] = {k: round(v / section["forward_ms_per_token_random_llama_12M"], 3)
+                                            for k, v in section["mask_ms_per_token"].items()}
+        results[tok_name] = section
+
+    # C. time to first token: humdsl vs Outlines + a hand-written Pydantic model
+    results["time_to_first_token_ms"] = ttft(ir, formats, args.quick)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))
+
+
+def ttft(ir, formats, quick: bool) -> dict:
+    """One 100-word input, SmolLM2 vocabulary, a small random model: from having the input to
+    having the first token's constrained distribution."""
+    import outlines
+    import torch
+    from llguidance import LLMatcher
+    from pydantic import BaseModel, Field
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from humdsl import constraints
+
+    hf = PreTrainedTokenizerFast(tokenizer_file=str(TOKENIZERS["smollm2"] / "tokenizer.json"))
+    hf.eos_token = hf.eos_token or hf.convert_ids_to_tokens(0)
+    hf.pad_token = hf.pad_token or hf.eos_token
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(hf), hidden_size=64, intermediate_size=128,
+                                         num_hidden_layers=2, num_attention_heads=4,
+                                         num_key_value_heads=4, tie_word_embeddings=True)).eval()
+    source = words_of_text(100)
+    prompt = "Extract the named entities.\nText: " + source + "\nAnswer:"
+    out: dict = {}
+    lltok = constraints.ll_tokenizer(hf)  # built once per model, like the backends below
+
+    def ours():
+        g = LLMatcher.grammar_from_lark(formats["json_by_label"].grammar(source=source))
+        m = LLMatcher(lltok, g, log_level=0)
+        with torch.no_grad():
+            logits = model(torch.tensor([hf.encode(prompt)])).logits[0, -1]
+        m.compute_bitmask()
+        return logits
+    out["humdsl_json_by_label_grounded"] = median_ms(ours, 5)
+
+    class NER(BaseModel):  # what a user writes by hand: bounded, but not grounded in the input
+        PER: list[str] = Field(max_length=5)
+        ORG: list[str] = Field(max_length=5)
+        LOC: list[str] = Field(max_length=5)
+        MISC: list[str] = Field(max_length=5)
+
+    om = outlines.from_transformers(model, hf)
+    for backend in ("outlines_core", "xgrammar"):
+        try:
+            if backend == "xgrammar":
+                import xgrammar  # noqa: F401
+        except ImportError:
+            out[f"outlines_pydantic_{backend}"] = "not installed"
+            continue
+        if quick and backend == "outlines_core":
+            out[f"outlines_pydantic_{backend}"] = "skipped (--quick)"
+            continue
+
+        def baseline(backend=backend):
+            gen = outlines.Generator(om, NER, backend=backend)
+            gen(prompt, max_new_tokens=1)
+        try:
+            out[f"outlines_pydantic_{backend}"] = median_ms(baseline, 3)
+        except Exception as e:  # record why a baseline could not run
+            out[f"outlines_pydantic_{backend}"] = f"failed: {type(e).__name__}: {e}"[:200]
+    base = out.get("outlines_pydantic_outlines_core")
+    if isinstance(base, float):
+        out["speedup_vs_default_backend"] = round(base / out["humdsl_json_by_label_grounded"], 1)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
