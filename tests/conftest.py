@@ -20,3 +20,30 @@ def shared_or_skip(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not here: the shared datasets are not beside this checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def tokenizers():
+    """A byte-level BPE tokenizer trained here on the repository's own text (no download), as a
+    transformers tokenizer and as an llguidance tokenizer."""
+    from humdsl import constraints
+
+    texts = [p.read_text(encoding="utf-8") for folder in ("docs", "specs", "stdlib", "examples")
+             for p in (ROOT / folder).rglob("*") if p.suffix in (".md", ".hum", ".jsonl")]
+    hf = constraints.train_tokenizer(texts, vocab_size=2000)
+    return hf, constraints.ll_tokenizer(hf)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tokenizers):
+    """A randomly initialised two-layer Llama over that tokenizer: under a constraint, a perfect
+    sampler of the grammar."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    hf, _ = tokenizers
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(hf), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, bos_token_id=0, eos_token_id=0,
+                      pad_token_id=1, tie_word_embeddings=True)
+    return LlamaForCausalLM(cfg).eval()

@@ -73,14 +73,6 @@ def test_law1_awkward_records_round_trip_or_are_refused(pid, ir, fmt_ir, data):
         assert fmt.shape != "json"
 
 
-@pytest.fixture(scope="module")
-def tokenizers():
-    texts = [p.read_text(encoding="utf-8") for folder in ("docs", "specs", "stdlib", "examples")
-             for p in (ROOT / folder).rglob("*") if p.suffix in (".md", ".hum", ".jsonl")]
-    hf = constraints.train_tokenizer(texts, vocab_size=2000)
-    return hf, constraints.ll_tokenizer(hf)
-
-
 @pytest.mark.parametrize("pid,ir,fmt_ir", PAIRS, ids=IDS)
 def test_law2_and_3_every_sampled_output_parses_within_budget(pid, ir, fmt_ir, tokenizers):
     import numpy as np
