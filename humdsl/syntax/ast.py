@@ -23,6 +23,13 @@ def node(cls):
     defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
     cls._fields = tuple(names)
     cls._defaults = defaults
+    if names:
+        # A specialised __init__ (one small exec per class): the parser builds many nodes.
+        params = ", ".join(f"{n}=_default_{n}" if n in defaults else n for n in names)
+        body = "".join(f"\n    _set(self, {n!r}, {n})" for n in names)
+        scope = {"_set": object.__setattr__, **{f"_default_{n}": v for n, v in defaults.items()}}
+        exec(f"def __init__(self, {params}):{body}", scope)
+        cls.__init__ = scope["__init__"]
     return cls
 
 

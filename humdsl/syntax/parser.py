@@ -179,13 +179,20 @@ def _spanned(fn):
     """Give a rule method the span of everything it reduced, and only its meaningful children
     (the parser keeps every token so that spans cover keywords and braces)."""
     def rule(self, children):
-        start = next((p for p in map(_first, children) if p is not None), None)
-        end = next((p for p in map(_last, reversed(children)) if p is not None), None)
+        start = end = None
+        for c in children:
+            start = _first(c)
+            if start is not None:
+                break
+        for c in reversed(children):
+            end = _last(c)
+            if end is not None:
+                break
         if start is None or end is None:
             span = self.src.span(0, 0)
         else:
             span = Span(self.src.path, start[0], end[0], start[1], start[2], end[1], end[2])
-        kept = [c for c in children if not isinstance(c, Token) or c.type in _VALUE_TOKENS]
+        kept = [c for c in children if c.__class__ is not Token or c.type in _VALUE_TOKENS]
         return fn(self, span, kept)
     rule.__name__ = fn.__name__
     return rule
