@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU: dict[str, list[float]] = {}
 
 
-def timed_process(cmd: list[str], runs: int, env=None) -> list[float]:
+def timed_process(cmd: list[str], runs: int, env=None, label: str = "") -> list[float]:
     """Wall seconds per run; CPU seconds (user + system) are kept in CPU, being less sensitive
     to other load on a shared machine."""
     import resource
@@ -40,7 +40,8 @@ def timed_process(cmd: list[str], runs: int, env=None) -> list[float]:
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"{cmd} failed:\n{proc.stderr}")
-    CPU[" ".join(cmd[:2])] = cpu
+    if label:
+        CPU[label] = cpu
     return times
 
 
@@ -88,7 +89,7 @@ def main() -> None:
     folders = [str(ROOT / f) for f in ("specs", "stdlib", "examples")]
     subprocess.run([humc, "check", *folders], capture_output=True, env=env)  # warm caches once
 
-    check = timed_process([humc, "check", *folders], args.runs, env)
+    check = timed_process([humc, "check", *folders], args.runs, env, label="check")
     no_bytecode = timed_process([humc, "check", *folders], max(3, args.runs // 3),
                                 dict(env, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=tempfile.mkdtemp()))
     floor = timed_process([sys.executable, "-c", "pass"], args.runs)
@@ -128,7 +129,7 @@ def main() -> None:
         "cold_check": {
             "command": "humc check specs stdlib examples",
             "median_s": round(med(check), 4), "min_s": round(min(check), 4), "runs": len(check),
-            "cpu_median_s": round(med(CPU[" ".join([humc, "check"])]), 4),
+            "cpu_median_s": round(med(CPU["check"]), 4),
             "without_bytecode_cache_median_s": round(med(no_bytecode), 4),
             "python_startup_median_s": round(med(floor), 4),
             "import_torch_transformers_outlines_median_s": round(med(heavy), 4),
