@@ -87,6 +87,50 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                 click.echo(f"    {rule['kind']}: {rule['id']} ({_HOW[rule['enforced_by']]})")
 
 
+@main.command(name="eval")
+@click.option("--task", "task", required=True,
+              help="A task kind (entities, relations, events, triples, qa, classify, record), or a task "
+                   "name with --spec.")
+@click.option("--spec", type=click.Path(), help="The spec declaring the task (gives the kind and labels).")
+@click.option("--gold", required=True, type=click.Path(), help="Gold canonical JSONL (id, text, record).")
+@click.option("--pred", required=True, type=click.Path(), help="Predictions: humc run output or canonical JSONL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--scorer", type=click.Choice(["semeval2010"]), help="Also the official score of a benchmark.")
+def eval_cmd(task: str, spec: str | None, gold: str, pred: str, as_json: bool, scorer: str | None) -> None:
+    """Score predictions against gold with the field's standard metrics."""
+    import json as _json
+
+    from .evaluate import EvalError, evaluate
+    from .evaluate.report import render
+
+    kind, labels = task, None
+    if spec:
+        from .api import SpecError, load
+
+        try:
+            ir = load(spec).task(task).ir
+        except SpecError as e:
+            click.echo(str(e), err=True)
+            sys.exit(1)
+        except KeyError as e:
+            click.echo(f"humc: {e.args[0]}", err=True)
+            sys.exit(1)
+        kind = ir["kind"]
+        labels = [lab["code"] for lab in ir.get("labels", [])] or None
+    try:
+        result = evaluate(kind, gold, pred, labels=labels, scorer=scorer)
+    except EvalError as e:
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
+    for problem in result["problems"]:
+        click.echo(f"{problem}", err=True)
+    if as_json:
+        click.echo(_json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(render(kind, result))
+    sys.exit(1 if result["problems"] else 0)
+
+
 _HOW = {"grammar": "by the decoding grammar", "parser": "by the parser",
         "synthesis": "on synthesised gold answers; advice at run time", "advisory": "prompt text"}
 

@@ -1,0 +1,1 @@
+"""Dataset adapters: public formats read into humdsl's canonical records."""

@@ -1,0 +1,84 @@
+"""CoNLL-style token/tag files (CoNLL-2003 IOB1, WNUT-17 IOB2, BILOU) into entity records."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Sentence:
+    tokens: list[str]
+    tags: list[str]
+    line: int  # 1-based line of the first token, for error messages
+
+
+def read_conll(path: str | Path, tag_column: int = -1) -> list[Sentence]:
+    """Sentences of a whitespace- or tab-separated token-per-line file; blank lines separate
+    sentences and -DOCSTART- lines are skipped."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 0
+    with open(path, encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\n")
+            cols = line.split("\t") if "\t" in line else line.split()
+            if not line.strip() or cols[0] == "-DOCSTART-":
+                if tokens:
+                    sentences.append(Sentence(tokens, tags, start))
+                tokens, tags = [], []
+                continue
+            if len(cols) < 2:
+                raise ValueError(f"{path}:{n}: expected a token and a tag, got {line!r}")
+            if not tokens:
+                start = n
+            tokens.append(cols[0])
+            tags.append(cols[tag_column])
+    if tokens:
+        sentences.append(Sentence(tokens, tags, start))
+    return sentences
+
+
+def tags_to_spans(tags: list[str], scheme: str) -> list[tuple[str, int, int]]:
+    """(type, start, end) token spans, end exclusive. scheme: 'iob1', 'iob2' (BIO) or 'bilou'.
+    IOB1 follows conlleval: I-X starts a chunk unless it continues one of type X; B-X only
+    appears where a chunk directly follows another of the same type."""
+    spans: list[tuple[str, int, int]] = []
+    cur_type, cur_start = None, 0
+    for i, tag in enumerate(tags + ["O"]):
+        prefix, _, typ = tag.partition("-")
+        if tag == "O" or not typ:
+            prefix, typ = "O", None
+        if scheme == "bilou":
+            if prefix in ("B", "U") or prefix == "O" or typ != cur_type:
+                if cur_type is not None:
+                    spans.append((cur_type, cur_start, i))
+                cur_type, cur_start = (typ, i) if prefix in ("B", "I", "L", "U") else (None, i)
+            if prefix in ("U", "L") and cur_type is not None:
+                spans.append((cur_type, cur_start, i + 1))
+                cur_type = None
+            continue
+        begins = prefix == "B" or (prefix == "I" and typ != cur_type)
+        if scheme == "iob2" and prefix == "I" and typ != cur_type:
+            begins = True  # an ill-formed I- in BIO starts a chunk too, as seqeval does
+        if prefix == "O" or begins:
+            if cur_type is not None:
+                spans.append((cur_type, cur_start, i))
+            cur_type, cur_start = (typ, i) if prefix != "O" else (None, i)
+    return spans
+
+
+def sentence_record(sentence: Sentence, scheme: str) -> tuple[str, dict]:
+    """The sentence as text (tokens joined by spaces) and its canonical entities record, each
+    entity with its character offset."""
+    offsets, pos = [], 0
+    for tok in sentence.tokens:
+        offsets.append(pos)
+        pos += len(tok) + 1
+    text = " ".join(sentence.tokens)
+    entities = []
+    for typ, s, e in tags_to_spans(sentence.tags, scheme):
+        start = offsets[s]
+        end = offsets[e - 1] + len(sentence.tokens[e - 1])
+        entities.append({"type": typ, "text": text[start:end], "start": start})
+    return text, {"entities": entities}

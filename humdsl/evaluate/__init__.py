@@ -1,0 +1,56 @@
+"""Scoring canonical records with each field's standard metrics (humc eval)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import metrics
+from .io import read
+
+KINDS = tuple(metrics.SCORERS)
+
+
+class EvalError(Exception):
+    """Bad input to scoring (unknown kind, unreadable files, no overlap): a one-line message."""
+
+
+def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels: list[str] | None = None,
+             scorer: str | None = None) -> dict:
+    if kind not in metrics.SCORERS:
+        raise EvalError(f"unknown task kind '{kind}': use one of {', '.join(KINDS)} "
+                        "(or --spec SPEC with a task name)")
+    gold = read(gold_path, predictions=False)
+    pred = read(pred_path, predictions=True)
+    problems = gold.problems + pred.problems
+    ids = [i for i in gold.order]
+    if not ids:
+        raise EvalError(f"{gold_path}: no gold lines could be read" +
+                        (f" ({problems[0]})" if problems else ""))
+    missing = [i for i in ids if i not in pred.records]
+    extra = [i for i in pred.order if i not in gold.records]
+    g = [gold.records[i] for i in ids]
+    p = [pred.records.get(i) for i in ids]
+    fn = metrics.SCORERS[kind]
+    if kind == "classify":
+        scores = fn(g, p, labels)
+    elif kind == "relations":
+        scores = fn(g, p, typed=any("head_type" in r for rec in g for r in rec.get("relations", [])))
+        if scorer == "semeval2010":
+            scores["semeval2010"] = metrics.semeval(g, p)
+    else:
+        scores = fn(g, p)
+    failures = sum(1 for i in ids if i in pred.records and pred.records[i] is None)
+    by_format: dict[str, int] = {}
+    for i in ids:
+        if i in pred.records and pred.records[i] is None:
+            fmt = pred.formats.get(i, "?")
+            by_format[fmt] = by_format.get(fmt, 0) + 1
+    return {
+        "kind": kind,
+        "scores": scores,
+        "counts": {"scored": len(ids), "parse_failures": failures,
+                   "parse_failure_rate": failures / len(ids), "parse_failures_by_format": by_format,
+                   "missing_predictions": len(missing), "extra_predictions": len(extra)},
+        "problems": problems,
+        "missing_ids": missing[:20],
+        "extra_ids": extra[:20],
+    }

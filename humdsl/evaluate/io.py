@@ -1,0 +1,78 @@
+"""Reading gold and prediction files for scoring: JSONL lines with an id and a record.
+
+Gold lines are humdsl's canonical dataset lines ({"id", "text", "record"}); prediction lines are
+what `humc run` writes ({"id", "record", "raw", ...}, record null when the output did not parse)
+or canonical lines. Bad lines are reported with file:line and skipped, never silently.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LIST_KEYS = {"entities", "relations", "events", "triples"}
+
+
+@dataclass
+class Loaded:
+    records: dict[str, dict | None] = field(default_factory=dict)  # id -> record (None: unparsed)
+    order: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "file:line: message"
+    failures: int = 0  # predictions whose output did not parse
+    formats: dict[str, str] = field(default_factory=dict)  # id -> format name (predictions)
+
+
+def read(path: str | Path, *, predictions: bool) -> Loaded:
+    out = Loaded()
+    path = Path(path)
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as e:
+        out.problems.append(f"{path}: cannot read: {e.strerror}")
+        return out
+    with fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                out.problems.append(f"{where}: not JSON ({e.msg} at column {e.colno})")
+                continue
+            if not isinstance(obj, dict) or "id" not in obj:
+                out.problems.append(f"{where}: a line needs an \"id\"")
+                continue
+            key = str(obj["id"])
+            record = obj.get("record", obj.get("output"))
+            if record is not None and not isinstance(record, dict):
+                out.problems.append(f"{where}: \"record\" must be an object")
+                continue
+            if record is None and not predictions:
+                out.problems.append(f"{where}: a gold line needs a \"record\"")
+                continue
+            if record is None:
+                out.failures += 1
+            if "format" in obj:
+                out.formats[key] = str(obj["format"])
+            if key in out.records:
+                if not predictions:
+                    out.problems.append(f"{where}: id {key!r} appears twice in the gold file")
+                    continue
+                out.records[key] = merge(out.records[key], record)  # several label batches
+                continue
+            out.records[key] = record
+            out.order.append(key)
+    return out
+
+
+def merge(a: dict | None, b: dict | None) -> dict | None:
+    """Predictions of one input made in several label batches: their items together."""
+    if a is None or b is None:
+        return a if b is None else b
+    merged = dict(a)
+    for key in LIST_KEYS & set(b):
+        merged[key] = list(a.get(key, [])) + [x for x in b[key] if x not in a.get(key, [])]
+    if "labels" in b:
+        merged["labels"] = list(dict.fromkeys(list(a.get("labels", [])) + list(b["labels"])))
+    return merged
