@@ -93,14 +93,19 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                    "name with --spec.")
 @click.option("--spec", type=click.Path(), help="The spec declaring the task (gives the kind and labels).")
 @click.option("--gold", required=True, type=click.Path(), help="Gold canonical JSONL (id, text, record).")
-@click.option("--pred", required=True, type=click.Path(), help="Predictions: humc run output or canonical JSONL.")
+@click.option("--pred", "preds", required=True, multiple=True, type=click.Path(),
+              help="Predictions: humc run output or canonical JSONL. Give two to compare them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--by", help="Break the main score down by a field of the prediction lines, e.g. format.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG charts into this folder.")
 @click.option("--scorer", type=click.Choice(["semeval2010"]), help="Also the official score of a benchmark.")
-def eval_cmd(task: str, spec: str | None, gold: str, pred: str, as_json: bool, scorer: str | None) -> None:
+@click.option("--bootstrap", default=1000, show_default=True, help="Resamples when comparing two files.")
+def eval_cmd(task: str, spec: str | None, gold: str, preds: tuple[str, ...], as_json: bool, by: str | None,
+             plot_dir: str | None, scorer: str | None, bootstrap: int) -> None:
     """Score predictions against gold with the field's standard metrics."""
     import json as _json
 
-    from .evaluate import EvalError, evaluate
+    from .evaluate import EvalError, compare, evaluate
     from .evaluate.report import render
 
     kind, labels = task, None
@@ -117,18 +122,50 @@ def eval_cmd(task: str, spec: str | None, gold: str, pred: str, as_json: bool, s
             sys.exit(1)
         kind = ir["kind"]
         labels = [lab["code"] for lab in ir.get("labels", [])] or None
+    if len(preds) > 2:
+        click.echo("humc: give one --pred to score, or two to compare", err=True)
+        sys.exit(2)
     try:
-        result = evaluate(kind, gold, pred, labels=labels, scorer=scorer)
+        results = [evaluate(kind, gold, p, labels=labels, scorer=scorer, by=by) for p in preds]
+        comparison = compare(kind, gold, preds[0], preds[1], samples=bootstrap) if len(preds) == 2 else None
     except EvalError as e:
         click.echo(f"humc: {e}", err=True)
         sys.exit(1)
-    for problem in result["problems"]:
-        click.echo(f"{problem}", err=True)
+    problems = sorted({p for r in results for p in r["problems"]})
+    for problem in problems:
+        click.echo(problem, err=True)
     if as_json:
-        click.echo(_json.dumps(result, indent=2, sort_keys=True))
+        payload = results[0] if len(results) == 1 else {"files": dict(zip(preds, results)),
+                                                        "comparison": comparison}
+        click.echo(_json.dumps(payload, indent=2, sort_keys=True))
     else:
-        click.echo(render(kind, result))
-    sys.exit(1 if result["problems"] else 0)
+        for path, result in zip(preds, results):
+            if len(results) > 1:
+                click.echo(f"== {path}")
+            click.echo(render(kind, result))
+        if comparison:
+            lo, hi = comparison["ci95"]
+            click.echo(f"== {preds[1]} vs {preds[0]} ({comparison['main_score']}): "
+                       f"{100 * comparison['b']:.2f} vs {100 * comparison['a']:.2f}, difference "
+                       f"{100 * comparison['difference']:+.2f} (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}; "
+                       f"p = {comparison['p_b_not_better']:.3f} that it is not better; paired bootstrap, "
+                       f"{comparison['samples']} resamples)")
+    if plot_dir:
+        from .evaluate.plots import PlotUnavailable, write
+
+        groups = None
+        if comparison:
+            groups = {Path(p).stem: r["main_score"]["value"] for p, r in zip(preds, results)}
+        elif by and results[0]["by"]:
+            groups = {k: v["score"] for k, v in results[0]["by"]["groups"].items()}
+        try:
+            written = write(results[0], Path(plot_dir), groups)
+        except PlotUnavailable as e:
+            click.echo(f"humc: {e}", err=True)
+            sys.exit(1)
+        for path in written:
+            click.echo(f"wrote {path}", err=True)
+    sys.exit(1 if problems else 0)
 
 
 _HOW = {"grammar": "by the decoding grammar", "parser": "by the parser",

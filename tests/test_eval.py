@@ -186,3 +186,50 @@ def test_cli_unknown_kind_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["eval", "--task", "entites", "--gold", "x", "--pred", "y"])
     assert result.exit_code == 1 and "unknown task kind 'entites'" in result.output
     assert "Traceback" not in result.output
+
+
+def _write(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+
+
+def test_by_format_breakdown_and_bootstrap_comparison(tmp_path):
+    rng = random.Random(3)
+    gold, a, b = [], [], []
+    for i in range(60):
+        label = rng.choice(["pos", "neg"])
+        gold.append({"id": str(i), "text": "x", "record": {"label": label}})
+        a.append({"id": str(i), "record": {"label": label if rng.random() < 0.6 else "neg"}, "format": "bare_label"})
+        b.append({"id": str(i), "record": {"label": label if rng.random() < 0.95 else "pos"}, "format": "json_label"})
+    _write(tmp_path / "g.jsonl", gold)
+    _write(tmp_path / "a.jsonl", a)
+    _write(tmp_path / "b.jsonl", b)
+    _write(tmp_path / "ab.jsonl", a + b)
+    from humdsl.evaluate import compare, evaluate
+
+    by = evaluate("classify", tmp_path / "g.jsonl", tmp_path / "ab.jsonl", by="format")["by"]["groups"]
+    acc_a = evaluate("classify", tmp_path / "g.jsonl", tmp_path / "a.jsonl")["scores"]["accuracy"]
+    acc_b = evaluate("classify", tmp_path / "g.jsonl", tmp_path / "b.jsonl")["scores"]["accuracy"]
+    assert by["bare_label"]["score"] == pytest.approx(acc_a) and by["json_label"]["score"] == pytest.approx(acc_b)
+    cmp = compare("classify", tmp_path / "g.jsonl", tmp_path / "a.jsonl", tmp_path / "b.jsonl", samples=500)
+    assert cmp["difference"] == pytest.approx(acc_b - acc_a)
+    assert cmp["ci95"][0] <= cmp["difference"] <= cmp["ci95"][1]
+    assert cmp["p_b_not_better"] < 0.05  # 95 % vs ~80 % accuracy on 60 inputs
+    same = compare("classify", tmp_path / "g.jsonl", tmp_path / "a.jsonl", tmp_path / "a.jsonl", samples=200)
+    assert same["difference"] == 0 and same["p_b_not_better"] == 1.0
+
+
+def test_cli_compares_two_files_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    gold = [{"id": str(i), "text": "t", "record": {"label": ["pos", "neg", "mid"][i % 3]}} for i in range(30)]
+    pred = [{"id": str(i), "record": {"label": ["pos", "neg", "neg"][i % 3]}} for i in range(30)]
+    _write(tmp_path / "g.jsonl", gold)
+    _write(tmp_path / "p.jsonl", pred)
+    _write(tmp_path / "q.jsonl", [{"id": r["id"], "record": r["record"]} for r in gold])
+    plots = tmp_path / "plots"
+    result = CliRunner().invoke(main, ["eval", "--task", "classify", "--gold", str(tmp_path / "g.jsonl"),
+                                       "--pred", str(tmp_path / "p.jsonl"), "--pred", str(tmp_path / "q.jsonl"),
+                                       "--plot", str(plots), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    assert "paired bootstrap" in result.output and "difference +33.33" in result.output
+    for name in ("per_label_f1.png", "confusion.png", "comparison.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import metrics
-from .io import read
+from .io import field_of, merge, read
 
 KINDS = tuple(metrics.SCORERS)
 
@@ -14,7 +14,7 @@ class EvalError(Exception):
 
 
 def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels: list[str] | None = None,
-             scorer: str | None = None) -> dict:
+             scorer: str | None = None, by: str | None = None) -> dict:
     if kind not in metrics.SCORERS:
         raise EvalError(f"unknown task kind '{kind}': use one of {', '.join(KINDS)} "
                         "(or --spec SPEC with a task name)")
@@ -44,8 +44,24 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
         if i in pred.records and pred.records[i] is None:
             fmt = pred.formats.get(i, "?")
             by_format[fmt] = by_format.get(fmt, 0) + 1
+    multilabel = bool(g) and "labels" in g[0]
+    result_by = {}
+    if by:
+        groups: dict[str, dict[str, dict | None]] = {}
+        for key, line, record in pred.rows:
+            if key in gold.records:
+                bucket = groups.setdefault(field_of(line, by), {})
+                bucket[key] = merge(bucket[key], record) if key in bucket else record
+        for value, recs in sorted(groups.items()):
+            keys = [i for i in ids if i in recs]
+            stats = metrics.per_input(kind, [gold.records[i] for i in keys], [recs[i] for i in keys])
+            result_by[value] = {"inputs": len(keys), "score": metrics.main_score(kind, stats, multilabel),
+                                "parse_failures": sum(recs[i] is None for i in keys)}
     return {
         "kind": kind,
+        "main_score": {"name": metrics.main_score_name(kind, g),
+                       "value": metrics.main_score(kind, metrics.per_input(kind, g, p), multilabel)},
+        "by": {"field": by, "groups": result_by} if by else None,
         "scores": scores,
         "counts": {"scored": len(ids), "parse_failures": failures,
                    "parse_failure_rate": failures / len(ids), "parse_failures_by_format": by_format,
@@ -54,3 +70,18 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
         "missing_ids": missing[:20],
         "extra_ids": extra[:20],
     }
+
+
+def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: int = 0) -> dict:
+    """Two prediction files on the same gold: the paired bootstrap on the main score."""
+    gold = read(gold_path, predictions=False)
+    a, b = read(pred_a, predictions=True), read(pred_b, predictions=True)
+    ids = gold.order
+    if not ids:
+        raise EvalError(f"{gold_path}: no gold lines could be read")
+    g = [gold.records[i] for i in ids]
+    result = metrics.paired_bootstrap(kind, g, [a.records.get(i) for i in ids], [b.records.get(i) for i in ids],
+                                      samples=samples, seed=seed, multilabel=bool(g) and "labels" in g[0])
+    result["main_score"] = metrics.main_score_name(kind, g)
+    result["problems"] = gold.problems + a.problems + b.problems
+    return result

@@ -20,6 +20,7 @@ class Loaded:
     problems: list[str] = field(default_factory=list)  # "file:line: message"
     failures: int = 0  # predictions whose output did not parse
     formats: dict[str, str] = field(default_factory=dict)  # id -> format name (predictions)
+    rows: list[tuple[str, dict, dict | None]] = field(default_factory=list)  # (id, line, record)
 
 
 def read(path: str | Path, *, predictions: bool) -> Loaded:
@@ -53,6 +54,7 @@ def read(path: str | Path, *, predictions: bool) -> Loaded:
                 continue
             if record is None:
                 out.failures += 1
+            out.rows.append((key, obj, record))
             if "format" in obj:
                 out.formats[key] = str(obj["format"])
             if key in out.records:
@@ -76,3 +78,11 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
     if "labels" in b:
         merged["labels"] = list(dict.fromkeys(list(a.get("labels", [])) + list(b["labels"])))
     return merged
+
+
+def field_of(line: dict, path: str) -> str:
+    """A metadata value of a prediction line, by dotted path: 'format', 'meta.phrasing', ..."""
+    value = line
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "(none)" if value is None else str(value)

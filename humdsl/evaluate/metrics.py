@@ -262,3 +262,78 @@ def _same(a, b) -> bool:
 
 SCORERS = {"entities": entities, "relations": relations, "events": events, "triples": triples,
            "qa": qa, "classify": classify, "record": records}
+
+
+# ---- per-input statistics, for breakdowns and the paired bootstrap ------------------------------
+
+def main_score_name(kind: str, gold: list[dict]) -> str:
+    if kind == "qa":
+        return "SQuAD F1"
+    if kind == "classify":
+        return "micro-F1" if gold and "labels" in gold[0] else "accuracy"
+    if kind == "record":
+        return "field accuracy"
+    if kind == "triples":
+        return "CaRB-style F1"
+    if kind == "events":
+        return "argument classification micro-F1"
+    return "strict micro-F1"
+
+
+def per_input(kind: str, gold: list[dict], pred: list[dict | None]) -> list[tuple]:
+    """One tuple of additive statistics per input; main_score turns a sum of them into the score."""
+    out = []
+    for g, p in zip(gold, pred):
+        if kind in ("entities", "relations"):
+            m = SCORERS[kind]([g], [p])["strict"]["micro"]
+            out.append((m["tp"], m["pred"], m["gold"]))
+        elif kind == "events":
+            m = events([g], [p])["argument_classification"]["micro"]
+            out.append((m["tp"], m["pred"], m["gold"]))
+        elif kind == "triples":
+            m = triples([g], [p])
+            out.append((m["precision"] * m["pred"], m["recall"] * m["gold"], m["pred"], m["gold"]))
+        elif kind == "qa":
+            out.append((qa([g], [p])["f1"], 1))
+        elif kind == "classify" and "labels" in g:
+            gs, ps = set(g["labels"]), set((p or {}).get("labels", []))
+            out.append((len(gs & ps), len(ps), len(gs)))
+        elif kind == "classify":
+            out.append((float(g.get("label") == (p or {}).get("label")), 1))
+        else:
+            out.append((records([g], [p])["field_accuracy"], 1))
+    return out
+
+
+def main_score(kind: str, stats: list[tuple], multilabel: bool = False) -> float:
+    totals = [sum(x) for x in zip(*stats)] if stats else []
+    if not totals:
+        return 0.0
+    if kind in ("entities", "relations", "events") or (kind == "classify" and multilabel):
+        return prf(totals[0], totals[1], totals[2])["f1"]
+    if kind == "triples":
+        p = totals[0] / totals[2] if totals[2] else 0.0
+        r = totals[1] / totals[3] if totals[3] else 0.0
+        return 2 * p * r / (p + r) if p + r else 0.0
+    return totals[0] / totals[1] if totals[1] else 0.0
+
+
+def paired_bootstrap(kind: str, gold, pred_a, pred_b, samples: int = 1000, seed: int = 0,
+                     multilabel: bool = False) -> dict:
+    """Difference B - A of the main score with a 95 % interval from resampling the inputs, and
+    the share of resamples where B is not better (a one-sided p-value)."""
+    import random
+
+    a, b = per_input(kind, gold, pred_a), per_input(kind, gold, pred_b)
+    rng = random.Random(seed)
+    n = len(gold)
+    diffs = []
+    for _ in range(samples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        diffs.append(main_score(kind, [b[i] for i in idx], multilabel) -
+                     main_score(kind, [a[i] for i in idx], multilabel))
+    diffs.sort()
+    return {"a": main_score(kind, a, multilabel), "b": main_score(kind, b, multilabel),
+            "difference": main_score(kind, b, multilabel) - main_score(kind, a, multilabel),
+            "ci95": [diffs[int(0.025 * samples)], diffs[int(0.975 * samples) - 1]],
+            "p_b_not_better": sum(d <= 0 for d in diffs) / samples, "samples": samples, "seed": seed}

@@ -23,7 +23,7 @@ def prf_table(title: str, scores: dict) -> list[str]:
 
 def render(kind: str, result: dict) -> str:
     s = result["scores"]
-    lines: list[str] = []
+    lines: list[str] = [f"main score ({result['main_score']['name']}): {_pct(result['main_score']['value'])}"]
     if kind == "entities":
         lines += prf_table("entities (strict: type and span)", s["strict"])
         p = s["partial"]
@@ -64,6 +64,11 @@ def render(kind: str, result: dict) -> str:
         lines.append(f"field accuracy {_pct(s['field_accuracy'])}  exact records {_pct(s['exact_record_accuracy'])}")
         for f, acc in s["per_field"].items():
             lines.append(f"  {f:<28}{_pct(acc):>8}")
+    if result.get("by"):
+        lines.append(f"{result['main_score']['name']} by {result['by']['field']}:")
+        for value, g in result["by"]["groups"].items():
+            lines.append(f"  {value:<28}{_pct(g['score']):>8}   {g['inputs']} inputs, "
+                         f"{g['parse_failures']} parse failures")
     c = result["counts"]
     lines.append(f"inputs scored {c['scored']}; parse failures {c['parse_failures']} "
                  f"({_pct(c['parse_failure_rate'])} %, counted as empty); missing predictions "
