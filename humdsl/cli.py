@@ -92,7 +92,11 @@ def compile_cmd(spec: str, out_dir: str) -> None:
               help="A task kind (entities, relations, events, triples, qa, classify, record), or a task "
                    "name with --spec.")
 @click.option("--spec", type=click.Path(), help="The spec declaring the task (gives the kind and labels).")
-@click.option("--gold", required=True, type=click.Path(), help="Gold canonical JSONL (id, text, record).")
+@click.option("--gold", required=True, type=click.Path(),
+              help="Gold: canonical JSONL (id, text, record), or a public dataset file (see --adapter).")
+@click.option("--adapter", help="How to read --gold: conll-iob1, conll-iob2, conll-bilou, conll04, "
+                                "semeval2010, phee, casie, carb, squad, sst2, trec-coarse, trec-fine, "
+                                "canonical; detected from the file when left out.")
 @click.option("--pred", "preds", required=True, multiple=True, type=click.Path(),
               help="Predictions: humc run output or canonical JSONL. Give two to compare them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
@@ -100,8 +104,8 @@ def compile_cmd(spec: str, out_dir: str) -> None:
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG charts into this folder.")
 @click.option("--scorer", type=click.Choice(["semeval2010"]), help="Also the official score of a benchmark.")
 @click.option("--bootstrap", default=1000, show_default=True, help="Resamples when comparing two files.")
-def eval_cmd(task: str, spec: str | None, gold: str, preds: tuple[str, ...], as_json: bool, by: str | None,
-             plot_dir: str | None, scorer: str | None, bootstrap: int) -> None:
+def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds: tuple[str, ...],
+             as_json: bool, by: str | None, plot_dir: str | None, scorer: str | None, bootstrap: int) -> None:
     """Score predictions against gold with the field's standard metrics."""
     import json as _json
 
@@ -126,8 +130,9 @@ def eval_cmd(task: str, spec: str | None, gold: str, preds: tuple[str, ...], as_
         click.echo("humc: give one --pred to score, or two to compare", err=True)
         sys.exit(2)
     try:
-        results = [evaluate(kind, gold, p, labels=labels, scorer=scorer, by=by) for p in preds]
-        comparison = compare(kind, gold, preds[0], preds[1], samples=bootstrap) if len(preds) == 2 else None
+        results = [evaluate(kind, gold, p, labels=labels, scorer=scorer, by=by, adapter=adapter) for p in preds]
+        comparison = compare(kind, gold, preds[0], preds[1], samples=bootstrap,
+                             adapter=adapter) if len(preds) == 2 else None
     except EvalError as e:
         click.echo(f"humc: {e}", err=True)
         sys.exit(1)

@@ -1,6 +1,7 @@
 """Scoring canonical records with each field's standard metrics (humc eval)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from . import metrics
@@ -13,12 +14,33 @@ class EvalError(Exception):
     """Bad input to scoring (unknown kind, unreadable files, no overlap): a one-line message."""
 
 
+def read_gold(gold_path: str | Path, adapter: str | None = None):
+    """Gold records from canonical JSONL, or from a public dataset file through its adapter."""
+    from ..adapters.readers import detect, read_examples
+    from .io import Loaded
+
+    name = adapter or detect(Path(gold_path))
+    if name in (None, "canonical"):
+        return read(gold_path, predictions=False)
+    try:
+        examples, report = read_examples(gold_path, name)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        raise EvalError(f"{gold_path}: cannot read with the {name} adapter: {e}") from None
+    out = Loaded()
+    for ex in examples:
+        out.records[ex["id"]] = ex["record"]
+        out.order.append(ex["id"])
+    out.problems = []  # the adapter's skipped spans are the dataset's, not the user's: noted below
+    out.skipped = report.skipped
+    return out
+
+
 def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels: list[str] | None = None,
-             scorer: str | None = None, by: str | None = None) -> dict:
+             scorer: str | None = None, by: str | None = None, adapter: str | None = None) -> dict:
     if kind not in metrics.SCORERS:
         raise EvalError(f"unknown task kind '{kind}': use one of {', '.join(KINDS)} "
                         "(or --spec SPEC with a task name)")
-    gold = read(gold_path, predictions=False)
+    gold = read_gold(gold_path, adapter)
     pred = read(pred_path, predictions=True)
     problems = gold.problems + pred.problems
     ids = [i for i in gold.order]
@@ -67,14 +89,16 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
                    "parse_failure_rate": failures / len(ids), "parse_failures_by_format": by_format,
                    "missing_predictions": len(missing), "extra_predictions": len(extra)},
         "problems": problems,
+        "gold_items_skipped_by_adapter": getattr(gold, "skipped", [])[:50],
         "missing_ids": missing[:20],
         "extra_ids": extra[:20],
     }
 
 
-def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: int = 0) -> dict:
+def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: int = 0,
+            adapter: str | None = None) -> dict:
     """Two prediction files on the same gold: the paired bootstrap on the main score."""
-    gold = read(gold_path, predictions=False)
+    gold = read_gold(gold_path, adapter)
     a, b = read(pred_a, predictions=True), read(pred_b, predictions=True)
     ids = gold.order
     if not ids:

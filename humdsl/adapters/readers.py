@@ -1,0 +1,307 @@
+"""Readers for the public datasets: each yields canonical examples, reporting what it skips.
+
+An example is {"id", "text", ...other input fields, "record", "source": "file:line"}. A reader
+never drops data silently: every skipped item is recorded in `skipped` with its location.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .conll import read_conll, sentence_record
+
+
+@dataclass
+class Report:
+    skipped: list[str] = field(default_factory=list)  # "file:line: why"
+
+
+def _stem(path: Path) -> str:
+    return path.name
+
+
+def conll(scheme: str):
+    def read(path: Path, report: Report) -> Iterator[dict]:
+        for n, sent in enumerate(read_conll(path), start=1):
+            text, record = sentence_record(sent, scheme)
+            yield {"id": f"{_stem(path)}:{n}", "text": text, "record": record, "source": f"{path}:{sent.line}"}
+    return read
+
+
+def conll04(path: Path, report: Report) -> Iterator[dict]:
+    """CoNLL04 as distributed (BILOU tags; relations index the entities in order of appearance)."""
+    from .conll import Sentence, tags_to_spans
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for n, item in enumerate(data, start=1):
+        tokens = item["tokens"]
+        spans = tags_to_spans(item["tags"], "bilou")
+        text, ents = sentence_record(Sentence(tokens, item["tags"], n), "bilou")
+        entities = ents["entities"]
+        relations = []
+        for r in item.get("relations", []):
+            if r["head"] >= len(spans) or r["tail"] >= len(spans):
+                report.skipped.append(f"{path}:item {n}: relation {r} points past the entities")
+                continue
+            h, t = entities[r["head"]], entities[r["tail"]]
+            relations.append({"head": h["text"], "type": r["type"], "tail": t["text"],
+                              "head_type": h["type"], "tail_type": t["type"]})
+        yield {"id": f"{_stem(path)}:{item.get('orig_id', n)}", "text": text,
+               "record": {"relations": relations, "entities": entities}, "source": f"{path}:item {n}"}
+
+
+_SEMEVAL = re.compile(r'^(\d+)\t"(.*)"$')
+_E = re.compile(r"<e1>(.*?)</e1>.*?|<e2>(.*?)</e2>")
+
+
+def semeval2010(path: Path, report: Report) -> Iterator[dict]:
+    """SemEval-2010 Task 8: the sentence keeps its <e1>/<e2> marks; the relation's head is the
+    first argument of its label (Cause-Effect(e2,e1): head e2); Other is no relation."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        m = _SEMEVAL.match(lines[i].strip())
+        if not m:
+            if lines[i].strip():
+                report.skipped.append(f"{path}:{i + 1}: not an example line")
+            i += 1
+            continue
+        number, sentence = m.groups()
+        label = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        e1 = re.search(r"<e1>(.*?)</e1>", sentence)
+        e2 = re.search(r"<e2>(.*?)</e2>", sentence)
+        if not e1 or not e2:
+            report.skipped.append(f"{path}:{i + 1}: the sentence lacks <e1> or <e2>")
+            i += 4
+            continue
+        rels = []
+        lm = re.match(r"^([\w-]+)\((e[12]),(e[12])\)$", label)
+        if lm:
+            args = {"e1": e1.group(1), "e2": e2.group(1)}
+            rels.append({"head": args[lm.group(2)], "type": lm.group(1), "tail": args[lm.group(3)]})
+        elif label != "Other":
+            report.skipped.append(f"{path}:{i + 2}: unknown label {label!r}")
+            i += 4
+            continue
+        yield {"id": f"{_stem(path)}:{number}", "text": sentence, "record": {"relations": rels},
+               "source": f"{path}:{i + 1}"}
+        i += 4
+
+
+_PHEE_MAIN = ("Subject", "Treatment", "Effect")
+
+
+def phee(path: Path, report: Report) -> Iterator[dict]:
+    """PHEE: main arguments and their sub-arguments (Subject.Age, Treatment.Drug, ...) as roles of
+    their own; discontinuous arguments are joined in order; attributes (Severity, ...) left out."""
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            text = d["context"]
+            events = []
+            for ann in d.get("annotations", []):
+                for e in ann.get("events", []):
+                    trig = _phee_text(e.get("Trigger"), text)
+                    if trig is None:
+                        report.skipped.append(f"{path}:{n}: event {e.get('event_id')} has no usable trigger")
+                        continue
+                    args = []
+                    for role in _PHEE_MAIN:
+                        if role in e:
+                            _phee_args(e[role], role, text, args)
+                    events.append({"type": e["event_type"], "trigger": trig, "arguments": args})
+            yield {"id": d["id"], "text": text, "record": {"events": events}, "source": f"{path}:{n}"}
+
+
+def _phee_text(arg, text) -> str | None:
+    if not arg or not arg.get("text"):
+        return None
+    pieces = [p for chunk in arg["text"] for p in chunk]
+    return " ".join(pieces) if pieces else None
+
+
+def _phee_args(arg: dict, role: str, text: str, out: list) -> None:
+    value = _phee_text(arg, text)
+    if value:
+        out.append({"role": role, "text": value})
+    for sub, inner in arg.items():
+        if isinstance(inner, dict) and "text" in inner:
+            _phee_args(inner, sub, text, out)
+
+
+def casie(path: Path, report: Report) -> Iterator[dict]:
+    """CASIE, one document per example. Spans whose offsets do not match the text are reported
+    and left out (the dataset README lists three such documents here)."""
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            text = d["content"]
+            events = []
+            for hopper in d.get("cyberevent", {}).get("hopper", []):
+                for e in hopper.get("events", []):
+                    nug = e["nugget"]
+                    trigger_ok = text[nug["startOffset"]:nug["endOffset"]] == nug["text"]
+                    if not trigger_ok:
+                        report.skipped.append(f"{path}:{n} ({d['sourcefile']}): trigger {nug['text']!r} "
+                                              "does not match its offsets: event left out")
+                    args = []
+                    for a in e.get("argument", []):
+                        if text[a["startOffset"]:a["endOffset"]] != a["text"]:
+                            report.skipped.append(f"{path}:{n} ({d['sourcefile']}): argument {a['text']!r} "
+                                                  "does not match its offsets")
+                            continue
+                        args.append({"role": a["role"]["type"], "text": a["text"]})
+                    if trigger_ok:
+                        events.append({"type": e["subtype"], "trigger": nug["text"], "arguments": args})
+            yield {"id": d["sourcefile"], "text": text, "record": {"events": events}, "source": f"{path}:{n}"}
+
+
+def carb(path: Path, report: Report) -> Iterator[dict]:
+    """CaRB gold tuples (sentence, relation, arg1, arg2, more args...), grouped by sentence."""
+    order: list[str] = []
+    tuples: dict[str, list] = {}
+    first: dict[str, int] = {}
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 4:
+                if line.strip():
+                    report.skipped.append(f"{path}:{n}: a tuple needs a sentence, a relation and two arguments")
+                continue
+            sentence, rel, arg1, arg2, *rest = cols
+            if sentence not in tuples:
+                order.append(sentence)
+                tuples[sentence] = []
+                first[sentence] = n
+            t = {"subject": arg1, "predicate": rel, "object": arg2}
+            if rest:
+                t["args"] = rest
+            tuples[sentence].append(t)
+    for k, sentence in enumerate(order, start=1):
+        yield {"id": f"{_stem(path)}:{k}", "text": sentence, "record": {"triples": tuples[sentence]},
+               "source": f"{path}:{first[sentence]}"}
+
+
+def squad(path: Path, report: Report) -> Iterator[dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                answers = [a["text"] for a in qa.get("answers", [])]
+                yield {"id": qa["id"], "text": para["context"], "question": qa["question"],
+                       "record": {"answer": answers[0] if answers else None, "answers": answers},
+                       "source": f"{path}:{article.get('title', '')}"}
+
+
+def sst2(path: Path, report: Report) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            label, _, sentence = line.strip().partition(" ")
+            if label not in ("0", "1") or not sentence:
+                report.skipped.append(f"{path}:{n}: expected 'LABEL SENTENCE' with LABEL 0 or 1")
+                continue
+            yield {"id": f"{_stem(path)}:{n}", "text": sentence,
+                   "record": {"label": "positive" if label == "1" else "negative"}, "source": f"{path}:{n}"}
+
+
+def trec(fine: bool):
+    def read(path: Path, report: Report) -> Iterator[dict]:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                label, _, question = line.strip().partition(" ")
+                if ":" not in label or not question:
+                    report.skipped.append(f"{path}:{n}: expected 'COARSE:fine QUESTION'")
+                    continue
+                yield {"id": f"{_stem(path)}:{n}", "text": question,
+                       "record": {"label": label if fine else label.split(":")[0]}, "source": f"{path}:{n}"}
+    return read
+
+
+def canonical(path: Path, report: Report) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                report.skipped.append(f"{path}:{n}: not JSON ({e.msg})")
+                continue
+            if not isinstance(d, dict) or "id" not in d or "text" not in d or "record" not in d:
+                report.skipped.append(f"{path}:{n}: a line needs \"id\", \"text\" and \"record\"")
+                continue
+            yield {**d, "id": str(d["id"]), "source": f"{path}:{n}"}
+
+
+ADAPTERS: dict[str, Callable] = {
+    "conll-iob1": conll("iob1"), "conll-iob2": conll("iob2"), "conll-bilou": conll("bilou"),
+    "conll04": conll04, "semeval2010": semeval2010, "phee": phee, "casie": casie, "carb": carb,
+    "squad": squad, "sst2": sst2, "trec-coarse": trec(False), "trec-fine": trec(True),
+    "canonical": canonical,
+}
+
+
+def detect(path: Path) -> str | None:
+    """An adapter name from a file's name and first line, or None."""
+    name = path.name.lower()
+    if name.startswith("stsa.binary"):
+        return "sst2"
+    if name.startswith("trec"):
+        return "trec-coarse"
+    if name.endswith("_gold.tsv"):
+        return "carb"
+    if "train_file" in name or "test_file" in name:
+        return "semeval2010"
+    if name.startswith("conll04") and name.endswith(".json") and "spert" not in name:
+        return "conll04"
+    if name.endswith(".conll"):
+        return "conll-iob2"
+    if name.startswith("eng.") or name.endswith((".testa", ".testb")):
+        return "conll-iob1"
+    if name.endswith((".jsonl", ".json")):
+        with path.open(encoding="utf-8") as fh:
+            head = fh.readline()
+        if '"cyberevent"' in head:
+            return "casie"
+        if '"annotations"' in head and '"context"' in head:
+            return "phee"
+        if '"data"' in head and '"version"' in head or head.strip() == "{":
+            return "squad"
+        if name.endswith(".jsonl"):
+            return "canonical"
+    return None
+
+
+def available() -> dict[str, Callable]:
+    """Built-in adapters plus those other packages register (entry point group humdsl.adapters)."""
+    found = dict(ADAPTERS)
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="humdsl.adapters"):
+            found[ep.name] = ep.load()
+    except Exception:  # a broken third-party plugin must not break the built-in ones
+        pass
+    return found
+
+
+def read_examples(path: str | Path, adapter: str | None = None) -> tuple[list[dict], Report]:
+    path = Path(path)
+    name = adapter or detect(path)
+    adapters = available()
+    if name not in adapters:
+        raise ValueError(f"cannot tell the format of {path}; give --adapter, one of {', '.join(adapters)}"
+                         if name is None else f"unknown adapter '{name}'; the adapters are {', '.join(adapters)}")
+    report = Report()
+    return list(adapters[name](path, report)), report
