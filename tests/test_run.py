@@ -1,0 +1,93 @@
+"""humc run with a tiny random model: valid records for every task of the examples, resume,
+bad input lines reported, clear errors."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from humdsl.cli import main
+from support.tasks import ROOT
+
+TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tokenizers, tiny_model):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_model.save_pretrained(folder)
+    tokenizers[0].save_pretrained(folder)
+    return folder
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+@pytest.mark.parametrize("task,fmt", [("ticket_triage", "bare_label"), ("ticket_triage", "json_labels"),
+                                      ("ticket_entities", None)])
+def test_every_output_line_is_a_valid_record(task, fmt, model_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    args = [ROOT / "examples" / "support_tickets.hum", "--task", task, "--model", model_dir,
+            "--input", TICKETS, "--output", out, "--seed", "0", "--temperature", "1.0"]
+    if fmt:
+        args += ["--format", fmt]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    inputs = [json.loads(x) for x in TICKETS.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == [x["id"] for x in inputs]
+    for line, inp in zip(lines, inputs):
+        assert line["record"] is not None and "error" not in line
+        assert line["task"] == task and line["spec"]["hash"] and line["format"]
+        for ent in line["record"].get("entities", []):
+            assert ent["text"] in inp["text"]  # grounded
+        for lab in line["record"].get("labels", []):
+            assert lab in ("billing", "bug", "feature_request", "account", "outage")
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_resume_after_an_interrupted_run(model_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    base = [ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+            "--input", TICKETS, "--output", out]
+    first = run(*base, "--limit", "3")
+    assert first.exit_code == 0, first.output
+    partial = tmp_path / "out.jsonl.partial"
+    assert not out.exists() and len(partial.read_text(encoding="utf-8").splitlines()) == 3
+    with partial.open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "t004", "rec')  # killed in the middle of a line
+    second = run(*base)
+    assert second.exit_code == 0, second.output
+    assert "3 already done" in second.output
+    ids = [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(ids) == sorted(json.loads(x)["id"] for x in TICKETS.read_text(encoding="utf-8").splitlines())
+    third = run(*base)
+    assert "0 written" in third.output and third.exit_code == 0
+
+
+def test_bad_input_lines_are_reported_and_good_ones_processed(model_dir, tmp_path):
+    bad = tmp_path / "in.jsonl"
+    bad.write_text('{"id": "a", "text": "The invoice page is broken."}\nnot json\n{"text": "no id"}\n'
+                   '{"id": "b"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+                 "--input", bad, "--output", out)
+    assert result.exit_code == 1
+    assert f"{bad}:2: not JSON" in result.output and f"{bad}:3: an input line needs" in result.output
+    assert f"{bad}:4: the input lacks 'text'" in result.output
+    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["a"]
+
+
+def test_clear_errors(tmp_path):
+    spec = ROOT / "examples" / "support_tickets.hum"
+    r = run(spec, "--task", "nope", "--model", tmp_path, "--input", TICKETS, "--output", tmp_path / "o")
+    assert r.exit_code == 1 and "no task 'nope'" in r.output and "ticket_triage" in r.output
+    r = run(spec, "--task", "ticket_triage", "--format", "xml", "--input", TICKETS, "--output", tmp_path / "o")
+    assert r.exit_code == 1 and "has no format 'xml'" in r.output
+    r = run(spec, "--task", "ticket_triage", "--model", tmp_path / "missing", "--input", TICKETS,
+            "--output", tmp_path / "o")
+    assert r.exit_code == 1 and "no model at" in r.output and "Traceback" not in r.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    r = run(spec, "--task", "ticket_triage", "--input", empty, "--output", tmp_path / "o")
+    assert r.exit_code == 1 and "holds no input lines" in r.output
