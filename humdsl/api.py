@@ -33,6 +33,46 @@ class Task:
     def hash(self) -> str:
         return content_hash(self.ir)
 
+    def format(self, name: str | None = None):
+        """A format of this task (render, parse, grammar); the first one by default."""
+        from .formats import build
+
+        formats = {f["name"]: f for f in self.ir["formats"]}
+        if name is not None and name not in formats:
+            raise KeyError(f"task '{self.name}' has no format '{name}'; it has: {', '.join(formats)}")
+        return build(self.ir, formats[name] if name else self.ir["formats"][0])
+
+    def run(self, inputs, *, model=None, format: str | None = None, labels: list[str] | None = None,
+            shots: int = 2, temperature: float = 0.0, seed: int | None = None, batch_size: int = 4) -> list[dict]:
+        """Decode each input under the task's grammar and return canonical records. `inputs` are
+        strings or {"text": ..., "question": ...} dicts; `model` is a folder, a .gguf file,
+        'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it)."""
+        from .prompts import PromptChoice, prompt_text
+        from .runtime.decode import OutlinesDecoder, Sampling
+        from .runtime.models import LoadedModel, load
+
+        fmt = self.format(format)
+        loaded = model if isinstance(model, LoadedModel) else load(model)
+        decoder = OutlinesDecoder(loaded)
+        rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
+        shots_ = []
+        for ex in self.ir["examples"][:shots]:
+            try:
+                shots_.append({"input": ex["input"],
+                               "answer": fmt.render(ex["output"], batch=labels, source=ex["input"]["text"])})
+            except Exception:  # an example this format cannot write is simply not shown
+                continue
+        choice = PromptChoice(batch=labels, examples=shots_)
+        out = []
+        for i in range(0, len(rows), batch_size):
+            chunk = rows[i:i + batch_size]
+            texts = decoder.generate([prompt_text(self.ir, fmt, r, choice) for r in chunk],
+                                     [fmt.grammar(batch=labels, source=r["text"]) for r in chunk],
+                                     max(fmt.budget(batch=labels, source=r["text"]) for r in chunk),
+                                     Sampling(temperature, 1.0, seed))
+            out += [fmt.parse(t, batch=labels, source=r["text"]) for t, r in zip(texts, chunk)]
+        return out
+
 
 @dataclass(frozen=True)
 class Spec:

