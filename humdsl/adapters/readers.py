@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..jsonl import objects
 from .conll import read_conll, sentence_record
 
 
@@ -229,19 +230,11 @@ def trec(fine: bool):
 
 
 def canonical(path: Path, report: Report) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                report.skipped.append(f"{path}:{n}: not JSON ({e.msg})")
-                continue
-            if not isinstance(d, dict) or "id" not in d or "text" not in d or "record" not in d:
-                report.skipped.append(f"{path}:{n}: a line needs \"id\", \"text\" and \"record\"")
-                continue
-            yield {**d, "id": str(d["id"]), "source": f"{path}:{n}"}
+    for where, d in objects(path, report.skipped):
+        if "id" not in d or "text" not in d or "record" not in d:
+            report.skipped.append(f"{where}: a line needs \"id\", \"text\" and \"record\"")
+            continue
+        yield {**d, "id": str(d["id"]), "source": where}
 
 
 ADAPTERS: dict[str, Callable] = {

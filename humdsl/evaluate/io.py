@@ -6,9 +6,10 @@ or canonical lines. Bad lines are reported with file:line and skipped, never sil
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..jsonl import objects
 
 LIST_KEYS = {"entities", "relations", "events", "triples"}
 
@@ -27,21 +28,8 @@ def read(path: str | Path, *, predictions: bool) -> Loaded:
     out = Loaded()
     path = Path(path)
     try:
-        fh = path.open(encoding="utf-8")
-    except OSError as e:
-        out.problems.append(f"{path}: cannot read: {e.strerror}")
-        return out
-    with fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                out.problems.append(f"{where}: not JSON ({e.msg} at column {e.colno})")
-                continue
-            if not isinstance(obj, dict) or "id" not in obj:
+        for where, obj in objects(path, out.problems):
+            if "id" not in obj:
                 out.problems.append(f"{where}: a line needs an \"id\"")
                 continue
             key = str(obj["id"])
@@ -65,6 +53,8 @@ def read(path: str | Path, *, predictions: bool) -> Loaded:
                 continue
             out.records[key] = record
             out.order.append(key)
+    except OSError as e:
+        out.problems.append(f"{path}: cannot read: {e.strerror}")
     return out
 
 

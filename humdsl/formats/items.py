@@ -80,6 +80,36 @@ class Schema:
                 return lab.code
         return None
 
+    # ---- what a hole means: shared by every kind of format ------------------------------------
+    def hole_kind(self, hole: str, nested: bool) -> tuple[str, str | None]:
+        """('label', pool) | ('span', None) | ('free', None) | ('nested', None)."""
+        base = hole.partition(".")[0]
+        if self.kind == "classify" and base == "label":
+            return "label", "labels"
+        table = NESTED_LABEL_HOLES if nested else LABEL_HOLES
+        pool = table.get(self.kind, {}).get(base)
+        if pool:
+            return "label", pool
+        if not nested and base == NESTED_FIELD.get(self.kind):
+            return "nested", None
+        if self.kind == "triples" and base == "predicate":
+            return "free", None  # open IE predicates may add words: never grounded
+        return "span", None
+
+    def labels_for(self, pool: str, batch: list[str], event_type: str | None) -> list[str]:
+        """The label codes a hole may take: the batch, or an event type's roles, or a pool."""
+        if pool == "labels":
+            return batch
+        if pool == "roles" and event_type is not None:
+            return self.event_roles.get(event_type, [r.code for r in self.roles])
+        return [lab.code for lab in self.label_pool(pool)]
+
+    def display(self, pool: str, code: str, hole: str) -> str:
+        return self.name_of(pool, code) if hole.endswith(".name") else code
+
+    def grounds(self, hole_kind: str) -> bool:
+        return hole_kind == "span" and self.grounded
+
     def batch_or_all(self, batch: list[str] | None) -> list[str]:
         return list(batch) if batch else [lab.code for lab in self.labels]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
-from .items import LABEL_HOLES, NESTED_FIELD, NESTED_LABEL_HOLES, Schema
+from .items import NESTED_FIELD, Schema
 from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, lark_string, longest_grounded,
                     span_problem, substring_regex, words_regex)
 
@@ -53,33 +53,18 @@ class JsonFormat:
             if not many and self.schema.multilabel:
                 raise FormatUnfit("this format writes one label, but the task is multilabel")
 
-    # ---- holes ----------------------------------------------------------------------------------
+    # ---- holes (the rules live on the Schema, shared with text formats) ---------------------------
     def _hole(self, hole: str, nested: bool) -> tuple[str, str | None]:
-        base = hole.partition(".")[0]
-        if self.schema.kind == "classify" and base == "label":
-            return "label", "labels"
-        table = NESTED_LABEL_HOLES if nested else LABEL_HOLES
-        pool = table.get(self.schema.kind, {}).get(base)
-        if pool:
-            return "label", pool
-        if not nested and base == self.nested_field:
-            return "nested", None
-        if self.schema.kind == "triples" and base == "predicate":
-            return "free", None
-        return "span", None
+        return self.schema.hole_kind(hole, nested)
 
     def _labels(self, pool: str, batch: list[str], event_type: str | None) -> list[str]:
-        if pool == "labels":
-            return batch
-        if pool == "roles" and event_type is not None:
-            return self.schema.event_roles.get(event_type, [r.code for r in self.schema.roles])
-        return [lab.code for lab in self.schema.label_pool(pool)]
+        return self.schema.labels_for(pool, batch, event_type)
 
     def _display(self, pool: str, code: str, hole: str) -> str:
-        return self.schema.name_of(pool, code) if hole.endswith(".name") else code
+        return self.schema.display(pool, code, hole)
 
     def _grounded(self, kind: str) -> bool:
-        return kind == "span" and self.schema.grounded
+        return self.schema.grounds(kind)
 
     def _nested_items(self, item: dict) -> list[dict]:
         if self.schema.kind == "triples":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
-from .items import LABEL_HOLES, NESTED_FIELD, NESTED_LABEL_HOLES, Schema
+from .items import NESTED_FIELD, Schema
 from .spans import (SHAPE_REGEX, excludes, lark_string, longest_grounded, span_problem,
                     substring_regex, words_regex)
 from .template import Part
@@ -51,32 +51,18 @@ class TextFormat:
         self.block = Block.from_decl(decl)
         self.nested_field = NESTED_FIELD.get(schema.kind)
 
-    # ---- holes --------------------------------------------------------------------------------
+    # ---- holes (the rules live on the Schema, shared with JSON formats) ---------------------------
     def _hole_kind(self, hole: str, nested: bool) -> tuple[str, str | None]:
-        """('label', pool) | ('span', None) | ('free', None) | ('nested', None)."""
-        base, _, attr = hole.partition(".")
-        table = NESTED_LABEL_HOLES if nested else LABEL_HOLES
-        pool = table.get(self.schema.kind, {}).get(base)
-        if pool:
-            return "label", pool
-        if not nested and base == self.nested_field:
-            return "nested", None
-        if self.schema.kind == "triples" and base == "predicate":
-            return "free", None
-        return "span", None
+        return self.schema.hole_kind(hole, nested)
 
     def _labels(self, pool: str, call: Call, nested: bool) -> list[str]:
-        if pool == "labels":
-            return call.batch
-        if pool == "roles" and call.item_label is not None:
-            return self.schema.event_roles.get(call.item_label, [r.code for r in self.schema.roles])
-        return [lab.code for lab in self.schema.label_pool(pool)]
+        return self.schema.labels_for(pool, call.batch, call.item_label)
 
     def _display(self, pool: str, code: str, hole: str) -> str:
-        return self.schema.name_of(pool, code) if hole.endswith(".name") else code
+        return self.schema.display(pool, code, hole)
 
     def _grounded(self, kind: str) -> bool:
-        return kind == "span" and self.schema.grounded
+        return self.schema.grounds(kind)
 
     def _max_items(self, call: Call, nested: bool) -> int:
         return self.schema.max_nested() if nested else self.schema.max_items(call.batch)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..formats import FormatParseError, Unrenderable, build
 from ..ir import content_hash
+from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
 
 
@@ -50,22 +51,10 @@ class RunSummary:
 
 def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]:
     rows, problems = [], []
-    try:
-        fh = path.open(encoding="utf-8")
-    except OSError as e:
-        raise RunError(f"cannot read {path}: {e.strerror}") from None
     seen: set[str] = set()
-    with fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"{where}: not JSON ({e.msg} at column {e.colno})")
-                continue
-            if not isinstance(obj, dict) or "id" not in obj:
+    try:
+        for where, obj in objects(path, problems):
+            if "id" not in obj:
                 problems.append(f"{where}: an input line needs an \"id\"")
                 continue
             missing = [k for k in required if not isinstance(obj.get(k), str) or not obj.get(k).strip()]
@@ -78,6 +67,8 @@ def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]
                 continue
             seen.add(key)
             rows.append({**obj, "id": key})
+    except OSError as e:
+        raise RunError(f"cannot read {path}: {e.strerror}") from None
     if not rows and not problems:
         raise RunError(f"{path} holds no input lines")
     return rows, problems
