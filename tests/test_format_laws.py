@@ -111,3 +111,20 @@ def test_law4_gold_answers_are_accepted(pid, ir, fmt_ir, tokenizers):
             jsonschema.validate(json.loads(text), schema)
     if ir["examples"] and fmt_ir["name"] != "triple_tuples":
         assert rendered, "no example of the task could be written in this format"
+
+
+@pytest.mark.parametrize("pid,ir,fmt_ir", [p for p in PAIRS if p[1]["kind"] != "record"],
+                         ids=[p[0] for p in PAIRS if p[1]["kind"] != "record"])
+def test_law2_when_the_input_has_no_possible_span(pid, ir, fmt_ir, tokenizers):
+    """An input like ':' offers no grounded span: the grammar must not let the model open an item
+    it cannot finish (llguidance does not look ahead into an empty terminal)."""
+    import numpy as np
+
+    _, lltok = tokenizers
+    fmt = build(ir, fmt_ir)
+    grammar = constraints.validate(fmt.grammar(source=":"), lltok)
+    rng = np.random.default_rng(zlib.crc32(pid.encode()))
+    for _ in range(10):
+        s = constraints.sample(grammar, lltok, fmt.budget(source=":"), rng)
+        assert s.finished, s.text
+        fmt.parse(s.text, source=":")

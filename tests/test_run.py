@@ -119,3 +119,42 @@ def test_real_smollm2_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2 and all(x["record"]["labels"] for x in lines)
+
+
+DATASETS = {  # spec task -> a dataset file it is about, read through the adapters
+    "conll03": "conll2003/eng.testa", "wnut17": "wnut17/emerging.dev.conll",
+    "conll04": "conll04/conll04_dev.json", "semeval2010": "semeval2010_task8/TRAIN_FILE.TXT",
+    "phee": "phee/dev.json", "casie": "casie/casie_docs_0000-0249.jsonl", "carb": "carb/dev_gold.tsv",
+    "squad": "xquad_en/xquad.en.even_articles.json", "sst2": "sst2/stsa.binary.dev",
+    "trec_coarse": "trec/TREC.train", "trec_fine": "trec/TREC.train",
+}
+
+
+def _spec_pairs():
+    from support.tasks import all_tasks
+
+    return [(tid, ir, f["name"]) for tid, ir in all_tasks() if ir["name"] in DATASETS for f in ir["formats"]]
+
+
+@pytest.mark.parametrize("tid,ir,fmt", _spec_pairs(), ids=[f"{p[0]}:{p[2]}" for p in _spec_pairs()])
+def test_every_spec_task_and_format_on_real_inputs(tid, ir, fmt, model_dir, tmp_path):
+    from conftest import shared_or_skip
+    from humdsl.adapters.readers import read_examples
+    from humdsl.formats import build
+
+    examples, _ = read_examples(shared_or_skip("data", *DATASETS[ir["name"]].split("/")))
+    rows = [{"id": e["id"], **{k: e[k] for k in ("text", "question") if k in e}}
+            for e in sorted(examples, key=lambda e: len(e["text"]))[:2]]  # the two shortest inputs
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    spec = ROOT / "specs" / f"{tid.split('.')[0]}.hum"
+    result = run(spec, "--task", ir["name"], "--format", fmt, "--model", model_dir, "--input", inp,
+                 "--output", out, "--temperature", "1.0", "--seed", "0", "--shots", "1")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 2
+    f = build(ir, next(x for x in ir["formats"] if x["name"] == fmt))
+    for line, row in zip(lines, rows):
+        assert line["record"] is not None
+        assert f.parse(line["raw"], source=row["text"]) == line["record"]  # grounded, schema-valid

@@ -7,7 +7,7 @@ import json
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, lark_string, longest_grounded,
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, has_grounded_span, lark_string, longest_grounded,
                     span_problem, substring_regex, words_regex)
 
 
@@ -323,6 +323,17 @@ class _JsonLark:
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}
         self.count = 0
+        self.no_spans = (fmt.schema.grounded and source is not None
+                         and not has_grounded_span(source, fmt.schema.max_words, json_mode=True))
+
+    def _needs_span(self, t, nested: bool) -> bool:
+        """Does an item of this template hold a grounded span that is not inside an optional list?"""
+        if "object" in t:
+            return any(self._needs_span(m["value"], nested) for m in t["object"] if "key" in m)
+        if "hole" in t:
+            kind, _ = self.fmt._hole(t["hole"], nested)
+            return self.fmt._grounded(kind) and self.fmt.schema.kind != "qa"
+        return False
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -340,8 +351,8 @@ class _JsonLark:
                 item = self.rule("ev", " | ".join(self.item_expr(inner, nested, code) for code in self.batch))
             else:
                 item = self.item_expr(inner, nested, event_type)
-            if max_items == 0:
-                return lark_string("[]")
+            if max_items == 0 or (self.no_spans and self._needs_span(inner, nested)):
+                return lark_string("[]")  # nothing in this input can fill the item's spans
             rest = f' (", " {item}){{0,{max_items - 1}}}' if max_items > 1 else ""
             body = f'"[" {item}{rest} "]"'
             if min_items == 0:
@@ -402,7 +413,7 @@ class _JsonLark:
             self.rules.append(f"{term}: {body}")
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":
-            return f'({string} | "null")'
+            return '"null"' if self.no_spans else f'({string} | "null")'
         return f"({string})"
 
 

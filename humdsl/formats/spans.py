@@ -78,6 +78,22 @@ def _json_escaped(ch: str) -> bool:
     return ch in '"\\' or ord(ch) < 0x20
 
 
+def has_grounded_span(source: str, max_words: int, json_mode: bool = False) -> bool:
+    """Does the input hold any whole-chunk span of an acceptable shape? When it does not, a
+    grammar must offer no item that needs one: llguidance would let the model open such an
+    item and then find no way to finish it."""
+    parts = chunks(source)
+    for c in parts:
+        if span_problem(c, max_words=max_words, multiline=True, json_mode=json_mode) is None:
+            return True
+    for i in range(len(parts)):  # rare: only spans of several chunks (such as "(.") qualify
+        for j in range(i + 2, min(len(parts), i + 2 * max_words + 1) + 1):
+            if span_problem("".join(parts[i:j]), max_words=max_words, multiline=True,
+                            json_mode=json_mode) is None:
+                return True
+    return False
+
+
 def longest_grounded(source: str, max_words: int) -> int:
     """The longest substring of at most max_words words: the most a grounded span can take."""
     words = [m for m in re.finditer(r"\S+", source)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (SHAPE_REGEX, excludes, lark_string, longest_grounded, span_problem,
+from .spans import (SHAPE_REGEX, excludes, has_grounded_span, lark_string, longest_grounded, span_problem,
                     substring_regex, words_regex)
 from .template import Part
 
@@ -317,6 +317,19 @@ class _LarkBuilder:
         self.terminals: dict[str, str] = {}
         self.count = 0
         self.source = call.source
+        self.no_spans = (fmt.schema.grounded and call.source is not None
+                         and not has_grounded_span(call.source, fmt.schema.max_words))
+
+    def _needs_span(self, block: Block, nested: bool) -> bool:
+        """Does every item of this block hold a grounded span (its own, or a nested list's)?"""
+        fmt = self.fmt
+        for p in block.parts:
+            if p.kind != "hole":
+                continue
+            kind, _ = fmt._hole_kind(p.value, nested)
+            if fmt._grounded(kind):
+                return True
+        return False
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -336,6 +349,10 @@ class _LarkBuilder:
         if fmt._min_items(nested) == 0:
             zero = block.empty if block.empty is not None else block.before + block.after
             alts.append(lark_string(zero) if zero else '""')
+            if self.no_spans and self._needs_span(block, nested):
+                name = self.fresh("list")  # nothing in this input can fill the item's spans
+                self.rules.append(f"{name}: {alts[0]}")
+                return name
         item = self.item(block, nested, multi, outer, call)
         seq = [lark_string(block.before)] if block.before else []
         seq.append(item)
