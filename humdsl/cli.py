@@ -59,7 +59,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for manifest.json and the per-task artifacts.")
 def compile_cmd(spec: str, out_dir: str) -> None:
-    """Compile a spec: manifest.json and the normalised, hashed IR of every task."""
+    """Compile a spec: manifest, hashed IR, and per format the prompts, grammar and schema."""
     from .artifacts import write_artifacts
     from .compiler import check_paths
 
