@@ -406,7 +406,7 @@ def _example(ctx: Context, task: TaskModel, node: ast.Example, keyword: str, n: 
         return None
     entry: dict = {"id": node.name.text if node.name else f"{keyword}-{n}", "input": inp}
     for key in outputs:
-        record = normalise_output(ctx, task, got[key].value, inp["text"] if task.kind != "qa" else inp["text"])
+        record = normalise_output(ctx, task, got[key].value, inp["text"])
         if record is None:
             return None
         entry[key] = record
