@@ -103,15 +103,17 @@ def compile_cmd(spec: str, out_dir: str) -> None:
 @click.option("--top-p", default=1.0, show_default=True)
 @click.option("--seed", type=int)
 @click.option("--limit", type=int, help="Process at most N more inputs (the rest on a later run).")
+@click.option("--reason", default=0, show_default=True,
+              help="Let the model reason on one line of at most this many characters before its answer.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labels, temperature, top_p,
-        seed, limit) -> None:
+        seed, limit, reason) -> None:
     """Run a task on a local model: every answer is decoded under its grammar and parsed."""
     from .runtime.models import ModelError
     from .runtime.run import RunError, RunOptions, run as run_task, tty_progress
 
     opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
                       [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
-                      seed, limit)
+                      seed, limit, reason)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except (RunError, ModelError) as e:

@@ -158,3 +158,27 @@ def test_every_spec_task_and_format_on_real_inputs(tid, ir, fmt, model_dir, tmp_
     for line, row in zip(lines, rows):
         assert line["record"] is not None
         assert f.parse(line["raw"], source=row["text"]) == line["record"]  # grounded, schema-valid
+
+
+def test_reason_then_answer(model_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_entities", "--model", model_dir,
+                 "--input", TICKETS, "--output", out, "--reason", "60", "--temperature", "1.0", "--seed", "2",
+                 "--limit", "3")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl.partial").read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        assert "reasoning" in line and "\n" not in line["reasoning"] and len(line["reasoning"]) <= 60
+        assert line["record"] is not None and not line["raw"].startswith("Answer")
+
+
+def test_reasoning_grammar_wraps_the_answer():
+    import humdsl
+    from humdsl.constraints import validate
+    from humdsl.runtime.run import split_reasoning, with_reasoning
+
+    fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
+    grammar = with_reasoning(fmt.grammar(source="Ann met Bo."), 80)
+    validate(grammar)
+    assert grammar.splitlines()[0] == 'start: REASONING "\\nAnswer: " answer_start'
+    assert split_reasoning("Ann is a person.\nAnswer: (PER, Ann)") == ("Ann is a person.", "(PER, Ann)")

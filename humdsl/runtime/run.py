@@ -37,6 +37,7 @@ class RunOptions:
     top_p: float = 1.0
     seed: int | None = None
     limit: int | None = None
+    reason: int = 0  # > 0: a free reasoning line of at most this many characters before the answer
 
 
 @dataclass
@@ -100,6 +101,31 @@ def _clean_partial(partial: Path) -> None:
         except json.JSONDecodeError:
             pass
     partial.write_text("".join(good), encoding="utf-8")
+
+
+REASON_MARK = "\nAnswer: "
+REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
+                 "followed by the answer in the format above.")
+
+
+def with_reasoning(grammar: str, chars: int) -> str:
+    """The answer grammar behind a bounded one-line reasoning segment and an 'Answer: ' mark.
+    The reasoning cannot hold a line break, so the mark always ends it."""
+    lines = grammar.split("\n")
+    if not lines[0].startswith("start: "):
+        raise ValueError("a humdsl grammar starts with its start rule")
+    answer = lines[0][len("start: "):]
+    lines[0] = f"start: REASONING {json.dumps(REASON_MARK)} answer_start"
+    lines.insert(1, f"answer_start: {answer}")
+    lines.insert(2, f"REASONING: /[^\\n]{{0,{chars}}}/")
+    return "\n".join(lines)
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    head, sep, answer = text.partition(REASON_MARK)
+    if not sep:
+        raise FormatParseError("the output has no 'Answer:' line after its reasoning", len(text))
+    return head, answer
 
 
 def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
@@ -166,10 +192,17 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 prompts = [prompt_text(task, fmt, r, choice) for r in chunk]
                 grammars = [fmt.grammar(batch=batch_labels, source=r["text"]) for r in chunk]
                 budget = max(fmt.budget(batch=batch_labels, source=r["text"]) for r in chunk)
+                if opts.reason > 0:
+                    prompts = [p + REASON_PROMPT + "\n" for p in prompts]
+                    grammars = [with_reasoning(g, opts.reason) for g in grammars]
+                    budget += 4 * opts.reason + len(REASON_MARK)
                 texts = decoder.generate(prompts, grammars, budget, sampling)
                 for row, text in zip(chunk, texts):
                     line = {"id": row["id"], "record": None, "raw": text, **meta}
                     try:
+                        if opts.reason > 0:
+                            line["reasoning"], text = split_reasoning(text)
+                            line["raw"] = text
                         line["record"] = fmt.parse(text, batch=batch_labels, source=row["text"])
                     except FormatParseError as e:
                         line["error"] = f"the output did not parse: {e.message}"
