@@ -98,25 +98,21 @@ _PHEE_MAIN = ("Subject", "Treatment", "Effect")
 def phee(path: Path, report: Report) -> Iterator[dict]:
     """PHEE: main arguments and their sub-arguments (Subject.Age, Treatment.Drug, ...) as roles of
     their own; discontinuous arguments are joined in order; attributes (Severity, ...) left out."""
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            text = d["context"]
-            events = []
-            for ann in d.get("annotations", []):
-                for e in ann.get("events", []):
-                    trig = _phee_text(e.get("Trigger"), text)
-                    if trig is None:
-                        report.skipped.append(f"{path}:{n}: event {e.get('event_id')} has no usable trigger")
-                        continue
-                    args = []
-                    for role in _PHEE_MAIN:
-                        if role in e:
-                            _phee_args(e[role], role, text, args)
-                    events.append({"type": e["event_type"], "trigger": trig, "arguments": args})
-            yield {"id": d["id"], "text": text, "record": {"events": events}, "source": f"{path}:{n}"}
+    for where, d in objects(path, report.skipped):  # a broken line is reported, not fatal
+        text = d["context"]
+        events = []
+        for ann in d.get("annotations", []):
+            for e in ann.get("events", []):
+                trig = _phee_text(e.get("Trigger"), text)
+                if trig is None:
+                    report.skipped.append(f"{where}: event {e.get('event_id')} has no usable trigger")
+                    continue
+                args = []
+                for role in _PHEE_MAIN:
+                    if role in e:
+                        _phee_args(e[role], role, text, args)
+                events.append({"type": e["event_type"], "trigger": trig, "arguments": args})
+        yield {"id": d["id"], "text": text, "record": {"events": events}, "source": where}
 
 
 def _phee_text(arg, text) -> str | None:
@@ -138,30 +134,26 @@ def _phee_args(arg: dict, role: str, text: str, out: list) -> None:
 def casie(path: Path, report: Report) -> Iterator[dict]:
     """CASIE, one document per example. Spans whose offsets do not match the text are reported
     and left out (the dataset README lists three such documents here)."""
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            text = d["content"]
-            events = []
-            for hopper in d.get("cyberevent", {}).get("hopper", []):
-                for e in hopper.get("events", []):
-                    nug = e["nugget"]
-                    trigger_ok = text[nug["startOffset"]:nug["endOffset"]] == nug["text"]
-                    if not trigger_ok:
-                        report.skipped.append(f"{path}:{n} ({d['sourcefile']}): trigger {nug['text']!r} "
-                                              "does not match its offsets: event left out")
-                    args = []
-                    for a in e.get("argument", []):
-                        if text[a["startOffset"]:a["endOffset"]] != a["text"]:
-                            report.skipped.append(f"{path}:{n} ({d['sourcefile']}): argument {a['text']!r} "
-                                                  "does not match its offsets")
-                            continue
-                        args.append({"role": a["role"]["type"], "text": a["text"]})
-                    if trigger_ok:
-                        events.append({"type": e["subtype"], "trigger": nug["text"], "arguments": args})
-            yield {"id": d["sourcefile"], "text": text, "record": {"events": events}, "source": f"{path}:{n}"}
+    for where, d in objects(path, report.skipped):  # a broken line is reported, not fatal
+        text = d["content"]
+        events = []
+        for hopper in d.get("cyberevent", {}).get("hopper", []):
+            for e in hopper.get("events", []):
+                nug = e["nugget"]
+                trigger_ok = text[nug["startOffset"]:nug["endOffset"]] == nug["text"]
+                if not trigger_ok:
+                    report.skipped.append(f"{where} ({d['sourcefile']}): trigger {nug['text']!r} "
+                                          "does not match its offsets: event left out")
+                args = []
+                for a in e.get("argument", []):
+                    if text[a["startOffset"]:a["endOffset"]] != a["text"]:
+                        report.skipped.append(f"{where} ({d['sourcefile']}): argument {a['text']!r} "
+                                              "does not match its offsets")
+                        continue
+                    args.append({"role": a["role"]["type"], "text": a["text"]})
+                if trigger_ok:
+                    events.append({"type": e["subtype"], "trigger": nug["text"], "arguments": args})
+        yield {"id": d["sourcefile"], "text": text, "record": {"events": events}, "source": where}
 
 
 def carb(path: Path, report: Report) -> Iterator[dict]:
