@@ -7,8 +7,8 @@ import json
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, has_grounded_span, lark_string, longest_grounded,
-                    span_problem, substring_regex, words_regex)
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, has_grounded_span, intern_terminal,
+                    lark_string, longest_grounded, span_problem, substring_regex, words_regex)
 
 
 def _walk_kinds(t) -> set[str]:
@@ -405,12 +405,7 @@ class _JsonLark:
                 terms.append("JSUBSTR")
         else:
             terms.append(f"/{JSON_CHAR}{{1,{MAX_FREE_CHARS}}}/")
-        body = " & ".join(terms)
-        term = self.terminals.get(body)
-        if term is None:  # holes with the same constraint share one terminal: compiled once
-            term = self.fresh("JSPAN")
-            self.terminals[body] = term
-            self.rules.append(f"{term}: {body}")
+        term = intern_terminal(self, "JSPAN", " & ".join(terms))
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":
             return '"null"' if self.no_spans else f'({string} | "null")'

@@ -166,3 +166,15 @@ def substring_regex(source: str, json_escaped: bool = False) -> str:
 JSON_CHAR = r'(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1f])'
 JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}(\[{"\\\x00-\x1f]|[^\s,.;:!?)\]}"\\\x00-\x1f]' + JSON_CHAR +
                     r'*[^\s,;:(\[{"\\\x00-\x1f]/')
+
+
+def intern_terminal(builder, prefix: str, body: str) -> str:
+    """The terminal for `body` in a grammar under construction, defined once however many holes
+    use it (llguidance compiles each definition, so sharing saves set-up time per input).
+    `builder` has `rules`, `terminals` (body -> name) and `fresh(prefix)`."""
+    name = builder.terminals.get(body)
+    if name is None:
+        name = builder.fresh(prefix)
+        builder.terminals[body] = name
+        builder.rules.append(f"{name}: {body}")
+    return name

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (SHAPE_REGEX, excludes, has_grounded_span, lark_string, longest_grounded, span_problem,
-                    substring_regex, words_regex)
+from .spans import (SHAPE_REGEX, excludes, has_grounded_span, intern_terminal, lark_string,
+                    longest_grounded, span_problem, substring_regex, words_regex)
 from .template import Part
 
 
@@ -421,12 +421,7 @@ class _LarkBuilder:
         terms += [excludes(s) for s in dict.fromkeys(stops) if s]
         if grounded:
             terms.append("SUBSTR")
-        body = " & ".join(terms)
-        term = self.terminals.get(body)
-        if term is None:  # holes with the same constraint share one terminal: compiled once
-            term = self.fresh("SPAN")
-            self.terminals[body] = term
-            self.rules.append(f"{term}: {body}")
+        term = intern_terminal(self, "SPAN", " & ".join(terms))
         if not follow:
             return term
         rule = self.fresh("span")
