@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 
 @dataclass
@@ -12,31 +13,41 @@ class Sentence:
     line: int  # 1-based line of the first token, for error messages
 
 
-def read_conll(path: str | Path, tag_column: int = -1) -> list[Sentence]:
-    """Sentences of a whitespace- or tab-separated token-per-line file; blank lines separate
-    sentences and -DOCSTART- lines are skipped."""
-    sentences: list[Sentence] = []
+def iter_conll(path: str | Path, problems: list[str] | None = None,
+               tag_column: int = -1) -> Iterator[Sentence]:
+    """Sentences of a whitespace- or tab-separated token-per-line file, one at a time; blank lines
+    separate sentences and -DOCSTART- lines are skipped. A line without a tag is reported in
+    `problems` and its sentence left out (its tags would no longer line up); without `problems`
+    it raises ValueError."""
     tokens: list[str] = []
     tags: list[str] = []
-    start = 0
+    start, broken = 0, None
     with open(path, encoding="utf-8") as fh:
         for n, raw in enumerate(fh, start=1):
             line = raw.rstrip("\n")
             cols = line.split("\t") if "\t" in line else line.split()
             if not line.strip() or cols[0] == "-DOCSTART-":
-                if tokens:
-                    sentences.append(Sentence(tokens, tags, start))
-                tokens, tags = [], []
+                if tokens and broken is None:
+                    yield Sentence(tokens, tags, start)
+                tokens, tags, broken = [], [], None
                 continue
-            if len(cols) < 2:
-                raise ValueError(f"{path}:{n}: expected a token and a tag, got {line!r}")
             if not tokens:
                 start = n
+            if len(cols) < 2:
+                why = f"{path}:{n}: expected a token and a tag, got {line!r}"
+                if problems is None:
+                    raise ValueError(why)
+                if broken is None:
+                    problems.append(why + " (its sentence is left out)")
+                broken = n
             tokens.append(cols[0])
             tags.append(cols[tag_column])
-    if tokens:
-        sentences.append(Sentence(tokens, tags, start))
-    return sentences
+    if tokens and broken is None:
+        yield Sentence(tokens, tags, start)
+
+
+def read_conll(path: str | Path, tag_column: int = -1) -> list[Sentence]:
+    return list(iter_conll(path, None, tag_column))
 
 
 def tags_to_spans(tags: list[str], scheme: str) -> list[tuple[str, int, int]]:

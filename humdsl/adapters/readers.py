@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..jsonl import objects
-from .conll import read_conll, sentence_record
+from .conll import iter_conll, sentence_record
 
 
 @dataclass
@@ -26,7 +26,7 @@ def _stem(path: Path) -> str:
 
 def conll(scheme: str):
     def read(path: Path, report: Report) -> Iterator[dict]:
-        for n, sent in enumerate(read_conll(path), start=1):
+        for n, sent in enumerate(iter_conll(path, report.skipped), start=1):
             text, record = sentence_record(sent, scheme)
             yield {"id": f"{_stem(path)}:{n}", "text": text, "record": record, "source": f"{path}:{sent.line}"}
     return read
@@ -282,6 +282,14 @@ def available() -> dict[str, Callable]:
 
 
 def read_examples(path: str | Path, adapter: str | None = None) -> tuple[list[dict], Report]:
+    examples, report = iter_examples(path, adapter)
+    return list(examples), report
+
+
+def iter_examples(path: str | Path, adapter: str | None = None) -> tuple[Iterator[dict], Report]:
+    """The examples of a dataset file, read as they are consumed (the report fills up as they
+    are), by the named adapter or the one `detect` picks. Raises ValueError when neither gives
+    an adapter."""
     path = Path(path)
     name = adapter or detect(path)
     adapters = available()
@@ -289,4 +297,4 @@ def read_examples(path: str | Path, adapter: str | None = None) -> tuple[list[di
         raise ValueError(f"cannot tell the format of {path}; give --adapter, one of {', '.join(adapters)}"
                          if name is None else f"unknown adapter '{name}'; the adapters are {', '.join(adapters)}")
     report = Report()
-    return list(adapters[name](path, report)), report
+    return adapters[name](path, report), report

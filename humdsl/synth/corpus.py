@@ -1,0 +1,188 @@
+"""humc synth: a dataset streamed through the Synthesiser into an instruction corpus.
+
+Examples are read one at a time and handed out in small chunks (to worker processes with
+--jobs), and the results are written back in source order, so memory stays flat and the output
+does not depend on --jobs. Each example's random choices are seeded from the run's seed and the
+example's own position, so a shard holds exactly the lines the whole run gives its examples.
+The corpus is written to a temporary file beside OUT and renamed over it at the end: OUT is
+never left half-written.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Iterator
+
+from .instances import Synthesiser
+from .policy import Policy
+from .stats import Stats
+
+CHUNK = 64  # examples per unit of work handed to a process
+
+
+class SynthError(Exception):
+    """A problem that stops synthesis before or while it runs: one line (or a few) for the user."""
+
+
+@dataclass
+class SynthOptions:
+    task: str
+    data: Path
+    out: Path
+    adapter: str | None = None
+    seed: int = 0
+    jobs: int = 1
+    shard: tuple[int, int] | None = None  # (i, n), 1 <= i <= n: every n-th example from the i-th
+    strict: bool = False
+    exact: bool = False  # verify every answer with its own per-input grammar
+    policy: dict = field(default_factory=dict)  # command-line overrides of the spec's synth block
+
+
+@dataclass
+class SynthSummary:
+    stats: Stats
+    problems: list[str]
+    adapter: str
+    policy: Policy
+    seconds: float
+    spec: dict
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    i, sep, n = text.partition("/")
+    try:
+        pair = int(i), int(n)
+    except ValueError:
+        pair = None
+    if not sep or pair is None or not 1 <= pair[0] <= pair[1]:
+        raise SynthError(f"--shard takes I/N with 1 <= I <= N, e.g. 1/4; got {text!r}")
+    return pair
+
+
+def _task_ir(spec_path: str, task: str) -> dict:
+    from ..api import SpecError, load
+
+    try:
+        spec = load(spec_path)
+    except SpecError as e:
+        raise SynthError(f"{spec_path} has errors:\n{e}") from None
+    except OSError as e:
+        raise SynthError(f"cannot read {spec_path}: {e.strerror}") from None
+    if task not in spec.tasks:
+        raise SynthError(f"no task '{task}' in {spec_path}; it has: {', '.join(spec.tasks) or 'none'}")
+    return spec.tasks[task].ir
+
+
+# ---- workers ------------------------------------------------------------------------------------
+_worker: Synthesiser | None = None
+
+
+def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool) -> None:
+    global _worker
+    _worker = Synthesiser(task_ir, policy, seed, exact)
+
+
+def _work(chunk: list[tuple[int, dict]]) -> list[tuple[list[str], Stats, list[str]]]:
+    return [_worker.example(ex, ordinal) for ordinal, ex in chunk]
+
+
+def _numbered(examples: Iterator[dict], shard: tuple[int, int] | None) -> Iterator[tuple[int, dict]]:
+    for ordinal, ex in enumerate(examples):
+        if shard is None or ordinal % shard[1] == shard[0] - 1:
+            yield ordinal, ex
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[list[str], Stats, list[str]]]:
+    """Per-example results in source order, with at most a few chunks in flight per process."""
+    if opts.jobs <= 1:
+        synth = Synthesiser(task_ir, policy, opts.seed, opts.exact)
+        for ordinal, ex in numbered:
+            yield synth.example(ex, ordinal)
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(opts.jobs, _init_worker, (task_ir, policy, opts.seed, opts.exact)) as pool:
+        pending = []
+        chunks = _chunks(numbered, CHUNK)
+        for chunk in chunks:
+            pending.append(pool.apply_async(_work, (chunk,)))
+            if len(pending) >= 2 * opts.jobs:  # bounded: the dataset is never read ahead in full
+                yield from pending.pop(0).get()
+        for job in pending:
+            yield from job.get()
+
+
+def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummary:
+    from ..adapters.readers import detect, iter_examples
+
+    task_ir = _task_ir(spec_path, opts.task)
+    if not task_ir["formats"]:
+        raise SynthError(f"task '{opts.task}' has no output formats")
+    policy = Policy.of(task_ir, **opts.policy)
+    bad = policy.problems()
+    if bad:
+        raise SynthError("; ".join(bad))
+    if opts.jobs < 1:
+        raise SynthError("--jobs must be at least 1")
+    if not opts.data.is_file():
+        raise SynthError(f"cannot read {opts.data}: no such file")
+    try:
+        adapter = opts.adapter or detect(opts.data)
+        examples, report = iter_examples(opts.data, adapter)
+    except ValueError as e:
+        raise SynthError(str(e)) from None
+    except OSError as e:
+        raise SynthError(f"cannot read {opts.data}: {e.strerror}") from None
+
+    stats, problems = Stats(), []
+    start = time.monotonic()
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{opts.out.name}.", suffix=".partial", dir=opts.out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            reported = 0
+            for lines, example_stats, example_problems in _results(task_ir, policy, opts,
+                                                                   _numbered(examples, opts.shard)):
+                problems += report.skipped[reported:] + example_problems
+                reported = len(report.skipped)
+                if opts.strict and problems:
+                    raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
+                for line in lines:
+                    out.write(line + "\n")
+                stats.add(example_stats)
+                if progress:
+                    progress(stats, time.monotonic() - start)
+            problems += report.skipped[reported:]  # what the reader found after the last example
+            if opts.strict and problems:
+                raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
+        os.replace(tmp, opts.out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    from ..ir import content_hash
+
+    spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
+    return SynthSummary(stats, problems, adapter, policy, time.monotonic() - start, spec)
+
+
+def tty_progress(stats: Stats, elapsed: float) -> None:
+    if not sys.stderr.isatty() or stats.examples % 200:
+        return
+    rate = stats.instances / elapsed if elapsed else 0.0
+    sys.stderr.write(f"\r{stats.examples} examples  {stats.instances} instances  {rate:.0f}/s ")
+    sys.stderr.flush()

@@ -1,0 +1,143 @@
+"""From one source example, K verified instruction instances (JSONL lines).
+
+Every instance is checked twice before it is written: `Format.render` proves that its answer
+parses back to the gold record restricted to the label batch, and the Verifier that the format's
+grammar (what the model is held to at run time) accepts it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..formats import FormatUnfit, Unrenderable, build
+from ..ir import content_hash
+from ..prompts import PromptChoice, input_text, instruction_text
+from .draw import Draw
+from .gold import prepare, spans, unknown_labels
+from .policy import Policy
+from .sampling import choose, present_labels
+from .stats import Stats
+from .verify import Verifier
+
+
+class Synthesiser:
+    def __init__(self, task_ir: dict, policy: Policy, seed: int, exact: bool = False):
+        self.task = task_ir
+        self.policy = policy
+        self.seed = seed
+        self.formats = {f["name"]: build(task_ir, f) for f in task_ir["formats"]}
+        self.verifier = Verifier(exact=exact)
+        self.ordered = any((r.get("effect") or {}).get("name") == "ordered" for r in task_ir.get("rules", []))
+        self.spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
+        self.inputs = [f["name"] for f in task_ir.get("inputs", [])]
+
+    def example(self, ex: dict, ordinal: int) -> tuple[list[str], Stats, list[str]]:
+        """(JSONL lines, counts, problems as 'location: why') for one source example."""
+        stats = Stats(examples=1)
+        where = ex.get("source") or f"example {ordinal}"
+        missing = [f for f in self.inputs if not isinstance(ex.get(f), str) or not ex[f].strip()]
+        if missing:
+            return [], stats, [f"{where}: the example lacks {', '.join(map(repr, missing))}"]
+        record = ex.get("record")
+        if not isinstance(record, dict):
+            return [], stats, [f"{where}: the example has no gold record"]
+        bad = unknown_labels(self.task, record)
+        if bad:
+            return [], stats, [f"{where}: labels the task does not declare: {', '.join(bad)}"]
+        text = ex["text"]
+        gold = prepare(self.task, record, text, self.ordered)
+        draw = Draw(self.seed, ordinal, ex.get("id", ""))
+        lines, seen, problems = [], set(), []
+        shown_input = input_text(self.task, ex)
+        for k in range(self.policy.per_example):
+            choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]))
+            made = self._instance(choice, gold, text, stats, where)
+            if made is None:
+                stats.failed += 1
+                problems.append(f"{where}: instance {k}: no format could express the gold answer "
+                                f"({'; '.join(self._last_reasons)})")
+                continue
+            fmt_name, instruction, answer = made
+            key = (instruction, answer)
+            if key in seen:
+                stats.duplicates += 1
+                continue
+            seen.add(key)
+            self._count(stats, choice, fmt_name, instruction, answer, gold)
+            meta = {"spec": self.spec, "task": self.task["name"], "format": fmt_name,
+                    "phrasing": choice.instruction, "guidelines": [list(g) for g in choice.guidelines],
+                    "rules": [list(r) for r in choice.rules], "labels": choice.batch,
+                    "shots": choice.shots, "source": _short(where), "example": str(ex.get("id", ordinal)),
+                    "index": ordinal, "instance": k}
+            lines.append(self._line(instruction, shown_input, answer, meta))
+        return lines, stats, problems
+
+    def _instance(self, choice, gold, text, stats, where):
+        self._last_reasons = []
+        for name in choice.formats:
+            fmt = self.formats[name]
+            try:
+                fmt.check_fit(choice.batch)
+                answer = fmt.render(gold, batch=choice.batch, source=text)
+            except (FormatUnfit, Unrenderable) as e:
+                self._reject(stats, name, str(e), where)
+                continue
+            normal = fmt.normalise(gold, choice.batch, text)
+            problem = self.verifier.problem(fmt, answer, choice.batch, text, spans(self.task["kind"], normal))
+            if problem:
+                self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
+                continue
+            shots = self._shots(fmt, choice)
+            pc = PromptChoice(instruction=choice.instruction, batch=choice.batch,
+                              guidelines=choice.guidelines, rules=choice.rules, examples=shots,
+                              descriptions=choice.descriptions)
+            return name, instruction_text(self.task, fmt, pc), answer
+        return None
+
+    def _reject(self, stats: Stats, fmt: str, why: str, where: str) -> None:
+        reason = f"{fmt}: {why}"
+        stats.rejected[reason] += 1
+        stats.note(reason, where)
+        self._last_reasons.append(reason)
+
+    def _shots(self, fmt, choice) -> list[dict]:
+        out = []
+        for i in choice.shots:
+            ex = self.task["examples"][i]
+            try:
+                answer = fmt.render(ex["output"], batch=choice.batch, source=ex["input"]["text"])
+            except Unrenderable:
+                continue
+            out.append({"input": ex["input"], "answer": answer})
+        return out
+
+    def _line(self, instruction: str, shown_input: str, answer: str, meta: dict) -> str:
+        if self.policy.style == "chat":
+            body = {"messages": [{"role": "user", "content": instruction + "\n" + shown_input + "\n"},
+                                 {"role": "assistant", "content": answer}]}
+        else:
+            body = {"instruction": instruction.rstrip("\n"), "input": shown_input, "output": answer}
+        return json.dumps({**body, "meta": meta}, ensure_ascii=False)
+
+    def _count(self, stats: Stats, choice, fmt_name, instruction, answer, gold) -> None:
+        stats.instances += 1
+        stats.formats[fmt_name] += 1
+        stats.phrasings[choice.instruction] += 1
+        stats.guidelines.update(g for g, _ in choice.guidelines)
+        stats.rules.update(r for r, _ in choice.rules)
+        stats.shots[len(choice.shots)] += 1
+        if choice.batch is not None:
+            stats.batch_sizes[len(choice.batch)] += 1
+            stats.labels_asked.update(choice.batch)
+            answered = [x for x in present_labels(self.task, gold) if x in choice.batch]
+            stats.labels_answered.update(answered)
+            stats.empty_answers += not answered
+        stats.instruction_chars[len(instruction)] += 1
+        stats.answer_chars[len(answer)] += 1
+
+
+def _short(where: str) -> str:
+    """A location without the folder the data happened to be read from, so that the corpus does
+    not change with the working directory."""
+    path, sep, rest = where.partition(":")
+    return Path(path).name + sep + rest if sep else where

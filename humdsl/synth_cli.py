@@ -1,0 +1,73 @@
+"""The `humc synth` command: options in, a corpus and a summary out."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+SHOWN_PROBLEMS = 20
+
+
+@click.command()
+@click.argument("spec", type=click.Path())
+@click.option("--task", required=True, help="The task whose instructions are made.")
+@click.option("--data", required=True, type=click.Path(), help="A labelled dataset file.")
+@click.option("--adapter", help="How to read --data (default: detected from the file). "
+              "conll-iob1, conll-iob2, conll-bilou, conll04, semeval2010, phee, casie, carb, squad, "
+              "sst2, trec-coarse, trec-fine, canonical, or one a plugin registers.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The corpus (JSONL).")
+@click.option("--seed", default=0, show_default=True, help="Same spec, data and seed: the same corpus, byte for byte.")
+@click.option("--per-example", type=int, help="Instances made from each example (spec: per_example).")
+@click.option("--style", type=click.Choice(["alpaca", "chat"]), help="instruction/input/output lines or chat messages.")
+@click.option("--label-batch", type=int, help="Most labels named in one instruction.")
+@click.option("--negative-ratio", type=float, help="Share of a label batch given to labels absent from the example.")
+@click.option("--hard-negative-ratio", type=float, help="Share of the negatives taken from 'similar' labels.")
+@click.option("--few-shot", type=int, help="Spec examples shown in each instruction.")
+@click.option("--max-guidelines", type=int, help="Most guidelines cited in one instruction.")
+@click.option("--max-rules", type=int, help="Most preference rules cited in one instruction.")
+@click.option("--jobs", default=1, show_default=True, help="Worker processes (the output does not change).")
+@click.option("--shard", help="I/N: make only every N-th example, starting with the I-th (1-based).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False),
+              help="Write report.json and PNG charts into this folder.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line or failed instance.")
+@click.option("--exact", is_flag=True, help="Verify each answer with its own per-input grammar (slower).")
+def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
+          hard_negative_ratio, few_shot, max_guidelines, max_rules, jobs, shard, report_dir, strict,
+          exact) -> None:
+    """Make a verified instruction corpus from a labelled dataset: every example becomes several
+    instances with varied phrasings, label batches, guidelines, rules and formats."""
+    from .synth import SynthError, SynthOptions, synthesise
+    from .synth import report as reporting
+    from .synth.corpus import parse_shard, tty_progress
+
+    policy = {"per_example": per_example, "style": style, "label_batch": label_batch,
+              "negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
+              "few_shot": few_shot, "max_guidelines": max_guidelines, "max_rules": max_rules}
+    try:
+        opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
+                            parse_shard(shard) if shard else None, strict, exact, policy)
+        summary = synthesise(spec, opts, progress=tty_progress)
+    except SynthError as e:
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for problem in summary.problems[:SHOWN_PROBLEMS]:
+        click.echo(problem, err=True)
+    if len(summary.problems) > SHOWN_PROBLEMS:
+        click.echo(f"... and {len(summary.problems) - SHOWN_PROBLEMS} more problems"
+                   + (" (all in the report)" if report_dir else " (--report lists the first 100)"), err=True)
+    s = summary.stats
+    rate = s.instances / summary.seconds if summary.seconds else 0.0
+    click.echo(f"{s.instances} instances from {s.examples} examples written to {out_path} "
+               f"({rate:.0f}/s); {s.duplicates} duplicates removed, {s.failed} failed, "
+               f"{len(summary.problems)} problems", err=True)
+    if report_dir:
+        try:
+            written = reporting.write(reporting.build(summary, opts.data), Path(report_dir))
+        except RuntimeError as e:
+            click.echo(f"humc: {e}", err=True)
+            sys.exit(1)
+        click.echo(f"report: {', '.join(str(p) for p in written)}", err=True)
+    sys.exit(1 if summary.problems else 0)
