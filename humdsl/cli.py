@@ -127,6 +127,15 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labe
     sys.exit(1 if summary.failed or summary.bad_input else 0)
 
 
+def _register_synth() -> None:
+    from .synth_cli import synth
+
+    main.add_command(synth)
+
+
+_register_synth()
+
+
 @main.command(name="eval")
 @click.option("--task", "task", required=True,
               help="A task kind (entities, relations, events, triples, qa, classify, record), or a task "
