@@ -81,3 +81,22 @@ def test_eval_reads_a_dataset_file_as_gold(tmp_path):
                                        "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scores"]["accuracy"] == pytest.approx(444 / 872)  # the README's counts
+
+
+def test_a_conll_line_without_a_tag_is_reported_and_its_sentence_left_out(tmp_path):
+    from humdsl.adapters.readers import iter_examples
+
+    path = tmp_path / "eng.testa"
+    path.write_text("-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\n"
+                    "Peter NNP I-NP I-PER\nBlackburn\n\nBRUSSELS NNP I-NP I-LOC\n", encoding="utf-8")
+    examples, report = iter_examples(path)
+    texts = [e["text"] for e in examples]  # read lazily: the report fills up as examples are read
+    assert texts == ["EU rejects", "BRUSSELS"]
+    assert report.skipped == [f"{path}:7: expected a token and a tag, got 'Blackburn' (its sentence is left out)"]
+
+
+def test_phee_gives_each_mention_its_own_argument():
+    examples, _ = read_examples(shared_or_skip("data", "phee", "dev.json"))
+    ex = next(e for e in examples if e["text"].startswith("We describe a patient with a liver abscess"))
+    disorders = [a["text"] for ev in ex["record"]["events"] for a in ev["arguments"] if a["role"] == "Disorder"]
+    assert disorders == ["liver abscess", "Entamoeba histolytica"]  # two mentions, not one joined span

@@ -97,7 +97,9 @@ _PHEE_MAIN = ("Subject", "Treatment", "Effect")
 
 def phee(path: Path, report: Report) -> Iterator[dict]:
     """PHEE: main arguments and their sub-arguments (Subject.Age, Treatment.Drug, ...) as roles of
-    their own; discontinuous arguments are joined in order; attributes (Severity, ...) left out."""
+    their own, one argument per mention; the pieces of a discontinuous mention are joined in
+    order (such a span is not a substring of the text, and synthesis reports it); attributes
+    (Severity, ...) are left out."""
     for where, d in objects(path, report.skipped):  # a broken line is reported, not fatal
         text = d["context"]
         events = []
@@ -116,15 +118,20 @@ def phee(path: Path, report: Report) -> Iterator[dict]:
 
 
 def _phee_text(arg, text) -> str | None:
+    """The first mention of an argument (a trigger has one); its discontinuous pieces joined."""
+    mentions = _phee_mentions(arg)
+    return mentions[0] if mentions else None
+
+
+def _phee_mentions(arg) -> list[str]:
+    """`text` is a list of mentions, each a list of pieces (several when it is discontinuous)."""
     if not arg or not arg.get("text"):
-        return None
-    pieces = [p for chunk in arg["text"] for p in chunk]
-    return " ".join(pieces) if pieces else None
+        return []
+    return [" ".join(pieces) for pieces in arg["text"] if pieces]
 
 
 def _phee_args(arg: dict, role: str, text: str, out: list) -> None:
-    value = _phee_text(arg, text)
-    if value:
+    for value in _phee_mentions(arg):  # each mention is an argument of its own
         out.append({"role": role, "text": value})
     for sub, inner in arg.items():
         if isinstance(inner, dict) and "text" in inner:

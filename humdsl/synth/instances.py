@@ -13,7 +13,7 @@ from ..formats import FormatUnfit, Unrenderable, build
 from ..ir import content_hash
 from ..prompts import PromptChoice, input_text, instruction_text
 from .draw import Draw
-from .gold import prepare, spans, unknown_labels
+from .gold import prepare, unknown_labels
 from .policy import Policy
 from .sampling import choose, present_labels
 from .stats import Stats
@@ -47,15 +47,17 @@ class Synthesiser:
         text = ex["text"]
         gold = prepare(self.task, record, text, self.ordered)
         draw = Draw(self.seed, ordinal, ex.get("id", ""))
-        lines, seen, problems = [], set(), []
+        lines, seen, failures = [], set(), {}
         shown_input = input_text(self.task, ex)
         for k in range(self.policy.per_example):
             choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]))
             made = self._instance(choice, gold, text, stats, where)
             if made is None:
                 stats.failed += 1
-                problems.append(f"{where}: instance {k}: no format could express the gold answer "
-                                f"({'; '.join(self._last_reasons)})")
+                for reason in self._last_reasons:  # why -> formats, in first-seen order
+                    fmt, _, why = reason.partition(": ")
+                    failures.setdefault(why, {})[fmt] = None
+                stats.failures[self._last_reasons[0].partition(": ")[2] if self._last_reasons else "?"] += 1
                 continue
             fmt_name, instruction, answer = made
             key = (instruction, answer)
@@ -70,6 +72,11 @@ class Synthesiser:
                     "shots": choice.shots, "source": _short(where), "example": str(ex.get("id", ordinal)),
                     "index": ordinal, "instance": k}
             lines.append(self._line(instruction, shown_input, answer, meta))
+        problems = []
+        if failures:
+            why = "; ".join(f"{w} ({', '.join(f)})" for w, f in failures.items())
+            problems.append(f"{where}: {stats.failed} of {self.policy.per_example} instances failed, "
+                            f"no format could express the gold answer: {why}")
         return lines, stats, problems
 
     def _instance(self, choice, gold, text, stats, where):
@@ -82,8 +89,7 @@ class Synthesiser:
             except (FormatUnfit, Unrenderable) as e:
                 self._reject(stats, name, str(e), where)
                 continue
-            normal = fmt.normalise(gold, choice.batch, text)
-            problem = self.verifier.problem(fmt, answer, choice.batch, text, spans(self.task["kind"], normal))
+            problem = self.verifier.problem(fmt, answer, choice.batch, text)
             if problem:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue

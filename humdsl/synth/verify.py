@@ -59,12 +59,19 @@ class Verifier:
             return "the answer stops before the grammar is complete"
         return None
 
-    def problem(self, fmt, text: str, batch, source: str, spans: list[str]) -> str | None:
+    def problem(self, fmt, text: str, batch, source: str) -> str | None:
         """None if `text` is accepted by `fmt`'s grammar for this batch and input; else why not."""
         if not self.exact and fmt.schema.grounded and fmt.shape != "inline":
+            from ..formats import FormatParseError
             from ..formats.spans import is_grounded
+            from .gold import spans
 
             if self._accepts(fmt.grammar(batch=batch, source=None), text) is None:
-                loose = [s for s in spans if not is_grounded(s, source)]
-                return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
+                try:  # the spans as the grammar's own parse sees them
+                    record = fmt.parse(text, batch=batch, source=None)
+                except FormatParseError:
+                    record = None
+                if record is not None:
+                    loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
+                    return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
         return self._accepts(fmt.grammar(batch=batch, source=source), text)

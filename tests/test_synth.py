@@ -1,0 +1,288 @@
+"""humc synth: golden corpus lines, determinism across --jobs and --shard, diversity, every line
+verified independently, bad input, policy overrides, the report."""
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import humdsl
+from humdsl.cli import main
+from humdsl.formats import build
+from humdsl.synth.draw import Draw
+from humdsl.synth.gold import prepare
+from humdsl.synth.policy import Policy
+from humdsl.synth.sampling import label_batch
+from humdsl.synth.verify import Verifier
+from support.tasks import ROOT
+
+TICKETS = ROOT / "examples" / "support_tickets.hum"
+ENTITY_GOLD = ROOT / "examples" / "data" / "tickets_entities.gold.jsonl"
+TRIAGE_GOLD = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
+GOLDEN = Path(__file__).parent / "cases" / "synth"
+
+
+def synth(*args):
+    return CliRunner().invoke(main, ["synth", *map(str, args)])
+
+
+def lines_of(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def conll_dev(tmp_path: Path, n: int | None = None) -> Path:
+    """The CoNLL-2003 dev set, or its first n sentences, as canonical JSONL."""
+    from conftest import shared_or_skip
+    from humdsl.adapters.readers import iter_examples
+
+    examples, _ = iter_examples(shared_or_skip("data", "conll2003", "eng.testa"))
+    path = tmp_path / "dev.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i, ex in enumerate(examples):
+            if n is not None and i >= n:
+                break
+            fh.write(json.dumps({k: ex[k] for k in ("id", "text", "record")}) + "\n")
+    return path
+
+
+# ---- golden lines ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task,data,style", [("ticket_entities", ENTITY_GOLD, "alpaca"),
+                                             ("ticket_triage", TRIAGE_GOLD, "chat")])
+def test_golden_corpus(task, data, style, tmp_path):
+    out = tmp_path / "corpus.jsonl"
+    result = synth(TICKETS, "--task", task, "--data", data, "--out", out, "--per-example", 2,
+                   "--seed", 7, "--style", style)
+    assert result.exit_code == 0, result.output
+    golden = GOLDEN / f"{task}.{style}.jsonl"
+    if os.environ.get("HUMC_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(out.read_bytes())
+    assert out.read_text(encoding="utf-8") == golden.read_text(encoding="utf-8")
+
+
+# ---- determinism ---------------------------------------------------------------------------------
+
+def test_same_corpus_whatever_the_jobs_and_shards(tmp_path, monkeypatch):
+    from humdsl.synth import corpus
+
+    monkeypatch.setattr(corpus, "CHUNK", 7)  # many chunks even on a small input, so workers interleave
+    data = conll_dev(tmp_path, 300)
+    spec = ROOT / "specs" / "ner.hum"
+    base = [spec, "--task", "conll03", "--data", data, "--per-example", 3, "--seed", 11]
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert synth(*base, "--out", one).exit_code == 0
+    assert synth(*base, "--out", two, "--jobs", 2).exit_code == 0
+    assert one.read_bytes() == two.read_bytes()
+
+    whole = one.read_text(encoding="utf-8").splitlines()
+    shards = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"shard{i}.jsonl"
+        assert synth(*base, "--out", part, "--shard", f"{i}/3", "--jobs", 2 if i == 2 else 1).exit_code == 0
+        mine = part.read_text(encoding="utf-8").splitlines()
+        assert mine == [x for x in whole if json.loads(x)["meta"]["index"] % 3 == i - 1]
+        shards += mine
+    assert sorted(shards, key=lambda x: json.loads(x)["meta"]["index"]) == whole
+
+    other_seed = tmp_path / "seed12.jsonl"
+    assert synth(*base[:-1], 12, "--out", other_seed).exit_code == 0
+    assert other_seed.read_bytes() != one.read_bytes()
+
+
+# ---- diversity -----------------------------------------------------------------------------------
+
+def test_instances_of_an_example_vary(tmp_path):
+    data = conll_dev(tmp_path, 200)
+    out = tmp_path / "c.jsonl"
+    result = synth(ROOT / "specs" / "ner.hum", "--task", "conll03", "--data", data, "--out", out,
+                   "--per-example", 4)
+    assert result.exit_code == 0, result.output
+    lines = lines_of(out)
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    assert {x["meta"]["format"] for x in lines} == {f["name"] for f in ir["formats"]}
+    assert {x["meta"]["phrasing"] for x in lines} == set(range(len(ir["instructions"])))
+    assert len({tuple(x["meta"]["labels"]) for x in lines}) > 20  # label subsets and orders
+    assert len({g for x in lines for g, _ in x["meta"]["guidelines"]}) == len(ir["guidelines"])
+    assert {n for x in lines for _, n in x["meta"]["guidelines"]} == {0, 1}  # both paraphrases
+    by_example: dict[str, list] = {}
+    for x in lines:
+        by_example.setdefault(x["meta"]["example"], []).append(x)
+    varied = sum(len({i["meta"]["format"] for i in group}) > 1 and len({i["instruction"] for i in group}) > 1
+                 for group in by_example.values())
+    assert varied > 0.9 * len(by_example)
+
+
+def test_label_batches_follow_the_policy():
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    policy = Policy.of(ir, label_batch=3, negative_ratio=0.4, hard_negative_ratio=1.0)
+    sizes, hard = Counter(), Counter()
+    for i in range(400):
+        batch = label_batch(ir, ["ORG"], policy, Draw("t", i))
+        assert 1 <= len(batch) <= 3 and len(set(batch)) == len(batch)
+        sizes[len(batch)] += 1
+        negatives = [b for b in batch if b != "ORG"]
+        hard.update(n in ("LOC", "MISC") for n in negatives)  # ORG is similar to LOC and to MISC
+    assert set(sizes) == {1, 2, 3}
+    assert hard[True] > 0 and hard[False] < hard[True] / 4  # similar labels come first
+
+    trec = humdsl.load(ROOT / "specs" / "classify.hum").tasks["trec_fine"].ir
+    for i in range(200):  # a single-label classifier always offers the gold label
+        batch = label_batch(trec, ["NUM:date"], Policy.of(trec), Draw("c", i))
+        assert "NUM:date" in batch and 2 <= len(batch) <= 8
+
+
+def test_ordered_rule_puts_gold_items_in_order_of_appearance():
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    text = "Rome is far from Paris and Lyon ."
+    record = {"entities": [{"type": "LOC", "text": "Lyon"}, {"type": "LOC", "text": "Rome", "start": 0},
+                           {"type": "LOC", "text": "Paris"}]}
+    assert prepare(ir, record, text, ordered=True) == {"entities": [
+        {"type": "LOC", "text": "Rome"}, {"type": "LOC", "text": "Paris"}, {"type": "LOC", "text": "Lyon"}]}
+    assert [e["text"] for e in prepare(ir, record, text, ordered=False)["entities"]] == ["Lyon", "Rome", "Paris"]
+
+
+# ---- verification ----------------------------------------------------------------------------------
+
+def test_every_line_of_a_conll_dev_corpus_verifies(tmp_path):
+    """Each answer, checked here independently of the synthesiser: it parses back to the gold
+    record restricted to its label batch, and the per-input grammar accepts it under a real
+    tokenizer (GPT-2), as llguidance would hold a model to it."""
+    from conftest import shared_or_skip
+    from transformers import AutoTokenizer
+
+    from humdsl import constraints
+
+    data = conll_dev(tmp_path)
+    out = tmp_path / "c.jsonl"
+    result = synth(ROOT / "specs" / "ner.hum", "--task", "conll03", "--data", data, "--out", out,
+                   "--per-example", 1)
+    assert result.exit_code == 0, result.output
+    hf = AutoTokenizer.from_pretrained(shared_or_skip("tokenizers", "gpt2"))
+    lltok = constraints.ll_tokenizer(hf)
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    formats = {f["name"]: build(ir, f) for f in ir["formats"]}
+    gold = {json.loads(x)["id"]: json.loads(x) for x in data.read_text(encoding="utf-8").splitlines()}
+    lines = lines_of(out)
+    assert len(lines) == len(gold)
+    for line in lines:
+        meta = line["meta"]
+        ex = gold[meta["example"]]
+        fmt = formats[meta["format"]]
+        assert line["input"] == "Text: " + ex["text"]
+        parsed = fmt.parse(line["output"], batch=meta["labels"], source=ex["text"])
+        expected = fmt.normalise(prepare(ir, ex["record"], ex["text"], ordered=True), meta["labels"], ex["text"])
+        assert parsed == expected
+        ok, error = constraints.accepts(fmt.grammar(batch=meta["labels"], source=ex["text"]),
+                                        line["output"], hf, lltok)
+        assert ok, (line["output"], error)
+
+
+def test_the_fast_check_agrees_with_the_exact_one():
+    """The shortcut (grammar without the input's substring terminal, plus is_grounded) never
+    accepts what the per-input grammar rejects, on good answers and on broken ones."""
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    source = "Lyon beat Porto 2-1 as Brazilian striker Rafael Costa scored twice in Paris ."
+    fast, exact = Verifier(), Verifier(exact=True)
+    answers = {
+        "tuples": ["(ORG, Lyon)\n(PER, Rafael Costa)", "(ORG, Lyo)", "(PER, Rafael  Costa)", "(LOC, Paris .)",
+                   "(PER, Costa scored)", "(ORG, Marseille)", "None", "(XYZ, Lyon)", "(ORG, Lyon)\n"],
+        "json_by_label": ['{"LOC": ["Paris"], "ORG": [], "PER": ["Rafael Costa"], "MISC": ["Brazilian"]}',
+                          '{"LOC": ["Pari"], "ORG": [], "PER": [], "MISC": []}',
+                          '{"LOC": ["Lisbon"], "ORG": [], "PER": [], "MISC": []}'],
+        "sentences": ['"Lyon" is an entity of type organization.', '"yon" is an entity of type organization.'],
+    }
+    batch = ["LOC", "ORG", "PER", "MISC"]
+    fmts = {f["name"]: build(ir, f) for f in ir["formats"]}
+    verdicts = Counter()
+    for name, texts in answers.items():
+        for text in texts:
+            a = fast.problem(fmts[name], text, batch, source)
+            b = exact.problem(fmts[name], text, batch, source)
+            assert (a is None) == (b is None), (name, text, a, b)
+            verdicts[a is None] += 1
+    assert verdicts[True] >= 4 and verdicts[False] >= 6
+
+
+# ---- bad input, overrides, errors ----------------------------------------------------------------
+
+def test_bad_lines_are_reported_and_skipped(tmp_path):
+    rows = ENTITY_GOLD.read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "gold.jsonl"
+    broken = rows[:2] + ['{"id": "x1", "text": "cut sho'] + rows[2:4] + [
+        json.dumps({"id": "x2", "text": "Order ORD-1 arrived.", "record": {"entities": [{"type": "PRICE", "text": "ORD-1"}]}}),
+        json.dumps({"id": "x3", "text": "Lumo is fine.", "record": {"entities": [{"type": "product", "text": "Lumos"}]}}),
+    ] + rows[4:]
+    data.write_text("\n".join(broken) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", data, "--out", out, "--per-example", 2)
+    assert result.exit_code == 1
+    assert f"{data}:3: not JSON" in result.output
+    assert f"{data}:6: labels the task does not declare: PRICE" in result.output
+    assert f"{data}:7: 2 of 2 instances failed" in result.output and "not a whole-word substring" in result.output
+    assert "Traceback" not in result.output
+    ids = {x["meta"]["example"] for x in lines_of(out)}
+    assert ids == {json.loads(r)["id"] for r in rows}  # every good example is still there
+
+    strict = tmp_path / "strict.jsonl"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", data, "--out", strict, "--strict")
+    assert result.exit_code == 1 and "--strict" in result.output and f"{data}:3" in result.output
+    assert not strict.exists() and list(tmp_path.glob(".strict.jsonl.*")) == []
+
+
+def test_overrides_and_chat_style(tmp_path):
+    out = tmp_path / "c.jsonl"
+    result = synth(TICKETS, "--task", "ticket_triage", "--data", TRIAGE_GOLD, "--out", out,
+                   "--per-example", 5, "--style", "chat", "--few-shot", 2, "--label-batch", 3)
+    assert result.exit_code == 0, result.output
+    lines = lines_of(out)
+    assert len(lines) + int(result.output.split(" duplicates")[0].split()[-1]) == 8 * 5
+    ir = humdsl.load(TICKETS).tasks["ticket_triage"].ir
+    formats = {f["name"]: build(ir, f) for f in ir["formats"]}
+    gold = {json.loads(r)["id"]: set(json.loads(r)["record"]["labels"])
+            for r in TRIAGE_GOLD.read_text(encoding="utf-8").splitlines()}
+    for x in lines:
+        user, assistant = x["messages"]
+        assert user["role"] == "user" and assistant["role"] == "assistant"
+        assert user["content"].count("\nExample ") == len(x["meta"]["shots"]) == 2
+        assert len(x["meta"]["labels"]) <= 3
+        answer = formats[x["meta"]["format"]].parse(assistant["content"], batch=x["meta"]["labels"])
+        assert set(answer["labels"]) == gold[x["meta"]["example"]] & set(x["meta"]["labels"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--task", "nope"], "no task 'nope'"),
+    (["--task", "ticket_triage", "--shard", "4/3"], "--shard takes I/N"),
+    (["--task", "ticket_triage", "--adapter", "conll-x"], "unknown adapter 'conll-x'"),
+    (["--task", "ticket_triage", "--negative-ratio", "1.5"], "--negative-ratio must be between 0 and 1"),
+    (["--task", "ticket_triage", "--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_clear_errors(args, message, tmp_path):
+    result = synth(TICKETS, "--data", TRIAGE_GOLD, "--out", tmp_path / "o.jsonl", *args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_missing_data_file(tmp_path):
+    result = synth(TICKETS, "--task", "ticket_triage", "--data", tmp_path / "none.jsonl", "--out", tmp_path / "o.jsonl")
+    assert result.exit_code == 1 and "cannot read" in result.output and "none.jsonl" in result.output
+
+
+def test_report(tmp_path):
+    out, folder = tmp_path / "c.jsonl", tmp_path / "report"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out,
+                   "--per-example", 3, "--report", folder)
+    assert result.exit_code == 0, result.output
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    lines = lines_of(out)
+    assert report["examples"] == 8 and report["instances"] == len(lines)
+    assert report["instances"] + report["duplicates_removed"] == 24
+    assert report["formats"] == dict(Counter(x["meta"]["format"] for x in lines))
+    assert report["labels"]["asked"] == dict(Counter(label for x in lines for label in x["meta"]["labels"]))
+    lengths = [len(x["output"]) for x in lines]
+    assert report["answer_chars"]["min"] == min(lengths) and report["answer_chars"]["max"] == max(lengths)
+    assert sum(b[2] for b in report["answer_chars"]["histogram"]) == len(lines)
+    for chart in ("formats", "phrasings", "guidelines", "rules", "labels", "lengths"):
+        assert (folder / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
