@@ -72,6 +72,13 @@ class Format:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         return self.impl.grammar(batch, source)
 
+    def loose_grammar(self, batch: list[str] | None = None) -> str:
+        """A grammar that holds for every input: the grammar without its per-input parts (the
+        substring terminal of grounded spans; for inline formats, the input's own text). What
+        the per-input grammar adds is what `parse` with the input checks."""
+        own = getattr(self.impl, "loose_grammar", None)
+        return own(batch) if own is not None else self.impl.grammar(batch, None)
+
     def json_schema(self, batch: list[str] | None = None) -> dict | None:
         fn = getattr(self.impl, "json_schema", None)
         return fn(batch) if fn is not None and self.shape == "json" else None

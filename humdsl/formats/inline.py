@@ -6,10 +6,40 @@ copies the next chunk or opens a mark around a run of whole chunks.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
-from .spans import _CHUNK, lark_string, span_problem
+from .spans import _BAD_LAST, _CHUNK, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
 from .template import Part
+
+
+@lru_cache(maxsize=32)
+def _span_ends(source: str, max_words: int) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """The input's chunks, and for each chunk index i the indices j such that chunks[i:j] may be
+    a marked span. Render, parse and grammar all ask this of the same input, often several times
+    (synthesis makes several instances of one input), so it is computed once per input."""
+    chunks = tuple(_CHUNK.findall(source))
+    return chunks, tuple(tuple(_ends_at(chunks, i, max_words)) for i in range(len(chunks)))
+
+
+def _ends_at(chunks, i: int, max_words: int) -> list[int]:
+    out = []
+    if span_problem(chunks[i][0], multiline=True) and not chunks[i][0].isalnum():
+        if chunks[i][0] in ",.;:!?)]}" or chunks[i].isspace():
+            return out
+    words, span = 0, ""
+    for j in range(i, len(chunks)):
+        if not chunks[j].isspace():
+            words += 1 if (j == i or chunks[j - 1].isspace()) else 0
+        if words > max_words or len(span) > MAX_FREE_CHARS:
+            break
+        span += chunks[j]
+        if chunks[j][-1] in WHITESPACE or chunks[j][-1] in _BAD_LAST:
+            continue  # span_problem rejects a span ending so; this only saves asking it
+        if span_problem(span, max_words=max_words, multiline=True) is None:
+            out.append(j + 1)
+    return out
 
 
 class InlineFormat:
@@ -102,11 +132,12 @@ class InlineFormat:
         if source is None:
             raise FormatParseError("the inline format needs the input text to be read", 0)
         batch = self.schema.batch_or_all(batch)
-        chunks = _CHUNK.findall(source)
+        chunks, ends = _span_ends(source, self.schema.max_words)
         starts = [0]
         for c in chunks:
             starts.append(starts[-1] + len(c))
         labels = sorted(((self._display(c), c) for c in batch), key=lambda t: -len(t[0]))
+        lead = self.parts[0].value  # every mark starts with this literal
         seen: dict[tuple[int, int], list | None] = {}
 
         def walk(p: int, i: int):
@@ -118,7 +149,7 @@ class InlineFormat:
                 result = [] if p == len(text) else None
                 seen[(p, i)] = result
                 return result
-            for j in self._ends(chunks, i):
+            for j in ends[i] if text.startswith(lead, p) else ():
                 span = source[starts[i]:starts[j]]
                 for shown, code in labels:
                     mark = self._mark(span, code)
@@ -145,29 +176,12 @@ class InlineFormat:
             raise FormatParseError("the text is not the input with entities marked in it", 0)
         return self.schema.from_items(items)
 
-    def _ends(self, chunks: list[str], i: int) -> list[int]:
-        """Chunk indices j such that chunks[i:j] may be a marked span."""
-        out = []
-        if span_problem(chunks[i][0], multiline=True) and not chunks[i][0].isalnum():
-            if chunks[i][0] in ",.;:!?)]}" or chunks[i].isspace():
-                return out
-        words = 0
-        for j in range(i, len(chunks)):
-            if not chunks[j].isspace():
-                words += 1 if (j == i or chunks[j - 1].isspace()) else 0
-            if words > self.schema.max_words:
-                break
-            span = "".join(chunks[i:j + 1])
-            if span_problem(span, max_words=self.schema.max_words, multiline=True) is None:
-                out.append(j + 1)
-        return out
-
     # ---- grammar ----------------------------------------------------------------------------------
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         if source is None:
             raise FormatUnfit("the inline format is built for each input: give the input text")
         batch = self.schema.batch_or_all(batch)
-        chunks = _CHUNK.findall(source)
+        chunks, ends = _span_ends(source, self.schema.max_words)
         lab = "lab: " + " | ".join(lark_string(self._display(c)) for c in batch)
         rules = [lab]
         cut = self._split_mark()
@@ -175,13 +189,37 @@ class InlineFormat:
         for i in range(n - 1, -1, -1):
             nxt = f"p{i + 1}" if i + 1 < n else None
             alts = [lark_string(chunks[i]) + (f" {nxt}" if nxt else "")]
-            for j in self._ends(chunks, i):
+            for j in ends[i]:
                 span = "".join(chunks[i:j])
                 after = f" p{j}" if j < n else ""
                 alts.append(f"{lark_string(cut[0](span))} lab {lark_string(cut[1](span))}{after}")
             rules.append(f"p{i}: " + " | ".join(alts))
         rules.append("start: p0" if n else 'start: ""')
         return "\n".join(reversed(rules)) + "\n"
+
+    def loose_grammar(self, batch: list[str] | None = None) -> str:
+        """A grammar for marked text of any input: free text with well-formed marks. The input's
+        own grammar accepts exactly the strings this one accepts whose marks sit on whole-chunk
+        spans and whose unmarked text is the input, which is what `parse` checks; synthesis
+        verifies with the two together rather than building the large per-input grammar."""
+        batch = self.schema.batch_or_all(batch)
+        lits = [p.value for p in self.parts if p.kind == "lit"]
+        mark = []
+        for k, p in enumerate(self.parts):
+            if p.kind == "lit":
+                mark.append(lark_string(p.value))
+            elif p.value.startswith("type"):
+                mark.append("lab")
+            else:
+                mark.append("SPAN")
+                follow = self.parts[k + 1].value  # a mark ends with a literal, so one follows
+        return "\n".join([
+            "start: TEXT? (mark TEXT?)*",
+            "mark: " + " ".join(mark),
+            "lab: " + " | ".join(lark_string(self._display(c)) for c in batch),
+            f"TEXT: /[^{_class_escape(lits[0][0])}]+/",
+            f"SPAN: /[^{_class_escape(follow[0])}]+/",
+        ]) + "\n"
 
     def _split_mark(self):
         """Two functions giving the mark's text before and after its label hole."""

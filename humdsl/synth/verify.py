@@ -1,13 +1,15 @@
 """Is a rendered gold answer in the language of its format's grammar? Checked with llguidance's
 own matcher over raw bytes, so the verdict holds for every tokenizer.
 
-Building a matcher costs about a millisecond, copying a built one about a microsecond. For
-grounded formats the grammar differs for every input only in its substring terminal, so the
-check runs in two steps: the grammar without the substring terminal (one matcher per format and
-label batch, copied), and for every span `spans.is_grounded`, which implements llguidance's
-substring_chunks rule and is cross-checked against it by the format-law tests. An answer that
-step one rejects is judged by the exact per-input grammar, so no answer is rejected by the
-shortcut alone; `exact=True` always uses the per-input grammar.
+Building a matcher costs about a millisecond, copying a built one about a microsecond. Grammars
+of grounded and inline formats differ from input to input, so the check runs in two steps: the
+format's loose grammar (`Format.loose_grammar`: the same grammar without its per-input parts,
+one matcher per format and label batch, copied for each answer), then what the per-input parts
+add, checked on the answer's parse: every span is a whole-chunk substring of the input
+(`spans.is_grounded`, llguidance's substring_chunks rule, cross-checked against it by the
+format-law tests), and an inline answer reads back against the input. An answer that the loose
+grammar rejects is judged by the exact per-input grammar, so the shortcut alone never rejects
+anything; with `exact=True` every answer is judged by its per-input grammar.
 """
 from __future__ import annotations
 
@@ -33,45 +35,55 @@ class Verifier:
 
         self.exact = exact
         self._tok = LLTokenizer(TokenizerWrapper(_Bytes()), slices=[])
-        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._size = cache_size
 
-    def _matcher(self, lark: str):
+    def _matcher(self, key: tuple, make_grammar):
         from llguidance import LLMatcher
 
-        m = self._cache.get(lark)
+        m = self._cache.get(key)
         if m is None:
-            m = LLMatcher(self._tok, LLMatcher.grammar_from_lark(lark), log_level=0)
+            m = LLMatcher(self._tok, LLMatcher.grammar_from_lark(make_grammar()), log_level=0)
             if m.is_error():  # the compiler made a grammar llguidance cannot use: never the data's fault
                 raise GrammarInvalid(m.get_error())
-            self._cache[lark] = m
+            self._cache[key] = m
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
         else:
-            self._cache.move_to_end(lark)
+            self._cache.move_to_end(key)
         return m.deep_copy()
 
-    def _accepts(self, lark: str, text: str) -> str | None:
-        m = self._matcher(lark)
-        if not m.consume_tokens(list(text.encode("utf-8"))):
-            return m.get_error() or "the grammar rejects the answer"
-        if not m.is_accepting():
+    def _accepts(self, matcher, text: str) -> str | None:
+        if not matcher.consume_tokens(list(text.encode("utf-8"))):
+            return matcher.get_error() or "the grammar rejects the answer"
+        if not matcher.is_accepting():
             return "the answer stops before the grammar is complete"
         return None
 
     def problem(self, fmt, text: str, batch, source: str) -> str | None:
         """None if `text` is accepted by `fmt`'s grammar for this batch and input; else why not."""
-        if not self.exact and fmt.schema.grounded and fmt.shape != "inline":
-            from ..formats import FormatParseError
-            from ..formats.spans import is_grounded
-            from .gold import spans
+        per_input = fmt.shape == "inline" or fmt.schema.grounded
+        if per_input and not self.exact:
+            shown = tuple(batch) if batch is not None else None
+            loose = self._matcher((fmt.id, shown), lambda: fmt.loose_grammar(batch))
+            if self._accepts(loose, text) is None:
+                verdict = self._per_input_parts(fmt, text, batch, source)
+                if verdict is not False:
+                    return verdict
+        key = (fmt.id, tuple(batch) if batch is not None else None, source if per_input else None)
+        return self._accepts(self._matcher(key, lambda: fmt.grammar(batch=batch, source=source)), text)
 
-            if self._accepts(fmt.grammar(batch=batch, source=None), text) is None:
-                try:  # the spans as the grammar's own parse sees them
-                    record = fmt.parse(text, batch=batch, source=None)
-                except FormatParseError:
-                    record = None
-                if record is not None:
-                    loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
-                    return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
-        return self._accepts(fmt.grammar(batch=batch, source=source), text)
+    def _per_input_parts(self, fmt, text: str, batch, source: str):
+        """None: they hold; a string: why not; False: undecided here (the exact grammar decides)."""
+        from ..formats import FormatParseError
+        from ..formats.spans import is_grounded
+        from .gold import spans
+
+        try:  # an inline answer parses only if its unmarked text is the input
+            record = fmt.parse(text, batch=batch, source=source if fmt.shape == "inline" else None)
+        except FormatParseError:
+            return False
+        if fmt.shape == "inline":
+            return None
+        loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
+        return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
