@@ -193,6 +193,11 @@ def test_the_fast_check_agrees_with_the_exact_one():
                           '{"LOC": ["Pari"], "ORG": [], "PER": [], "MISC": []}',
                           '{"LOC": ["Lisbon"], "ORG": [], "PER": [], "MISC": []}'],
         "sentences": ['"Lyon" is an entity of type organization.', '"yon" is an entity of type organization.'],
+        "tagged": [source, "[Lyon](ORG) beat [Porto](ORG) 2-1 as [Brazilian](MISC) striker [Rafael Costa](PER) "
+                           "scored twice in [Paris](LOC) .",
+                   source.replace("Lyon", "[Lyo](ORG)n"), source.replace("Lyon", "[Lyon](XYZ)"),
+                   source.replace("beat", "beats"), source.replace("Lyon", "[Lyon]](ORG)"),
+                   source.replace("Rafael Costa", "[Rafael Costa scored](PER)"), source + " "],
     }
     batch = ["LOC", "ORG", "PER", "MISC"]
     fmts = {f["name"]: build(ir, f) for f in ir["formats"]}
@@ -203,7 +208,7 @@ def test_the_fast_check_agrees_with_the_exact_one():
             b = exact.problem(fmts[name], text, batch, source)
             assert (a is None) == (b is None), (name, text, a, b)
             verdicts[a is None] += 1
-    assert verdicts[True] >= 4 and verdicts[False] >= 6
+    assert verdicts[True] >= 6 and verdicts[False] >= 11
 
 
 # ---- bad input, overrides, errors ----------------------------------------------------------------
