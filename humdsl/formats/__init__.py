@@ -49,6 +49,11 @@ class Format:
     def render(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> str:
         """The answer text for a record; raises Unrenderable for a record the format cannot write
         so that it parses back to the same record (checked, not assumed)."""
+        return self.render_checked(record, batch, source)[0]
+
+    def render_checked(self, record: dict, batch: list[str] | None = None,
+                       source: str | None = None) -> tuple[str, dict]:
+        """The answer text and what `parse` reads back from it (equal to the normalised record)."""
         text = self.impl.render(record, batch, source)
         try:
             back = self.impl.parse(text, batch, source)
@@ -56,7 +61,7 @@ class Format:
             raise Unrenderable(f"the rendered text would not parse back: {e.message}") from None
         if back != self.normalise(record, batch, source):
             raise Unrenderable("the rendered text would parse back to another record")
-        return text
+        return text, back
 
     def normalise(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> dict:
         """The record as this format gives it back: in the batch, deduplicated where the task

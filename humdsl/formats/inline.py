@@ -10,17 +10,30 @@ from functools import lru_cache
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
-from .spans import _BAD_LAST, _CHUNK, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
+from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
 from .template import Part
 
 
+class _SpanEnds:
+    """For each chunk index i of an input, the indices j such that chunks[i:j] may be a marked
+    span: computed when first asked (parse asks only where a mark opens) and kept, since render,
+    parse and grammar ask it of the same input, often several times in synthesis."""
+
+    def __init__(self, chunks: tuple[str, ...], max_words: int):
+        self.chunks, self.max_words = chunks, max_words
+        self._known: dict[int, tuple[int, ...]] = {}
+
+    def __getitem__(self, i: int) -> tuple[int, ...]:
+        found = self._known.get(i)
+        if found is None:
+            found = self._known[i] = tuple(_ends_at(self.chunks, i, self.max_words))
+        return found
+
+
 @lru_cache(maxsize=32)
-def _span_ends(source: str, max_words: int) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
-    """The input's chunks, and for each chunk index i the indices j such that chunks[i:j] may be
-    a marked span. Render, parse and grammar all ask this of the same input, often several times
-    (synthesis makes several instances of one input), so it is computed once per input."""
+def _span_ends(source: str, max_words: int) -> tuple[tuple[str, ...], _SpanEnds]:
     chunks = tuple(_CHUNK.findall(source))
-    return chunks, tuple(tuple(_ends_at(chunks, i, max_words)) for i in range(len(chunks)))
+    return chunks, _SpanEnds(chunks, max_words)
 
 
 def _ends_at(chunks, i: int, max_words: int) -> list[int]:
@@ -39,6 +52,14 @@ def _ends_at(chunks, i: int, max_words: int) -> list[int]:
             continue  # span_problem rejects a span ending so; this only saves asking it
         if span_problem(span, max_words=max_words, multiline=True) is None:
             out.append(j + 1)
+    return out
+
+
+def _occurrences(source: str, text: str) -> list[int]:
+    out, at = [], source.find(text) if text else -1
+    while at >= 0:
+        out.append(at)
+        at = source.find(text, at + 1)
     return out
 
 
@@ -78,13 +99,12 @@ class InlineFormat:
     # ---- placing entities in the input ---------------------------------------------------------
     def _place(self, items: list[dict], source: str) -> list[tuple[int, int, dict]]:
         """Each entity at its first free whole-chunk occurrence (or at its 'start' when given)."""
-        bounds = {0, len(source)} | {m.start() for m in _CHUNK.finditer(source)}
+        bounds = chunk_bounds(source)
         taken: list[tuple[int, int]] = []
         placed = []
         for item in items:
             text = item["text"]
-            starts = [item["start"]] if isinstance(item.get("start"), int) else \
-                [i for i in range(len(source)) if source.startswith(text, i)]
+            starts = [item["start"]] if isinstance(item.get("start"), int) else _occurrences(source, text)
             for s in starts:
                 e = s + len(text)
                 if source[s:e] != text or s not in bounds or e not in bounds:

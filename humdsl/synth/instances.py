@@ -85,11 +85,11 @@ class Synthesiser:
             fmt = self.formats[name]
             try:
                 fmt.check_fit(choice.batch)
-                answer = fmt.render(gold, batch=choice.batch, source=text)
+                answer, parsed = fmt.render_checked(gold, batch=choice.batch, source=text)
             except (FormatUnfit, Unrenderable) as e:
                 self._reject(stats, name, str(e), where)
                 continue
-            problem = self.verifier.problem(fmt, answer, choice.batch, text)
+            problem = self.verifier.problem(fmt, answer, choice.batch, text, parsed)
             if problem:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue

@@ -60,29 +60,31 @@ class Verifier:
             return "the answer stops before the grammar is complete"
         return None
 
-    def problem(self, fmt, text: str, batch, source: str) -> str | None:
-        """None if `text` is accepted by `fmt`'s grammar for this batch and input; else why not."""
+    def problem(self, fmt, text: str, batch, source: str, parsed: dict | None = None) -> str | None:
+        """None if `text` is accepted by `fmt`'s grammar for this batch and input; else why not.
+        `parsed`, when given, must be `fmt.parse(text, batch, source)` (it saves parsing again)."""
         per_input = fmt.shape == "inline" or fmt.schema.grounded
         if per_input and not self.exact:
             shown = tuple(batch) if batch is not None else None
             loose = self._matcher((fmt.id, shown), lambda: fmt.loose_grammar(batch))
             if self._accepts(loose, text) is None:
-                verdict = self._per_input_parts(fmt, text, batch, source)
+                verdict = self._per_input_parts(fmt, text, batch, source, parsed)
                 if verdict is not False:
                     return verdict
         key = (fmt.id, tuple(batch) if batch is not None else None, source if per_input else None)
         return self._accepts(self._matcher(key, lambda: fmt.grammar(batch=batch, source=source)), text)
 
-    def _per_input_parts(self, fmt, text: str, batch, source: str):
+    def _per_input_parts(self, fmt, text: str, batch, source: str, record: dict | None):
         """None: they hold; a string: why not; False: undecided here (the exact grammar decides)."""
         from ..formats import FormatParseError
         from ..formats.spans import is_grounded
         from .gold import spans
 
-        try:  # an inline answer parses only if its unmarked text is the input
-            record = fmt.parse(text, batch=batch, source=source if fmt.shape == "inline" else None)
-        except FormatParseError:
-            return False
+        if record is None:
+            try:  # an inline answer parses only if its unmarked text is the input
+                record = fmt.parse(text, batch=batch, source=source)
+            except FormatParseError:
+                return False
         if fmt.shape == "inline":
             return None
         loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
