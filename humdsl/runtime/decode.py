@@ -6,6 +6,15 @@ import warnings
 from dataclasses import dataclass
 
 
+class DecodeError(Exception):
+    """Decoding failed for a row: the grammar was rejected or the matcher reached an error. The
+    message names the row of the batch."""
+
+
+class GrammarRejected(DecodeError):
+    """llguidance rejected a grammar the compiler produced: a compiler bug, reported loudly."""
+
+
 @dataclass
 class Sampling:
     temperature: float = 0.0  # 0: greedy
@@ -58,3 +67,25 @@ class OutlinesDecoder:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # llguidance warns for rows that already finished
             return generator.batch(prompts, **kwargs)
+
+
+DECODERS = ("auto", "jump-forward", "outlines")
+
+
+def make_decoder(loaded, choice: str = "auto"):
+    """The decoder for `choice`: "auto" is jump-forward wherever it applies (a transformers
+    causal LM with a fast tokenizer, on llguidance) and the Outlines path otherwise;
+    "jump-forward" insists on it (DecodeError when the model cannot run it); "outlines" forces the
+    plain Outlines path."""
+    if choice not in DECODERS:
+        raise DecodeError(f"unknown decoder {choice!r}; choose one of: {', '.join(DECODERS)}")
+    if choice == "outlines":
+        return OutlinesDecoder(loaded)
+    from .jumpforward import JumpForwardDecoder, unsupported_reason
+
+    reason = unsupported_reason(loaded)
+    if reason is None:
+        return JumpForwardDecoder(loaded)
+    if choice == "jump-forward":
+        raise DecodeError(f"jump-forward decoding cannot run this model: {reason}")
+    return OutlinesDecoder(loaded)

@@ -1,0 +1,302 @@
+"""Jump-forward decoding: a decoding loop that owns the KV cache of a transformers causal LM and
+an llguidance matcher per row. Where the grammar forces the next tokens (JSON keys, separators,
+fixed words, the only possible label), llguidance's `compute_ff_tokens` returns them in the
+model's own canonical tokenization and they are fed in the same forward pass as the token chosen
+before them; every other token is the masked argmax (or a masked sample). One forward pass per
+free choice, however many forced tokens follow it.
+
+Batches are ragged: each forward pass takes, per row, whatever that row must feed now (its prompt,
+or one chosen token plus the forced run after it), right-padded to the longest; the padding stays
+in the KV cache as holes that the attention mask hides, and positions are given per row. Rows
+leave the batch as soon as they finish.
+
+The prompt prefix that many inputs of a task share (system text, instructions, examples) is
+computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
+prompts it has seen, narrowing it as new prompts arrive.
+
+Same interface as `OutlinesDecoder`, and the same prompt rendering and tokenization, so greedy
+output is token-for-token that of masked greedy decoding on the Outlines path (up to float
+rounding at near-ties; see docs/run.md)."""
+from __future__ import annotations
+
+from .decode import DecodeError, GrammarRejected, Sampling
+
+MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
+
+
+class Unsupported(DecodeError):
+    """The loaded model cannot be driven by this loop (use the Outlines path)."""
+
+
+_LLTOKENIZERS: dict[int, tuple[object, object]] = {}
+
+
+def ll_tokenizer_for(hf_tokenizer):
+    """The llguidance tokenizer of a transformers tokenizer, built once per tokenizer (~1 s)."""
+    hit = _LLTOKENIZERS.get(id(hf_tokenizer))
+    if hit is None or hit[0] is not hf_tokenizer:
+        from ..constraints import ll_tokenizer
+
+        hit = _LLTOKENIZERS[id(hf_tokenizer)] = (hf_tokenizer, ll_tokenizer(hf_tokenizer))
+    return hit[1]
+
+
+def unsupported_reason(loaded) -> str | None:
+    """Why this loop cannot run the model, or None when it can."""
+    model, tok = loaded.model, loaded.tokenizer
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(model, "forward"):
+        return "the model is not a transformers model"
+    if getattr(config, "is_encoder_decoder", False):
+        return "the model is an encoder-decoder"
+    if not hasattr(tok, "backend_tokenizer"):
+        return "llguidance needs a fast tokenizer"
+    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
+    kinds = set(getattr(text, "layer_types", None) or ["full_attention"])
+    if kinds != {"full_attention"}:
+        return f"the model has {', '.join(sorted(kinds - {'full_attention'}))} layers"
+    return None
+
+
+def _has_chat_template(tok) -> bool:
+    try:
+        tok.get_chat_template()
+        return True
+    except (ValueError, AttributeError):
+        return False
+
+
+class JumpForwardDecoder:
+    name = "jump-forward"
+
+    def __init__(self, loaded, prefix_cache: bool = True):
+        import torch
+
+        reason = unsupported_reason(loaded)
+        if reason:
+            raise Unsupported(f"jump-forward decoding cannot run this model: {reason}")
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.lltok = ll_tokenizer_for(self.tokenizer)
+        self.chat = _has_chat_template(self.tokenizer)
+        self.device = next(self.model.parameters()).device
+        self.eos = self.lltok.eos_token
+        self.vocab = self.lltok.vocab_size
+        pad = self.tokenizer.pad_token_id
+        self.pad = pad if pad is not None else self.eos
+        self.bits = torch.arange(32, dtype=torch.int32)
+        self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
+        self.prefix_cache = prefix_cache
+        self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
+        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prompt_tokens": 0, "prefix_reused": 0}
+
+    # -- prompts ---------------------------------------------------------------------------------
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """Exactly what the Outlines path feeds: the chat template when the tokenizer has one,
+        then the tokenizer's default encoding (special tokens included)."""
+        if self.chat:
+            prompt = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                        tokenize=False, add_generation_prompt=True)
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    def _matcher(self, row: int, lark: str):
+        from llguidance import LLMatcher
+
+        grammar = LLMatcher.grammar_from_lark(lark)
+        error = LLMatcher.validate_grammar(grammar, self.lltok)
+        if error:
+            raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {error}")
+        m = LLMatcher(self.lltok, grammar, log_level=1)
+        if m.is_error():
+            raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
+        return m
+
+    # -- the loop --------------------------------------------------------------------------------
+    def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
+                 sampling: Sampling) -> list[str]:
+        import torch
+
+        if len(prompts) != len(grammars):
+            raise ValueError("one grammar per prompt")
+        matchers = [self._matcher(i, g) for i, g in enumerate(grammars)]
+        ids = [self.prompt_ids(p) for p in prompts]
+        gen: list[list[int]] = [[] for _ in prompts]
+        gen_rng = None
+        if sampling.temperature > 0:
+            gen_rng = torch.Generator(device="cpu")
+            gen_rng.manual_seed(sampling.seed if sampling.seed is not None else torch.seed())
+
+        # What each row feeds next: its prompt plus whatever the grammar forces at its start.
+        pending: dict[int, list[int]] = {}
+        for r, m in enumerate(matchers):
+            if not self._force(r, m, gen[r], max_new_tokens):
+                pending[r] = gen[r][:]
+        with torch.inference_mode():
+            rows = [r for r in range(len(prompts)) if r in pending]
+            if rows:
+                state = self._start([ids[r] for r in rows])
+                feed = {r: ids[r][state.skip:] + pending[r] for r in rows}
+                while rows:
+                    logits = self._step(state, [feed[r] for r in rows])
+                    finished = []
+                    for i, r in enumerate(rows):
+                        t = self._choose(r, matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
+                        if t == self.eos:
+                            finished.append(i)
+                            continue
+                        if not matchers[r].consume_token(t) or matchers[r].is_error():
+                            raise DecodeError(f"row {r}: the grammar refused token {t} after "
+                                              f"{len(gen[r])} tokens: {matchers[r].get_error()}")
+                        gen[r].append(t)
+                        before = len(gen[r])
+                        if self._force(r, matchers[r], gen[r], max_new_tokens):
+                            finished.append(i)
+                        else:
+                            feed[r] = gen[r][before - 1:]  # the chosen token and its forced run
+                    if finished:
+                        keep = [i for i in range(len(rows)) if i not in finished]
+                        rows = [rows[i] for i in keep]
+                        if rows:
+                            state.select(keep)
+        self.stats["tokens"] += sum(map(len, gen))
+        return [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
+
+    def _force(self, row: int, m, gen: list[int], budget: int) -> bool:
+        """Append the forced tokens (never past the budget); True when the row is finished."""
+        while len(gen) < budget and not m.is_stopped():
+            forced = m.compute_ff_tokens()[: budget - len(gen)]
+            if not forced:
+                break
+            if not m.consume_tokens(forced) or m.is_error():
+                raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
+                                  f"{len(gen)} tokens: {m.get_error()}")
+            gen.extend(forced)
+            self.stats["forced"] += len(forced)
+        if m.is_error():
+            raise DecodeError(f"row {row}: the matcher failed after {len(gen)} tokens: {m.get_error()}")
+        return len(gen) >= budget or m.is_stopped()
+
+    def _choose(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
+        import torch
+        from llguidance.torch import fill_next_token_bitmask
+
+        fill_next_token_bitmask(m, self.bitmask, 0)
+        if m.is_error():
+            raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
+        allowed = ((self.bitmask[0].unsqueeze(1) >> self.bits) & 1).flatten()[: self.vocab].bool()
+        if not bool(allowed.any()):
+            raise DecodeError(f"row {row}: the grammar allows no next token after {done} tokens")
+        scores = torch.full_like(logits, float("-inf"))
+        n = min(self.vocab, logits.shape[-1])
+        scores[:n] = logits[:n].masked_fill(~allowed[:n], float("-inf"))
+        if sampling.temperature <= 0:
+            return int(scores.argmax())
+        scores = scores / sampling.temperature
+        if sampling.top_p < 1.0:
+            ordered, order = scores.sort(descending=True)
+            cum = ordered.softmax(-1).cumsum(-1)
+            drop = cum - ordered.softmax(-1) >= sampling.top_p  # keep the smallest set reaching top_p
+            drop[0] = False
+            scores[order[drop]] = float("-inf")
+        probs = scores.softmax(-1)
+        return int(torch.multinomial(probs, 1, generator=rng))
+
+    # -- the KV cache ----------------------------------------------------------------------------
+    def _start(self, ids: list[list[int]]) -> "_Batch":
+        """A batch state whose cache already holds the shared prompt prefix where there is one."""
+        import torch
+
+        batch = _Batch(self, len(ids))
+        if not self.prefix_cache:
+            return batch
+        shortest = min(map(len, ids)) - 1  # every row feeds at least one token of its own
+        common = _common(ids) if len(ids) > 1 else ids[0][:shortest]
+        if self._prefix is not None:
+            kept = _common([self._prefix[0], *ids])
+            if len(kept) >= MIN_PREFIX:
+                common = kept
+            elif len(common) < MIN_PREFIX:
+                common = []  # nothing shared with the last prompts; keep the old prefix
+        common = common[:shortest]
+        if len(common) < MIN_PREFIX:
+            return batch
+        if self._prefix is None or len(_common([self._prefix[0], common])) < len(common):
+            one = _Batch(self, 1)  # compute the prefix once, alone
+            one.step([common], want_logits=False)
+            self._prefix = (common, [(layer.keys, layer.values) for layer in one.cache.layers])
+        else:
+            self.stats["prefix_reused"] += len(ids)
+        n = len(common)
+        if n < len(self._prefix[0]):  # narrow the kept prefix to what these prompts share
+            self._prefix = (self._prefix[0][:n], [(k[:, :, :n], v[:, :, :n]) for k, v in self._prefix[1]])
+        batch.load(self._prefix[1], n)
+        return batch
+
+    def _step(self, state: "_Batch", chunks: list[list[int]]):
+        return state.step(chunks)
+
+
+class _Batch:
+    """The KV cache, attention mask and positions of the rows still decoding."""
+
+    def __init__(self, dec: JumpForwardDecoder, rows: int):
+        import torch
+        from transformers import DynamicCache
+
+        self.dec = dec
+        self.cache = DynamicCache()
+        self.mask = torch.zeros((rows, 0), dtype=torch.long, device=dec.device)
+        self.pos = torch.zeros(rows, dtype=torch.long, device=dec.device)
+        self.skip = 0
+
+    def load(self, layers, n: int) -> None:
+        from transformers import DynamicCache
+
+        rows = self.mask.shape[0]
+        self.cache = DynamicCache(ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))
+                                                  for k, v in layers])
+        self.mask = self.mask.new_ones((rows, n))
+        self.pos = self.pos + n
+        self.skip = n
+
+    def step(self, chunks: list[list[int]], want_logits: bool = True):
+        """One forward pass: each row's chunk, right-padded; the logits after each row's last
+        real token."""
+        import torch
+
+        dec = self.dec
+        width = max(map(len, chunks))
+        lens = torch.tensor([len(c) for c in chunks], device=dec.device)
+        ids = torch.full((len(chunks), width), dec.pad, dtype=torch.long, device=dec.device)
+        for i, c in enumerate(chunks):
+            ids[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+        real = torch.arange(width, device=dec.device).unsqueeze(0) < lens.unsqueeze(1)
+        self.mask = torch.cat([self.mask, real.long()], dim=1)
+        positions = self.pos.unsqueeze(1) + torch.arange(width, device=dec.device).unsqueeze(0)
+        self.pos = self.pos + lens
+        keep = (lens - 1).unsqueeze(1) if want_logits else 1
+        out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
+                        past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
+        self.cache = out.past_key_values
+        dec.stats["passes"] += 1
+        return out.logits[:, -1, :].float() if want_logits else None
+
+    def select(self, keep: list[int]) -> None:
+        import torch
+
+        idx = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
+        for layer in self.cache.layers:
+            layer.batch_select_indices(idx)
+        self.mask = self.mask[idx]
+        self.pos = self.pos[idx]
+
+
+def _common(seqs: list[list[int]]) -> list[int]:
+    first = seqs[0]
+    n = min(map(len, seqs))
+    for i in range(n):
+        t = first[i]
+        if any(s[i] != t for s in seqs[1:]):
+            return first[:i]
+    return first[:n]
