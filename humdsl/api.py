@@ -43,17 +43,19 @@ class Task:
         return build(self.ir, formats[name] if name else self.ir["formats"][0])
 
     def run(self, inputs, *, model=None, format: str | None = None, labels: list[str] | None = None,
-            shots: int = 2, temperature: float = 0.0, seed: int | None = None, batch_size: int = 4) -> list[dict]:
+            shots: int = 2, temperature: float = 0.0, seed: int | None = None, batch_size: int = 4,
+            decoder: str = "auto") -> list[dict]:
         """Decode each input under the task's grammar and return canonical records. `inputs` are
         strings or {"text": ..., "question": ...} dicts; `model` is a folder, a .gguf file,
-        'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it)."""
+        'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it).
+        `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines"."""
         from .prompts import PromptChoice, prompt_text
-        from .runtime.decode import OutlinesDecoder, Sampling
+        from .runtime.decode import Sampling, make_decoder
         from .runtime.models import LoadedModel, load
 
         fmt = self.format(format)
         loaded = model if isinstance(model, LoadedModel) else load(model)
-        decoder = OutlinesDecoder(loaded)
+        decoder = make_decoder(loaded, decoder)
         rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
         shots_ = []
         for ex in self.ir["examples"][:shots]:

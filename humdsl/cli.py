@@ -105,20 +105,29 @@ def compile_cmd(spec: str, out_dir: str) -> None:
 @click.option("--limit", type=int, help="Process at most N more inputs (the rest on a later run).")
 @click.option("--reason", default=0, show_default=True,
               help="Let the model reason on one line of at most this many characters before its answer.")
+@click.option("--decoder", default="auto", show_default=True,
+              type=click.Choice(["auto", "jump-forward", "outlines"]),
+              help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
+                   "outlines: the plain Outlines path.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labels, temperature, top_p,
-        seed, limit, reason) -> None:
+        seed, limit, reason, decoder) -> None:
     """Run a task on a local model: every answer is decoded under its grammar and parsed."""
+    from .runtime.decode import DecodeError
     from .runtime.models import ModelError
     from .runtime.run import RunError, RunOptions, run as run_task, tty_progress
 
     opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
                       [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
-                      seed, limit, reason)
+                      seed, limit, reason, decoder)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except (RunError, ModelError) as e:
         click.echo(f"humc: {e}", err=True)
         sys.exit(1)
+    except DecodeError as e:  # a grammar llguidance rejects or a matcher error: a compiler bug
+        click.echo(f"humc: internal error: decoding failed: {e} (the lines written so far are kept; "
+                   "--decoder outlines may get past it)", err=True)
+        sys.exit(2)
     for problem in summary.bad_input:
         click.echo(problem, err=True)
     click.echo(f"{summary.written} written, {summary.already_done} already done, "

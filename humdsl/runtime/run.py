@@ -38,6 +38,7 @@ class RunOptions:
     seed: int | None = None
     limit: int | None = None
     reason: int = 0  # > 0: a free reasoning line of at most this many characters before the answer
+    decoder: str = "auto"  # auto (jump-forward where it applies), jump-forward, outlines
 
 
 @dataclass
@@ -176,11 +177,14 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                      "file": Path(spec_path).name}}
 
     if todo:
-        from .decode import OutlinesDecoder, Sampling
+        from .decode import DecodeError, Sampling, make_decoder
         from .models import load as load_model
 
         loaded = load_model(opts.model)
-        decoder = OutlinesDecoder(loaded)
+        try:
+            decoder = make_decoder(loaded, opts.decoder)
+        except DecodeError as e:
+            raise RunError(str(e)) from None
         summary.decoder = decoder.name
         meta["model"] = loaded.name
         sampling = Sampling(opts.temperature, opts.top_p, opts.seed)
