@@ -26,6 +26,8 @@ SHOWN_PROBLEMS = 20
 @click.option("--few-shot", type=int, help="Spec examples shown in each instruction.")
 @click.option("--max-guidelines", type=int, help="Most guidelines cited in one instruction.")
 @click.option("--max-rules", type=int, help="Most preference rules cited in one instruction.")
+@click.option("--format-weights", help="How often each format is drawn, e.g. json_by_label=2,tagged=0 "
+              "(a format left out weighs 1).")
 @click.option("--jobs", default=1, show_default=True, help="Worker processes (the output does not change).")
 @click.option("--shard", help="I/N: make only every N-th example, starting with the I-th (1-based).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
@@ -33,8 +35,8 @@ SHOWN_PROBLEMS = 20
 @click.option("--strict", is_flag=True, help="Stop at the first bad line or failed instance.")
 @click.option("--exact", is_flag=True, help="Verify each answer with its own per-input grammar (slower).")
 def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
-          hard_negative_ratio, few_shot, max_guidelines, max_rules, jobs, shard, report_dir, strict,
-          exact) -> None:
+          hard_negative_ratio, few_shot, max_guidelines, max_rules, format_weights, jobs, shard, report_dir,
+          strict, exact) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
     instances with varied phrasings, label batches, guidelines, rules and formats."""
     from .synth import SynthError, SynthOptions, synthesise
@@ -45,6 +47,8 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
               "negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
               "few_shot": few_shot, "max_guidelines": max_guidelines, "max_rules": max_rules}
     try:
+        if format_weights:
+            policy["format_weights"] = _weights(format_weights)
         opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
                             parse_shard(shard) if shard else None, strict, exact, policy)
         summary = synthesise(spec, opts, progress=tty_progress)
@@ -71,3 +75,18 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
             sys.exit(1)
         click.echo(f"report: {', '.join(str(p) for p in written)}", err=True)
     sys.exit(1 if summary.problems else 0)
+
+
+def _weights(text: str) -> dict[str, float]:
+    from .synth import SynthError
+
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, weight = part.partition("=")
+        try:
+            out[name.strip()] = float(weight)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise SynthError(f"--format-weights takes NAME=WEIGHT pairs separated by commas; got {part!r}")
+    return out

@@ -257,7 +257,18 @@ def test_overrides_and_chat_style(tmp_path):
         assert set(answer["labels"]) == gold[x["meta"]["example"]] & set(x["meta"]["labels"])
 
 
+def test_format_weights(tmp_path):
+    out, folder = tmp_path / "c.jsonl", tmp_path / "r"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out, "--per-example", 20,
+                   "--format-weights", "tuples=0,json_by_label=4", "--report", folder)
+    assert result.exit_code == 0, result.output
+    counts = Counter(x["meta"]["format"] for x in lines_of(out))
+    assert "tuples" not in counts and counts["json_by_label"] > 2 * counts["json_records"] > 0
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--task", "ticket_triage", "--format-weights", "bare=1"], "--format-weights names 'bare'"),
+    (["--task", "ticket_triage", "--format-weights", "bare_label"], "NAME=WEIGHT"),
     (["--task", "nope"], "no task 'nope'"),
     (["--task", "ticket_triage", "--shard", "4/3"], "--shard takes I/N"),
     (["--task", "ticket_triage", "--adapter", "conll-x"], "unknown adapter 'conll-x'"),

@@ -18,6 +18,9 @@ SETTINGS = {
     "max_guidelines": (int, lambda v: v >= 0, 3, "largest number of guidelines in one instruction"),
     "max_rules": (int, lambda v: v >= 0, 3, "largest number of preference rules in one instruction"),
     "style": (str, lambda v: v in ("alpaca", "chat"), "alpaca", "'alpaca' or 'chat'"),
+    "format_weights": (dict, lambda v: all(w >= 0 for w in v.values()) and any(v.values()), {},
+                       "{ format: weight, ... }: how often each format is drawn (a format left out "
+                       "weighs 1, a weight of 0 never draws it)"),
 }
 
 
@@ -47,11 +50,35 @@ def check_synth(ctx: Context) -> None:
                     ctx.error(codes.BAD_SYNTH_VALUE, f"invalid value for '{name}'", (s.value or s).span,
                               notes=[f"'{name}': {meaning}"], task=task)
                     continue
+                if name == "format_weights":
+                    known = _format_names(task)
+                    unknown = [k for k in value if known is not None and k not in known]
+                    if unknown:
+                        ctx.error(codes.BAD_SYNTH_VALUE, f"'format_weights' names a format the task does not "
+                                  f"have: {unknown[0]}", s.value.span,
+                                  notes=["the task's formats: " + ", ".join(known)],
+                                  suggestions=did_you_mean(unknown[0], known), task=task)
+                        continue
                 policy[name] = value
         task.synth = policy
 
 
+def _format_names(task) -> list[str] | None:
+    """The names of the task's formats, or None when they are not known (an earlier error)."""
+    return [f["name"] for f in task.formats] or None
+
+
 def _value(node, typ):
+    if typ is dict:
+        if not isinstance(node, ast.ObjectValue):
+            return None
+        out = {}
+        for pair in node.pairs:
+            key = pair.key.text if isinstance(pair.key, ast.Name) else pair.key.value
+            if not isinstance(pair.value, ast.Num) or key in out:
+                return None
+            out[key] = float(pair.value.value)
+        return out
     if typ is str:
         return node.value if isinstance(node, ast.Str) else None
     if not isinstance(node, ast.Num):

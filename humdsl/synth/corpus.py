@@ -139,6 +139,13 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         raise SynthError("; ".join(bad))
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
+    names = [f["name"] for f in task_ir["formats"]]
+    unknown = [n for n in policy.format_weights if n not in names]
+    if unknown:
+        raise SynthError(f"--format-weights names '{unknown[0]}', not a format of task '{opts.task}' "
+                         f"(it has: {', '.join(names)})")
+    if not any(policy.weights(names)):
+        raise SynthError("--format-weights leaves no format to draw")
     if not opts.data.is_file():
         raise SynthError(f"cannot read {opts.data}: no such file")
     try:

@@ -32,6 +32,15 @@ class Draw:
     def pick(self, items: Sequence[T]) -> T:
         return items[self.below(len(items))]
 
+    def weighted(self, items: Sequence[T], weights: Sequence[float]) -> T:
+        """One item, drawn with probability proportional to its weight (weights sum above 0)."""
+        x = self._rng.random() * sum(weights)
+        for item, w in zip(items, weights):
+            if x < w:
+                return item
+            x -= w
+        return next(item for item, w in zip(reversed(items), reversed(weights)) if w > 0)
+
     def shuffled(self, items: Sequence[T]) -> list[T]:
         out = list(items)
         for i in range(len(out) - 1, 0, -1):  # Fisher-Yates

@@ -1,7 +1,7 @@
 """The synthesis policy: the task's `synth { }` block, with command-line overrides on top."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,7 @@ class Policy:
     max_guidelines: int = 3
     max_rules: int = 3
     style: str = "alpaca"
+    format_weights: dict = field(default_factory=dict)  # format name -> weight; absent: 1
 
     @classmethod
     def of(cls, task_ir: dict, **overrides) -> "Policy":
@@ -38,4 +39,9 @@ class Policy:
             out.append("--few-shot cannot be negative")
         if self.style not in ("alpaca", "chat"):
             out.append("--style is 'alpaca' or 'chat'")
+        if any(w < 0 for w in self.format_weights.values()):
+            out.append("--format-weights cannot be negative")
         return out
+
+    def weights(self, formats: list[str]) -> list[float]:
+        return [float(self.format_weights.get(name, 1.0)) for name in formats]

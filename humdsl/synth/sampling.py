@@ -87,7 +87,8 @@ def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: 
     descriptions = {lab["code"]: draw.below(len(lab["descriptions"]))
                     for lab in task_ir.get("labels", []) if len(lab.get("descriptions") or []) > 1}
     names = [f["name"] for f in task_ir["formats"]]
-    first = draw.pick(names)
-    formats = [first] + draw.shuffled([n for n in names if n != first])
+    weights = policy.weights(names)
+    first = draw.weighted(names, weights)
+    formats = [first] + draw.shuffled([n for n, w in zip(names, weights) if n != first and w > 0])
     shots = draw.sample(range(n_examples), policy.few_shot) if policy.few_shot else []
     return Choice(instruction, batch, guidelines, rule_choice, descriptions, formats, shots)
