@@ -59,14 +59,14 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
         click.echo("", err=True)
     for problem in summary.problems[:SHOWN_PROBLEMS]:
         click.echo(problem, err=True)
-    if len(summary.problems) > SHOWN_PROBLEMS:
-        click.echo(f"... and {len(summary.problems) - SHOWN_PROBLEMS} more problems"
+    if summary.problem_count > SHOWN_PROBLEMS:
+        click.echo(f"... and {summary.problem_count - SHOWN_PROBLEMS} more problems"
                    + (" (all in the report)" if report_dir else " (--report lists the first 100)"), err=True)
     s = summary.stats
     rate = s.instances / summary.seconds if summary.seconds else 0.0
     click.echo(f"{s.instances} instances from {s.examples} examples written to {out_path} "
                f"({rate:.0f}/s); {s.duplicates} duplicates removed, {s.failed} failed, "
-               f"{len(summary.problems)} problems", err=True)
+               f"{summary.problem_count} problems", err=True)
     if report_dir:
         try:
             written = reporting.write(reporting.build(summary, opts.data), Path(report_dir))
@@ -74,7 +74,7 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
             click.echo(f"humc: {e}", err=True)
             sys.exit(1)
         click.echo(f"report: {', '.join(str(p) for p in written)}", err=True)
-    sys.exit(1 if summary.problems else 0)
+    sys.exit(0 if summary.ok else 1)
 
 
 def _weights(text: str) -> dict[str, float]:

@@ -43,10 +43,14 @@ class SynthOptions:
     policy: dict = field(default_factory=dict)  # command-line overrides of the spec's synth block
 
 
+KEPT_PROBLEMS = 1000  # problem lines kept in memory; the rest are only counted
+
+
 @dataclass
 class SynthSummary:
     stats: Stats
-    problems: list[str]
+    problems: list[str]  # the first KEPT_PROBLEMS
+    problem_count: int
     adapter: str
     policy: Policy
     seconds: float
@@ -54,7 +58,7 @@ class SynthSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problem_count
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -156,27 +160,29 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     except OSError as e:
         raise SynthError(f"cannot read {opts.data}: {e.strerror}") from None
 
-    stats, problems = Stats(), []
+    stats, problems, count = Stats(), [], 0
+
+    def note(found: list[str]) -> None:
+        nonlocal count
+        count += len(found)
+        problems.extend(found[:max(0, KEPT_PROBLEMS - len(problems))])
+        if opts.strict and count:
+            raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
     start = time.monotonic()
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{opts.out.name}.", suffix=".partial", dir=opts.out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            reported = 0
             for lines, example_stats, example_problems in _results(task_ir, policy, opts,
                                                                    _numbered(examples, opts.shard)):
-                problems += report.skipped[reported:] + example_problems
-                reported = len(report.skipped)
-                if opts.strict and problems:
-                    raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
+                note(report.skipped + example_problems)
+                report.skipped.clear()  # the reader's list would otherwise grow with the input
                 for line in lines:
                     out.write(line + "\n")
                 stats.add(example_stats)
                 if progress:
                     progress(stats, time.monotonic() - start)
-            problems += report.skipped[reported:]  # what the reader found after the last example
-            if opts.strict and problems:
-                raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
+            note(report.skipped)  # what the reader found after the last example
         os.replace(tmp, opts.out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -184,7 +190,7 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     from ..ir import content_hash
 
     spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
-    return SynthSummary(stats, problems, adapter, policy, time.monotonic() - start, spec)
+    return SynthSummary(stats, problems, count, adapter, policy, time.monotonic() - start, spec)
 
 
 def tty_progress(stats: Stats, elapsed: float) -> None:

@@ -48,7 +48,7 @@ def build(summary, data: Path) -> dict:
         "policy": asdict(summary.policy),
         "examples": s.examples, "instances": s.instances, "duplicates_removed": s.duplicates,
         "failed_instances": s.failed, "failure_reasons": _table(s.failures),
-        "problems": len(summary.problems),
+        "problems": summary.problem_count,
         "problem_lines": summary.problems[:100],
         "formats": _table(s.formats), "phrasings": _table(s.phrasings),
         "guidelines": _table(s.guidelines), "rules": _table(s.rules),
