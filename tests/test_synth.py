@@ -211,6 +211,23 @@ def test_the_fast_check_agrees_with_the_exact_one():
     assert verdicts[True] >= 6 and verdicts[False] >= 11
 
 
+def test_a_record_task_with_span_fields(tmp_path):
+    """Span fields make a record format's grammar differ from input to input: each answer must be
+    checked against its own input's grammar (a grammar cached for another input rejects it)."""
+    spec, data = ROOT / "examples" / "invoice.hum", ROOT / "examples" / "data" / "invoices.gold.jsonl"
+    out = tmp_path / "c.jsonl"
+    result = synth(spec, "--task", "invoice", "--data", data, "--out", out, "--per-example", 2)
+    assert result.exit_code == 0, result.output
+    ir = humdsl.load(spec).tasks["invoice"].ir
+    formats = {f["name"]: build(ir, f) for f in ir["formats"]}
+    gold = {json.loads(x)["id"]: json.loads(x) for x in data.read_text(encoding="utf-8").splitlines()}
+    lines = lines_of(out)
+    assert len(lines) == 2 * len(gold) and len({x["meta"]["format"] for x in lines}) == 2
+    for x in lines:
+        ex = gold[x["meta"]["example"]]
+        assert formats[x["meta"]["format"]].parse(x["output"], source=ex["text"]) == ex["record"]
+
+
 # ---- bad input, overrides, errors ----------------------------------------------------------------
 
 def test_bad_lines_are_reported_and_skipped(tmp_path):

@@ -55,7 +55,8 @@ class Verifier:
 
     def _accepts(self, matcher, text: str) -> str | None:
         if not matcher.consume_tokens(list(text.encode("utf-8"))):
-            return matcher.get_error() or "the grammar rejects the answer"
+            # llguidance's message goes on with the parser state and the whole grammar
+            return (matcher.get_error() or "the grammar rejects the answer").splitlines()[0]
         if not matcher.is_accepting():
             return "the answer stops before the grammar is complete"
         return None
@@ -63,8 +64,10 @@ class Verifier:
     def problem(self, fmt, text: str, batch, source: str, parsed: dict | None = None) -> str | None:
         """None if `text` is accepted by `fmt`'s grammar for this batch and input; else why not.
         `parsed`, when given, must be `fmt.parse(text, batch, source)` (it saves parsing again)."""
-        per_input = fmt.shape == "inline" or fmt.schema.grounded
-        if per_input and not self.exact:
+        # Span fields of records are always grounded: their grammars are per input, but the
+        # loose check knows the spans of list kinds only, so records take the exact path.
+        per_input = fmt.shape == "inline" or fmt.schema.grounded or fmt.schema.kind == "record"
+        if per_input and not self.exact and fmt.schema.kind != "record":
             shown = tuple(batch) if batch is not None else None
             loose = self._matcher((fmt.id, shown), lambda: fmt.loose_grammar(batch))
             if self._accepts(loose, text) is None:
