@@ -75,6 +75,24 @@ class Task:
             out += [fmt.parse(t, batch=labels, source=r["text"]) for t, r in zip(texts, chunk)]
         return out
 
+    def synth(self, examples, *, seed: int = 0, **policy):
+        """Verified instruction instances (dicts, as `humc synth` writes them) from labelled
+        examples: {"id", "text", ..., "record"} dicts with the gold record in canonical form.
+        `policy` overrides the spec's synth settings (per_example=3, style="chat", ...).
+        Raises ValueError for an example that is not usable, naming it."""
+        import json
+
+        from .synth.instances import Synthesiser
+        from .synth.policy import Policy
+
+        synth = Synthesiser(self.ir, Policy.of(self.ir, **policy), seed)
+        for ordinal, ex in enumerate(examples):
+            lines, _, problems = synth.example(dict(ex), ordinal)
+            if problems:
+                raise ValueError(problems[0])
+            for line in lines:
+                yield json.loads(line)
+
 
 @dataclass(frozen=True)
 class Spec:

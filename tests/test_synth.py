@@ -228,6 +228,18 @@ def test_a_record_task_with_span_fields(tmp_path):
         assert formats[x["meta"]["format"]].parse(x["output"], source=ex["text"]) == ex["record"]
 
 
+def test_python_api_gives_the_same_instances(tmp_path):
+    out = tmp_path / "c.jsonl"
+    assert synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out,
+                 "--per-example", 3, "--seed", 5).exit_code == 0
+    task = humdsl.load(TICKETS).task("ticket_entities")
+    examples = [{**json.loads(x), "source": f"tickets_entities.gold.jsonl:{n}"}
+                for n, x in enumerate(ENTITY_GOLD.read_text(encoding="utf-8").splitlines(), start=1)]
+    assert list(task.synth(examples, seed=5, per_example=3)) == lines_of(out)
+    with pytest.raises(ValueError, match="labels the task does not declare: PRICE"):
+        list(task.synth([{"id": "x", "text": "a b", "record": {"entities": [{"type": "PRICE", "text": "a"}]}}]))
+
+
 # ---- bad input, overrides, errors ----------------------------------------------------------------
 
 def test_bad_lines_are_reported_and_skipped(tmp_path):
