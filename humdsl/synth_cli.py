@@ -39,6 +39,7 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
           strict, exact) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
     instances with varied phrasings, label batches, guidelines, rules and formats."""
+    from .constraints import GrammarInvalid
     from .synth import SynthError, SynthOptions, synthesise
     from .synth import report as reporting
     from .synth.corpus import parse_shard, tty_progress
@@ -55,6 +56,10 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
     except SynthError as e:
         click.echo(f"humc: {e}", err=True)
         sys.exit(1)
+    except GrammarInvalid as e:
+        click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
+                   f"{str(e).splitlines()[0]}; please report it", err=True)
+        sys.exit(2)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for problem in summary.problems[:SHOWN_PROBLEMS]:

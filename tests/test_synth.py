@@ -310,6 +310,19 @@ def test_clear_errors(args, message, tmp_path):
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.parametrize("content,adapter,message", [
+    ("not json at all\n", "conll04", "cannot be read with the 'conll04' adapter"),
+    ('[{"tokens": ["a"]}]', "conll04", "KeyError: 'tags'"),
+    ('{"id": 1, "text": "abc", "record": {"entities": "PER"}}\n', "canonical", ":1: the example could not be used"),
+])
+def test_a_file_of_the_wrong_shape(content, adapter, message, tmp_path):
+    data = tmp_path / "data.json"
+    data.write_text(content, encoding="utf-8")
+    spec, task = (ROOT / "specs" / "relations.hum", "conll04") if adapter == "conll04" else (ROOT / "specs" / "ner.hum", "conll03")
+    result = synth(spec, "--task", task, "--data", data, "--adapter", adapter, "--out", tmp_path / "o.jsonl")
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
 def test_missing_data_file(tmp_path):
     result = synth(TICKETS, "--task", "ticket_triage", "--data", tmp_path / "none.jsonl", "--out", tmp_path / "o.jsonl")
     assert result.exit_code == 1 and "cannot read" in result.output and "none.jsonl" in result.output

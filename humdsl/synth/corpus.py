@@ -99,6 +99,17 @@ def _work(chunk: list[tuple[int, dict]]) -> list[tuple[list[str], Stats, list[st
     return [_worker.example(ex, ordinal) for ordinal, ex in chunk]
 
 
+def _guarded(examples: Iterator[dict], data: Path, adapter: str) -> Iterator[dict]:
+    """The adapter's examples; a file it cannot make sense of at all (not the format it reads)
+    becomes one clear error instead of a traceback from deep inside the reader."""
+    try:
+        yield from examples
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as e:
+        what = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+        raise SynthError(f"{data}: cannot be read with the '{adapter}' adapter ({what}); "
+                         "is it the right file, or the right --adapter?") from None
+
+
 def _numbered(examples: Iterator[dict], shard: tuple[int, int] | None) -> Iterator[tuple[int, dict]]:
     for ordinal, ex in enumerate(examples):
         if shard is None or ordinal % shard[1] == shard[0] - 1:
@@ -174,7 +185,8 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             for lines, example_stats, example_problems in _results(task_ir, policy, opts,
-                                                                   _numbered(examples, opts.shard)):
+                                                                   _numbered(_guarded(examples, opts.data, adapter),
+                                                                             opts.shard)):
                 note(report.skipped + example_problems)
                 report.skipped.clear()  # the reader's list would otherwise grow with the input
                 for line in lines:

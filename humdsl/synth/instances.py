@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..constraints import GrammarInvalid
 from ..formats import FormatUnfit, Unrenderable, build
 from ..ir import content_hash
 from ..prompts import PromptChoice, input_text, instruction_text
@@ -32,7 +33,18 @@ class Synthesiser:
         self.inputs = [f["name"] for f in task_ir.get("inputs", [])]
 
     def example(self, ex: dict, ordinal: int) -> tuple[list[str], Stats, list[str]]:
-        """(JSONL lines, counts, problems as 'location: why') for one source example."""
+        """(JSONL lines, counts, problems as 'location: why') for one source example. A record of
+        an unexpected shape, or a bug, costs this example only: it is reported, not raised."""
+        try:
+            return self._example(ex, ordinal)
+        except GrammarInvalid:
+            raise  # the compiler made a grammar llguidance refuses: every example would fail
+        except Exception as e:  # noqa: BLE001 - reported with the example's location
+            where = ex.get("source") or f"example {ordinal}"
+            return [], Stats(examples=1, failed=self.policy.per_example), [
+                f"{where}: the example could not be used ({type(e).__name__}: {e})"]
+
+    def _example(self, ex: dict, ordinal: int) -> tuple[list[str], Stats, list[str]]:
         stats = Stats(examples=1)
         where = ex.get("source") or f"example {ordinal}"
         missing = [f for f in self.inputs if not isinstance(ex.get(f), str) or not ex[f].strip()]
