@@ -36,7 +36,7 @@ HUMC = [sys.executable, "-m", "humdsl.cli"]
 def synth_process(data: Path, out: Path, jobs: int, extra: list[str] = ()) -> dict:
     """One `humc synth` run in a fresh process tree; wall, CPU and peak RSS of the tree."""
     cmd = HUMC + ["synth", str(SPEC), "--task", "conll03", "--data", str(data), "--out", str(out),
-                  "--per-example", "3", "--jobs", str(jobs), *extra]
+                  "--per-example", "3", "--jobs", str(jobs), "--adapter", "conll-iob1", *extra]
     # RUSAGE_CHILDREN's max RSS is that of the largest process waited for, so each run goes
     # through a fresh helper process whose own children are the synth process and its workers.
     probe = ("import resource, subprocess, sys, json, time; t = time.perf_counter(); "
@@ -110,7 +110,7 @@ def main() -> None:
                "data": "CoNLL-2003 eng.train", "per_example": 3}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        quarter = tmp / "quarter.train"
+        quarter = tmp / "eng.train.quarter"
         first_sentences(TRAIN, quarter, 3510)
         full = quarter if args.quick else TRAIN
         runs = {}
@@ -123,7 +123,7 @@ def main() -> None:
         same = tmp / "again.jsonl"
         synth_process(full, same, 2)
         subprocess.run(HUMC + ["synth", str(SPEC), "--task", "conll03", "--data", str(full), "--out",
-                               str(tmp / "one.jsonl"), "--per-example", "3"], check=True, capture_output=True)
+                               str(tmp / "one.jsonl"), "--per-example", "3", "--adapter", "conll-iob1"], check=True, capture_output=True)
         results["jobs_1_and_2_byte_identical"] = (tmp / "one.jsonl").read_bytes() == same.read_bytes()
         results["runs"] = runs
         results["memory_flat"] = {

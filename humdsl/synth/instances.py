@@ -61,6 +61,7 @@ class Synthesiser:
         draw = Draw(self.seed, ordinal, ex.get("id", ""))
         lines, seen, failures = [], set(), {}
         shown_input = input_text(self.task, ex)
+        source, example_id = _short(where), str(ex.get("id", ordinal))
         for k in range(self.policy.per_example):
             choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]))
             made = self._instance(choice, gold, text, stats, where)
@@ -81,7 +82,7 @@ class Synthesiser:
             meta = {"spec": self.spec, "task": self.task["name"], "format": fmt_name,
                     "phrasing": choice.instruction, "guidelines": [list(g) for g in choice.guidelines],
                     "rules": [list(r) for r in choice.rules], "labels": choice.batch,
-                    "shots": choice.shots, "source": _short(where), "example": str(ex.get("id", ordinal)),
+                    "shots": choice.shots, "source": source, "example": example_id,
                     "index": ordinal, "instance": k}
             lines.append(self._line(instruction, shown_input, answer, meta))
         problems = []

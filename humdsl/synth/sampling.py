@@ -84,8 +84,10 @@ def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: 
     rules = draw.sample(rules, draw.between(0, min(policy.max_rules, len(rules))))
     rule_choice = [(r["id"], draw.below(len(r["texts"]))) for r in rules]
 
+    shown = set(batch) if batch is not None else None  # only the labels shown need a paraphrase
     descriptions = {lab["code"]: draw.below(len(lab["descriptions"]))
-                    for lab in task_ir.get("labels", []) if len(lab.get("descriptions") or []) > 1}
+                    for lab in task_ir.get("labels", [])
+                    if len(lab.get("descriptions") or []) > 1 and (shown is None or lab["code"] in shown)}
     names = [f["name"] for f in task_ir["formats"]]
     weights = policy.weights(names)
     first = draw.weighted(names, weights)
