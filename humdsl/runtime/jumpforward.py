@@ -89,7 +89,7 @@ class JumpForwardDecoder:
         self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
-        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prompt_tokens": 0, "prefix_reused": 0}
+        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -125,7 +125,10 @@ class JumpForwardDecoder:
         gen_rng = None
         if sampling.temperature > 0:
             gen_rng = torch.Generator(device="cpu")
-            gen_rng.manual_seed(sampling.seed if sampling.seed is not None else torch.seed())
+            if sampling.seed is not None:
+                gen_rng.manual_seed(sampling.seed)
+            else:
+                gen_rng.seed()  # a fresh non-deterministic seed; the global generator is left alone
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
         pending: dict[int, list[int]] = {}
@@ -181,6 +184,7 @@ class JumpForwardDecoder:
         import torch
         from llguidance.torch import fill_next_token_bitmask
 
+        logits = logits.float().cpu()  # masks and sampling on the CPU, whatever the model's device
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
