@@ -240,6 +240,29 @@ def test_python_api_gives_the_same_instances(tmp_path):
         list(task.synth([{"id": "x", "text": "a b", "record": {"entities": [{"type": "PRICE", "text": "a"}]}}]))
 
 
+def test_the_verdict_is_that_of_consuming_the_answer():
+    """The verifier asks llguidance's validate_tokens (which leaves the matcher as it is) instead
+    of consuming: on whole answers, prefixes and extensions the verdict must be the same."""
+    from llguidance import LLMatcher
+
+    ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
+    source = "Lyon beat Porto 2-1 as Brazilian striker Rafael Costa scored twice in Paris ."
+    record = {"entities": [{"type": "ORG", "text": "Lyon"}, {"type": "PER", "text": "Rafael Costa"},
+                           {"type": "LOC", "text": "Paris"}]}
+    verifier = Verifier(exact=True)
+    checked = Counter()
+    for f in ir["formats"]:
+        fmt = build(ir, f)
+        answer = fmt.render(record, source=source)
+        grammar = fmt.grammar(source=source)
+        for text in {answer, answer[:-1], answer[: len(answer) // 2], answer + " ", answer + answer[-1], ""}:
+            m = LLMatcher(verifier._tok, LLMatcher.grammar_from_lark(grammar), log_level=0)
+            consumed = m.consume_tokens(list(text.encode("utf-8"))) and m.is_accepting()
+            assert (verifier.problem(fmt, text, None, source) is None) == consumed, (f["name"], text)
+            checked[consumed] += 1
+    assert checked[True] >= 5 and checked[False] >= 20
+
+
 # ---- bad input, overrides, errors ----------------------------------------------------------------
 
 def test_bad_lines_are_reported_and_skipped(tmp_path):
