@@ -62,8 +62,9 @@ class Synthesiser:
         lines, seen, failures = [], set(), {}
         shown_input = input_text(self.task, ex)
         source, example_id = _short(where), str(ex.get("id", ordinal))
+        present = present_labels(self.task, gold)
         for k in range(self.policy.per_example):
-            choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]))
+            choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]), present)
             made = self._instance(choice, gold, text, stats, where)
             if made is None:
                 stats.failed += 1
@@ -78,7 +79,7 @@ class Synthesiser:
                 stats.duplicates += 1
                 continue
             seen.add(key)
-            self._count(stats, choice, fmt_name, instruction, answer, gold)
+            self._count(stats, choice, fmt_name, instruction, answer, present)
             meta = {"spec": self.spec, "task": self.task["name"], "format": fmt_name,
                     "phrasing": choice.instruction, "guidelines": [list(g) for g in choice.guidelines],
                     "rules": [list(r) for r in choice.rules], "labels": choice.batch,
@@ -138,7 +139,7 @@ class Synthesiser:
             body = {"instruction": instruction.rstrip("\n"), "input": shown_input, "output": answer}
         return json.dumps({**body, "meta": meta}, ensure_ascii=False)
 
-    def _count(self, stats: Stats, choice, fmt_name, instruction, answer, gold) -> None:
+    def _count(self, stats: Stats, choice, fmt_name, instruction, answer, present) -> None:
         stats.instances += 1
         stats.formats[fmt_name] += 1
         stats.phrasings[choice.instruction] += 1
@@ -148,7 +149,7 @@ class Synthesiser:
         if choice.batch is not None:
             stats.batch_sizes[len(choice.batch)] += 1
             stats.labels_asked.update(choice.batch)
-            answered = [x for x in present_labels(self.task, gold) if x in choice.batch]
+            answered = [x for x in present if x in choice.batch]
             stats.labels_answered.update(answered)
             stats.empty_answers += not answered
         stats.instruction_chars[len(instruction)] += 1

@@ -40,7 +40,7 @@ def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -
     kind = task_ir["kind"]
     if kind not in LABELLED:
         return None
-    codes = [lab["code"] for lab in task_ir.get("labels", [])]
+    codes = _facts(task_ir).codes
     size = draw.between(1, min(policy.label_batch, len(codes)))
     absent = [c for c in codes if c not in present]
     single = kind == "classify" and not task_ir.get("multilabel")
@@ -59,36 +59,53 @@ def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -
     return draw.shuffled(positives + negatives)
 
 
-def _eligible_guidelines(task_ir: dict, batch: list[str] | None) -> list[dict]:
-    codes = {lab["code"] for lab in task_ir.get("labels", [])}
-    out = []
-    for g in task_ir.get("guidelines", []):
-        label_scope = [s for s in g.get("scope") or [] if s in codes]
-        if batch is not None and label_scope and not set(label_scope) & set(batch):
-            continue  # about labels this instruction does not ask for
-        if g.get("texts"):
-            out.append(g)
-    return out
+class _Facts:
+    """What choose() needs of a task, worked out once per task rather than once per instance."""
+
+    def __init__(self, task_ir: dict):
+        self.ir = task_ir
+        self.codes = [lab["code"] for lab in task_ir.get("labels", [])]
+        codes = set(self.codes)
+        self.guidelines = [(g, frozenset(s for s in g.get("scope") or [] if s in codes))
+                           for g in task_ir.get("guidelines", []) if g.get("texts")]
+        self.rules = [r for r in task_ir.get("rules", []) if r.get("texts")]
+        self.paraphrased = [(lab["code"], len(lab["descriptions"])) for lab in task_ir.get("labels", [])
+                            if len(lab.get("descriptions") or []) > 1]
+        self.formats = [f["name"] for f in task_ir["formats"]]
+        self.phrasings = len(task_ir.get("instructions") or [""])
 
 
-def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: int) -> Choice:
-    phrasings = task_ir.get("instructions") or [""]
-    instruction = draw.below(len(phrasings))
-    batch = label_batch(task_ir, present_labels(task_ir, record), policy, draw)
+_FACTS: dict[int, _Facts] = {}
 
-    guides = _eligible_guidelines(task_ir, batch)
+
+def _facts(task_ir: dict) -> _Facts:
+    found = _FACTS.get(id(task_ir))
+    if found is None or found.ir is not task_ir:
+        found = _FACTS[id(task_ir)] = _Facts(task_ir)
+    return found
+
+
+def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: int,
+           present: list[str] | None = None) -> Choice:
+    """One instance's choices. `present`: present_labels(task_ir, record), if already known."""
+    facts = _facts(task_ir)
+    instruction = draw.below(facts.phrasings)
+    if present is None:
+        present = present_labels(task_ir, record)
+    batch = label_batch(task_ir, present, policy, draw)
+
+    shown = set(batch) if batch is not None else None
+    # a guideline about labels this instruction does not ask for is left out
+    guides = [g for g, scope in facts.guidelines if shown is None or not scope or scope & shown]
     guides = draw.sample(guides, draw.between(0, min(policy.max_guidelines, len(guides))))
     guidelines = [(g["id"], draw.below(len(g["texts"]))) for g in guides]
 
-    rules = [r for r in task_ir.get("rules", []) if r.get("texts")]
-    rules = draw.sample(rules, draw.between(0, min(policy.max_rules, len(rules))))
+    rules = draw.sample(facts.rules, draw.between(0, min(policy.max_rules, len(facts.rules))))
     rule_choice = [(r["id"], draw.below(len(r["texts"]))) for r in rules]
 
-    shown = set(batch) if batch is not None else None  # only the labels shown need a paraphrase
-    descriptions = {lab["code"]: draw.below(len(lab["descriptions"]))
-                    for lab in task_ir.get("labels", [])
-                    if len(lab.get("descriptions") or []) > 1 and (shown is None or lab["code"] in shown)}
-    names = [f["name"] for f in task_ir["formats"]]
+    # only the labels shown need a paraphrase of their description
+    descriptions = {code: draw.below(n) for code, n in facts.paraphrased if shown is None or code in shown}
+    names = facts.formats
     weights = policy.weights(names)
     first = draw.weighted(names, weights)
     formats = [first] + draw.shuffled([n for n, w in zip(names, weights) if n != first and w > 0])
