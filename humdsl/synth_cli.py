@@ -28,7 +28,8 @@ SHOWN_PROBLEMS = 20
 @click.option("--max-rules", type=int, help="Most preference rules cited in one instruction.")
 @click.option("--format-weights", help="How often each format is drawn, e.g. json_by_label=2,tagged=0 "
               "(a format left out weighs 1).")
-@click.option("--jobs", default=1, show_default=True, help="Worker processes (the output does not change).")
+@click.option("--jobs", default=1, show_default=True,
+              help="Worker processes, at most one per core (the output does not change).")
 @click.option("--shard", help="I/N: make only every N-th example, starting with the I-th (1-based).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
               help="Write report.json and PNG charts into this folder.")

@@ -309,6 +309,23 @@ def test_overrides_and_chat_style(tmp_path):
         assert set(answer["labels"]) == gold[x["meta"]["example"]] & set(x["meta"]["labels"])
 
 
+def test_more_jobs_than_cores_is_lowered_to_the_cores(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    base = [TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD]
+    assert synth(*base, "--out", one).exit_code == 0
+    started = []
+    import multiprocessing.context as mpc
+
+    real = mpc.BaseContext.Pool
+    monkeypatch.setattr(mpc.BaseContext, "Pool", lambda self, n, *a, **k: started.append(n) or real(self, n, *a, **k))
+    assert synth(*base, "--out", many, "--jobs", 100000).exit_code == 0
+    assert many.read_bytes() == one.read_bytes()
+    assert started == [2]  # never 100,000 processes
+
+
 def test_format_weights(tmp_path):
     out, folder = tmp_path / "c.jsonl", tmp_path / "r"
     result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out, "--per-example", 20,

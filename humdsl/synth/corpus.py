@@ -154,6 +154,8 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         raise SynthError("; ".join(bad))
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
+    # More processes than cores only costs memory (each holds the spec and its grammars).
+    opts.jobs = min(opts.jobs, os.cpu_count() or 1)
     names = [f["name"] for f in task_ir["formats"]]
     unknown = [n for n in policy.format_weights if n not in names]
     if unknown:
