@@ -43,7 +43,9 @@ def outlines_dec(loaded):
 def jf(loaded):
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
-    return JumpForwardDecoder(loaded)  # one decoder for every case: the prefix cache moves between tasks
+    # one decoder for every case (the prefix cache moves between tasks), in ragged batches even on
+    # the CPU, where the default is one row at a time
+    return JumpForwardDecoder(loaded, ragged=True)
 
 
 def _inputs(ir: dict, n: int = 3) -> list[dict]:
@@ -101,7 +103,7 @@ def test_the_prefix_cache_changes_nothing_but_the_work(loaded):
 
     pid, ir, fmt_ir = next(p for p in PAIRS if len(_inputs(p[1], 4)) >= 3 and p[1]["kind"] == "entities")
     _, _, prompts, grammars, budget = _case(ir, fmt_ir, n=4)
-    plain, cached = JumpForwardDecoder(loaded, prefix_cache=False), JumpForwardDecoder(loaded)
+    plain, cached = JumpForwardDecoder(loaded, prefix_cache=False), JumpForwardDecoder(loaded, ragged=True)
     want = [plain.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)]
     assert [cached.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)] == want
     assert cached.generate(prompts, grammars, budget, GREEDY) == want  # batched, prefix shared
@@ -110,6 +112,19 @@ def test_the_prefix_cache_changes_nothing_but_the_work(loaded):
     ids = [cached.prompt_ids(p) for p in prompts]
     assert shared >= 16 and all(i[:shared] == ids[0][:shared] for i in ids)
     assert len({i[shared] for i in ids if len(i) > shared}) > 1  # the longest common prefix, no longer
+
+
+def test_on_a_cpu_rows_go_one_at_a_time_by_default_with_the_same_output(loaded, jf):
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    pid, ir, fmt_ir = next(p for p in PAIRS if len(_inputs(p[1], 4)) >= 3 and p[1]["kind"] == "entities")
+    _, _, prompts, grammars, budget = _case(ir, fmt_ir, n=4)
+    auto = JumpForwardDecoder(loaded)
+    assert loaded.device == "cpu" and not auto.ragged
+    assert auto.generate(prompts, grammars, budget, GREEDY) == jf.generate(prompts, grammars, budget, GREEDY)
+    assert auto.stats["max_rows"] == 1 and auto.stats["prefix_reused"] >= len(prompts) - 1
+    seeded = Sampling(0.8, 0.95, 7)  # one generator for the whole call, row after row: repeatable
+    assert auto.generate(prompts, grammars, budget, seeded) == auto.generate(prompts, grammars, budget, seeded)
 
 
 def test_a_grammar_that_forces_everything_needs_no_forward_pass(jf, outlines_dec):
@@ -260,7 +275,7 @@ def test_real_smollm2_jump_forward_matches_the_outlines_path():
     from humdsl.runtime.models import load
 
     model = load("smollm2")
-    ref, dec = OutlinesDecoder(model), JumpForwardDecoder(model)
+    ref, dec = OutlinesDecoder(model), JumpForwardDecoder(model, ragged=True)
     task = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03")
     sentences = ["Germany's representative to the European Union's veterinary committee Werner Zwingmann said "
                  "on Wednesday consumers should buy sheepmeat from countries other than Britain.",

@@ -14,6 +14,13 @@ The prompt prefix that many inputs of a task share (system text, instructions, e
 computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
 prompts it has seen, narrowing it as new prompts arrive.
 
+On a CPU the rows of a call are decoded one after another by default (`ragged=None`), still
+sharing the prefix cache: there a forward pass costs about the same per row whatever the batch
+(no spare compute to fill), and a ragged batch adds padding (every row is widened to the longest
+forced run), holes in every row's cache, an explicit 4-D mask and, with that mask, transformers'
+repeat-the-KV-heads fallback in SDPA; on SmolLM2 with JSON answers batches of 4 were 2.4x slower
+than one row at a time (see docs/run.md). Greedy output is the same either way.
+
 Same interface as `OutlinesDecoder`, and the same prompt rendering and tokenization, so greedy
 output is token-for-token that of masked greedy decoding on the Outlines path (up to float
 rounding at near-ties; see docs/run.md)."""
@@ -69,7 +76,7 @@ def _has_chat_template(tok) -> bool:
 class JumpForwardDecoder:
     name = "jump-forward"
 
-    def __init__(self, loaded, prefix_cache: bool = True):
+    def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None):
         import torch
 
         reason = unsupported_reason(loaded)
@@ -88,8 +95,10 @@ class JumpForwardDecoder:
         self.bits = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
+        # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
+        self.ragged = self.device.type != "cpu" if ragged is None else ragged
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
-        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0}
+        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -120,8 +129,6 @@ class JumpForwardDecoder:
         if len(prompts) != len(grammars):
             raise ValueError("one grammar per prompt")
         matchers = [self._matcher(i, g) for i, g in enumerate(grammars)]
-        ids = [self.prompt_ids(p) for p in prompts]
-        gen: list[list[int]] = [[] for _ in prompts]
         gen_rng = None
         if sampling.temperature > 0:
             gen_rng = torch.Generator(device="cpu")
@@ -129,11 +136,27 @@ class JumpForwardDecoder:
                 gen_rng.manual_seed(sampling.seed)
             else:
                 gen_rng.seed()  # a fresh non-deterministic seed; the global generator is left alone
+        groups = [list(range(len(prompts)))] if self.ragged else [[r] for r in range(len(prompts))]
+        out: list[str] = [""] * len(prompts)
+        for group in groups:
+            texts = self._generate([prompts[r] for r in group], [matchers[r] for r in group], group,
+                                   max_new_tokens, sampling, gen_rng)
+            for r, text in zip(group, texts):
+                out[r] = text
+        return out
+
+    def _generate(self, prompts: list[str], matchers: list, names: list[int], max_new_tokens: int,
+                  sampling: Sampling, gen_rng) -> list[str]:
+        """Decode these rows as one ragged batch; `names` are their rows in the caller's batch."""
+        import torch
+
+        ids = [self.prompt_ids(p) for p in prompts]
+        gen: list[list[int]] = [[] for _ in prompts]
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
         pending: dict[int, list[int]] = {}
         for r, m in enumerate(matchers):
-            if not self._force(r, m, gen[r], max_new_tokens):
+            if not self._force(names[r], m, gen[r], max_new_tokens):
                 pending[r] = gen[r][:]
         with torch.inference_mode():
             rows = [r for r in range(len(prompts)) if r in pending]
@@ -144,16 +167,16 @@ class JumpForwardDecoder:
                     logits = self._step(state, [feed[r] for r in rows])
                     finished = []
                     for i, r in enumerate(rows):
-                        t = self._choose(r, matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
+                        t = self._choose(names[r], matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
                         if t == self.eos:
                             finished.append(i)
                             continue
                         if not matchers[r].consume_token(t) or matchers[r].is_error():
-                            raise DecodeError(f"row {r}: the grammar refused token {t} after "
+                            raise DecodeError(f"row {names[r]}: the grammar refused token {t} after "
                                               f"{len(gen[r])} tokens: {matchers[r].get_error()}")
                         gen[r].append(t)
                         before = len(gen[r])
-                        if self._force(r, matchers[r], gen[r], max_new_tokens):
+                        if self._force(names[r], matchers[r], gen[r], max_new_tokens):
                             finished.append(i)
                         else:
                             feed[r] = gen[r][before - 1:]  # the chosen token and its forced run
@@ -284,6 +307,7 @@ class _Batch:
                         past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
         self.cache = out.past_key_values
         dec.stats["passes"] += 1
+        dec.stats["max_rows"] = max(dec.stats["max_rows"], len(chunks))
         return out.logits[:, -1, :].float() if want_logits else None
 
     def select(self, keep: list[int]) -> None:
