@@ -118,15 +118,23 @@ def test_instances_of_an_example_vary(tmp_path):
 def test_label_batches_follow_the_policy():
     ir = humdsl.load(ROOT / "specs" / "ner.hum").tasks["conll03"].ir
     policy = Policy.of(ir, label_batch=3, negative_ratio=0.4, hard_negative_ratio=1.0)
-    sizes, hard = Counter(), Counter()
-    for i in range(400):
-        batch = label_batch(ir, ["ORG"], policy, Draw("t", i))
+    sizes, hard, shares = Counter(), Counter(), []
+    for i in range(600):
+        present = ["ORG", "PER"] if i % 2 else ["ORG"]
+        batch = label_batch(ir, present, policy, Draw("t", i))
         assert 1 <= len(batch) <= 3 and len(set(batch)) == len(batch)
+        assert any(b in present for b in batch)  # an example with labels always has one asked for
         sizes[len(batch)] += 1
-        negatives = [b for b in batch if b != "ORG"]
-        hard.update(n in ("LOC", "MISC") for n in negatives)  # ORG is similar to LOC and to MISC
+        negatives = [b for b in batch if b not in present]
+        shares.append(len(negatives) / len(batch))
+        if present == ["ORG"]:
+            hard.update(n in ("LOC", "MISC") for n in negatives)  # ORG is similar to LOC and to MISC
     assert set(sizes) == {1, 2, 3}
+    assert abs(sum(shares) / len(shares) - 0.4) < 0.08  # negatives make up about negative_ratio
     assert hard[True] > 0 and hard[False] < hard[True] / 4  # similar labels come first
+    none = Policy.of(ir, negative_ratio=0.0)
+    assert all(set(label_batch(ir, ["PER", "LOC"], none, Draw("z", i))) <= {"PER", "LOC"} for i in range(100))
+    assert all(label_batch(ir, [], none, Draw("e", i)) for i in range(20))  # no labels: negatives only
 
     trec = humdsl.load(ROOT / "specs" / "classify.hum").tasks["trec_fine"].ir
     for i in range(200):  # a single-label classifier always offers the gold label
@@ -353,7 +361,7 @@ def test_clear_errors(args, message, tmp_path):
 @pytest.mark.parametrize("content,adapter,message", [
     ("not json at all\n", "conll04", "cannot be read with the 'conll04' adapter"),
     ('[{"tokens": ["a"]}]', "conll04", "KeyError: 'tags'"),
-    ('{"id": 1, "text": "abc", "record": {"entities": "PER"}}\n', "canonical", ":1: the example could not be used"),
+    ('{"id": 1, "text": "abc", "record": {"entities": "PER"}}\n', "canonical", ":1: the record needs an 'entities' list of objects"),
 ])
 def test_a_file_of_the_wrong_shape(content, adapter, message, tmp_path):
     data = tmp_path / "data.json"

@@ -90,9 +90,9 @@ def _task_ir(spec_path: str, task: str) -> dict:
 _worker: Synthesiser | None = None
 
 
-def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool) -> None:
+def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_path: str) -> None:
     global _worker
-    _worker = Synthesiser(task_ir, policy, seed, exact)
+    _worker = Synthesiser(task_ir, policy, seed, exact, data_path)
 
 
 def _work(chunk: list[tuple[int, dict]]) -> list[tuple[list[str], Stats, list[str]]]:
@@ -124,14 +124,14 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
 def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[list[str], Stats, list[str]]]:
     """Per-example results in source order, with at most a few chunks in flight per process."""
     if opts.jobs <= 1:
-        synth = Synthesiser(task_ir, policy, opts.seed, opts.exact)
+        synth = Synthesiser(task_ir, policy, opts.seed, opts.exact, str(opts.data))
         for ordinal, ex in numbered:
             yield synth.example(ex, ordinal)
         return
     import multiprocessing as mp
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(opts.jobs, _init_worker, (task_ir, policy, opts.seed, opts.exact)) as pool:
+    with ctx.Pool(opts.jobs, _init_worker, (task_ir, policy, opts.seed, opts.exact, str(opts.data))) as pool:
         pending = []
         chunks = _chunks(numbered, CHUNK)
         for chunk in chunks:

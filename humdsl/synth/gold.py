@@ -7,14 +7,39 @@ from ..kinds import KINDS
 _ANCHOR = {"entities": "text", "relations": "head", "events": "trigger", "triples": "subject"}
 
 
+def shape_problem(task_ir: dict, record: dict) -> str | None:
+    """Why a gold record does not have the canonical shape of the task's kind, or None."""
+    kind = task_ir["kind"]
+    if kind in _ANCHOR:
+        items = record.get(kind)
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return f"the record needs an {kind!r} list of objects" if kind == "entities" else \
+                f"the record needs a {kind!r} list of objects"
+        if kind == "events" and not all(isinstance(e.get("arguments", []), list) for e in items):
+            return "an event's 'arguments' must be a list"
+    elif kind == "qa":
+        if "answer" not in record or not (record["answer"] is None or isinstance(record["answer"], str)):
+            return "the record needs an 'answer': a string, or null when unanswerable"
+    elif kind == "classify":
+        labels = record.get("labels") if "labels" in record else record.get("label", ...)
+        if labels is ...:
+            return "the record needs a 'label' (or 'labels')"
+        if task_ir.get("multilabel"):
+            if not isinstance(labels, (list, str)):
+                return "'labels' must be a list of labels"
+        elif isinstance(labels, list) and len(labels) != 1:
+            return f"a single-label task's record holds {len(labels)} labels"
+    return None
+
+
 def unknown_labels(task_ir: dict, record: dict) -> list[str]:
     """Labels (and event roles) the record uses that the task does not declare."""
     kind = task_ir["kind"]
     codes = {lab["code"] for lab in task_ir.get("labels", [])}
     used: list[str] = []
     if kind == "classify":
-        used = list(record.get("labels") or []) if "labels" in record else [record.get("label")]
-        used = [u for u in used if u is not None]
+        used = record["labels"] if "labels" in record else record.get("label")
+        used = [u for u in (used if isinstance(used, list) else [used]) if u is not None]
     elif kind in ("entities", "relations", "events"):
         used = [item.get("type") for item in record.get(kind, [])]
     bad = [u for u in used if u not in codes]
@@ -53,10 +78,11 @@ def prepare(task_ir: dict, record: dict, text: str, ordered: bool) -> dict:
     if kind == "qa":  # datasets may list every annotator's answer; the gold answer is the first
         return {"answer": record.get("answer")}
     if kind == "classify":
+        labels = record["labels"] if "labels" in record else record.get("label")
+        labels = labels if isinstance(labels, list) else [labels]
         if task_ir.get("multilabel"):
-            labels = record["labels"] if "labels" in record else [record.get("label")]
             return {"labels": [x for x in labels if x is not None]}
-        return {"label": record.get("label")}
+        return {"label": labels[0] if labels else None}
     return _without_offsets(record)
 
 

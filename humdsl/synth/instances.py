@@ -14,7 +14,7 @@ from ..formats import FormatUnfit, Unrenderable, build
 from ..ir import content_hash
 from ..prompts import PromptChoice, input_text, instruction_text
 from .draw import Draw
-from .gold import prepare, unknown_labels
+from .gold import prepare, shape_problem, unknown_labels
 from .policy import Policy
 from .sampling import choose, present_labels
 from .stats import Stats
@@ -22,7 +22,8 @@ from .verify import Verifier
 
 
 class Synthesiser:
-    def __init__(self, task_ir: dict, policy: Policy, seed: int, exact: bool = False):
+    def __init__(self, task_ir: dict, policy: Policy, seed: int, exact: bool = False,
+                 data_path: str | None = None):
         self.task = task_ir
         self.policy = policy
         self.seed = seed
@@ -31,6 +32,9 @@ class Synthesiser:
         self.ordered = any((r.get("effect") or {}).get("name") == "ordered" for r in task_ir.get("rules", []))
         self.spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
         self.inputs = [f["name"] for f in task_ir.get("inputs", [])]
+        # Locations start with the data path as the user wrote it; the corpus keeps the file
+        # name only, so that it does not depend on where the data was read from.
+        self.data_path = data_path
 
     def example(self, ex: dict, ordinal: int) -> tuple[list[str], Stats, list[str]]:
         """(JSONL lines, counts, problems as 'location: why') for one source example. A record of
@@ -41,27 +45,34 @@ class Synthesiser:
             raise  # the compiler made a grammar llguidance refuses: every example would fail
         except Exception as e:  # noqa: BLE001 - reported with the example's location
             where = ex.get("source") or f"example {ordinal}"
-            return [], Stats(examples=1, failed=self.policy.per_example), [
-                f"{where}: the example could not be used ({type(e).__name__}: {e})"]
+            why = f"the example could not be used ({type(e).__name__}: {e})"
+            return [], self._unusable(why), [f"{where}: {why}"]
 
     def _example(self, ex: dict, ordinal: int) -> tuple[list[str], Stats, list[str]]:
         stats = Stats(examples=1)
         where = ex.get("source") or f"example {ordinal}"
         missing = [f for f in self.inputs if not isinstance(ex.get(f), str) or not ex[f].strip()]
         if missing:
-            return [], stats, [f"{where}: the example lacks {', '.join(map(repr, missing))}"]
+            why = f"the example lacks {', '.join(map(repr, missing))}"
+            return [], self._unusable(why), [f"{where}: {why}"]
         record = ex.get("record")
         if not isinstance(record, dict):
-            return [], stats, [f"{where}: the example has no gold record"]
+            why = "the example has no gold record"
+            return [], self._unusable(why), [f"{where}: {why}"]
+        shape = shape_problem(self.task, record)
+        if shape:
+            why = shape
+            return [], self._unusable(why), [f"{where}: {why}"]
         bad = unknown_labels(self.task, record)
         if bad:
-            return [], stats, [f"{where}: labels the task does not declare: {', '.join(bad)}"]
+            why = f"labels the task does not declare: {', '.join(bad)}"
+            return [], self._unusable(why), [f"{where}: {why}"]
         text = ex["text"]
         gold = prepare(self.task, record, text, self.ordered)
         draw = Draw(self.seed, ordinal, ex.get("id", ""))
         lines, seen, failures = [], set(), {}
         shown_input = input_text(self.task, ex)
-        source, example_id = _short(where), str(ex.get("id", ordinal))
+        source, example_id = self._short(where), str(ex.get("id", ordinal))
         present = present_labels(self.task, gold)
         for k in range(self.policy.per_example):
             choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]), present)
@@ -93,6 +104,13 @@ class Synthesiser:
                             f"no format could express the gold answer: {why}")
         return lines, stats, problems
 
+    def _unusable(self, why: str) -> Stats:
+        """The counts of an example none of whose instances could be made."""
+        k = self.policy.per_example
+        stats = Stats(examples=1, failed=k)
+        stats.failures[why.split(" (")[0].split(":")[0]] += k
+        return stats
+
     def _instance(self, choice, gold, text, stats, where):
         self._last_reasons = []
         for name in choice.formats:
@@ -108,6 +126,8 @@ class Synthesiser:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue
             shots = self._shots(fmt, choice)
+            choice.shots = [i for i, _ in shots]  # what is shown, for meta and the report
+            shots = [shot for _, shot in shots]
             pc = PromptChoice(instruction=choice.instruction, batch=choice.batch,
                               guidelines=choice.guidelines, rules=choice.rules, examples=shots,
                               descriptions=choice.descriptions)
@@ -120,16 +140,23 @@ class Synthesiser:
         stats.note(reason, where)
         self._last_reasons.append(reason)
 
-    def _shots(self, fmt, choice) -> list[dict]:
+    def _shots(self, fmt, choice) -> list[tuple[int, dict]]:
+        """The spec examples shown, answered under the same rules as the gold answer; one this
+        format cannot write is left out."""
         out = []
         for i in choice.shots:
             ex = self.task["examples"][i]
+            text = ex["input"]["text"]
             try:
-                answer = fmt.render(ex["output"], batch=choice.batch, source=ex["input"]["text"])
+                answer = fmt.render(prepare(self.task, ex["output"], text, self.ordered),
+                                    batch=choice.batch, source=text)
             except Unrenderable:
                 continue
-            out.append({"input": ex["input"], "answer": answer})
+            out.append((i, {"input": ex["input"], "answer": answer}))
         return out
+
+    def _short(self, where: str) -> str:
+        return short_location(where, self.data_path)
 
     def _line(self, instruction: str, shown_input: str, answer: str, meta: dict) -> str:
         if self.policy.style == "chat":
@@ -156,8 +183,10 @@ class Synthesiser:
         stats.answer_chars[len(answer)] += 1
 
 
-def _short(where: str) -> str:
+def short_location(where: str, data_path: str | None) -> str:
     """A location without the folder the data happened to be read from, so that the corpus does
     not change with the working directory."""
+    if data_path and where.startswith(data_path + ":"):
+        return Path(data_path).name + where[len(data_path):]
     path, sep, rest = where.partition(":")
-    return Path(path).name + sep + rest if sep else where
+    return Path(path).name + sep + rest if sep and "/" in path else where

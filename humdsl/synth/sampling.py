@@ -34,23 +34,29 @@ def present_labels(task_ir: dict, record: dict) -> list[str]:
 
 
 def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -> list[str] | None:
-    """A bounded batch of labels: some of those the example holds, negatives (absent labels, hard
-    ones from `similar` groups first), in a random order. A single-label classifier's batch
-    always holds the gold label: without it the question would have no right answer."""
+    """A bounded batch of labels in a random order: some of those the example holds, and
+    negatives (labels it does not hold, hard ones from `similar` groups first) making up about
+    `negative_ratio` of the batch. An example that holds none of the labels gets negatives only
+    (its answer is empty). A single-label classifier's batch always holds the gold label and at
+    least one other: without the gold label the question would have no right answer."""
     kind = task_ir["kind"]
     if kind not in LABELLED:
         return None
     codes = _facts(task_ir).codes
-    size = draw.between(1, min(policy.label_batch, len(codes)))
     absent = [c for c in codes if c not in present]
-    single = kind == "classify" and not task_ir.get("multilabel")
-    if single:
-        size = max(size, min(2, len(codes)))  # a choice between at least two labels
+    cap = min(policy.label_batch, len(codes))
+    if kind == "classify" and not task_ir.get("multilabel"):
         positives = present[:1]
+        n_neg = draw.between(min(1, len(absent)), min(max(cap, 2), len(codes)) - len(positives))
+    elif present:
+        positives = draw.sample(present, draw.between(1, min(len(present), cap)))
+        ratio = policy.negative_ratio
+        want = len(positives) * ratio / (1 - ratio) if ratio < 1 else float(cap)
+        n_neg = int(want) + (1 if draw.chance(want - int(want)) else 0)  # right on average
+        n_neg = max(0, min(n_neg, len(absent), cap - len(positives)))
     else:
-        n_neg = min(len(absent), round(size * policy.negative_ratio))
-        positives = draw.sample(present, size - n_neg)
-    n_neg = min(len(absent), size - len(positives))
+        positives = []
+        n_neg = draw.between(1, min(cap, len(absent)))
     similar = {c for group in task_ir.get("similar", []) if set(group) & set(positives) for c in group}
     hard = [c for c in absent if c in similar]
     n_hard = min(len(hard), round(n_neg * policy.hard_negative_ratio))
