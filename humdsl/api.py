@@ -85,7 +85,11 @@ class Task:
         from .synth.instances import Synthesiser
         from .synth.policy import Policy
 
-        synth = Synthesiser(self.ir, Policy.of(self.ir, **policy), seed)
+        settings = Policy.of(self.ir, **policy)  # an unknown setting is a TypeError
+        bad = settings.problems([f["name"] for f in self.ir["formats"]])
+        if bad:
+            raise ValueError("; ".join(b.replace("--", "").replace("-", "_") for b in bad))
+        synth = Synthesiser(self.ir, settings, seed)
         for ordinal, ex in enumerate(examples):
             lines, _, problems = synth.example(dict(ex), ordinal)
             if problems:

@@ -48,6 +48,10 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
     policy = {"per_example": per_example, "style": style, "label_batch": label_batch,
               "negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
               "few_shot": few_shot, "max_guidelines": max_guidelines, "max_rules": max_rules}
+    if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
+        click.echo(f"humc: --report {report_dir} is a file, not a folder", err=True)
+        sys.exit(1)
+    _exit_cleanly_on_sigterm()
     try:
         if format_weights:
             policy["format_weights"] = _weights(format_weights)
@@ -79,8 +83,22 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
         except RuntimeError as e:
             click.echo(f"humc: {e}", err=True)
             sys.exit(1)
+        except OSError as e:
+            click.echo(f"humc: cannot write the report into {report_dir}: {e.strerror or e} "
+                       f"(the corpus is written: {out_path})", err=True)
+            sys.exit(1)
         click.echo(f"report: {', '.join(str(p) for p in written)}", err=True)
     sys.exit(0 if summary.ok else 1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """A kill (as from `timeout`) ends the run like Ctrl-C does: the temporary file is removed."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    except ValueError:  # not the main thread (e.g. under a test runner): leave it
+        pass
 
 
 def _weights(text: str) -> dict[str, float]:
@@ -92,6 +110,10 @@ def _weights(text: str) -> dict[str, float]:
         try:
             out[name.strip()] = float(weight)
         except ValueError:
+            sep = ""
+        import math
+
+        if sep and not math.isfinite(out[name.strip()]):
             sep = ""
         if not sep:
             raise SynthError(f"--format-weights takes NAME=WEIGHT pairs separated by commas; got {part!r}")

@@ -346,6 +346,7 @@ def test_format_weights(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--task", "ticket_triage", "--format-weights", "bare=1"], "--format-weights names 'bare'"),
     (["--task", "ticket_triage", "--format-weights", "bare_label"], "NAME=WEIGHT"),
+    (["--task", "ticket_triage", "--format-weights", "bare_label=nan"], "NAME=WEIGHT"),
     (["--task", "nope"], "no task 'nope'"),
     (["--task", "ticket_triage", "--shard", "4/3"], "--shard takes I/N"),
     (["--task", "ticket_triage", "--adapter", "conll-x"], "unknown adapter 'conll-x'"),
@@ -360,7 +361,7 @@ def test_clear_errors(args, message, tmp_path):
 
 @pytest.mark.parametrize("content,adapter,message", [
     ("not json at all\n", "conll04", "cannot be read with the 'conll04' adapter"),
-    ('[{"tokens": ["a"]}]', "conll04", "KeyError: 'tags'"),
+    ('[{"tokens": ["a"]}]', "conll04", ":item 1: an item needs 'tokens' and 'tags' lists of one length"),
     ('{"id": 1, "text": "abc", "record": {"entities": "PER"}}\n', "canonical", ":1: the record needs an 'entities' list of objects"),
 ])
 def test_a_file_of_the_wrong_shape(content, adapter, message, tmp_path):
@@ -369,6 +370,66 @@ def test_a_file_of_the_wrong_shape(content, adapter, message, tmp_path):
     spec, task = (ROOT / "specs" / "relations.hum", "conll04") if adapter == "conll04" else (ROOT / "specs" / "ner.hum", "conll03")
     result = synth(spec, "--task", task, "--data", data, "--adapter", adapter, "--out", tmp_path / "o.jsonl")
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_refusals_that_protect_files(tmp_path):
+    data = tmp_path / "gold.jsonl"
+    data.write_bytes(ENTITY_GOLD.read_bytes())
+    base = [TICKETS, "--task", "ticket_entities", "--data"]
+    result = synth(*base, data, "--out", data)
+    assert result.exit_code == 1 and "is the dataset itself" in result.output
+    assert data.read_bytes() == ENTITY_GOLD.read_bytes()
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    result = synth(*base, data, "--out", afile / "c.jsonl")
+    assert result.exit_code == 1 and f"cannot write {afile / 'c.jsonl'}" in result.output
+    result = synth(*base, data, "--out", tmp_path / "c.jsonl", "--report", afile)
+    assert result.exit_code in (1, 2) and "is a file" in result.output
+    result = synth(*base, tmp_path, "--out", tmp_path / "c.jsonl")
+    assert result.exit_code == 1 and "it is a folder" in result.output
+    for r in (result,):
+        assert "Traceback" not in r.output
+
+
+def test_bad_bytes_wrong_adapters_and_empty_files(tmp_path):
+    rows = ENTITY_GOLD.read_bytes().splitlines()
+    data = tmp_path / "gold.jsonl"
+    data.write_bytes(b"\n".join(rows[:2] + [b'{"id": "x", "text": "caf\xe9"}'] + rows[2:]) + b"\n")
+    out = tmp_path / "c.jsonl"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", data, "--out", out)
+    assert result.exit_code == 1 and f"{data}:3: not UTF-8 text (byte 0xe9" in result.output
+    assert len({x["meta"]["example"] for x in lines_of(out)}) == 8  # the other lines are all there
+
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--adapter", "conll-iob2",
+                   "--out", out)
+    assert result.exit_code == 1 and "is not a tag" in result.output
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", empty, "--out", out)
+    assert result.exit_code == 1 and "no examples in the file" in result.output
+
+
+def test_the_corpus_is_an_ordinary_file_and_the_report_names_no_folder(tmp_path, monkeypatch):
+    import os
+
+    out, rep = tmp_path / "c.jsonl", tmp_path / "r"
+    bad = tmp_path / "deep" / "gold.jsonl"
+    bad.parent.mkdir()
+    bad.write_text(ENTITY_GOLD.read_text(encoding="utf-8") + '{"id": "z", "text": "t", "record": {}}\n',
+                   encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        synth(TICKETS, "--task", "ticket_entities", "--data", bad, "--out", out, "--report", rep)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    monkeypatch.chdir(tmp_path)
+    rep2 = tmp_path / "r2"
+    synth(TICKETS, "--task", "ticket_entities", "--data", "deep/gold.jsonl", "--out", tmp_path / "c2.jsonl",
+          "--report", rep2)
+    assert (rep / "report.json").read_bytes() == (rep2 / "report.json").read_bytes()
+    assert "gold.jsonl:9: the record needs an 'entities' list" in (rep / "report.json").read_text(encoding="utf-8")
 
 
 def test_missing_data_file(tmp_path):

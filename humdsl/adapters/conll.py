@@ -1,9 +1,13 @@
 """CoNLL-style token/tag files (CoNLL-2003 IOB1, WNUT-17 IOB2, BILOU) into entity records."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+
+_TAG = re.compile(r"^(O|[BIELUS]-\S+)$")
 
 
 @dataclass
@@ -33,8 +37,10 @@ def iter_conll(path: str | Path, problems: list[str] | None = None,
                 continue
             if not tokens:
                 start = n
-            if len(cols) < 2:
-                why = f"{path}:{n}: expected a token and a tag, got {line!r}"
+            tag = cols[tag_column] if len(cols) >= 2 else ""
+            if len(cols) < 2 or not _TAG.match(tag):
+                why = (f"{path}:{n}: expected a token and a tag, got {line!r}" if len(cols) < 2 else
+                       f"{path}:{n}: {tag!r} is not a tag (O, or B-, I-, L-, U-, E-, S- and a type)")
                 if problems is None:
                     raise ValueError(why)
                 if broken is None:

@@ -38,6 +38,10 @@ def conll04(path: Path, report: Report) -> Iterator[dict]:
 
     data = json.loads(path.read_text(encoding="utf-8"))
     for n, item in enumerate(data, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("tokens"), list) or \
+                not isinstance(item.get("tags"), list) or len(item["tokens"]) != len(item["tags"]):
+            report.skipped.append(f"{path}:item {n}: an item needs 'tokens' and 'tags' lists of one length")
+            continue
         tokens = item["tokens"]
         spans = tags_to_spans(item["tags"], "bilou")
         text, ents = sentence_record(Sentence(tokens, item["tags"], n), "bilou")
@@ -262,7 +266,7 @@ def detect(path: Path) -> str | None:
     if name.startswith("eng.") or name.endswith((".testa", ".testb")):
         return "conll-iob1"
     if name.endswith((".jsonl", ".json")):
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", errors="replace") as fh:
             head = fh.readline()
         if '"cyberevent"' in head:
             return "casie"

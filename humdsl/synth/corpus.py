@@ -104,7 +104,9 @@ def _guarded(examples: Iterator[dict], data: Path, adapter: str) -> Iterator[dic
     becomes one clear error instead of a traceback from deep inside the reader."""
     try:
         yield from examples
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise SynthError(f"{data}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         what = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
         raise SynthError(f"{data}: cannot be read with the '{adapter}' adapter ({what}); "
                          "is it the right file, or the right --adapter?") from None
@@ -148,23 +150,23 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     task_ir = _task_ir(spec_path, opts.task)
     if not task_ir["formats"]:
         raise SynthError(f"task '{opts.task}' has no output formats")
-    policy = Policy.of(task_ir, **opts.policy)
-    bad = policy.problems()
+    try:
+        policy = Policy.of(task_ir, **opts.policy)
+    except TypeError as e:
+        raise SynthError(str(e)) from None
+    bad = policy.problems([f["name"] for f in task_ir["formats"]])
     if bad:
         raise SynthError("; ".join(bad))
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
     # More processes than cores only costs memory (each holds the spec and its grammars).
     opts.jobs = min(opts.jobs, os.cpu_count() or 1)
-    names = [f["name"] for f in task_ir["formats"]]
-    unknown = [n for n in policy.format_weights if n not in names]
-    if unknown:
-        raise SynthError(f"--format-weights names '{unknown[0]}', not a format of task '{opts.task}' "
-                         f"(it has: {', '.join(names)})")
-    if not any(policy.weights(names)):
-        raise SynthError("--format-weights leaves no format to draw")
+    if opts.data.is_dir():
+        raise SynthError(f"cannot read {opts.data}: it is a folder; give a dataset file")
     if not opts.data.is_file():
         raise SynthError(f"cannot read {opts.data}: no such file")
+    if opts.out.exists() and opts.out.resolve() == opts.data.resolve():
+        raise SynthError(f"--out {opts.out} is the dataset itself: it would be overwritten")
     try:
         adapter = opts.adapter or detect(opts.data)
         examples, report = iter_examples(opts.data, adapter)
@@ -182,8 +184,14 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         if opts.strict and count:
             raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
     start = time.monotonic()
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{opts.out.name}.", suffix=".partial", dir=opts.out.parent)
+    try:
+        opts.out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{opts.out.name}.", suffix=".partial", dir=opts.out.parent)
+    except OSError as e:
+        raise SynthError(f"cannot write {opts.out}: {e.strerror or e}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the corpus is an ordinary file
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             for lines, example_stats, example_problems in _results(task_ir, policy, opts,
@@ -197,6 +205,8 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
                 if progress:
                     progress(stats, time.monotonic() - start)
             note(report.skipped)  # what the reader found after the last example
+            if not stats.examples and not count:
+                note([f"{opts.data}: no examples in the file"])
         os.replace(tmp, opts.out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,13 +19,17 @@ class Policy:
     @classmethod
     def of(cls, task_ir: dict, **overrides) -> "Policy":
         """The spec's settings (defaults filled in by the front end), then every override that
-        is not None."""
+        is not None. An unknown setting is a TypeError."""
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"unknown synthesis setting {unknown[0]!r}; the settings are: {', '.join(sorted(names))}")
         values = {k: v for k, v in (task_ir.get("synth") or {}).items() if k in names}
         values.update({k: v for k, v in overrides.items() if v is not None and k in names})
         return cls(**values)
 
-    def problems(self) -> list[str]:
+    def problems(self, formats: list[str]) -> list[str]:
+        """What is wrong with these settings for a task with these formats (as CLI flags)."""
         out = []
         if self.per_example < 1:
             out.append("--per-example must be at least 1")
@@ -39,8 +43,17 @@ class Policy:
             out.append("--few-shot cannot be negative")
         if self.style not in ("alpaca", "chat"):
             out.append("--style is 'alpaca' or 'chat'")
-        if any(w < 0 for w in self.format_weights.values()):
-            out.append("--format-weights cannot be negative")
+        import math
+
+        if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0
+               for w in self.format_weights.values()):
+            out.append("--format-weights takes finite weights of 0 or more")
+        unknown = [n for n in self.format_weights if n not in formats]
+        if unknown:
+            out.append(f"--format-weights names '{unknown[0]}', not a format of the task "
+                       f"(it has: {', '.join(formats)})")
+        elif not out and not any(self.weights(formats)):
+            out.append("--format-weights leaves no format to draw")
         return out
 
     def weights(self, formats: list[str]) -> list[float]:

@@ -42,14 +42,22 @@ def _table(counter: Counter) -> dict:
 
 
 def build(summary, data: Path) -> dict:
+    """The report. Locations name the data file without its folder (as the corpus does), so the
+    same inputs give the same report wherever they were read from."""
+    from .instances import short_location
+
     s: Stats = summary.stats
+    local = str(data)
+
+    def here(line: str) -> str:
+        return short_location(line, local)
     return {
         "spec": summary.spec, "data": Path(data).name, "adapter": summary.adapter,
         "policy": asdict(summary.policy),
         "examples": s.examples, "instances": s.instances, "duplicates_removed": s.duplicates,
         "failed_instances": s.failed, "failure_reasons": _table(s.failures),
         "problems": summary.problem_count,
-        "problem_lines": summary.problems[:100],
+        "problem_lines": [here(p) for p in summary.problems[:100]],
         "formats": _table(s.formats), "phrasings": _table(s.phrasings),
         "guidelines": _table(s.guidelines), "rules": _table(s.rules),
         "labels": {"asked": _table(s.labels_asked), "answered": _table(s.labels_answered)},
@@ -57,8 +65,8 @@ def build(summary, data: Path) -> dict:
         "empty_answers": s.empty_answers,
         "instruction_chars": distribution(s.instruction_chars),
         "answer_chars": distribution(s.answer_chars),
-        "format_fallbacks": _table(s.rejected),
-        "fallback_locations": {k: v for k, v in sorted(s.samples.items())},
+        "format_fallbacks": _table(s.rejected),  # also inside instances that no format could take
+        "fallback_locations": {k: [here(w) for w in v] for k, v in sorted(s.samples.items())},
     }
 
 
