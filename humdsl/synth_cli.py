@@ -1,6 +1,7 @@
 """The `humc synth` command: options in, a corpus and a summary out."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -111,8 +112,6 @@ def _weights(text: str) -> dict[str, float]:
             out[name.strip()] = float(weight)
         except ValueError:
             sep = ""
-        import math
-
         if sep and not math.isfinite(out[name.strip()]):
             sep = ""
         if not sep:

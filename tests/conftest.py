@@ -47,3 +47,12 @@ def tiny_model(tokenizers):
                       num_attention_heads=4, num_key_value_heads=4, bos_token_id=0, eos_token_id=0,
                       pad_token_id=1, tie_word_embeddings=True)
     return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, tokenizers, tiny_model):
+    """That model and tokenizer saved as a Hugging Face folder, as a user would pass --model."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_model.save_pretrained(folder)
+    tokenizers[0].save_pretrained(folder)
+    return folder

@@ -216,14 +216,6 @@ def test_make_decoder_picks_jump_forward_where_it_applies(loaded):
         make_decoder(loaded, "fast")
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizers, tiny_model):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_model.save_pretrained(folder)
-    tokenizers[0].save_pretrained(folder)
-    return folder
-
-
 def test_humc_run_reports_the_decoder_and_outlines_can_be_forced(model_dir, tmp_path):
     model = model_dir
     tickets = ROOT / "examples" / "data" / "tickets.jsonl"

@@ -11,14 +11,6 @@ from support.tasks import ROOT
 TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizers, tiny_model):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_model.save_pretrained(folder)
-    tokenizers[0].save_pretrained(folder)
-    return folder
-
-
 def run(*args):
     return CliRunner().invoke(main, ["run", *map(str, args)])
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..constraints import GrammarInvalid
+from ..formats import FormatParseError
+from ..formats.spans import is_grounded
+from .gold import spans
 
 
 class _Bytes:
@@ -86,10 +89,6 @@ class Verifier:
 
     def _per_input_parts(self, fmt, text: str, batch, source: str, record: dict | None):
         """None: they hold; a string: why not; False: undecided here (the exact grammar decides)."""
-        from ..formats import FormatParseError
-        from ..formats.spans import is_grounded
-        from .gold import spans
-
         if record is None:
             try:  # an inline answer parses only if its unmarked text is the input
                 record = fmt.parse(text, batch=batch, source=source)
