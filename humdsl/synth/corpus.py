@@ -95,8 +95,20 @@ def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_pat
     _worker = Synthesiser(task_ir, policy, seed, exact, data_path)
 
 
-def _work(chunk: list[tuple[int, dict]]) -> list[tuple[list[str], Stats, list[str]]]:
-    return [_worker.example(ex, ordinal) for ordinal, ex in chunk]
+def _work(chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
+    return _chunk_result(_worker, chunk)
+
+
+def _chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
+    """A chunk's corpus text, counts and problems, merged where they are made: a worker sends
+    back one string and one Stats per chunk rather than a list and a Stats per example."""
+    text, stats, problems = [], Stats(), []
+    for ordinal, ex in chunk:
+        lines, example_stats, example_problems = synth.example(ex, ordinal)
+        text.extend(line + "\n" for line in lines)
+        stats.add(example_stats)
+        problems.extend(example_problems)
+    return "".join(text), stats, problems
 
 
 def _guarded(examples: Iterator[dict], data: Path, adapter: str) -> Iterator[dict]:
@@ -123,25 +135,25 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[list[str], Stats, list[str]]]:
-    """Per-example results in source order, with at most a few chunks in flight per process."""
+def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[str, Stats, list[str]]]:
+    """Per-chunk results in source order, with at most a few chunks in flight per process."""
+    chunks = _chunks(numbered, CHUNK)
     if opts.jobs <= 1:
         synth = Synthesiser(task_ir, policy, opts.seed, opts.exact, str(opts.data))
-        for ordinal, ex in numbered:
-            yield synth.example(ex, ordinal)
+        for chunk in chunks:
+            yield _chunk_result(synth, chunk)
         return
     import multiprocessing as mp
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ctx.Pool(opts.jobs, _init_worker, (task_ir, policy, opts.seed, opts.exact, str(opts.data))) as pool:
         pending = []
-        chunks = _chunks(numbered, CHUNK)
         for chunk in chunks:
             pending.append(pool.apply_async(_work, (chunk,)))
             if len(pending) >= 2 * opts.jobs:  # bounded: the dataset is never read ahead in full
-                yield from pending.pop(0).get()
+                yield pending.pop(0).get()
         for job in pending:
-            yield from job.get()
+            yield job.get()
 
 
 def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummary:
@@ -194,14 +206,12 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the corpus is an ordinary file
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for lines, example_stats, example_problems in _results(task_ir, policy, opts,
-                                                                   _numbered(_guarded(examples, opts.data, adapter),
-                                                                             opts.shard)):
-                note(report.skipped + example_problems)
+            numbered = _numbered(_guarded(examples, opts.data, adapter), opts.shard)
+            for text, chunk_stats, chunk_problems in _results(task_ir, policy, opts, numbered):
+                note(report.skipped + chunk_problems)
                 report.skipped.clear()  # the reader's list would otherwise grow with the input
-                for line in lines:
-                    out.write(line + "\n")
-                stats.add(example_stats)
+                out.write(text)
+                stats.add(chunk_stats)
                 if progress:
                     progress(stats, time.monotonic() - start)
             note(report.skipped)  # what the reader found after the last example
@@ -218,7 +228,7 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
 
 
 def tty_progress(stats: Stats, elapsed: float) -> None:
-    if not sys.stderr.isatty() or stats.examples % 200:
+    if not sys.stderr.isatty():  # called once per chunk of examples
         return
     rate = stats.instances / elapsed if elapsed else 0.0
     sys.stderr.write(f"\r{stats.examples} examples  {stats.instances} instances  {rate:.0f}/s ")
