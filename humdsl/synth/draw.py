@@ -43,8 +43,9 @@ class Draw:
 
     def shuffled(self, items: Sequence[T]) -> list[T]:
         out = list(items)
+        rand = self._rng.random  # below(i + 1), inlined: synth shuffles a few times per instance
         for i in range(len(out) - 1, 0, -1):  # Fisher-Yates
-            j = self.below(i + 1)
+            j = min(i, int(rand() * (i + 1)))
             out[i], out[j] = out[j], out[i]
         return out
 

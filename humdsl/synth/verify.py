@@ -39,23 +39,26 @@ class Verifier:
         self.exact = exact
         self._tok = LLTokenizer(TokenizerWrapper(_Bytes()), slices=[])
         self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._by_grammar: OrderedDict[str, object] = OrderedDict()
         self._size = cache_size
 
     def _matcher(self, key: tuple, make_grammar):
         """The built matcher for a grammar, shared: only `validate_tokens`, which leaves it as it
-        is, may be called on it (copy it for anything else)."""
+        is, may be called on it (copy it for anything else). Keys that give the same grammar text
+        (most formats list a batch's labels sorted, so its orders do) share one matcher: a build
+        costs about two milliseconds, the text a few microseconds."""
         from llguidance import LLMatcher
 
-        m = self._cache.get(key)
+        m = _lru_get(self._cache, key)
         if m is None:
-            m = LLMatcher(self._tok, LLMatcher.grammar_from_lark(make_grammar()), log_level=0)
-            if m.is_error():  # the compiler made a grammar llguidance cannot use: never the data's fault
-                raise GrammarInvalid(m.get_error())
-            self._cache[key] = m
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+            grammar = make_grammar()
+            m = _lru_get(self._by_grammar, grammar)
+            if m is None:
+                m = LLMatcher(self._tok, LLMatcher.grammar_from_lark(grammar), log_level=0)
+                if m.is_error():  # the compiler made a grammar llguidance cannot use: never the data's fault
+                    raise GrammarInvalid(m.get_error())
+                _lru_put(self._by_grammar, grammar, m, self._size)
+            _lru_put(self._cache, key, m, self._size)
         return m
 
     def _accepts(self, matcher, text: str) -> str | None:
@@ -98,3 +101,16 @@ class Verifier:
             return None
         loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
         return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
+
+
+def _lru_get(cache: OrderedDict, key):
+    value = cache.get(key)
+    if value is not None:
+        cache.move_to_end(key)
+    return value
+
+
+def _lru_put(cache: OrderedDict, key, value, size: int) -> None:
+    cache[key] = value
+    if len(cache) > size:
+        cache.popitem(last=False)
