@@ -453,3 +453,57 @@ def test_report(tmp_path):
     assert sum(b[2] for b in report["answer_chars"]["histogram"]) == len(lines)
     for chart in ("formats", "phrasings", "guidelines", "rules", "labels", "lengths"):
         assert (folder / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- adapters from other packages ------------------------------------------------------------------
+
+PLUGIN = '''
+def pipes(path, report):
+    """One 'TYPE|span|span...<TAB>text' example per line: a made-up format for the test."""
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        head, text = line.rstrip("\\n").split("\\t")
+        kind, *spans = head.split("|")
+        yield {"id": f"{path.name}:{n}", "text": text, "location": f"{path}:{n}",
+               "record": {"entities": [{"type": kind, "text": s} for s in spans]}}
+'''
+
+
+def _install_plugin(tmp_path, monkeypatch, target: str) -> None:
+    """A distribution on sys.path registering the adapter 'pipes' (as `pip install` would)."""
+    site = tmp_path / "site"
+    (site / "pipes_adapter-0.1.dist-info").mkdir(parents=True)
+    (site / "pipes_adapter-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: pipes-adapter\nVersion: 0.1\n")
+    (site / "pipes_adapter-0.1.dist-info" / "entry_points.txt").write_text(
+        f"[humdsl.adapters]\npipes = {target}\n")
+    (site / "pipes_adapter.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+
+
+def test_an_adapter_registered_by_another_package(tmp_path, monkeypatch):
+    _install_plugin(tmp_path, monkeypatch, "pipes_adapter:pipes")
+    data = tmp_path / "tickets.pipes"
+    data.write_text("product|Lumo Hub\tMy Lumo Hub will not pair.\n"
+                    "order_id|ORD-7\tWhere is order ORD-7?\n", encoding="utf-8")
+    out = tmp_path / "corpus.jsonl"
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", data, "--adapter", "pipes",
+                   "--out", out, "--per-example", 2)
+    assert result.exit_code == 0, result.output
+    lines = lines_of(out)
+    assert len(lines) == 4
+    assert {line["meta"]["example"] for line in lines} == {"tickets.pipes:1", "tickets.pipes:2"}
+    assert any("Lumo Hub" in line["output"] for line in lines if "product" in line["meta"]["labels"])
+
+
+def test_a_plugin_that_cannot_be_loaded_is_named_with_its_error(tmp_path, monkeypatch):
+    _install_plugin(tmp_path, monkeypatch, "pipes_adapter:no_such_function")
+    data = tmp_path / "tickets.pipes"
+    data.write_text("product|Lumo Hub\tMy Lumo Hub will not pair.\n", encoding="utf-8")
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", data, "--adapter", "pipes",
+                   "--out", tmp_path / "corpus.jsonl")
+    assert result.exit_code != 0
+    assert "the adapter 'pipes' (pipes_adapter:no_such_function) could not be loaded" in result.output
+    assert "Traceback" not in result.output
+    # the built-in adapters still work beside the broken plugin
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", tmp_path / "ok.jsonl")
+    assert result.exit_code == 0, result.output

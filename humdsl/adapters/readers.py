@@ -280,16 +280,27 @@ def detect(path: Path) -> str | None:
 
 
 def available() -> dict[str, Callable]:
-    """Built-in adapters plus those other packages register (entry point group humdsl.adapters)."""
+    """Built-in adapters plus those other packages register (entry point group humdsl.adapters).
+    A plugin cannot replace a built-in adapter; one that fails to load is left out here and
+    named, with its error, when it is asked for (`iter_examples`)."""
     found = dict(ADAPTERS)
-    try:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="humdsl.adapters"):
-            found[ep.name] = ep.load()
-    except Exception:  # a broken third-party plugin must not break the built-in ones
-        pass
+    for name, loaded in _plugins().items():
+        if name not in found and not isinstance(loaded, str):
+            found[name] = loaded
     return found
+
+
+def _plugins() -> dict[str, Callable | str]:
+    """Each registered plugin adapter, or the reason it could not be loaded."""
+    from importlib.metadata import entry_points
+
+    plugins: dict[str, Callable | str] = {}
+    for ep in entry_points(group="humdsl.adapters"):
+        try:
+            plugins[ep.name] = ep.load()
+        except Exception as e:  # a broken third-party plugin must not break the others
+            plugins[ep.name] = f"the adapter '{ep.name}' ({ep.value}) could not be loaded: {type(e).__name__}: {e}"
+    return plugins
 
 
 def read_examples(path: str | Path, adapter: str | None = None) -> tuple[list[dict], Report]:
@@ -304,6 +315,8 @@ def iter_examples(path: str | Path, adapter: str | None = None) -> tuple[Iterato
     path = Path(path)
     name = adapter or detect(path)
     adapters = available()
+    if name not in adapters and isinstance(broken := _plugins().get(name), str):
+        raise ValueError(broken)
     if name not in adapters:
         raise ValueError(f"cannot tell the format of {path}; give --adapter, one of {', '.join(adapters)}"
                          if name is None else f"unknown adapter '{name}'; the adapters are {', '.join(adapters)}")
