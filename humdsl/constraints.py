@@ -20,10 +20,87 @@ def validate(lark: str, lltok=None) -> str:
     return grammar
 
 
+class TokenizerMisread(ValueError):
+    """llguidance reads the tokenizer's tokens as other bytes than the tokenizer means: every
+    mask built on it would be wrong, so nothing is decoded with it."""
+
+
+# Plain ASCII, so that no normaliser may rightly change it; spaces inside words' tokens, digits
+# and punctuation, where byte-level vocabularies differ most from their text.
+_PROBE = "Hello, world: J. Pooley (ORG) scored 12 runs; the end."
+
+
 def ll_tokenizer(hf_tokenizer):
+    """The llguidance tokenizer of a fast transformers tokenizer, checked: the tokens of a probe
+    text must read back as that text. llguidance infers how to read the vocabulary from the
+    tokenizer's declared decoder; some conversions (a GGUF tokenizer under transformers 5.17)
+    declare one that makes it read a byte-level vocabulary's 'Ġ' literally, and masks then allow
+    the wrong tokens. Such a vocabulary is rebuilt from the GPT-2 byte mapping; one that cannot be
+    read either way raises TokenizerMisread."""
     import llguidance.hf
 
-    return llguidance.hf.from_tokenizer(hf_tokenizer)
+    lltok = llguidance.hf.from_tokenizer(hf_tokenizer)
+    if _reads_back(lltok, hf_tokenizer):
+        return lltok
+    rebuilt = _byte_level(hf_tokenizer)
+    if rebuilt is not None and _reads_back(rebuilt, hf_tokenizer):
+        return rebuilt
+    ids = hf_tokenizer.encode(_PROBE, add_special_tokens=False)
+    raise TokenizerMisread(f"llguidance reads this tokenizer's tokens wrongly ({_PROBE!r} comes back as "
+                           f"{lltok.decode_str(ids)!r}), so constrained decoding cannot use it")
+
+
+def _reads_back(lltok, hf_tokenizer) -> bool:
+    ids = hf_tokenizer.encode(_PROBE, add_special_tokens=False)
+    squeeze = lambda text: "".join(text.split()).lower()  # leading-space conventions may differ
+    return squeeze(lltok.decode_str(ids)) == squeeze(_PROBE)
+
+
+def _gpt2_byte_decoder() -> dict[str, int]:
+    """The inverse of GPT-2's bytes_to_unicode: the character a byte-level vocabulary writes for
+    each byte (printable bytes as themselves, the others shifted above 255, space as 'Ġ')."""
+    kept = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, shifted = {}, 0
+    for b in range(256):
+        if b in kept:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + shifted)] = b
+            shifted += 1
+    return chars
+
+
+def _byte_level(hf_tokenizer):
+    """An llguidance tokenizer built from the vocabulary read as GPT-2 byte-level tokens, or None
+    when it is not such a vocabulary."""
+    from llguidance import LLTokenizer, TokenizerWrapper
+
+    decode = _gpt2_byte_decoder()
+    special = {i for i, t in getattr(hf_tokenizer, "added_tokens_decoder", {}).items() if t.special}
+    special |= set(hf_tokenizer.all_special_ids)
+    tokens = []
+    for i, piece in enumerate(hf_tokenizer.convert_ids_to_tokens(list(range(len(hf_tokenizer))))):
+        if piece is None:
+            piece = ""
+        if i in special:
+            tokens.append(piece.encode("utf-8"))
+        elif all(c in decode for c in piece):
+            tokens.append(bytes(decode[c] for c in piece))
+        else:
+            return None
+
+    class Vocabulary:
+        eos_token_id = hf_tokenizer.eos_token_id
+        bos_token_id = hf_tokenizer.bos_token_id
+        special_token_ids = sorted(special)
+
+        def __call__(self, text):
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode("utf-8", errors="replace")
+            return hf_tokenizer.encode(text, add_special_tokens=False)
+
+    Vocabulary.tokens = tokens
+    return LLTokenizer(TokenizerWrapper(Vocabulary()))
 
 
 def accepts(lark_or_grammar: str, text: str, hf_tokenizer, lltok) -> tuple[bool, str]:

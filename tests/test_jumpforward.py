@@ -282,3 +282,60 @@ def test_real_smollm2_jump_forward_matches_the_outlines_path():
         assert dec.generate(prompts, grammars, 48, GREEDY) == want
         assert [dec.generate([p], [g], 48, GREEDY)[0] for p, g in zip(prompts, grammars)] == want
     assert dec.stats["forced"] > 0 and dec.stats["prefix_reused"] > 0
+
+
+# ---- the tokenizer llguidance reads ----------------------------------------------------------------
+
+def _misdeclared(hf):
+    """The same byte-level vocabulary with a declared decoder that makes llguidance read 'Ġ' (a
+    space) as the letter itself, as a GGUF tokenizer converted by transformers 5.17 did."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    spec = json.loads(hf.backend_tokenizer.to_str())
+    spec["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]}
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
+                                   bos_token=hf.bos_token, eos_token=hf.eos_token, pad_token=hf.pad_token)
+
+
+def test_a_vocabulary_llguidance_would_misread_is_rebuilt(tokenizers):
+    import llguidance.hf
+    from llguidance import LLMatcher
+
+    from humdsl.constraints import ll_tokenizer
+
+    bad = _misdeclared(tokenizers[0])
+    text = "(LOC, Portsmouth : Middlesex)"
+    ids = bad.encode(text, add_special_tokens=False)
+    assert llguidance.hf.from_tokenizer(bad).decode_str(ids) != text  # what the check guards against
+    lltok = ll_tokenizer(bad)
+    assert lltok.decode_str(ids) == text
+    m = LLMatcher(lltok, LLMatcher.grammar_from_lark('start: "(LOC, " /[A-Za-z :]+/ ")"'), log_level=0)
+    assert m.consume_tokens(ids) and m.is_accepting()
+
+
+def test_a_tokenizer_llguidance_cannot_read_is_a_clear_error(tokenizers, tiny_model, monkeypatch):
+    from humdsl import constraints
+    from humdsl.runtime.decode import make_decoder
+    from humdsl.runtime.models import LoadedModel
+
+    monkeypatch.setattr(constraints, "_byte_level", lambda hf: None)  # as if no rebuild could help
+    bad = LoadedModel(tiny_model, _misdeclared(tokenizers[0]), "tiny", "cpu")
+    for choice in ("auto", "outlines"):
+        with pytest.raises(DecodeError, match="llguidance reads this tokenizer's tokens wrongly"):
+            make_decoder(bad, choice)
+
+
+def test_the_outlines_path_stops_where_the_grammar_ends_whatever_the_generation_config_says(loaded, outlines_dec):
+    model = loaded.model
+    passes = []
+    hook = model.register_forward_pre_hook(lambda *a: passes.append(1))
+    saved = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = 5  # not the tokenizer's EOS, which the grammar ends with
+    try:
+        out = outlines_dec.generate(["Say something.\n"], ['start: "fixed answer"'], 200, GREEDY)
+    finally:
+        model.generation_config.eos_token_id = saved
+        hook.remove()
+    assert out == ["fixed answer"]
+    assert len(passes) < 20  # the answer's few tokens and EOS, not the 200-token budget

@@ -32,6 +32,10 @@ class OutlinesDecoder:
         self.loaded = loaded
         self.model = outlines.from_transformers(loaded.model, loaded.tokenizer)
         self.backend = LLGuidanceBackend(self.model)  # tokenizer processing: once per model
+        from .jumpforward import ll_tokenizer_for
+
+        # the checked tokenizer, shared with jump-forward: Outlines builds its own unchecked
+        self.backend.llg_tokenizer = ll_tokenizer_for(loaded.tokenizer)
 
         class PerRow(LLGuidanceLogitsProcessor):
             """One grammar per row: grounded spans differ from input to input."""
@@ -57,7 +61,10 @@ class OutlinesDecoder:
         specs = [LLMatcher.grammar_from_lark(g) for g in grammars]
         processor = self.per_row(specs, self.backend.llg_tokenizer, self.backend.tensor_library_name)
         generator = outlines.Generator(self.model, processor=processor)
-        kwargs = {"max_new_tokens": max_new_tokens}
+        # Stop on the token the grammar ends with, whatever the model's generation config names
+        # as EOS: where they differ, generate would go on to the budget after the answer.
+        kwargs = {"max_new_tokens": max_new_tokens, "eos_token_id": self.backend.llg_tokenizer.eos_token,
+                  "pad_token_id": self.loaded.tokenizer.pad_token_id}
         if sampling.temperature > 0:
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
         else:

@@ -39,12 +39,16 @@ _LLTOKENIZERS: dict[int, tuple[object, object]] = {}
 
 
 def ll_tokenizer_for(hf_tokenizer):
-    """The llguidance tokenizer of a transformers tokenizer, built once per tokenizer (~1 s)."""
+    """The llguidance tokenizer of a transformers tokenizer, built and checked once per tokenizer
+    (~1 s); DecodeError when llguidance cannot read it (`constraints.ll_tokenizer`)."""
     hit = _LLTOKENIZERS.get(id(hf_tokenizer))
     if hit is None or hit[0] is not hf_tokenizer:
-        from ..constraints import ll_tokenizer
+        from ..constraints import TokenizerMisread, ll_tokenizer
 
-        hit = _LLTOKENIZERS[id(hf_tokenizer)] = (hf_tokenizer, ll_tokenizer(hf_tokenizer))
+        try:
+            hit = _LLTOKENIZERS[id(hf_tokenizer)] = (hf_tokenizer, ll_tokenizer(hf_tokenizer))
+        except TokenizerMisread as e:
+            raise DecodeError(str(e)) from None
     return hit[1]
 
 
@@ -302,13 +306,21 @@ class _Batch:
         self.mask = torch.cat([self.mask, real.long()], dim=1)
         positions = self.pos.unsqueeze(1) + torch.arange(width, device=dec.device).unsqueeze(0)
         self.pos = self.pos + lens
-        keep = (lens - 1).unsqueeze(1) if want_logits else 1
+        # Logits only at the positions some row needs (its last real token). A 1-D tensor: the
+        # per-row 2-D form is read as such only by newer transformers (older ones index every
+        # row with every position, and each row got the last row's logits).
+        last = lens - 1
+        keep = torch.unique(last) if want_logits else 1
         out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
                         past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
         self.cache = out.past_key_values
         dec.stats["passes"] += 1
         dec.stats["max_rows"] = max(dec.stats["max_rows"], len(chunks))
-        return out.logits[:, -1, :].float() if want_logits else None
+        if not want_logits:
+            return None
+        rows = torch.arange(len(chunks), device=dec.device)
+        kept = out.logits.shape[1] == len(keep)  # else the model gave every position's logits
+        return out.logits[rows, torch.searchsorted(keep, last) if kept else last].float()
 
     def select(self, keep: list[int]) -> None:
         import torch
