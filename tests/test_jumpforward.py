@@ -339,3 +339,18 @@ def test_the_outlines_path_stops_where_the_grammar_ends_whatever_the_generation_
         hook.remove()
     assert out == ["fixed answer"]
     assert len(passes) < 20  # the answer's few tokens and EOS, not the 200-token budget
+
+
+def test_ragged_batches_do_not_rely_on_how_transformers_reads_logits_to_keep(loaded, outlines_dec, jf, monkeypatch):
+    """Older transformers index the positions to keep with a plain `hidden[:, keep]`: a per-row
+    2-D tensor then hands every row the last row's logits (seen with 5.17 on a GPU machine)."""
+    from transformers.models.llama import modeling_llama
+
+    def older(hidden, keep):
+        return hidden[:, slice(-keep, None) if isinstance(keep, int) else keep, :]
+
+    monkeypatch.setattr(modeling_llama, "slice_logits_to_keep", older)
+    for pid, ir, fmt_ir in PAIRS[:8]:
+        _, _, prompts, grammars, budget = _case(ir, fmt_ir)
+        expected = [outlines_dec.generate([p], [g], budget, GREEDY)[0] for p, g in zip(prompts, grammars)]
+        assert jf.generate(prompts, grammars, budget, GREEDY) == expected, pid
