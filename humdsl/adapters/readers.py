@@ -279,12 +279,12 @@ def detect(path: Path) -> str | None:
     return None
 
 
-def available() -> dict[str, Callable]:
+def available(plugins: dict[str, Callable | str] | None = None) -> dict[str, Callable]:
     """Built-in adapters plus those other packages register (entry point group humdsl.adapters).
     A plugin cannot replace a built-in adapter; one that fails to load is left out here and
     named, with its error, when it is asked for (`iter_examples`)."""
     found = dict(ADAPTERS)
-    for name, loaded in _plugins().items():
+    for name, loaded in (_plugins() if plugins is None else plugins).items():
         if name not in found and not isinstance(loaded, str):
             found[name] = loaded
     return found
@@ -314,8 +314,9 @@ def iter_examples(path: str | Path, adapter: str | None = None) -> tuple[Iterato
     an adapter."""
     path = Path(path)
     name = adapter or detect(path)
-    adapters = available()
-    if name not in adapters and isinstance(broken := _plugins().get(name), str):
+    plugins = _plugins()  # loaded once: for the adapters, and for why a plugin is missing
+    adapters = available(plugins)
+    if name not in adapters and isinstance(broken := plugins.get(name), str):
         raise ValueError(broken)
     if name not in adapters:
         raise ValueError(f"cannot tell the format of {path}; give --adapter, one of {', '.join(adapters)}"
