@@ -44,18 +44,20 @@ class Task:
 
     def run(self, inputs, *, model=None, format: str | None = None, labels: list[str] | None = None,
             shots: int = 2, temperature: float = 0.0, seed: int | None = None, batch_size: int = 4,
-            decoder: str = "auto") -> list[dict]:
+            decoder: str = "auto", backend: str = "llguidance") -> list[dict]:
         """Decode each input under the task's grammar and return canonical records. `inputs` are
         strings or {"text": ..., "question": ...} dicts; `model` is a folder, a .gguf file,
         'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it).
-        `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines"."""
+        `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines".
+        `backend`: "llguidance", or "outlines_core" / "xgrammar" for a JSON format (its JSON
+        Schema, compiled once and kept in the on-disk constraint cache)."""
         from .prompts import PromptChoice, prompt_text
         from .runtime.decode import Sampling, make_decoder
         from .runtime.models import LoadedModel, load
 
         fmt = self.format(format)
         loaded = model if isinstance(model, LoadedModel) else load(model)
-        decoder = make_decoder(loaded, decoder)
+        decoder = make_decoder(loaded, decoder, backend=backend, fmt=fmt, batch=labels)
         rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
         shots_ = []
         for ex in self.ir["examples"][:shots]:
@@ -68,10 +70,13 @@ class Task:
         out = []
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
-            texts = decoder.generate([prompt_text(self.ir, fmt, r, choice) for r in chunk],
-                                     [fmt.grammar(batch=labels, source=r["text"]) for r in chunk],
-                                     max(fmt.budget(batch=labels, source=r["text"]) for r in chunk),
-                                     Sampling(temperature, 1.0, seed))
+            if backend == "llguidance":
+                grammars = [fmt.grammar(batch=labels, source=r["text"]) for r in chunk]
+                budget = max(fmt.budget(batch=labels, source=r["text"]) for r in chunk)
+            else:  # one schema for every row
+                grammars, budget = [None] * len(chunk), decoder.budget
+            texts = decoder.generate([prompt_text(self.ir, fmt, r, choice) for r in chunk], grammars,
+                                     budget, Sampling(temperature, 1.0, seed))
             out += [fmt.parse(t, batch=labels, source=r["text"]) for t, r in zip(texts, chunk)]
         return out
 

@@ -109,8 +109,13 @@ def compile_cmd(spec: str, out_dir: str) -> None:
               type=click.Choice(["auto", "jump-forward", "outlines"]),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
                    "outlines: the plain Outlines path.")
+@click.option("--backend", default="llguidance", show_default=True,
+              type=click.Choice(["llguidance", "outlines_core", "xgrammar"]),
+              help="The constraint backend. outlines_core and xgrammar take a JSON format's JSON Schema, "
+                   "compiled once and kept in the on-disk constraint cache; grounded spans are then "
+                   "checked after decoding instead of enforced.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labels, temperature, top_p,
-        seed, limit, reason, decoder) -> None:
+        seed, limit, reason, decoder, backend) -> None:
     """Run a task on a local model: every answer is decoded under its grammar and parsed."""
     from .runtime.decode import DecodeError
     from .runtime.models import ModelError
@@ -118,7 +123,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labe
 
     opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
                       [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
-                      seed, limit, reason, decoder)
+                      seed, limit, reason, decoder, backend)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except (RunError, ModelError) as e:
@@ -133,6 +138,8 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labe
     click.echo(f"{summary.written} written, {summary.already_done} already done, "
                f"{summary.failed} failed to parse, {len(summary.bad_input)} bad input lines"
                + (f" ({summary.decoder})" if summary.decoder else ""), err=True)
+    if summary.cache:
+        click.echo(summary.cache, err=True)
     sys.exit(1 if summary.failed or summary.bad_input else 0)
 
 
