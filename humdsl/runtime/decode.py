@@ -63,17 +63,24 @@ class OutlinesDecoder:
         generator = outlines.Generator(self.model, processor=processor)
         # Stop on the token the grammar ends with, whatever the model's generation config names
         # as EOS: where they differ, generate would go on to the budget after the answer.
-        kwargs = {"max_new_tokens": max_new_tokens, "eos_token_id": self.backend.llg_tokenizer.eos_token,
-                  "pad_token_id": self.loaded.tokenizer.pad_token_id}
-        if sampling.temperature > 0:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
-        else:
-            kwargs.update(do_sample=False)
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # llguidance warns for rows that already finished
-            return generator.batch(prompts, **kwargs)
+        return run_generator(generator, prompts, max_new_tokens, self.backend.llg_tokenizer.eos_token,
+                             self.loaded.tokenizer.pad_token_id, sampling)
+
+
+def run_generator(generator, prompts: list[str], max_new_tokens: int, eos_id: int, pad_id, sampling: Sampling):
+    """An Outlines generator over a batch: greedy or sampled as `sampling` says, stopping on `eos_id`."""
+    import torch
+
+    kwargs = {"max_new_tokens": max_new_tokens, "eos_token_id": eos_id, "pad_token_id": pad_id}
+    if sampling.temperature > 0:
+        kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+    else:
+        kwargs.update(do_sample=False)
+    if sampling.seed is not None:
+        torch.manual_seed(sampling.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # llguidance warns for rows that already finished
+        return generator.batch(prompts, **kwargs)
 
 
 DECODERS = ("auto", "jump-forward", "outlines")

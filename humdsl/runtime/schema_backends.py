@@ -18,7 +18,7 @@ import warnings
 
 from ..formats.spans import MAX_FREE_CHARS
 from .constraint_cache import ConstraintCache, entry_key, tokenizer_hash
-from .decode import DecodeError, Sampling
+from .decode import DecodeError, Sampling, run_generator
 
 BACKENDS = ("llguidance", "outlines_core", "xgrammar")
 _NUMBER_BYTES = 24  # no schema backend here bounds a number's digits reliably; a longer one is cut
@@ -247,14 +247,4 @@ class SchemaDecoder:
         processor = self.processor(self.schema)  # a fresh processor per batch: it holds the rows' states
         generator = outlines.Generator(self.model, processor=processor)
         tok = self.loaded.tokenizer
-        kwargs = {"max_new_tokens": max_new_tokens, "eos_token_id": tok.eos_token_id,
-                  "pad_token_id": tok.pad_token_id}
-        if sampling.temperature > 0:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
-        else:
-            kwargs.update(do_sample=False)
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return generator.batch(prompts, **kwargs)
+        return run_generator(generator, prompts, max_new_tokens, tok.eos_token_id, tok.pad_token_id, sampling)
