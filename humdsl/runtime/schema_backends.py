@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 
 from ..formats.spans import MAX_FREE_CHARS
 from .constraint_cache import ConstraintCache, entry_key, tokenizer_hash
