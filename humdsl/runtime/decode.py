@@ -55,7 +55,6 @@ class OutlinesDecoder:
     def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
                  sampling: Sampling) -> list[str]:
         import outlines
-        import torch
         from llguidance import LLMatcher
 
         specs = [LLMatcher.grammar_from_lark(g) for g in grammars]

@@ -241,7 +241,6 @@ class SchemaDecoder:
 
     def generate(self, prompts: list[str], grammars, max_new_tokens: int, sampling: Sampling) -> list[str]:
         import outlines
-        import torch
 
         processor = self.processor(self.schema)  # a fresh processor per batch: it holds the rows' states
         generator = outlines.Generator(self.model, processor=processor)
