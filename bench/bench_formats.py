@@ -96,7 +96,7 @@ def main() -> None:
             for name, fmt in formats.items():
                 def build_once(fmt=fmt, source=source):
                     g = LLMatcher.grammar_from_lark(fmt.grammar(source=source))
-                    m = LLMatcher(lltok, g, log_level=0)
+                    m = constraints.new_matcher(lltok, g)
                     m.compute_bitmask()
                 row[name] = median_ms(build_once, repeat if name != "tagged" else max(3, repeat // 4))
             section["build_ms"][f"{n}_words"] = row
@@ -108,7 +108,7 @@ def main() -> None:
             grammar = constraints.validate(fmt.grammar(source=source), lltok)
             per_token = []
             for _ in range(3 if args.quick else 10):
-                m = LLMatcher(lltok, grammar, log_level=0)
+                m = constraints.new_matcher(lltok, grammar)
                 steps = 0
                 while steps < 200 and not m.is_stopped():
                     t = time.perf_counter()
@@ -172,7 +172,7 @@ def ttft(ir, formats, quick: bool) -> dict:
 
     def ours():
         g = LLMatcher.grammar_from_lark(formats["json_by_label"].grammar(source=source))
-        m = LLMatcher(lltok, g, log_level=0)
+        m = constraints.new_matcher(lltok, g)
         with torch.no_grad():
             logits = model(torch.tensor([hf.encode(prompt)])).logits[0, -1]
         m.compute_bitmask()

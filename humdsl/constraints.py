@@ -20,6 +20,24 @@ def validate(lark: str, lltok=None) -> str:
     return grammar
 
 
+# llguidance gives each mask a budget of lexer work ("fuel", default 200,000, about 14 ms) and
+# on exhausting it puts the matcher in an error state: the mask comes back empty and the answer
+# is lost. A free-text hole (a 200-character bound intersected with the span's shape and "no
+# separator inside") can cost more on one step: the openie relation phrase `... ap`;;` took
+# 568,000 under the tests' tokenizer and over 200,000 under GPT-2's and SmolLM2's. Ten times
+# the worst seen: a rare slow step (tens of ms) beats a dead answer.
+STEP_LEXER_FUEL = 5_000_000
+
+
+def new_matcher(lltok, grammar: str, log_level: int = 0):
+    """An llguidance matcher with humdsl's limits: every matcher that decodes, checks or samples
+    is made here, so that none runs out of lexer fuel where another would not."""
+    from llguidance import LLMatcher, LLParserLimits
+
+    return LLMatcher(lltok, grammar, log_level=log_level,
+                     limits=LLParserLimits(step_lexer_fuel=STEP_LEXER_FUEL))
+
+
 class TokenizerMisread(ValueError):
     """llguidance reads the tokenizer's tokens as other bytes than the tokenizer means: every
     mask built on it would be wrong, so nothing is decoded with it."""
@@ -105,10 +123,8 @@ def _byte_level(hf_tokenizer):
 
 def accepts(lark_or_grammar: str, text: str, hf_tokenizer, lltok) -> tuple[bool, str]:
     """Does the grammar accept `text` (tokenised the usual way) as a complete output?"""
-    from llguidance import LLMatcher
-
     grammar = lark_or_grammar if lark_or_grammar.startswith("{") else validate(lark_or_grammar, lltok)
-    m = LLMatcher(lltok, grammar, log_level=0)
+    m = new_matcher(lltok, grammar)
     ok = m.consume_tokens(hf_tokenizer.encode(text, add_special_tokens=False))
     return bool(ok and m.is_accepting()), m.get_error()
 
@@ -118,15 +134,15 @@ class Sample:
     text: str
     finished: bool  # the grammar completed (or only EOS was left) within the budget
     tokens: int
+    error: str = ""  # the matcher's own error where it stopped on one (say, out of lexer fuel)
 
 
 def sample(grammar: str, lltok, budget: int, rng) -> Sample:
     """Decode under the grammar with random logits: what a randomly initialised model does.
     `rng` is a numpy Generator. EOS is taken only when the grammar allows it."""
     import numpy as np
-    from llguidance import LLMatcher
 
-    m = LLMatcher(lltok, grammar, log_level=0)
+    m = new_matcher(lltok, grammar)
     vocab = lltok.vocab_size
     tokens: list[int] = []
     while len(tokens) < budget:
@@ -134,6 +150,8 @@ def sample(grammar: str, lltok, budget: int, rng) -> Sample:
             return Sample(lltok.decode_str(tokens), True, len(tokens))
         mask = np.unpackbits(np.frombuffer(bytes(m.compute_bitmask()), dtype=np.uint8),
                              bitorder="little")[:vocab]
+        if m.is_error():  # an errored matcher allows EOS alone: not the grammar's answer
+            return Sample(lltok.decode_str(tokens), False, len(tokens), m.get_error())
         allowed = np.flatnonzero(mask)
         if len(allowed) == 0:
             break

@@ -85,6 +85,7 @@ def test_law2_and_3_every_sampled_output_parses_within_budget(pid, ir, fmt_ir, t
     rng = np.random.default_rng(zlib.crc32(pid.encode()))  # stable across runs
     for _ in range(SAMPLES):
         s = constraints.sample(grammar, lltok, budget, rng)
+        assert not s.error, f"the matcher stopped after {s.tokens} tokens: {s.error[:200]}"
         assert s.finished, f"did not finish in {budget} tokens: {s.text[:200]!r}"
         fmt.parse(s.text, source=source)  # raises if the text does not parse or validate
 
@@ -128,3 +129,42 @@ def test_law2_when_the_input_has_no_possible_span(pid, ir, fmt_ir, tokenizers):
         s = constraints.sample(grammar, lltok, fmt.budget(source=":"), rng)
         assert s.finished, s.text
         fmt.parse(s.text, source=":")
+
+
+# A relation phrase a sampler once wrote under openie triple_tuples: the mask after its last ';'
+# costs llguidance's lexer more than its default per-step fuel (also under GPT-2's and SmolLM2's
+# vocabularies), and an exhausted matcher gives an empty mask: the answer was lost mid-way.
+COSTLY_PREFIX = ('(was founded; set us eachedscurrencyguidel byte11 typeibrivcom0000 of f message '
+                 'betweenESC"rivug -------------------------------- sha sentence placesventarisiod '
+                 'class app countondpanded```iteral by GB last securacy; was)\n(was founded in 1902; '
+                 'wouldproductree\x00eliv spans nothingounded of900M remov exampleumo ap`;;')
+
+
+def _mask_after(matcher, ids: list[int]) -> int:
+    """Feed `ids` computing a mask before each, as decoding does; how many tokens the last allows
+    (an errored matcher allows EOS alone)."""
+    import numpy as np
+
+    for t in ids:
+        matcher.compute_bitmask()
+        assert matcher.consume_token(t), matcher.get_error()
+    bits = np.unpackbits(np.frombuffer(bytes(matcher.compute_bitmask()), dtype=np.uint8))
+    return int(bits.sum())
+
+
+def test_law2_a_costly_mask_step_does_not_end_the_answer(tokenizers):
+    from llguidance import LLMatcher
+
+    hf, lltok = tokenizers
+    (pid, ir, fmt_ir), = [p for p in PAIRS if p[0] == "openie.carb:triple_tuples"]
+    source = sample_source(ir)
+    grammar = constraints.validate(build(ir, fmt_ir).grammar(source=source), lltok)
+    ids = hf.encode(COSTLY_PREFIX, add_special_tokens=False)
+
+    # the case still exercises the limit: llguidance's default fuel runs out on it (and the
+    # errored matcher then allows EOS alone, ending the answer unfinished)
+    default = LLMatcher(lltok, grammar, log_level=0)
+    assert _mask_after(default, ids) <= 1 and "too many expressions" in default.get_error()
+
+    m = constraints.new_matcher(lltok, grammar)
+    assert _mask_after(m, ids) > 1 and not m.is_error(), m.get_error()

@@ -46,9 +46,9 @@ class OutlinesDecoder:
 
             def _setup(self, batch_size):
                 super()._setup(batch_size)
-                from llguidance import LLMatcher
+                from ..constraints import new_matcher
 
-                self.ll_matchers = [LLMatcher(self.llg_tokenizer, g) for g in self.grammars]
+                self.ll_matchers = [new_matcher(self.llg_tokenizer, g) for g in self.grammars]
 
         self.per_row = PerRow
 

@@ -26,6 +26,7 @@ output is token-for-token that of masked greedy decoding on the Outlines path (u
 rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
+from ..constraints import new_matcher
 from .decode import DecodeError, GrammarRejected, Sampling
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
@@ -120,7 +121,7 @@ class JumpForwardDecoder:
         error = LLMatcher.validate_grammar(grammar, self.lltok)
         if error:
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {error}")
-        m = LLMatcher(self.lltok, grammar, log_level=1)
+        m = new_matcher(self.lltok, grammar, log_level=1)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
         return m

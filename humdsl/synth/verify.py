@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..constraints import GrammarInvalid
+from ..constraints import GrammarInvalid, new_matcher
 from ..formats import FormatParseError
 from ..formats.spans import is_grounded
 from .gold import spans
@@ -54,7 +54,7 @@ class Verifier:
             grammar = make_grammar()
             m = _lru_get(self._by_grammar, grammar)
             if m is None:
-                m = LLMatcher(self._tok, LLMatcher.grammar_from_lark(grammar), log_level=0)
+                m = new_matcher(self._tok, LLMatcher.grammar_from_lark(grammar))
                 if m.is_error():  # the compiler made a grammar llguidance cannot use: never the data's fault
                     raise GrammarInvalid(m.get_error())
                 _lru_put(self._by_grammar, grammar, m, self._size)
