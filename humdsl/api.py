@@ -50,9 +50,10 @@ class Task:
         'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it).
         `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines".
         `backend`: "llguidance", or "outlines_core" / "xgrammar" for a JSON format (its JSON
-        Schema, compiled once and kept in the on-disk constraint cache)."""
+        Schema, compiled once and kept in the on-disk constraint cache). An answer that does not
+        parse raises FormatParseError; a row whose matcher failed mid-answer raises DecodeError."""
         from .prompts import PromptChoice, prompt_text
-        from .runtime.decode import Sampling, make_decoder
+        from .runtime.decode import DecodeError, RowFailure, Sampling, make_decoder
         from .runtime.models import LoadedModel, load
 
         fmt = self.format(format)
@@ -77,7 +78,10 @@ class Task:
                 grammars, budget = [None] * len(chunk), decoder.budget
             texts = decoder.generate([prompt_text(self.ir, fmt, r, choice) for r in chunk], grammars,
                                      budget, Sampling(temperature, 1.0, seed))
-            out += [fmt.parse(t, batch=labels, source=r["text"]) for t, r in zip(texts, chunk)]
+            for k, (t, r) in enumerate(zip(texts, chunk)):
+                if isinstance(t, RowFailure):
+                    raise DecodeError(f"input {i + k}: decoding stopped: {t.message}")
+                out.append(fmt.parse(t, batch=labels, source=r["text"]))
         return out
 
     def synth(self, examples, *, seed: int = 0, **policy):

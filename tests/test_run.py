@@ -70,6 +70,36 @@ def test_bad_input_lines_are_reported_and_good_ones_processed(model_dir, tmp_pat
     assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["a"]
 
 
+@pytest.mark.parametrize("decoder", ["jump-forward", "outlines"])
+def test_a_row_whose_matcher_fails_is_an_error_line_and_the_others_go_on(decoder, model_dir, tmp_path,
+                                                                         monkeypatch):
+    """llguidance stops a matcher that runs out of lexer fuel, and then allows EOS alone: the cut
+    text must not pass for an answer. Here ticket t002's matcher gets no fuel at all."""
+    from llguidance import LLMatcher, LLParserLimits
+
+    from humdsl import constraints
+    from humdsl.runtime import jumpforward
+
+    real = constraints.new_matcher
+
+    def starved_for_t002(lltok, grammar, log_level=0):
+        if "Insights" in grammar:  # t002's text: its grounded spans are in its grammar
+            return LLMatcher(lltok, grammar, log_level=0, limits=LLParserLimits(step_lexer_fuel=1))
+        return real(lltok, grammar, log_level)
+
+    monkeypatch.setattr(constraints, "new_matcher", starved_for_t002)
+    monkeypatch.setattr(jumpforward, "new_matcher", starved_for_t002)
+    out = tmp_path / "out.jsonl"
+    result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_entities", "--model", model_dir,
+                 "--input", TICKETS, "--output", out, "--decoder", decoder, "--batch-size", "3")
+    assert result.exit_code == 1, result.output
+    lines = {x["id"]: x for x in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert len(lines) == len(TICKETS.read_text(encoding="utf-8").splitlines())
+    assert lines["t002"]["record"] is None
+    assert "decoding stopped" in lines["t002"]["error"] and "too many expressions" in lines["t002"]["error"]
+    assert all(x["record"] is not None for k, x in lines.items() if k != "t002"), lines
+
+
 def test_clear_errors(tmp_path):
     spec = ROOT / "examples" / "support_tickets.hum"
     r = run(spec, "--task", "nope", "--model", tmp_path, "--input", TICKETS, "--output", tmp_path / "o")

@@ -15,6 +15,15 @@ class GrammarRejected(DecodeError):
     """llguidance rejected a grammar the compiler produced: a compiler bug, reported loudly."""
 
 
+@dataclass(frozen=True)
+class RowFailure:
+    """In place of a row's text: its matcher stopped with an error mid-answer (a resource limit
+    of llguidance, say). The run writes that row as an error line and goes on with the others;
+    an errored matcher allows EOS alone, so without this the cut text could pass as an answer."""
+    message: str
+    text: str  # what was generated before it stopped
+
+
 @dataclass
 class Sampling:
     temperature: float = 0.0  # 0: greedy
@@ -49,11 +58,33 @@ class OutlinesDecoder:
                 from ..constraints import new_matcher
 
                 self.ll_matchers = [new_matcher(self.llg_tokenizer, g) for g in self.grammars]
+                self.failures: dict[int, str] = {}
+
+            def process_logits(self, input_ids, logits):
+                # Outlines' own loop, except that a row that has ended is fed nothing more (its
+                # padding would put a finished matcher in an error state), and a matcher that
+                # fails before its row ends is recorded: it then allows EOS alone.
+                if self.is_first_token:
+                    self._setup(self.tensor_adapter.shape(input_ids)[0])
+                    self.is_first_token = False
+                else:
+                    for i, m in enumerate(self.ll_matchers):
+                        if not m.is_stopped():
+                            m.consume_token(int(input_ids[i][-1]))
+                            self._note(i, m)
+                logits = self._bias_logits(input_ids, logits)
+                for i, m in enumerate(self.ll_matchers):
+                    self._note(i, m)
+                return logits
+
+            def _note(self, row, m):
+                if m.is_error() and row not in self.failures:
+                    self.failures[row] = m.get_error()
 
         self.per_row = PerRow
 
     def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
-                 sampling: Sampling) -> list[str]:
+                 sampling: Sampling) -> list[str | RowFailure]:
         import outlines
         from llguidance import LLMatcher
 
@@ -62,8 +93,11 @@ class OutlinesDecoder:
         generator = outlines.Generator(self.model, processor=processor)
         # Stop on the token the grammar ends with, whatever the model's generation config names
         # as EOS: where they differ, generate would go on to the budget after the answer.
-        return run_generator(generator, prompts, max_new_tokens, self.backend.llg_tokenizer.eos_token,
-                             self.loaded.tokenizer.pad_token_id, sampling)
+        texts = run_generator(generator, prompts, max_new_tokens, self.backend.llg_tokenizer.eos_token,
+                              self.loaded.tokenizer.pad_token_id, sampling)
+        failures = getattr(processor, "failures", {})
+        return [RowFailure(f"row {i}: the matcher failed: {failures[i]}", text) if i in failures else text
+                for i, text in enumerate(texts)]
 
 
 def run_generator(generator, prompts: list[str], max_new_tokens: int, eos_id: int, pad_id, sampling: Sampling):

@@ -27,7 +27,7 @@ rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
 from ..constraints import new_matcher
-from .decode import DecodeError, GrammarRejected, Sampling
+from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 
@@ -128,7 +128,7 @@ class JumpForwardDecoder:
 
     # -- the loop --------------------------------------------------------------------------------
     def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
-                 sampling: Sampling) -> list[str]:
+                 sampling: Sampling) -> list[str | RowFailure]:
         import torch
 
         if len(prompts) != len(grammars):
@@ -142,7 +142,7 @@ class JumpForwardDecoder:
             else:
                 gen_rng.seed()  # a fresh non-deterministic seed; the global generator is left alone
         groups = [list(range(len(prompts)))] if self.ragged else [[r] for r in range(len(prompts))]
-        out: list[str] = [""] * len(prompts)
+        out: list[str | RowFailure] = [""] * len(prompts)
         for group in groups:
             texts = self._generate([prompts[r] for r in group], [matchers[r] for r in group], group,
                                    max_new_tokens, sampling, gen_rng)
@@ -151,18 +151,23 @@ class JumpForwardDecoder:
         return out
 
     def _generate(self, prompts: list[str], matchers: list, names: list[int], max_new_tokens: int,
-                  sampling: Sampling, gen_rng) -> list[str]:
-        """Decode these rows as one ragged batch; `names` are their rows in the caller's batch."""
+                  sampling: Sampling, gen_rng) -> list[str | RowFailure]:
+        """Decode these rows as one ragged batch; `names` are their rows in the caller's batch.
+        A row whose matcher fails ends there as a RowFailure; the others go on."""
         import torch
 
         ids = [self.prompt_ids(p) for p in prompts]
         gen: list[list[int]] = [[] for _ in prompts]
+        failed: dict[int, str] = {}
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
         pending: dict[int, list[int]] = {}
         for r, m in enumerate(matchers):
-            if not self._force(names[r], m, gen[r], max_new_tokens):
-                pending[r] = gen[r][:]
+            try:
+                if not self._force(names[r], m, gen[r], max_new_tokens):
+                    pending[r] = gen[r][:]
+            except DecodeError as e:
+                failed[r] = str(e)
         with torch.inference_mode():
             rows = [r for r in range(len(prompts)) if r in pending]
             if rows:
@@ -172,16 +177,20 @@ class JumpForwardDecoder:
                     logits = self._step(state, [feed[r] for r in rows])
                     finished = []
                     for i, r in enumerate(rows):
-                        t = self._choose(names[r], matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
-                        if t == self.eos:
-                            finished.append(i)
-                            continue
-                        if not matchers[r].consume_token(t) or matchers[r].is_error():
-                            raise DecodeError(f"row {names[r]}: the grammar refused token {t} after "
-                                              f"{len(gen[r])} tokens: {matchers[r].get_error()}")
-                        gen[r].append(t)
-                        before = len(gen[r])
-                        if self._force(names[r], matchers[r], gen[r], max_new_tokens):
+                        try:
+                            t = self._choose(names[r], matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
+                            if t == self.eos:
+                                finished.append(i)
+                                continue
+                            if not matchers[r].consume_token(t) or matchers[r].is_error():
+                                raise DecodeError(f"row {names[r]}: the grammar refused token {t} after "
+                                                  f"{len(gen[r])} tokens: {matchers[r].get_error()}")
+                            gen[r].append(t)
+                            before = len(gen[r])
+                            done = self._force(names[r], matchers[r], gen[r], max_new_tokens)
+                        except DecodeError as e:
+                            failed[r], done = str(e), True
+                        if done:
                             finished.append(i)
                         else:
                             feed[r] = gen[r][before - 1:]  # the chosen token and its forced run
@@ -191,7 +200,8 @@ class JumpForwardDecoder:
                         if rows:
                             state.select(keep)
         self.stats["tokens"] += sum(map(len, gen))
-        return [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
+        texts = [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
+        return [RowFailure(failed[r], t) if r in failed else t for r, t in enumerate(texts)]
 
     def _force(self, row: int, m, gen: list[int], budget: int) -> bool:
         """Append the forced tokens (never past the budget); True when the row is finished."""

@@ -179,7 +179,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                      "file": Path(spec_path).name}}
 
     if todo:
-        from .decode import DecodeError, Sampling, make_decoder
+        from .decode import DecodeError, RowFailure, Sampling, make_decoder
         from .models import load as load_model
 
         if opts.backend != "llguidance" and opts.reason > 0:
@@ -210,6 +210,13 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     budget += 4 * opts.reason + len(REASON_MARK)
                 texts = decoder.generate(prompts, grammars, budget, sampling)
                 for row, text in zip(chunk, texts):
+                    if isinstance(text, RowFailure):
+                        out.write(json.dumps({"id": row["id"], "record": None, "raw": text.text, **meta,
+                                              "error": f"decoding stopped: {text.message}"},
+                                             ensure_ascii=False) + "\n")
+                        summary.failed += 1
+                        summary.written += 1
+                        continue
                     line = {"id": row["id"], "record": None, "raw": text, **meta}
                     try:
                         if opts.reason > 0:
