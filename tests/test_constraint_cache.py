@@ -82,6 +82,33 @@ def _writer(root, key, payload, rounds):
         cache.put(key, payload)
 
 
+def test_the_least_recently_used_entries_go_when_the_cache_is_full(tmp_path):
+    import time
+
+    mb = 1024 * 1024
+    cache = ConstraintCache(tmp_path, max_bytes=int(2.5 * mb))
+    a, b, c = (entry_key(constraint=x) for x in "abc")
+    cache.put(a, b"a" * mb)
+    time.sleep(0.02)
+    cache.put(b, b"b" * mb)
+    time.sleep(0.02)
+    assert cache.get(a) is not None  # a hit: a is now more recent than b
+    time.sleep(0.02)
+    cache.put(c, b"c" * mb)  # three entries do not fit in 2.5 MB: b, the least recently used, goes
+    assert cache.get(b) is None and cache.get(a) is not None and cache.get(c) is not None
+    assert cache.stats.evicted == 1 and "1 old entry removed" in cache.stats.summary()
+
+
+def test_an_entry_larger_than_the_bound_is_still_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUMC_CACHE_MAX_MB", "0.5")
+    cache = ConstraintCache(tmp_path)
+    key = entry_key(constraint="big")
+    cache.put(key, b"x" * 1024 * 1024)  # what was just built is used again next run
+    assert cache.get(key) is not None
+    monkeypatch.setenv("HUMC_CACHE_MAX_MB", "lots")  # a malformed bound falls back to the default
+    assert ConstraintCache(tmp_path).max_bytes == 2048 * 1024 * 1024
+
+
 def test_concurrent_writers_and_readers_see_whole_entries(tmp_path):
     key = entry_key(constraint="shared")
     payload = os.urandom(1 << 20)  # large enough that a non-atomic write would be seen half done

@@ -8,7 +8,11 @@ backend) and the constraint's own text. Each file holds a header with its key an
 its payload, so a truncated, corrupt or misplaced entry is detected, deleted and rebuilt, never
 used. Writes go to a temporary file in the same folder and are renamed into place in one step,
 so concurrent runs never see half an entry (two writers of one key write the same bytes; the
-last rename wins)."""
+last rename wins).
+
+The cache is bounded (`$HUMC_CACHE_MAX_MB`, default 2048): an outlines_core entry can weigh
+hundreds of megabytes. After each write the least recently used entries (a hit refreshes an
+entry's time) are removed until the rest fit; the entry just written is always kept."""
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +25,15 @@ from pathlib import Path
 from ..resources import cache_dir
 
 MAGIC = b"humdsl-constraint-1\n"
+DEFAULT_MAX_MB = 2048
+
+
+def max_bytes_from_env() -> int:
+    try:
+        mb = float(os.environ.get("HUMC_CACHE_MAX_MB", DEFAULT_MAX_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_MB  # a malformed setting must not fail a run over an optimisation
+    return int(max(mb, 0) * 1024 * 1024)
 
 
 def entry_key(**parts: str) -> str:
@@ -44,16 +57,20 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     corrupt: int = 0  # entries found broken, deleted and rebuilt
+    evicted: int = 0  # least recently used entries removed to keep the cache under its bound
 
     def summary(self) -> str:
         text = f"constraint cache: {self.hits} hit{'s' * (self.hits != 1)}, {self.misses} built"
-        return text + (f", {self.corrupt} corrupt entr{'ies' if self.corrupt != 1 else 'y'} rebuilt"
-                       if self.corrupt else "")
+        text += (f", {self.corrupt} corrupt entr{'ies' if self.corrupt != 1 else 'y'} rebuilt"
+                 if self.corrupt else "")
+        return text + (f", {self.evicted} old entr{'ies' if self.evicted != 1 else 'y'} removed"
+                       if self.evicted else "")
 
 
 class ConstraintCache:
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None):
         self.root = root or cache_dir() / "constraints"
+        self.max_bytes = max_bytes_from_env() if max_bytes is None else max_bytes
         self.stats = CacheStats()
 
     def _path(self, key: str) -> Path:
@@ -72,6 +89,11 @@ class ConstraintCache:
                 path.unlink()
             except OSError:
                 pass  # another run removed or replaced it first
+        else:
+            try:
+                os.utime(path)  # recently used: the last to be evicted
+            except OSError:
+                pass
         return payload
 
     def put(self, key: str, payload: bytes) -> None:
@@ -90,7 +112,30 @@ class ConstraintCache:
                 os.unlink(tmp)
                 raise
         except OSError:
-            pass  # a cache is an optimisation: a read-only or full disk never fails the run
+            return  # a cache is an optimisation: a read-only or full disk never fails the run
+        self._evict(keep=path)
+
+    def _evict(self, keep: Path) -> None:
+        """Remove the least recently used entries until the cache fits its bound."""
+        entries = []
+        for path in self.root.glob("*/*.bin"):
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # removed by another run meanwhile
+            entries.append((st.st_mtime_ns, st.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            try:
+                path.unlink()
+                self.stats.evicted += 1
+            except OSError:
+                pass  # another run removed it first: it is gone either way
+            total -= size
 
     def get_or_build(self, key: str, build, dump, load):
         """The compiled constraint for `key`: loaded from its entry, or built and stored. An
