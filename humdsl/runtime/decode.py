@@ -36,15 +36,15 @@ class OutlinesDecoder:
 
     def __init__(self, loaded):
         import outlines
-        from outlines.backends.llguidance import LLGuidanceBackend, LLGuidanceLogitsProcessor
+        from outlines.backends.llguidance import LLGuidanceLogitsProcessor
+
+        from .jumpforward import ll_tokenizer_for
 
         self.loaded = loaded
         self.model = outlines.from_transformers(loaded.model, loaded.tokenizer)
-        self.backend = LLGuidanceBackend(self.model)  # tokenizer processing: once per model
-        from .jumpforward import ll_tokenizer_for
-
-        # the checked tokenizer, shared with jump-forward: Outlines builds its own unchecked
-        self.backend.llg_tokenizer = ll_tokenizer_for(loaded.tokenizer)
+        # The checked llguidance tokenizer, shared with jump-forward, built once per model. Not
+        # Outlines' LLGuidanceBackend: it would first build its own, unchecked, for a second.
+        self.llg_tokenizer = ll_tokenizer_for(loaded.tokenizer)
 
         class PerRow(LLGuidanceLogitsProcessor):
             """One grammar per row: grounded spans differ from input to input."""
@@ -89,11 +89,11 @@ class OutlinesDecoder:
         from llguidance import LLMatcher
 
         specs = [LLMatcher.grammar_from_lark(g) for g in grammars]
-        processor = self.per_row(specs, self.backend.llg_tokenizer, self.backend.tensor_library_name)
+        processor = self.per_row(specs, self.llg_tokenizer, self.model.tensor_library_name)
         generator = outlines.Generator(self.model, processor=processor)
         # Stop on the token the grammar ends with, whatever the model's generation config names
         # as EOS: where they differ, generate would go on to the budget after the answer.
-        texts = run_generator(generator, prompts, max_new_tokens, self.backend.llg_tokenizer.eos_token,
+        texts = run_generator(generator, prompts, max_new_tokens, self.llg_tokenizer.eos_token,
                               self.loaded.tokenizer.pad_token_id, sampling)
         failures = getattr(processor, "failures", {})
         return [RowFailure(f"row {i}: the matcher failed: {failures[i]}", text) if i in failures else text
