@@ -2,6 +2,7 @@
 backend fails silently on a bad one), matching text against it, and sampling under it."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 
@@ -14,10 +15,50 @@ def validate(lark: str, lltok=None) -> str:
     from llguidance import LLMatcher
 
     grammar = LLMatcher.grammar_from_lark(lark)
-    error = LLMatcher.validate_grammar(grammar, lltok)
+    error = grammar_error(grammar, lltok)
     if error:
         raise GrammarInvalid(error)
     return grammar
+
+
+def grammar_error(grammar: str, lltok=None) -> str:
+    """llguidance's complaint about a grammar (its JSON form), or "" when it takes it."""
+    from llguidance import LLMatcher
+
+    return _built(grammar, lambda: LLMatcher.validate_grammar(grammar, lltok)) or ""
+
+
+# llguidance walks a grammar's rules recursively when it checks and compiles it. The per-input
+# grammar of an inline format is a chain of rules as long as the input: at about 1,500 words
+# that overflows the 8 MB main-thread stack, a segmentation fault that kills the process. Large
+# grammars are therefore built on a thread of their own with a large stack.
+LARGE_GRAMMAR_CHARS = 200_000
+BUILD_STACK_BYTES = 256 * 1024 * 1024
+_STACK_LOCK = threading.Lock()
+
+
+def _built(grammar: str, build):
+    if len(grammar) < LARGE_GRAMMAR_CHARS:
+        return build()
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = build()
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+
+    with _STACK_LOCK:  # the stack size setting is process-wide
+        previous = threading.stack_size(BUILD_STACK_BYTES)
+        try:
+            worker = threading.Thread(target=target, name="llguidance-build")
+            worker.start()
+        finally:
+            threading.stack_size(previous)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 # llguidance gives each mask a budget of lexer work ("fuel", default 200,000, about 14 ms) and
@@ -29,13 +70,22 @@ def validate(lark: str, lltok=None) -> str:
 STEP_LEXER_FUEL = 5_000_000
 
 
+# Earley rows: completing the last chunk of an inline format's chain completes every rule of it
+# in one row, about two items per input word; llguidance's default cap (2,000 items in a row)
+# stopped a 1,000-word answer at its last token. The symbol limit (see inline.py) comes first.
+MAX_ITEMS_IN_ROW = 200_000
+STEP_MAX_ITEMS = 1_000_000
+
+
 def new_matcher(lltok, grammar: str, log_level: int = 0):
     """An llguidance matcher with humdsl's limits: every matcher that decodes, checks or samples
-    is made here, so that none runs out of lexer fuel where another would not."""
+    is made here, so that none runs out of lexer fuel (or Earley items) where another would not;
+    a large grammar is compiled on a large stack."""
     from llguidance import LLMatcher, LLParserLimits
 
-    return LLMatcher(lltok, grammar, log_level=log_level,
-                     limits=LLParserLimits(step_lexer_fuel=STEP_LEXER_FUEL))
+    limits = LLParserLimits(step_lexer_fuel=STEP_LEXER_FUEL, max_items_in_row=MAX_ITEMS_IN_ROW,
+                            step_max_items=STEP_MAX_ITEMS)
+    return _built(grammar, lambda: LLMatcher(lltok, grammar, log_level=log_level, limits=limits))
 
 
 class TokenizerMisread(ValueError):

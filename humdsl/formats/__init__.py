@@ -8,10 +8,10 @@
 """
 from __future__ import annotations
 
-from .errors import FormatParseError, FormatUnfit, Unrenderable
+from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
 
-__all__ = ["Format", "build", "FormatParseError", "FormatUnfit", "Unrenderable"]
+__all__ = ["Format", "build", "FormatParseError", "FormatUnfit", "InputTooLarge", "Unrenderable"]
 
 
 class Format:

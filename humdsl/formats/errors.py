@@ -17,3 +17,8 @@ class FormatParseError(Exception):
 
 class FormatUnfit(Exception):
     """A format cannot serve a task: a label or literal makes its output ambiguous."""
+
+
+class InputTooLarge(Exception):
+    """grammar() was given an input whose per-input grammar is beyond what the backend can hold
+    (the inline format's chain at a few thousand words): that input is refused, not the task."""

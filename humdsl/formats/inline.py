@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .errors import FormatParseError, FormatUnfit, Unrenderable
+from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
 from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
 from .template import Part
+
+
+# llguidance asserts that a grammar has fewer than 65,535 symbols (a panic, reported as a grammar
+# error). Each rule of the chain and each distinct literal (a lexeme) costs symbols: measured,
+# rules + 1.5 x literals came to the limit between 2,000 and 3,000 words of newswire. This
+# estimate (rules + 2 x literals) refuses an input before llguidance does, with a margin.
+MAX_SYMBOLS = 60_000
 
 
 class _SpanEnds:
@@ -206,14 +213,23 @@ class InlineFormat:
         rules = [lab]
         cut = self._split_mark()
         n = len(chunks)
+        literals: set[str] = set()
         for i in range(n - 1, -1, -1):
             nxt = f"p{i + 1}" if i + 1 < n else None
             alts = [lark_string(chunks[i]) + (f" {nxt}" if nxt else "")]
+            literals.add(chunks[i])
             for j in ends[i]:
                 span = "".join(chunks[i:j])
                 after = f" p{j}" if j < n else ""
+                literals.add(cut[0](span))
                 alts.append(f"{lark_string(cut[0](span))} lab {lark_string(cut[1](span))}{after}")
             rules.append(f"p{i}: " + " | ".join(alts))
+        symbols = len(rules) + 2 * len(literals)
+        if symbols > MAX_SYMBOLS:
+            raise InputTooLarge(
+                f"this input ({len(source.split())} words) is too long for the inline format: its "
+                f"grammar would need about {symbols:,} llguidance symbols, over the {MAX_SYMBOLS:,} it "
+                f"can hold (about 2,000 words fit); split the input or use a format that quotes spans")
         rules.append("start: p0" if n else 'start: ""')
         return "\n".join(reversed(rules)) + "\n"
 

@@ -26,7 +26,7 @@ output is token-for-token that of masked greedy decoding on the Outlines path (u
 rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
-from ..constraints import new_matcher
+from ..constraints import grammar_error, new_matcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
@@ -118,7 +118,7 @@ class JumpForwardDecoder:
         from llguidance import LLMatcher
 
         grammar = LLMatcher.grammar_from_lark(lark)
-        error = LLMatcher.validate_grammar(grammar, self.lltok)
+        error = grammar_error(grammar, self.lltok)
         if error:
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {error}")
         m = new_matcher(self.lltok, grammar, log_level=1)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..formats import FormatParseError, Unrenderable, build
+from ..formats import FormatParseError, InputTooLarge, Unrenderable, build
 from ..ir import content_hash
 from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
@@ -198,22 +198,28 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         with partial.open("a", encoding="utf-8") as out:
             for i in range(0, len(todo), max(1, opts.batch_size)):
                 chunk = todo[i:i + opts.batch_size]
-                prompts = [prompt_text(task, fmt, r, choice) for r in chunk]
+                grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend)
+                live = [r for r in chunk if r["id"] not in refused]
+                prompts = [prompt_text(task, fmt, r, choice) for r in live]
                 if opts.backend == "llguidance":
-                    grammars = [fmt.grammar(batch=batch_labels, source=r["text"]) for r in chunk]
-                    budget = max(fmt.budget(batch=batch_labels, source=r["text"]) for r in chunk)
+                    budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
                 else:  # one schema for every row; grounding is checked when each answer is parsed
-                    grammars, budget = [None] * len(chunk), decoder.budget
+                    budget = decoder.budget
                 if opts.reason > 0:
                     prompts = [p + REASON_PROMPT + "\n" for p in prompts]
                     grammars = [with_reasoning(g, opts.reason) for g in grammars]
                     budget += 4 * opts.reason + len(REASON_MARK)
-                texts = decoder.generate(prompts, grammars, budget, sampling)
-                for row, text in zip(chunk, texts):
+                decoded = dict(zip([r["id"] for r in live],
+                                   decoder.generate(prompts, grammars, budget, sampling) if live else []))
+                for row in chunk:
+                    if row["id"] in refused:
+                        out.write(_failed_line(row, "", meta, f"the input was refused: {refused[row['id']]}"))
+                        summary.failed += 1
+                        summary.written += 1
+                        continue
+                    text = decoded[row["id"]]
                     if isinstance(text, RowFailure):
-                        out.write(json.dumps({"id": row["id"], "record": None, "raw": text.text, **meta,
-                                              "error": f"decoding stopped: {text.message}"},
-                                             ensure_ascii=False) + "\n")
+                        out.write(_failed_line(row, text.text, meta, f"decoding stopped: {text.message}"))
                         summary.failed += 1
                         summary.written += 1
                         continue
@@ -239,6 +245,25 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     if opts.limit is None or len(_done_ids(partial)) >= len(rows):
         os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
     return summary
+
+
+def _grammars(fmt, rows: list[dict], labels, backend: str) -> tuple[list, dict[str, str]]:
+    """Each row's grammar (None on a schema backend: one schema serves all), and the rows whose
+    input the format refuses (an inline grammar too large for llguidance), by id, with why."""
+    if backend != "llguidance":
+        return [None] * len(rows), {}
+    grammars, refused = [], {}
+    for r in rows:
+        try:
+            grammars.append(fmt.grammar(batch=labels, source=r["text"]))
+        except InputTooLarge as e:
+            refused[r["id"]] = str(e)
+    return grammars, refused
+
+
+def _failed_line(row: dict, raw: str, meta: dict, error: str) -> str:
+    return json.dumps({"id": row["id"], "record": None, "raw": raw, **meta, "error": error},
+                      ensure_ascii=False) + "\n"
 
 
 def tty_progress(done: int, total: int, elapsed: float) -> None:

@@ -1,0 +1,85 @@
+"""Inputs long enough to reach llguidance's own limits. The inline format's grammar is a chain of
+rules as long as its input: at ~1,500 words llguidance's recursive grammar check overflowed the
+main thread's stack (a segmentation fault), at ~1,000 words the Earley row that completes the
+chain passed llguidance's 2,000-item cap at the answer's last token, and at ~3,000 words the
+grammar passes llguidance's 65,535-symbol limit."""
+import json
+import subprocess
+import sys
+import textwrap
+
+from click.testing import CliRunner
+
+import humdsl
+from humdsl.cli import main
+from humdsl.formats import InputTooLarge
+from support.tasks import ROOT
+
+SPEC = ROOT / "specs" / "ner.hum"
+
+
+def words(n: int) -> str:
+    base = "Officials in Lisbon said Maria Costa of Northwind Bank met {} reporters on Monday .".split()
+    out: list[str] = []
+    while len(out) < n:
+        out += [w.format(len(out)) for w in base]
+    return " ".join(out[:n])
+
+
+def tagged():
+    return humdsl.load(SPEC).task("conll03").format("tagged")
+
+
+def test_a_2000_word_inline_answer_is_built_and_accepted_to_its_end(tokenizers, tmp_path):
+    # In a child process: a stack overflow would kill pytest itself.
+    tokenizers[0].save_pretrained(tmp_path / "tok")
+    (tmp_path / "text.txt").write_text(words(2000), encoding="utf-8")
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from transformers import PreTrainedTokenizerFast
+        import humdsl
+        from humdsl import constraints
+        hf = PreTrainedTokenizerFast.from_pretrained({str(tmp_path / "tok")!r})
+        lltok = constraints.ll_tokenizer(hf)
+        text = Path({str(tmp_path / "text.txt")!r}).read_text(encoding="utf-8")
+        fmt = humdsl.load({str(SPEC)!r}).task("conll03").format("tagged")
+        grammar = constraints.validate(fmt.grammar(source=text), lltok)
+        m = constraints.new_matcher(lltok, grammar)
+        first, rest = text.split(" ", 1)
+        for t in hf.encode(f"[{{first}}](PER) {{rest}}", add_special_tokens=False):
+            m.compute_bitmask()
+            assert m.consume_token(t), m.get_error()[:300]
+        m.compute_bitmask()
+        assert m.is_accepting() and not m.is_error(), m.get_error()[:300]
+        print("accepted")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "accepted" in done.stdout
+
+
+def test_an_input_beyond_the_symbol_limit_is_refused_in_words():
+    fmt = tagged()
+    try:
+        fmt.grammar(source=words(6000))
+    except InputTooLarge as e:
+        assert "6000 words" in str(e) and "inline format" in str(e)
+    else:
+        raise AssertionError("a 6,000-word inline grammar was not refused")
+    fmt.grammar(source=words(300))  # an ordinary input is not
+
+
+def test_humc_run_reports_the_refused_input_and_decodes_the_others(model_dir, tmp_path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "short", "text": "Maria Costa met reporters in Lisbon ."}) + "\n" +
+                   json.dumps({"id": "long", "text": words(6000)}) + "\n" +
+                   json.dumps({"id": "after", "text": "Northwind Bank opened in Porto ."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
+                                  str(model_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 1, r.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == ["short", "long", "after"]  # input order kept
+    assert lines[1]["record"] is None and lines[1]["error"].startswith("the input was refused: this input (6000 words)")
+    assert lines[0]["record"] is not None and lines[2]["record"] is not None
