@@ -25,7 +25,7 @@ def grammar_error(grammar: str, lltok=None) -> str:
     """llguidance's complaint about a grammar (its JSON form), or "" when it takes it."""
     from llguidance import LLMatcher
 
-    return _built(grammar, lambda: LLMatcher.validate_grammar(grammar, lltok)) or ""
+    return _built(grammar, lambda: LLMatcher.validate_grammar(grammar, lltok, limits=limits())) or ""
 
 
 # llguidance walks a grammar's rules recursively when it checks and compiles it. The per-input
@@ -77,15 +77,27 @@ MAX_ITEMS_IN_ROW = 200_000
 STEP_MAX_ITEMS = 1_000_000
 
 
+# Compiling a grounded terminal spends "initial" lexer fuel in proportion to the input: the
+# default (1,000,000) refused the tuples format's grammar at 25,000 words of newswire; a budget of
+# 20,000,000 took grounded NER formats to 100,000 words of newswire (about 2 s to compile).
+INITIAL_LEXER_FUEL = 20_000_000
+
+
+def limits():
+    """humdsl's llguidance limits, the same for checking a grammar and for decoding under it."""
+    from llguidance import LLParserLimits
+
+    return LLParserLimits(step_lexer_fuel=STEP_LEXER_FUEL, max_items_in_row=MAX_ITEMS_IN_ROW,
+                          step_max_items=STEP_MAX_ITEMS, initial_lexer_fuel=INITIAL_LEXER_FUEL)
+
+
 def new_matcher(lltok, grammar: str, log_level: int = 0):
     """An llguidance matcher with humdsl's limits: every matcher that decodes, checks or samples
     is made here, so that none runs out of lexer fuel (or Earley items) where another would not;
     a large grammar is compiled on a large stack."""
-    from llguidance import LLMatcher, LLParserLimits
+    from llguidance import LLMatcher
 
-    limits = LLParserLimits(step_lexer_fuel=STEP_LEXER_FUEL, max_items_in_row=MAX_ITEMS_IN_ROW,
-                            step_max_items=STEP_MAX_ITEMS)
-    return _built(grammar, lambda: LLMatcher(lltok, grammar, log_level=log_level, limits=limits))
+    return _built(grammar, lambda: LLMatcher(lltok, grammar, log_level=log_level, limits=limits()))
 
 
 class TokenizerMisread(ValueError):

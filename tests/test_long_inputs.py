@@ -83,3 +83,28 @@ def test_humc_run_reports_the_refused_input_and_decodes_the_others(model_dir, tm
     assert [x["id"] for x in lines] == ["short", "long", "after"]  # input order kept
     assert lines[1]["record"] is None and lines[1]["error"].startswith("the input was refused: this input (6000 words)")
     assert lines[0]["record"] is not None and lines[2]["record"] is not None
+
+
+def test_a_25000_word_grounded_input_compiles(tmp_path):
+    """Compiling the grounded terminal spends llguidance's initial lexer fuel in proportion to the
+    input: under its default budget the tuples grammar of 25,000 words of newswire fails to build
+    (under SmolLM2's vocabulary), and every row would be lost."""
+    from llguidance import LLMatcher
+    from transformers import PreTrainedTokenizerFast
+
+    from conftest import shared_or_skip
+    from humdsl import constraints
+
+    conll = shared_or_skip("data", "conll2003", "eng.testa")
+    tok = shared_or_skip("tokenizers", "smollm2-135m-instruct", "tokenizer.json")
+    text = " ".join([line.split()[0] for line in conll.read_text(encoding="utf-8").splitlines()
+                     if line.strip()][:25000])
+    hf = PreTrainedTokenizerFast(tokenizer_file=str(tok))
+    hf.eos_token = hf.eos_token or hf.convert_ids_to_tokens(0)
+    lltok = constraints.ll_tokenizer(hf)
+    grammar = constraints.validate(humdsl.load(SPEC).task("conll03").format("tuples").grammar(source=text), lltok)
+    assert LLMatcher(lltok, grammar, log_level=0).is_error()  # the case still needs the larger budget
+    m = constraints.new_matcher(lltok, grammar)
+    assert not m.is_error(), m.get_error()[:300]
+    first = " ".join(text.split()[:2])
+    assert m.consume_tokens(hf.encode(f"(PER, {first})", add_special_tokens=False)) and m.is_accepting()
