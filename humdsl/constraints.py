@@ -62,8 +62,8 @@ def _built(grammar: str, build):
 
 
 # llguidance gives each mask a budget of lexer work ("fuel", default 200,000, about 14 ms) and
-# on exhausting it puts the matcher in an error state: the mask comes back empty and the answer
-# is lost. A free-text hole (a 200-character bound intersected with the span's shape and "no
+# on exhausting it puts the matcher in an error state: its mask then allows EOS alone, and the
+# answer is cut. A free-text hole (a 200-character bound intersected with the span's shape and "no
 # separator inside") can cost more on one step: the openie relation phrase `... ap`;;` took
 # 568,000 under the tests' tokenizer and over 200,000 under GPT-2's and SmolLM2's. Ten times
 # the worst seen: a rare slow step (tens of ms) beats a dead answer.

@@ -108,3 +108,30 @@ def test_a_25000_word_grounded_input_compiles(tmp_path):
     assert not m.is_error(), m.get_error()[:300]
     first = " ".join(text.split()[:2])
     assert m.consume_tokens(hf.encode(f"(PER, {first})", add_special_tokens=False)) and m.is_accepting()
+
+
+def test_both_decoders_build_a_2000_word_inline_grammar(model_dir, tmp_path):
+    """The decoders make their matchers as the constraints do (on the large stack): Outlines' own
+    processor set-up built one on the caller's stack first."""
+    (tmp_path / "text.txt").write_text(words(2000), encoding="utf-8")
+    code = textwrap.dedent(f"""
+        from pathlib import Path
+        from llguidance import LLMatcher
+        import humdsl
+        from humdsl.runtime.decode import OutlinesDecoder
+        from humdsl.runtime.jumpforward import JumpForwardDecoder
+        from humdsl.runtime.models import load
+        text = Path({str(tmp_path / "text.txt")!r}).read_text(encoding="utf-8")
+        lark = humdsl.load({str(SPEC)!r}).task("conll03").format("tagged").grammar(source=text)
+        loaded = load({str(model_dir)!r})
+        outlines_dec = OutlinesDecoder(loaded)
+        processor = outlines_dec.per_row([LLMatcher.grammar_from_lark(lark)], outlines_dec.llg_tokenizer, "torch")
+        processor._setup(1)
+        assert not processor.ll_matchers[0].is_error(), processor.ll_matchers[0].get_error()[:300]
+        m = JumpForwardDecoder(loaded)._matcher(0, lark)
+        assert not m.is_error(), m.get_error()[:300]
+        print("built")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "built" in done.stdout

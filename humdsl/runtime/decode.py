@@ -54,10 +54,15 @@ class OutlinesDecoder:
                 self.grammars = grammars
 
             def _setup(self, batch_size):
-                super()._setup(batch_size)
+                # Not Outlines' own set-up: it would first build a matcher of the first grammar
+                # per row on this thread's stack, which a large grammar overflows.
+                import llguidance.torch
+
                 from ..constraints import new_matcher
 
                 self.ll_matchers = [new_matcher(self.llg_tokenizer, g) for g in self.grammars]
+                self.bitmask = llguidance.torch.allocate_token_bitmask(batch_size, self.llg_tokenizer.vocab_size)
+                self._bias_logits = self._bias_logits_torch  # transformers models: torch tensors
                 self.failures: dict[int, str] = {}
 
             def process_logits(self, input_ids, logits):
