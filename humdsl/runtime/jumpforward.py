@@ -26,7 +26,7 @@ output is token-for-token that of masked greedy decoding on the Outlines path (u
 rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
-from ..constraints import grammar_error, new_matcher
+from ..constraints import new_matcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
@@ -117,11 +117,9 @@ class JumpForwardDecoder:
     def _matcher(self, row: int, lark: str):
         from llguidance import LLMatcher
 
-        grammar = LLMatcher.grammar_from_lark(lark)
-        error = grammar_error(grammar, self.lltok)
-        if error:
-            raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {error}")
-        m = new_matcher(self.lltok, grammar, log_level=1)
+        # No separate validate_grammar: building the matcher checks the grammar too, with the same
+        # message, and checking it first cost another 3-9 ms per input (100-1,000 words).
+        m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
         return m
