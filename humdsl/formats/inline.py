@@ -221,8 +221,9 @@ class InlineFormat:
             for j in ends[i]:
                 span = "".join(chunks[i:j])
                 after = f" p{j}" if j < n else ""
-                literals.add(cut[0](span))
-                alts.append(f"{lark_string(cut[0](span))} lab {lark_string(cut[1](span))}{after}")
+                opening = cut[0](span)
+                literals.add(opening)
+                alts.append(f"{lark_string(opening)} lab {lark_string(cut[1](span))}{after}")
             rules.append(f"p{i}: " + " | ".join(alts))
         symbols = len(rules) + 2 * len(literals)
         if symbols > MAX_SYMBOLS:
