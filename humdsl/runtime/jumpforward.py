@@ -10,6 +10,14 @@ or one chosen token plus the forced run after it), right-padded to the longest; 
 in the KV cache as holes that the attention mask hides, and positions are given per row. Rows
 leave the batch as soon as they finish.
 
+Drafts from the prompt (prompt lookup): a grounded span is a copy of the input, and answers
+repeat the few-shot examples' shapes, so after each choice the decoder looks up the last few
+tokens in the prompt and the answer so far and appends what followed them there (as much as the
+grammar accepts) to the same pass. The pass yields the logits after every draft token; each draft
+token is kept while it is what the masked argmax (or the masked sample) picks there, and the
+first one that differs is replaced by that pick, so the output is the same as without drafts.
+Rejected draft tokens leave the cache (cut off for one row, hidden as holes in a ragged batch).
+
 The prompt prefix that many inputs of a task share (system text, instructions, examples) is
 computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
 prompts it has seen, narrowing it as new prompts arrive.
@@ -26,10 +34,15 @@ output is token-for-token that of masked greedy decoding on the Outlines path (u
 rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+
 from ..constraints import new_matcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
+from .kv_cache import forget_last, new_cache
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
+MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
 
 
 class Unsupported(DecodeError):
@@ -81,7 +94,7 @@ def _has_chat_template(tok) -> bool:
 class JumpForwardDecoder:
     name = "jump-forward"
 
-    def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None):
+    def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True):
         import torch
 
         reason = unsupported_reason(loaded)
@@ -100,10 +113,12 @@ class JumpForwardDecoder:
         self.bits = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
+        self.max_draft = MAX_DRAFT if drafts else 0
         # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
         self.ragged = self.device.type != "cpu" if ragged is None else ragged
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
-        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0}
+        self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0,
+                      "drafted": 0, "accepted": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -170,28 +185,27 @@ class JumpForwardDecoder:
             rows = [r for r in range(len(prompts)) if r in pending]
             if rows:
                 state = self._start([ids[r] for r in rows])
-                feed = {r: ids[r][state.skip:] + pending[r] for r in rows}
+                draft = {r: self._draft(ids[r], gen[r], matchers[r], max_new_tokens) for r in rows}
+                feed = {r: ids[r][state.skip:] + pending[r] + draft[r] for r in rows}
                 while rows:
-                    logits = self._step(state, [feed[r] for r in rows])
+                    logits = self._step(state, [feed[r] for r in rows], [len(draft[r]) + 1 for r in rows])
                     finished = []
                     for i, r in enumerate(rows):
                         try:
-                            t = self._choose(names[r], matchers[r], logits[i], len(gen[r]), sampling, gen_rng)
-                            if t == self.eos:
-                                finished.append(i)
-                                continue
-                            if not matchers[r].consume_token(t) or matchers[r].is_error():
-                                raise DecodeError(f"row {names[r]}: the grammar refused token {t} after "
-                                                  f"{len(gen[r])} tokens: {matchers[r].get_error()}")
-                            gen[r].append(t)
-                            before = len(gen[r])
-                            done = self._force(names[r], matchers[r], gen[r], max_new_tokens)
+                            taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
+                                                                gen[r], max_new_tokens, sampling, gen_rng)
+                            if len(draft[r]) > taken:
+                                state.drop(i, len(draft[r]) - taken)
+                            if not done:
+                                cached = len(gen[r]) - picked  # a pick is not in the cache yet
+                                done = self._force(names[r], matchers[r], gen[r], max_new_tokens)
                         except DecodeError as e:
                             failed[r], done = str(e), True
                         if done:
                             finished.append(i)
                         else:
-                            feed[r] = gen[r][before - 1:]  # the chosen token and its forced run
+                            draft[r] = self._draft(ids[r], gen[r], matchers[r], max_new_tokens)
+                            feed[r] = gen[r][cached:] + draft[r]  # the pick, its forced run, a draft
                     if finished:
                         keep = [i for i in range(len(rows)) if i not in finished]
                         rows = [rows[i] for i in keep]
@@ -200,6 +214,72 @@ class JumpForwardDecoder:
         self.stats["tokens"] += sum(map(len, gen))
         texts = [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
         return [RowFailure(failed[r], t) if r in failed else t for r, t in enumerate(texts)]
+
+    def _advance(self, row: int, m, logits, draft: list[int], gen: list[int], budget: int,
+                 sampling: Sampling, rng) -> tuple[int, bool, bool]:
+        """Pick the next tokens from one pass's logits (one row per draft token, plus one): keep
+        each draft token while it is the pick, then the first pick that differs (or follows the
+        whole draft). Returns how many draft tokens were kept, whether the row is finished, and
+        whether the answer ends with a pick (which the next pass must feed). A kept draft token
+        after which the grammar forces tokens that the draft does not hold ends the picking
+        there, with no pick, so forced runs are fed as in the loop without drafts."""
+        self.stats["drafted"] += len(draft)
+        i = 0
+        while True:
+            t = self._choose(row, m, logits[i], len(gen), sampling, rng)
+            if t == self.eos:
+                return i, True, False
+            if not m.consume_token(t) or m.is_error():
+                raise DecodeError(f"row {row}: the grammar refused token {t} after "
+                                  f"{len(gen)} tokens: {m.get_error()}")
+            gen.append(t)
+            if i == len(draft) or t != draft[i]:
+                return i, False, True
+            i += 1
+            self.stats["accepted"] += 1
+            if m.is_stopped() or len(gen) >= budget:
+                return i, True, False
+            while forced := m.compute_ff_tokens():
+                if draft[i:i + len(forced)] != forced:
+                    return i, False, False  # _force feeds the run next
+                if not m.consume_tokens(forced) or m.is_error():
+                    raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
+                                      f"{len(gen)} tokens: {m.get_error()}")
+                gen.extend(forced)
+                self.stats["forced"] += len(forced)
+                self.stats["accepted"] += len(forced)
+                i += len(forced)
+                if m.is_stopped() or len(gen) >= budget:
+                    return i, True, False
+
+    def _draft(self, prompt: list[int], gen: list[int], m, budget: int) -> list[int]:
+        """Prompt lookup: the tokens that followed the latest earlier occurrence of the last three
+        (else two, else one) tokens of prompt + answer, cut to what the grammar accepts and to the
+        budget (one token is left for the pick after the draft)."""
+        room = min(self.max_draft, budget - len(gen) - 1)
+        if room <= 0 or m.is_stopped():
+            return []
+        context = prompt + gen
+        end = len(context)
+        for n in (3, 2, 1):
+            if end <= n:
+                continue
+            tail = context[-n:]
+            start = end - n - 1
+            tries = 0
+            while start >= 0 and tries < 4:
+                try:
+                    start = _rindex(context, tail[0], start)
+                except ValueError:
+                    break
+                if context[start:start + n] == tail:
+                    tries += 1
+                    found = context[start + n:start + n + room]
+                    ok = m.validate_tokens(found) if found else 0
+                    if ok:
+                        return found[:ok]
+                start -= 1
+        return []
 
     def _force(self, row: int, m, gen: list[int], budget: int) -> bool:
         """Append the forced tokens (never past the budget); True when the row is finished."""
@@ -263,7 +343,7 @@ class JumpForwardDecoder:
             return batch
         if self._prefix is None or len(_common([self._prefix[0], common])) < len(common):
             one = _Batch(self, 1)  # compute the prefix once, alone
-            one.step([common], want_logits=False)
+            one.step([common])
             self._prefix = (common, [(layer.keys, layer.values) for layer in one.cache.layers])
         else:
             self.stats["prefix_reused"] += len(ids)
@@ -273,8 +353,8 @@ class JumpForwardDecoder:
         batch.load(self._prefix[1], n)
         return batch
 
-    def _step(self, state: "_Batch", chunks: list[list[int]]):
-        return state.step(chunks)
+    def _step(self, state: "_Batch", chunks: list[list[int]], tails: list[int]):
+        return state.step(chunks, tails)
 
 
 class _Batch:
@@ -282,27 +362,23 @@ class _Batch:
 
     def __init__(self, dec: JumpForwardDecoder, rows: int):
         import torch
-        from transformers import DynamicCache
 
         self.dec = dec
-        self.cache = DynamicCache()
+        self.cache = new_cache()
         self.mask = torch.zeros((rows, 0), dtype=torch.long, device=dec.device)
         self.pos = torch.zeros(rows, dtype=torch.long, device=dec.device)
         self.skip = 0
 
     def load(self, layers, n: int) -> None:
-        from transformers import DynamicCache
-
         rows = self.mask.shape[0]
-        self.cache = DynamicCache(ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))
-                                                  for k, v in layers])
+        self.cache = new_cache([(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in layers])
         self.mask = self.mask.new_ones((rows, n))
         self.pos = self.pos + n
         self.skip = n
 
-    def step(self, chunks: list[list[int]], want_logits: bool = True):
-        """One forward pass: each row's chunk, right-padded; the logits after each row's last
-        real token."""
+    def step(self, chunks: list[list[int]], tails: list[int] | None = None):
+        """One forward pass: each row's chunk, right-padded. Returns, per row, the logits after
+        each of its last `tails[i]` real tokens (none when `tails` is None)."""
         import torch
 
         dec = self.dec
@@ -313,23 +389,43 @@ class _Batch:
             ids[i, :len(c)] = torch.tensor(c, dtype=torch.long)
         real = torch.arange(width, device=dec.device).unsqueeze(0) < lens.unsqueeze(1)
         self.mask = torch.cat([self.mask, real.long()], dim=1)
+        self.ends = [self.mask.shape[1] - width + len(c) for c in chunks]
         positions = self.pos.unsqueeze(1) + torch.arange(width, device=dec.device).unsqueeze(0)
         self.pos = self.pos + lens
-        # Logits only at the positions some row needs (its last real token). A 1-D tensor: the
-        # per-row 2-D form is read as such only by newer transformers (older ones index every
-        # row with every position, and each row got the last row's logits).
-        last = lens - 1
-        keep = torch.unique(last) if want_logits else 1
-        out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                        past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
+        # Logits only at the positions some row needs. A 1-D tensor: the per-row 2-D form is read
+        # as such only by newer transformers (older ones index every row with every position, and
+        # each row got the last row's logits).
+        wanted = None
+        if tails is not None:
+            wanted = [list(range(len(c) - k, len(c))) for c, k in zip(chunks, tails)]
+            keep = torch.tensor(sorted({p for w in wanted for p in w}), device=dec.device)
+        else:
+            keep = 1
+        with _native_gqa(dec.device):
+            out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
+                            past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
         self.cache = out.past_key_values
         dec.stats["passes"] += 1
         dec.stats["max_rows"] = max(dec.stats["max_rows"], len(chunks))
-        if not want_logits:
+        if wanted is None:
             return None
-        rows = torch.arange(len(chunks), device=dec.device)
         kept = out.logits.shape[1] == len(keep)  # else the model gave every position's logits
-        return out.logits[rows, torch.searchsorted(keep, last) if kept else last].float()
+        rows = []
+        for i, w in enumerate(wanted):
+            at = torch.searchsorted(keep, torch.tensor(w, device=dec.device)) if kept else torch.tensor(w)
+            rows.append(out.logits[i, at].float())
+        return rows
+
+    def drop(self, i: int, n: int) -> None:
+        """Forget row i's last n fed tokens (rejected draft tokens): cut off from the cache when
+        it is the only row, else hidden as holes like padding."""
+        end = self.ends[i]
+        self.pos[i] -= n
+        if self.mask.shape[0] == 1:  # no padding: the row's last tokens are the cache's last
+            forget_last(self.cache, n)
+            self.mask = self.mask[:, :end - n]
+        else:
+            self.mask[i, end - n:end] = 0
 
     def select(self, keep: list[int]) -> None:
         import torch
@@ -339,6 +435,36 @@ class _Batch:
             layer.batch_select_indices(idx)
         self.mask = self.mask[idx]
         self.pos = self.pos[idx]
+
+
+@contextmanager
+def _native_gqa(device):
+    """On a CPU, torch's attention runs grouped-query attention under a mask natively, but
+    transformers uses that only without a mask and otherwise first copies each key/value head
+    once per query head (`repeat_kv`): 9 ms of a two-token pass on SmolLM2 at a 900-token cache.
+    `TRANSFORMERS_SDPA_FORCE_GQA` is transformers' own switch for it; it is set only around this
+    decoder's passes, and not on accelerators (where a mask with GQA can fall back to a slow
+    kernel)."""
+    if device.type != "cpu":
+        yield
+        return
+    old = os.environ.get("TRANSFORMERS_SDPA_FORCE_GQA")
+    os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TRANSFORMERS_SDPA_FORCE_GQA"]
+        else:
+            os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = old
+
+
+def _rindex(seq: list[int], value: int, start: int) -> int:
+    """The last index <= start holding value (ValueError when none)."""
+    for j in range(start, -1, -1):
+        if seq[j] == value:
+            return j
+    raise ValueError(value)
 
 
 def _common(seqs: list[list[int]]) -> list[int]:

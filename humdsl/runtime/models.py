@@ -84,7 +84,28 @@ def load(name: str | None) -> LoadedModel:
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.to(device).eval()
+    if device == "cpu":
+        column_major_weights(model)
     return LoadedModel(model, tok, str(path), device)
+
+
+def column_major_weights(model) -> int:
+    """Store each float linear layer's weight transposed (column-major), returning how many were
+    changed. On this CPU's BLAS, a matrix product with the usual row-major weight is 2-10x slower
+    at 4 or more rows than at 1-3 (576x576: 20 us at 3 rows, 260 us at 4), and the decoders feed
+    exactly such passes: forced runs, drafts, prompts. Column-major weights cost the same at one
+    row. A tied output layer gets its own copy (the embedding keeps the row-major one)."""
+    import torch
+
+    changed = 0
+    with torch.no_grad():
+        for module in model.modules():
+            w = getattr(module, "weight", None)
+            if (isinstance(module, torch.nn.Linear) and w is not None and w.dtype == torch.float32
+                    and w.device.type == "cpu" and w.dim() == 2 and w.stride(1) == 1):
+                module.weight = torch.nn.Parameter(w.detach().t().contiguous().t(), requires_grad=False)
+                changed += 1
+    return changed
 
 
 def _save_dequantised(model, tok, folder: Path) -> None:
