@@ -4,6 +4,9 @@ few-shot examples, the chat template) and token budgets (the format's budget()) 
 
   free          unconstrained greedy decoding (transformers generate), same prompt, at most
                 --free-tokens tokens (the format budgets run to thousands of tokens);
+  free-rowmajor the same with the linear weights as transformers lays them out (row-major):
+                humdsl's loader stores them column-major on a CPU (models.column_major_weights),
+                which every other mode, free included, runs with;
   outlines      the Outlines path, masked greedy, one forward pass per token (the reference);
   jf            jump-forward, no prefix cache;
   jf+prefix     jump-forward with the shared-prompt-prefix KV cache (humc run's default);
@@ -95,10 +98,11 @@ def main() -> None:
             size = args.batch if mode.endswith("@B") else 1
             if mode.startswith("outlines"):
                 gen = outlines_dec.generate
-            elif mode == "free":
+            elif mode.startswith("free"):
                 gen = free
             else:
                 gen = JumpForwardDecoder(loaded, prefix_cache="prefix" in mode).generate
+            saved = _row_major(loaded.model) if mode == "free-rowmajor" else None
             gen([prompt_text(task.ir, fmt, warm, choice)], [fmt.grammar(source=warm["text"])], 8, Sampling())
             texts = []
             passes[0] = 0
@@ -123,13 +127,34 @@ def main() -> None:
                    "seconds": round(seconds, 1), "valid": valid,
                    "identical_to_outlines": (sum(a == b for a, b in zip(reference, texts))
                                              if reference is not None else None)}
+            if saved is not None:
+                _restore(saved)
             res[mode.replace("@B", f"@{args.batch}")] = row
             print(name, mode, row, flush=True)
-            if "free" in res:
-                for m, r in res.items():
-                    r["x_free_tokens_per_s"] = round(r["tokens_per_s"] / res["free"]["tokens_per_s"], 2)
+            for base in ("free", "free-rowmajor"):
+                if base in res:
+                    for m, r in res.items():
+                        r[f"x_{base.replace('-', '_')}_tokens_per_s"] = round(
+                            r["tokens_per_s"] / res[base]["tokens_per_s"], 2)
             out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))
+
+
+def _row_major(model):
+    """Lay the linear weights out row-major again; returns what _restore needs to undo it."""
+    import torch
+
+    saved = []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.is_contiguous():
+            saved.append((module, module.weight))
+            module.weight = torch.nn.Parameter(module.weight.detach().contiguous(), requires_grad=False)
+    return saved
+
+
+def _restore(saved) -> None:
+    for module, weight in saved:
+        module.weight = weight
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
 import os
+from array import array
 from contextlib import contextmanager
 
 from ..constraints import new_matcher
@@ -260,25 +261,26 @@ class JumpForwardDecoder:
         if room <= 0 or m.is_stopped():
             return []
         context = prompt + gen
-        end = len(context)
+        packed = array("i", context).tobytes()  # searched in C: inputs can be long documents
         for n in (3, 2, 1):
-            if end <= n:
+            if len(context) <= n:
                 continue
-            tail = context[-n:]
-            start = end - n - 1
+            tail = packed[-4 * n:]
+            limit = len(packed) - 4  # an occurrence must end before the last token
             tries = 0
-            while start >= 0 and tries < 4:
-                try:
-                    start = _rindex(context, tail[0], start)
-                except ValueError:
+            while tries < 4:
+                at = packed.rfind(tail, 0, limit)
+                if at < 0:
                     break
-                if context[start:start + n] == tail:
-                    tries += 1
-                    found = context[start + n:start + n + room]
-                    ok = m.validate_tokens(found) if found else 0
-                    if ok:
-                        return found[:ok]
-                start -= 1
+                limit = at + 4 * n - 1
+                if at % 4:
+                    continue  # straddles two tokens
+                tries += 1
+                first = at // 4 + n
+                found = context[first:first + room]
+                ok = m.validate_tokens(found) if found else 0
+                if ok:
+                    return found[:ok]
         return []
 
     def _force(self, row: int, m, gen: list[int], budget: int) -> bool:
@@ -457,14 +459,6 @@ def _native_gqa(device):
             del os.environ["TRANSFORMERS_SDPA_FORCE_GQA"]
         else:
             os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = old
-
-
-def _rindex(seq: list[int], value: int, start: int) -> int:
-    """The last index <= start holding value (ValueError when none)."""
-    for j in range(start, -1, -1):
-        if seq[j] == value:
-            return j
-    raise ValueError(value)
 
 
 def _common(seqs: list[list[int]]) -> list[int]:
