@@ -11,11 +11,13 @@ def model(tiny_model):
 
 
 def _run(model, cache, chunks):
+    from humdsl.runtime.kv_cache import cache_keyword, returned_cache
+
     out = []
     with torch.inference_mode():
         for chunk in chunks:
-            o = model(input_ids=torch.tensor([chunk]), past_key_values=cache, use_cache=True)
-            cache = o.past_key_values
+            o = model(input_ids=torch.tensor([chunk]), use_cache=True, **{cache_keyword(model): cache})
+            cache = returned_cache(o)
             out.append(o.logits[0, -1].clone())
     return out, cache
 
@@ -65,11 +67,12 @@ def test_a_prefilled_cache_is_a_copy_and_forgetting_the_last_tokens_is_exact(mod
 
 
 def test_selecting_rows_keeps_each_rows_cache(model):
-    from humdsl.runtime.kv_cache import new_cache
+    from humdsl.runtime.kv_cache import cache_keyword, new_cache
 
     cache = new_cache()
     with torch.inference_mode():
-        model(input_ids=torch.tensor([[5, 6, 7], [8, 9, 10], [11, 12, 13]]), past_key_values=cache, use_cache=True)
+        model(input_ids=torch.tensor([[5, 6, 7], [8, 9, 10], [11, 12, 13]]), use_cache=True,
+              **{cache_keyword(model): cache})
     second = cache.layers[1].keys[1].clone()
     for layer in cache.layers:
         layer.batch_select_indices(torch.tensor([1]))

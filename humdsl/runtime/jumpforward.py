@@ -40,7 +40,7 @@ from contextlib import contextmanager
 
 from ..constraints import new_matcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
-from .kv_cache import forget_last, new_cache
+from .kv_cache import cache_keyword, forget_last, new_cache, returned_cache
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
@@ -107,6 +107,7 @@ class JumpForwardDecoder:
         self.lltok = ll_tokenizer_for(self.tokenizer)
         self.chat = _has_chat_template(self.tokenizer)
         self.device = next(self.model.parameters()).device
+        self.cache_keyword = cache_keyword(self.model)
         self.eos = self.lltok.eos_token
         self.vocab = self.lltok.vocab_size
         pad = self.tokenizer.pad_token_id
@@ -405,8 +406,8 @@ class _Batch:
             keep = 1
         with _native_gqa(dec.device):
             out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                            past_key_values=self.cache, use_cache=True, logits_to_keep=keep)
-        self.cache = out.past_key_values
+                            use_cache=True, logits_to_keep=keep, **{dec.cache_keyword: self.cache})
+        self.cache = returned_cache(out)
         dec.stats["passes"] += 1
         dec.stats["max_rows"] = max(dec.stats["max_rows"], len(chunks))
         if wanted is None:

@@ -104,6 +104,24 @@ def new_cache(prefill: list[tuple[object, object]] | None = None):
     return Cache(layers=layers)
 
 
+def cache_keyword(model) -> str:
+    """The name under which the model's forward takes the KV cache: `cache` from transformers
+    5.24 (which deprecates `past_key_values`, to be removed in 5.40), else `past_key_values`."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def returned_cache(out):
+    """The cache a forward pass returns, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def forget_last(cache, n: int) -> None:
     """Drop the last n positions of every layer (the cache of a single row)."""
     for layer in cache.layers:
