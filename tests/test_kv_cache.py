@@ -51,14 +51,14 @@ def test_new_tokens_are_written_into_room_not_concatenated(model):
 def test_a_prefilled_cache_is_a_copy_and_forgetting_the_last_tokens_is_exact(model):
     from transformers import DynamicCache
 
-    from humdsl.runtime.kv_cache import forget_last, new_cache
+    from humdsl.runtime.kv_cache import new_cache
 
     _, stock = _run(model, DynamicCache(), CHUNKS[:1])
     prefix = [(layer.keys, layer.values) for layer in stock.layers]
     cache = new_cache(prefix)
     assert cache.layers[0].keys.data_ptr() != prefix[0][0].data_ptr()
     _run(model, cache, [[70, 71, 72]])  # a draft...
-    forget_last(cache, 3)  # ...turned down
+    cache.crop(-3)  # ...turned down, as the decoder forgets it
     assert cache.get_seq_length() == 40
     assert torch.equal(cache.layers[0].keys, prefix[0][0])  # the prefix it was given is untouched
     got, _ = _run(model, cache, [[50], [51]])

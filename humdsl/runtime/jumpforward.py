@@ -40,7 +40,7 @@ from contextlib import contextmanager
 
 from ..constraints import new_matcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
-from .kv_cache import cache_keyword, forget_last, new_cache, returned_cache
+from .kv_cache import cache_keyword, new_cache, returned_cache
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
@@ -244,11 +244,7 @@ class JumpForwardDecoder:
             while forced := m.compute_ff_tokens():
                 if draft[i:i + len(forced)] != forced:
                     return i, False, False  # _force feeds the run next
-                if not m.consume_tokens(forced) or m.is_error():
-                    raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
-                                      f"{len(gen)} tokens: {m.get_error()}")
-                gen.extend(forced)
-                self.stats["forced"] += len(forced)
+                self._take_forced(row, m, gen, forced)
                 self.stats["accepted"] += len(forced)
                 i += len(forced)
                 if m.is_stopped() or len(gen) >= budget:
@@ -290,14 +286,17 @@ class JumpForwardDecoder:
             forced = m.compute_ff_tokens()[: budget - len(gen)]
             if not forced:
                 break
-            if not m.consume_tokens(forced) or m.is_error():
-                raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
-                                  f"{len(gen)} tokens: {m.get_error()}")
-            gen.extend(forced)
-            self.stats["forced"] += len(forced)
+            self._take_forced(row, m, gen, forced)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {len(gen)} tokens: {m.get_error()}")
         return len(gen) >= budget or m.is_stopped()
+
+    def _take_forced(self, row: int, m, gen: list[int], forced: list[int]) -> None:
+        if not m.consume_tokens(forced) or m.is_error():
+            raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
+                              f"{len(gen)} tokens: {m.get_error()}")
+        gen.extend(forced)
+        self.stats["forced"] += len(forced)
 
     def _choose(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
         import torch
@@ -425,7 +424,7 @@ class _Batch:
         end = self.ends[i]
         self.pos[i] -= n
         if self.mask.shape[0] == 1:  # no padding: the row's last tokens are the cache's last
-            forget_last(self.cache, n)
+            self.cache.crop(-n)  # a negative count removes, in every cache API this runs on
             self.mask = self.mask[:, :end - n]
         else:
             self.mask[i, end - n:end] = 0

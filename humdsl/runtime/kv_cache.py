@@ -120,12 +120,3 @@ def returned_cache(out):
     """The cache a forward pass returns, under either name."""
     cache = getattr(out, "cache", None)
     return cache if cache is not None else out.past_key_values
-
-
-def forget_last(cache, n: int) -> None:
-    """Drop the last n positions of every layer (the cache of a single row)."""
-    for layer in cache.layers:
-        if hasattr(layer, "_show"):
-            layer.crop(-n)
-        else:
-            layer.keys, layer.values = layer.keys[:, :, :-n], layer.values[:, :, :-n]
