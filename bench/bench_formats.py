@@ -47,28 +47,56 @@ def words_of_text(n: int) -> str:
     return " ".join(words[:n])
 
 
-def mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, float]:
+def mask_ms(fmt, source: str, lltok, rng, runs: int, checked: bool = False) -> tuple[float, float]:
     """Median and 99th percentile of the mask time per token (ms), decoding under the format's
-    grammar with random logits for `runs` answers of at most 200 tokens."""
+    grammar with random logits for `runs` answers of at most 200 tokens. `checked`: what the
+    jump-forward decoder does where the grammar bounds free text (runtime/checked.py): the mask
+    of the grammar without length bounds, the pick checked with the exact grammar, and the
+    exact mask only when the check refuses it; all of that is timed."""
     import numpy as np
 
     from humdsl import constraints
+    from humdsl.formats.spans import without_length_bounds
+    from humdsl.runtime.checked import CheckedMatcher
 
-    grammar = constraints.validate(fmt.grammar(source=source), lltok)
+    lark = fmt.grammar(source=source)
+    grammar = constraints.validate(lark, lltok)
+    loose = constraints.validate(without_length_bounds(lark), lltok) if checked else grammar
+
+    def pick(mask):  # not timed: the decoder picks on the logits, as unconstrained decoding does
+        bits = np.unpackbits(np.frombuffer(bytes(mask), dtype=np.uint8), bitorder="little")[:lltok.vocab_size]
+        allowed = np.flatnonzero(bits)
+        return int(allowed[rng.integers(len(allowed))])
+
+    def timed(fn, *args):
+        t = time.perf_counter()
+        out = fn(*args)
+        return out, time.perf_counter() - t
+
     per_token = []
     for _ in range(runs):
-        m = constraints.new_matcher(lltok, grammar)
+        m = CheckedMatcher(constraints.new_matcher(lltok, grammar),
+                           constraints.new_matcher(lltok, loose) if loose != grammar else None)
         steps = 0
         while steps < 200 and not m.is_stopped():
-            t = time.perf_counter()
-            mask = m.compute_bitmask()
-            per_token.append((time.perf_counter() - t) * 1000)
-            bits = np.unpackbits(np.frombuffer(bytes(mask), dtype=np.uint8), bitorder="little")[:lltok.vocab_size]
-            allowed = np.flatnonzero(bits)
-            tok = int(allowed[rng.integers(len(allowed))])
+            if m.proposer is not None:
+                mask, spent = timed(m.proposer.compute_bitmask)
+                tok = pick(mask)
+                ok, took = timed(m.allows, tok)
+                spent += took
+                if not ok:
+                    mask, took = timed(m.exact.compute_bitmask)
+                    tok, spent = pick(mask), spent + took
+            else:
+                mask, spent = timed(m.exact.compute_bitmask)
+                tok = pick(mask)
+            if tok != lltok.eos_token:
+                m.exact.consume_token(tok)  # both ways
+                if m.proposer is not None:  # the proposer's step is work that checking adds
+                    spent += timed(m.proposer.consume_token, tok)[1]
+            per_token.append(spent * 1000)
             if tok == lltok.eos_token:
                 break
-            m.consume_token(tok)
             steps += 1
     return round(statistics.median(per_token), 4), round(float(np.percentile(per_token, 99)), 3)
 
@@ -139,7 +167,14 @@ def main() -> None:
         # the same for formats with a free-text hole (open IE's relation phrase: up to 200
         # characters of any text, a bound llguidance's lexer meets anew at every position)
         section["free_text_mask_ms_per_token"] = {
-            name: dict(zip(("median", "p99"), mask_ms(fmt, openie_source, lltok, rng, 5 if args.quick else 20)))
+            name: dict(zip(("median", "p99"), mask_ms(fmt, openie_source, lltok, np.random.default_rng(1),
+                                                      5 if args.quick else 20)))
+            for name, fmt in openie.items()}
+        # the same answers' steps as the jump-forward decoder takes them: the mask of the grammar
+        # without length bounds, each pick checked with the exact grammar (runtime/checked.py)
+        section["free_text_checked_mask_ms_per_token"] = {
+            name: dict(zip(("median", "p99"), mask_ms(fmt, openie_source, lltok, np.random.default_rng(1),
+                                                      5 if args.quick else 20, checked=True)))
             for name, fmt in openie.items()}
         torch.manual_seed(0)
         cfg = LlamaConfig(vocab_size=vocab, hidden_size=256, intermediate_size=512, num_hidden_layers=4,

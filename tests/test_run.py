@@ -202,5 +202,5 @@ def test_reasoning_grammar_wraps_the_answer():
     fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
     grammar = with_reasoning(fmt.grammar(source="Ann met Bo."), 80)
     validate(grammar)
-    assert grammar.splitlines()[0] == 'start: REASONING "\\nAnswer: " answer_start'
+    assert grammar.splitlines()[0] == 'start: LEN_REASONING "\\nAnswer: " answer_start'
     assert split_reasoning("Ann is a person.\nAnswer: (PER, Ann)") == ("Ann is a person.", "(PER, Ann)")

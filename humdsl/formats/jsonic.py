@@ -8,7 +8,8 @@ import json
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
 from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, has_grounded_span, intern_terminal,
-                    lark_string, longest_grounded, span_problem, substring_regex, words_regex)
+                    lark_string, length_terminal, longest_grounded, span_problem, substring_regex,
+                    words_regex)
 
 
 def _walk_kinds(t) -> set[str]:
@@ -404,7 +405,7 @@ class _JsonLark:
             if self.source is not None:
                 terms.append("JSUBSTR")
         else:
-            terms.append(f"/{JSON_CHAR}{{1,{MAX_FREE_CHARS}}}/")
+            terms.append(length_terminal(self, JSON_CHAR, 1, MAX_FREE_CHARS))
         term = intern_terminal(self, "JSPAN", " & ".join(terms))
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":

@@ -8,8 +8,8 @@ import re
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
 from .numbers import float_regex, format_float, format_int, int_range_regex
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, SHAPE_REGEX, MAX_FREE_CHARS, excludes, lark_string, longest_grounded,
-                    span_problem, substring_regex)
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, SHAPE_REGEX, MAX_FREE_CHARS, excludes, lark_string,
+                    length_terminal, longest_grounded, span_problem, substring_regex)
 from .template import Part
 
 DATE = r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
@@ -325,6 +325,7 @@ class _RecordLark:
         self.fmt = fmt
         self.source = source
         self.rules: list[str] = []
+        self.terminals: dict[str, str] = {}
         self.count = 0
 
     def fresh(self, prefix: str) -> str:
@@ -342,11 +343,12 @@ class _RecordLark:
             return f'("null" | {self.json_value(t["inner"])})'
         if kind == "string":
             lo, hi = t.get("min_length") or 0, t.get("max_length") or MAX_FREE_CHARS
-            return '"\\"" ' + self.term(f"/{JSON_CHAR}{{{lo},{hi}}}/") + ' "\\""'
+            return '"\\"" ' + self.term(length_terminal(self, JSON_CHAR, lo, hi)) + ' "\\""'
         if kind == "span":
             hi = t.get("max_length") or MAX_FREE_CHARS
             lo = t.get("min_length") or 1
-            body = f"{JSON_SHAPE_REGEX} & /{JSON_CHAR}{{{lo},{hi}}}/" + (" & JSUBSTR" if self.source else "")
+            body = f"{JSON_SHAPE_REGEX} & {length_terminal(self, JSON_CHAR, lo, hi)}" + \
+                (" & JSUBSTR" if self.source else "")
             return '"\\"" ' + self.term(body) + ' "\\""'
         if kind == "int":
             return self.term(f"/{int_range_regex(t.get('min'), t.get('max'))}/")
@@ -383,11 +385,11 @@ class _RecordLark:
             return f'("null" | {self.text_value(t["inner"], stops)})'
         if kind == "string":
             lo, hi = t.get("min_length") or 0, t.get("max_length") or MAX_FREE_CHARS
-            body = f"/[^\\n]{{{lo},{hi}}}/" + "".join(f" & {excludes(s)}" for s in stops if s)
+            body = length_terminal(self, r"[^\n]", lo, hi) + "".join(f" & {excludes(s)}" for s in stops if s)
             return self.term(body)
         if kind == "span":
             hi = t.get("max_length") or MAX_FREE_CHARS
-            body = (SHAPE_REGEX + f" & /[^\\n]{{1,{hi}}}/" +
+            body = (SHAPE_REGEX + " & " + length_terminal(self, r"[^\n]", 1, hi) +
                     "".join(f" & {excludes(s)}" for s in stops if s) + (" & SUBSTR" if self.source else ""))
             return self.term(body)
         if kind == "date":

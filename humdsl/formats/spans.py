@@ -171,6 +171,24 @@ JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}(\[{"\\\x00-\x1f]|[^\s,.;:!?)\]}"\\\x00-\x1
                     r'*[^\s,;:(\[{"\\\x00-\x1f]/')
 
 
+# Length bounds on free text are terminals of their own, named with this prefix, so that the
+# decoder can derive the same grammar without them (`without_length_bounds`).
+LENGTH_PREFIX = "LEN_"
+_LENGTH_RULE = re.compile(r"^(LEN_\w*): /(.*)\{(\d+),(\d+)\}/$", re.MULTILINE)
+
+
+def length_terminal(builder, char: str, lo: int, hi: int) -> str:
+    """The terminal for lo..hi repetitions of `char` (a regex for one character)."""
+    return intern_terminal(builder, LENGTH_PREFIX, f"/{char}{{{lo},{hi}}}/")
+
+
+def without_length_bounds(grammar: str) -> str:
+    """The grammar with every length terminal's upper bound removed: a language that holds the
+    grammar's own, whose free-text lexemes llguidance meets again in the same lexer state (and
+    so can take their masks from its cache); see runtime/checked.py."""
+    return _LENGTH_RULE.sub(lambda m: f"{m[1]}: /{m[2]}{{{m[3]},}}/", grammar)
+
+
 def intern_terminal(builder, prefix: str, body: str) -> str:
     """The terminal for `body` in a grammar under construction, defined once however many holes
     use it (llguidance compiles each definition, so sharing saves set-up time per input).

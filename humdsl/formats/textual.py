@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (SHAPE_REGEX, excludes, has_grounded_span, intern_terminal, lark_string,
-                    longest_grounded, span_problem, substring_regex, words_regex)
+from .spans import (MAX_FREE_CHARS, SHAPE_REGEX, excludes, has_grounded_span, intern_terminal, lark_string,
+                    length_terminal, longest_grounded, span_problem, substring_regex, words_regex)
 from .template import Part
 
 
@@ -299,7 +299,7 @@ class TextFormat:
             elif self._grounded(kind) and call.source is not None:
                 item += 4 * longest_grounded(call.source, self.schema.max_words)
             else:
-                item += 4 * 200
+                item += 4 * MAX_FREE_CHARS
         listed = _b(block.before) + _b(block.after) + n * item + max(0, n - 1) * _b(block.join)
         return max(listed, _b(block.empty or ""))
 
@@ -417,7 +417,7 @@ class _LarkBuilder:
         if fmt._grounded(kind):
             terms.append(words_regex(fmt.schema.max_words))
         else:
-            terms.append(r"/(?s:.){1,200}/")
+            terms.append(length_terminal(self, "(?s:.)", 1, MAX_FREE_CHARS))
         terms += [excludes(s) for s in dict.fromkeys(stops) if s]
         if grounded:
             terms.append("SUBSTR")

@@ -18,6 +18,10 @@ token is kept while it is what the masked argmax (or the masked sample) picks th
 first one that differs is replaced by that pick, so the output is the same as without drafts.
 Rejected draft tokens leave the cache (cut off for one row, hidden as holes in a ragged batch).
 
+Where the grammar bounds the length of free text, masks come from the same grammar without the
+bounds (llguidance can cache those) and each pick is checked against the exact grammar, which
+leaves the output as it was (see checked.py; `checked_masks=False` turns it off).
+
 The prompt prefix that many inputs of a task share (system text, instructions, examples) is
 computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
 prompts it has seen, narrowing it as new prompts arrive.
@@ -39,6 +43,8 @@ from array import array
 from contextlib import contextmanager
 
 from ..constraints import new_matcher
+from ..formats.spans import without_length_bounds
+from .checked import CheckedMatcher
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 from .kv_cache import cache_keyword, new_cache, returned_cache
 
@@ -95,7 +101,8 @@ def _has_chat_template(tok) -> bool:
 class JumpForwardDecoder:
     name = "jump-forward"
 
-    def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True):
+    def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True,
+                 checked_masks: bool = True):
         import torch
 
         reason = unsupported_reason(loaded)
@@ -116,11 +123,12 @@ class JumpForwardDecoder:
         self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
         self.max_draft = MAX_DRAFT if drafts else 0
+        self.checked_masks = checked_masks
         # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
         self.ragged = self.device.type != "cpu" if ragged is None else ragged
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
         self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0,
-                      "drafted": 0, "accepted": 0}
+                      "drafted": 0, "accepted": 0, "proposed": 0, "refused": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -131,7 +139,7 @@ class JumpForwardDecoder:
                                                         tokenize=False, add_generation_prompt=True)
         return list(self.tokenizer(prompt)["input_ids"])
 
-    def _matcher(self, row: int, lark: str):
+    def _matcher(self, row: int, lark: str) -> CheckedMatcher:
         from llguidance import LLMatcher
 
         # No separate validate_grammar: building the matcher checks the grammar too, with the same
@@ -139,7 +147,11 @@ class JumpForwardDecoder:
         m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
-        return m
+        loose = without_length_bounds(lark) if self.checked_masks else lark
+        if loose == lark:
+            return CheckedMatcher(m)
+        proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(loose), log_level=1)
+        return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
     # -- the loop --------------------------------------------------------------------------------
     def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
@@ -298,11 +310,25 @@ class JumpForwardDecoder:
         gen.extend(forced)
         self.stats["forced"] += len(forced)
 
-    def _choose(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
+    def _choose(self, row, m: CheckedMatcher, logits, done: int, sampling: Sampling, rng) -> int:
+        """The masked argmax (or sample); the mask from the proposer where there is one and the
+        sampling allows it, the pick then checked with the exact matcher (checked.py)."""
+        logits = logits.float().cpu()  # masks and sampling on the CPU, whatever the model's device
+        if m.proposer is not None and (sampling.temperature <= 0 or sampling.top_p >= 1.0):
+            self.stats["proposed"] += 1
+            try:
+                t = self._pick(row, m.proposer, logits, done, sampling, rng)
+            except DecodeError:  # the proposer's own failure (lexer fuel, say): go on without it
+                m.proposer, t = None, None
+            if t is not None and m.allows(t):
+                return t
+            self.stats["refused"] += 1
+        return self._pick(row, m.exact, logits, done, sampling, rng)
+
+    def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
         import torch
         from llguidance.torch import fill_next_token_bitmask
 
-        logits = logits.float().cpu()  # masks and sampling on the CPU, whatever the model's device
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")

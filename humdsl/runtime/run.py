@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..formats import FormatParseError, InputTooLarge, Unrenderable, build
+from ..formats.spans import LENGTH_PREFIX
 from ..ir import content_hash
 from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
@@ -107,6 +108,7 @@ def _clean_partial(partial: Path) -> None:
 
 
 REASON_MARK = "\nAnswer: "
+REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal: see formats.spans.without_length_bounds
 REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
                  "followed by the answer in the format above.")
 
@@ -118,9 +120,9 @@ def with_reasoning(grammar: str, chars: int) -> str:
     if not lines[0].startswith("start: "):
         raise ValueError("a humdsl grammar starts with its start rule")
     answer = lines[0][len("start: "):]
-    lines[0] = f"start: REASONING {json.dumps(REASON_MARK)} answer_start"
+    lines[0] = f"start: {REASONING} {json.dumps(REASON_MARK)} answer_start"
     lines.insert(1, f"answer_start: {answer}")
-    lines.insert(2, f"REASONING: /[^\\n]{{0,{chars}}}/")
+    lines.insert(2, f"{REASONING}: /[^\\n]{{0,{chars}}}/")
     return "\n".join(lines)
 
 
