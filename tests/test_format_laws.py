@@ -20,7 +20,7 @@ from humdsl import constraints
 from humdsl.formats import Unrenderable, build
 
 from support.records import RecordMaker, clean_span, nasty_span, spans_of
-from support.tasks import ROOT, sample_source, task_format_pairs
+from support.tasks import ROOT, all_tasks, sample_source, task_format_pairs
 
 PAIRS = task_format_pairs()
 IDS = [p[0] for p in PAIRS]
@@ -168,3 +168,17 @@ def test_law2_a_costly_mask_step_does_not_end_the_answer(tokenizers):
 
     m = constraints.new_matcher(lltok, grammar)
     assert _mask_after(m, ids) > 1 and not m.is_error(), m.get_error()
+
+
+def test_law3_the_budget_holds_the_longest_answers_of_a_free_hole(tokenizers):
+    """The open-IE predicate is free text (200 characters, each up to 6 bytes as a JSON escape)
+    beside grounded spans of a short input: the budget counts each hole at its own bound."""
+    hf, lltok = tokenizers
+    ir = next(ir for tid, ir in all_tasks() if tid.endswith("carb"))
+    fmt = build(ir, next(f for f in ir["formats"] if f["name"] == "json_triples"))
+    source, span = "Ann met Bo.", "Ann met Bo"
+    longest = {"triples": [{"subject": span, "predicate": "a" + "\u0001" * 198 + chr(0x4E00 + i),
+                            "object": span, "args": [span] * 16} for i in range(30)]}
+    text = fmt.render(longest, source=source)
+    assert constraints.accepts(fmt.grammar(source=source), text, hf, lltok)[0]
+    assert len(text.encode()) < fmt.budget(source=source)  # a token is at least one byte

@@ -267,9 +267,10 @@ class JsonFormat:
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         # Generous: the grammar's own bound, counted the way the grammar is built.
         batch = self.schema.batch_or_all(batch)
-        span = 6 * (longest_grounded(source, self.schema.max_words) if (self.schema.grounded and source)
-                    else MAX_FREE_CHARS) + 2
-        return _JsonBytes(self, batch, span).total()
+        free = 6 * MAX_FREE_CHARS + 2  # a character is at most 6 bytes in JSON (\u0001), plus quotes
+        grounded = 6 * longest_grounded(source, self.schema.max_words) + 2 \
+            if (self.schema.grounded and source) else free
+        return _JsonBytes(self, batch, grounded, free).total()
 
     def json_schema(self, batch: list[str] | None = None) -> dict:
         batch = self.schema.batch_or_all(batch)
@@ -416,8 +417,8 @@ class _JsonLark:
 class _JsonBytes:
     """An upper bound on the bytes of any output the grammar accepts."""
 
-    def __init__(self, fmt: JsonFormat, batch: list[str], span: int):
-        self.fmt, self.batch, self.span = fmt, batch, span
+    def __init__(self, fmt: JsonFormat, batch: list[str], grounded: int, free: int):
+        self.fmt, self.batch, self.grounded, self.free = fmt, batch, grounded, free
 
     def total(self) -> int:
         fmt = self.fmt
@@ -452,4 +453,4 @@ class _JsonBytes:
             labels = fmt.schema.label_pool(pool)
             return 2 + max((len(dumps(fmt._display(pool, lab.code, t["hole"])).encode()) for lab in labels),
                            default=0)
-        return self.span
+        return self.grounded if fmt._grounded(kind) else self.free  # a free hole is never grounded
