@@ -52,7 +52,8 @@ def mask_ms(fmt, source: str, lltok, rng, runs: int, checked: bool = False) -> t
     grammar with random logits for `runs` answers of at most 200 tokens. `checked`: what the
     jump-forward decoder does where the grammar bounds free text (runtime/checked.py): the mask
     of the grammar without length bounds, the pick checked with the exact grammar, and the
-    exact mask only when the check refuses it; all of that is timed."""
+    exact mask only when the check refuses it: all of that is timed, with the proposer's own step
+    (the exact matcher's step is not, either way, nor the pick itself)."""
     import numpy as np
 
     from humdsl import constraints
