@@ -65,6 +65,23 @@ def test_golden_corpus(task, data, style, tmp_path):
 
 # ---- determinism ---------------------------------------------------------------------------------
 
+def test_a_pool_worker_ends_on_sigterm_whatever_handler_the_parent_installed(monkeypatch):
+    """`humc synth` exits cleanly on SIGTERM; its forked workers must not inherit that: the pool
+    ends them with SIGTERM, and a Python handler can miss a signal that lands just before an idle
+    worker blocks (the pool then waits for it forever)."""
+    import signal
+
+    from humdsl.synth import corpus
+
+    monkeypatch.setattr(corpus, "Synthesiser", lambda *args: None)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        corpus._init_worker({}, None, 0, False, "")
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_same_corpus_whatever_the_jobs_and_shards(tmp_path, monkeypatch):
     from humdsl.synth import corpus
 

@@ -10,6 +10,7 @@ never left half-written.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -92,6 +93,12 @@ _worker: Synthesiser | None = None
 
 def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_path: str) -> None:
     global _worker
+    # A forked worker inherits `humc synth`'s SIGTERM handler (exit cleanly, removing the partial
+    # file), which is the parent's job. The pool ends its workers with SIGTERM, and a Python
+    # handler can miss it: a signal that lands just before an idle worker blocks on the task
+    # queue's lock is only handled when the wait ends, which it never does (a CI run hung there,
+    # the parent joining forever). The default action ends the process at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker = Synthesiser(task_ir, policy, seed, exact, data_path)
 
 
