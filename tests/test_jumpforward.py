@@ -43,9 +43,10 @@ def outlines_dec(loaded):
 def jf(loaded):
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
-    # one decoder for every case (the prefix cache moves between tasks), in ragged batches even on
-    # the CPU, where the default is one row at a time
-    return JumpForwardDecoder(loaded, ragged=True)
+    # one decoder for every case (the prefix cache moves between tasks), in ragged batches and with
+    # grounded grammars built while the prompt is read, as on an accelerator (on a CPU the defaults
+    # are one row at a time, every grammar built first)
+    return JumpForwardDecoder(loaded, ragged=True, early_start=True)
 
 
 def _inputs(ir: dict, n: int = 3) -> list[dict]:

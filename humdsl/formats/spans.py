@@ -189,6 +189,24 @@ def without_length_bounds(grammar: str) -> str:
     return _LENGTH_RULE.sub(lambda m: f"{m[1]}: /{m[2]}{{{m[3]},}}/", grammar)
 
 
+# The grounding terminals: a grounded hole is its shape intersected with one of them.
+_GROUNDING_USE = re.compile(r" & J?SUBSTR\b")
+_GROUNDING_NAME = re.compile(r"\bJ?SUBSTR\b")
+
+
+def without_grounding(grammar: str) -> str | None:
+    """The grammar with its grounding terminals lifted: each grounded hole takes any text of its
+    shape. A language that holds the grammar's own, and the same text for every input of a
+    format and label batch, so compiled once; None where the grammar grounds nothing (or names
+    the terminals some other way). See JumpForwardDecoder's early start."""
+    lines = grammar.split("\n")
+    kept = [line for line in lines if not line.startswith(("SUBSTR: ", "JSUBSTR: "))]
+    if len(kept) == len(lines):
+        return None
+    text = _GROUNDING_USE.sub("", "\n".join(kept))
+    return None if _GROUNDING_NAME.search(text) else text
+
+
 def intern_terminal(builder, prefix: str, body: str) -> str:
     """The terminal for `body` in a grammar under construction, defined once however many holes
     use it (llguidance compiles each definition, so sharing saves set-up time per input).

@@ -63,3 +63,24 @@ class CheckedMatcher:
 
     def get_error(self) -> str:
         return self.exact.get_error()
+
+
+class EarlyStart(CheckedMatcher):
+    """A row whose grammar is still being built (in the background, while the model reads the
+    prompt): until then the row runs on the same grammar without its grounding (`without_grounding`,
+    compiled once per format and label batch), which forces its first tokens and checks its first
+    draft. `resolve` waits for the real matcher and takes those tokens into it: they are the
+    start of every answer the looser grammar allows, so of every answer the exact one allows."""
+
+    def __init__(self, loose, future):
+        super().__init__(loose)
+        self.future = future
+
+    def resolve(self, taken: list[int]) -> CheckedMatcher:
+        real = self.future.result()  # the build's own error (a rejected grammar) is raised here
+        if taken and (not real.consume_tokens(taken) or real.is_error()):
+            from .decode import DecodeError
+
+            raise DecodeError(f"the grammar refused the {len(taken)} tokens that its form without "
+                              f"grounding forced at the start: {real.get_error()}")
+        return real

@@ -22,6 +22,14 @@ Where the grammar bounds the length of free text, masks come from the same gramm
 bounds (llguidance can cache those) and each pick is checked against the exact grammar, which
 leaves the output as it was (see checked.py; `checked_masks=False` turns it off).
 
+Early start: most of a grounded grammar's build is llguidance reading the input's substrings
+(17-30 ms at 1,000 words, bench/README.md). It is built in a background thread while the model
+reads the prompt (llguidance releases the GIL, as torch does); meanwhile the row runs on the same
+grammar without its grounding, compiled once per format and label batch, for its first forced
+tokens, and takes them into the real matcher after the prompt's pass (checked.py, EarlyStart).
+By default on accelerators only: on a CPU the build competes with the prompt's pass for the same
+cores, and the first token came no sooner (bench/README.md).
+
 The prompt prefix that many inputs of a task share (system text, instructions, examples) is
 computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
 prompts it has seen, narrowing it as new prompts arrive.
@@ -40,16 +48,18 @@ from __future__ import annotations
 
 import os
 from array import array
+from collections import OrderedDict
 from contextlib import contextmanager
 
 from ..constraints import new_matcher
-from ..formats.spans import without_length_bounds
-from .checked import CheckedMatcher
+from ..formats.spans import without_grounding, without_length_bounds
+from .checked import CheckedMatcher, EarlyStart
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 from .kv_cache import cache_keyword, new_cache, returned_cache
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
+MAX_LOOSE = 32  # grammars without grounding kept compiled (one per format and label batch in use)
 
 
 class Unsupported(DecodeError):
@@ -102,7 +112,7 @@ class JumpForwardDecoder:
     name = "jump-forward"
 
     def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True,
-                 checked_masks: bool = True):
+                 checked_masks: bool = True, early_start: bool | None = None):
         import torch
 
         reason = unsupported_reason(loaded)
@@ -124,11 +134,17 @@ class JumpForwardDecoder:
         self.prefix_cache = prefix_cache
         self.max_draft = MAX_DRAFT if drafts else 0
         self.checked_masks = checked_masks
+        # None: on accelerators only. On a CPU the build's own CPU time is spent on the cores the
+        # prompt's pass is using, and the first token came no sooner (bench/README.md).
+        self.early_start = self.device.type != "cpu" if early_start is None else early_start
+        self._loose: OrderedDict[str, object] = OrderedDict()  # grammar text -> compiled matcher
+        self._builder = None  # the background thread that builds grounded grammars
         # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
         self.ragged = self.device.type != "cpu" if ragged is None else ragged
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
         self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0,
-                      "drafted": 0, "accepted": 0, "proposed": 0, "refused": 0}
+                      "drafted": 0, "accepted": 0, "proposed": 0, "refused": 0, "early": 0,
+                      "build_wait_s": 0.0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -153,6 +169,51 @@ class JumpForwardDecoder:
         proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(loose), log_level=1)
         return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
+    def _row_matcher(self, row: int, lark: str) -> CheckedMatcher:
+        """The row's matcher, or where its grammar grounds spans, an EarlyStart on the grammar
+        without grounding while the real one is built in the background."""
+        loose = without_grounding(lark) if self.early_start else None
+        start = self._loose_copy(loose) if loose is not None else None
+        if start is None:
+            return self._matcher(row, lark)
+        if self._builder is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="humdsl-grammar")
+        self.stats["early"] += 1
+        return EarlyStart(start, self._builder.submit(self._matcher, row, lark))
+
+    def _loose_copy(self, lark: str):
+        """A fresh matcher of a grammar without grounding: compiled on first use, then copied."""
+        from llguidance import LLMatcher
+
+        m = self._loose.get(lark)
+        if m is None:
+            m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
+            if m.is_error():
+                return None  # the real grammar's own build will say what is wrong
+            self._loose[lark] = m
+            if len(self._loose) > MAX_LOOSE:
+                self._loose.popitem(last=False)
+        else:
+            self._loose.move_to_end(lark)
+        return m.deep_copy()
+
+    def _resolve(self, matchers: list, names: list[int], gen: list[list[int]], failed: dict[int, str]) -> None:
+        """Every early-started row takes its real matcher (waiting for its build if need be)."""
+        import time
+
+        for r, m in enumerate(matchers):
+            if isinstance(m, EarlyStart):
+                t = time.perf_counter()
+                try:
+                    matchers[r] = m.resolve(gen[r])
+                except GrammarRejected:
+                    raise
+                except DecodeError as e:
+                    failed.setdefault(r, f"row {names[r]}: {e}")
+                self.stats["build_wait_s"] += time.perf_counter() - t
+
     # -- the loop --------------------------------------------------------------------------------
     def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
                  sampling: Sampling) -> list[str | RowFailure]:
@@ -160,7 +221,7 @@ class JumpForwardDecoder:
 
         if len(prompts) != len(grammars):
             raise ValueError("one grammar per prompt")
-        matchers = [self._matcher(i, g) for i, g in enumerate(grammars)]
+        matchers = [self._row_matcher(i, g) for i, g in enumerate(grammars)]
         gen_rng = None
         if sampling.temperature > 0:
             gen_rng = torch.Generator(device="cpu")
@@ -203,8 +264,12 @@ class JumpForwardDecoder:
                 feed = {r: ids[r][state.skip:] + pending[r] + draft[r] for r in rows}
                 while rows:
                     logits = self._step(state, [feed[r] for r in rows], [len(draft[r]) + 1 for r in rows])
+                    self._resolve(matchers, names, gen, failed)  # built while the prompt was read
                     finished = []
                     for i, r in enumerate(rows):
+                        if r in failed:  # its real grammar refused what the early start forced
+                            finished.append(i)
+                            continue
                         try:
                             taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
                                                                 gen[r], max_new_tokens, sampling, gen_rng)
@@ -225,6 +290,7 @@ class JumpForwardDecoder:
                         rows = [rows[i] for i in keep]
                         if rows:
                             state.select(keep)
+        self._resolve(matchers, names, gen, failed)  # rows that needed no pass at all
         self.stats["tokens"] += sum(map(len, gen))
         texts = [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
         return [RowFailure(failed[r], t) if r in failed else t for r, t in enumerate(texts)]
