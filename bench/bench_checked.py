@@ -27,6 +27,7 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import count_valid  # noqa: E402
 DEV = ROOT.parent / "shared" / "data" / "carb" / "dev.txt"
 
 
@@ -43,7 +44,6 @@ def main() -> None:
     import torch
 
     import humdsl
-    from humdsl.formats import FormatParseError
     from humdsl.prompts import PromptChoice, prompt_text
     from humdsl.runtime.checked import CheckedMatcher
     from humdsl.runtime.decode import Sampling
@@ -104,13 +104,7 @@ def main() -> None:
                 texts += dec.generate([p], [g], b, Sampling())
             seconds = time.perf_counter() - start
             tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
-            valid = 0
-            for t, r in zip(texts, rows):
-                try:
-                    fmt.parse(t, source=r["text"])
-                    valid += 1
-                except FormatParseError:
-                    pass
+            valid = count_valid(fmt, texts, [x["text"] for x in rows])
             if mode == "exact":
                 reference = texts
             res[mode] = {"picks": len(spent),

@@ -33,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import count_valid  # noqa: E402
 DEV = ROOT.parent / "shared" / "data" / "conll2003" / "eng.testa"
 
 
@@ -52,7 +53,6 @@ def main() -> None:
 
     import humdsl
     from humdsl.adapters.readers import read_examples
-    from humdsl.formats import FormatParseError
     from humdsl.prompts import PromptChoice, prompt_text
     from humdsl.runtime.decode import OutlinesDecoder, Sampling
     from humdsl.runtime.jumpforward import JumpForwardDecoder
@@ -112,13 +112,7 @@ def main() -> None:
                 texts += gen(prompts[sl], grammars[sl], max(budgets[sl]), Sampling())
             seconds = time.perf_counter() - start
             tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
-            valid = 0
-            for t, e in zip(texts, examples):
-                try:
-                    fmt.parse(t, source=e["text"])
-                    valid += 1
-                except FormatParseError:
-                    pass
+            valid = count_valid(fmt, texts, [x["text"] for x in examples])
             if mode == "outlines":
                 reference = texts
             row = {"inputs": len(texts), "when": time.strftime("%Y-%m-%d %H:%M"), "batch": size, "output_tokens": tokens, "forward_passes": passes[0],
