@@ -61,7 +61,7 @@ def test_the_checked_matcher_drops_a_proposer_that_falls_out_of_step():
         def __init__(self, ok):
             self.ok = ok
 
-        def consume_token(self, t):
+        def consume_tokens(self, tokens):
             return self.ok
 
         def is_error(self):

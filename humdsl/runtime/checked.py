@@ -22,6 +22,8 @@ Validity never rests on the proposer: every token is consumed by the exact match
 drafts come from it, and it alone says when an answer is finished."""
 from __future__ import annotations
 
+from .decode import DecodeError
+
 
 class CheckedMatcher:
     """An exact llguidance matcher and, where its grammar has length bounds, a proposer that
@@ -36,11 +38,7 @@ class CheckedMatcher:
         return self.exact.validate_tokens([token]) == 1
 
     def consume_token(self, token: int) -> bool:
-        ok = self.exact.consume_token(token)
-        if ok and self.proposer is not None and (not self.proposer.consume_token(token)
-                                                 or self.proposer.is_error()):
-            self.proposer = None
-        return ok
+        return self.consume_tokens([token])
 
     def consume_tokens(self, tokens: list[int]) -> bool:
         ok = self.exact.consume_tokens(tokens)
@@ -79,8 +77,6 @@ class EarlyStart(CheckedMatcher):
     def resolve(self, taken: list[int]) -> CheckedMatcher:
         real = self.future.result()  # the build's own error (a rejected grammar) is raised here
         if taken and (not real.consume_tokens(taken) or real.is_error()):
-            from .decode import DecodeError
-
             raise DecodeError(f"the grammar refused the {len(taken)} tokens that its form without "
                               f"grounding forced at the start: {real.get_error()}")
         return real

@@ -47,6 +47,7 @@ rounding at near-ties; see docs/run.md)."""
 from __future__ import annotations
 
 import os
+import time
 from array import array
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -163,10 +164,10 @@ class JumpForwardDecoder:
         m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
-        loose = without_length_bounds(lark) if self.checked_masks else lark
-        if loose == lark:
+        unbounded = without_length_bounds(lark) if self.checked_masks else lark
+        if unbounded == lark:
             return CheckedMatcher(m)
-        proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(loose), log_level=1)
+        proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(unbounded), log_level=1)
         return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
     def _row_matcher(self, row: int, lark: str) -> CheckedMatcher:
@@ -200,18 +201,17 @@ class JumpForwardDecoder:
         return m.deep_copy()
 
     def _resolve(self, matchers: list, names: list[int], gen: list[list[int]], failed: dict[int, str]) -> None:
-        """Every early-started row takes its real matcher (waiting for its build if need be)."""
-        import time
-
+        """Every early-started row takes its real matcher (waiting for its build if need be); a
+        row that has failed already keeps its reason."""
         for r, m in enumerate(matchers):
-            if isinstance(m, EarlyStart):
+            if isinstance(m, EarlyStart) and r not in failed:
                 t = time.perf_counter()
                 try:
                     matchers[r] = m.resolve(gen[r])
                 except GrammarRejected:
                     raise
                 except DecodeError as e:
-                    failed.setdefault(r, f"row {names[r]}: {e}")
+                    failed[r] = f"row {names[r]}: {e}"
                 self.stats["build_wait_s"] += time.perf_counter() - t
 
     # -- the loop --------------------------------------------------------------------------------
