@@ -5,7 +5,9 @@
 Measured with the real GPT-2 and SmolLM2 tokenizers (../shared/tokenizers):
 
 A. per-input constraint build for grounded spans, on 100-, 300- and 1,000-word inputs:
-   humdsl's grammar text, llguidance compile and matcher, and the first mask;
+   humdsl's grammar text, llguidance compile and matcher, and the first mask; for the inline
+   `tagged` format also what the jump-forward decoder builds instead (`tagged_native`: the
+   input's LiteralDag and a DagMatcher, and the first mask);
 B. per-token mask time under each format, beside the forward pass of a small random model with
    the same vocabulary (unconstrained decoding is the forward pass alone);
 C. time to first token for one input: humdsl vs Outlines with a hand-written Pydantic model on
@@ -102,6 +104,42 @@ def mask_ms(fmt, source: str, lltok, rng, runs: int, checked: bool = False) -> t
     return round(statistics.median(per_token), 4), round(float(np.percentile(per_token, 99)), 3)
 
 
+def cold() -> None:
+    """Forget what an earlier build of the same input kept (its chunks and span ends), so that
+    every build is timed as for a new input."""
+    from humdsl.formats.inline import _span_ends
+    from humdsl.formats.spans import chunk_bounds
+
+    _span_ends.cache_clear()
+    chunk_bounds.cache_clear()
+
+
+def native_mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, float]:
+    """As mask_ms, for the inline format decoded on its LiteralDag (runtime/dag_matcher.py), as
+    the jump-forward decoder does: forced tokens taken, then the mask (allowed ids) timed."""
+    import numpy as np
+
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    table, per_token = TokenTable.of(lltok), []
+    for _ in range(runs):
+        m, steps = DagMatcher(fmt.language(source=source), table), 0
+        while steps < 200 and not m.is_stopped():
+            forced = m.compute_ff_tokens()
+            if forced:
+                m.consume_tokens(forced)
+                continue
+            t = time.perf_counter()
+            allowed = m.allowed_tokens()
+            per_token.append((time.perf_counter() - t) * 1000)
+            tok = allowed[rng.integers(len(allowed))]
+            if tok == lltok.eos_token:
+                break
+            m.consume_token(tok)
+            steps += 1
+    return round(statistics.median(per_token), 4), round(float(np.percentile(per_token, 99)), 3)
+
+
 def median_ms(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -128,6 +166,7 @@ def main() -> None:
     import humdsl
     from humdsl import constraints
     from humdsl.formats import build
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
     from humdsl.runtime.kv_cache import cache_keyword, returned_cache
 
     ir = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").ir
@@ -147,6 +186,8 @@ def main() -> None:
         lltok = constraints.ll_tokenizer(hf)
         vocab = lltok.vocab_size
         section = {"vocab": vocab, "build_ms": {}, "mask_ms_per_token": {}}
+        # once per tokenizer (a decoder keeps it): the vocabulary's bytes for inline decoding
+        section["token_table_ms"] = median_ms(lambda: TokenTable(lltok), 3)
 
         # A. per-input build: grammar text + llguidance compile + matcher + first mask
         for n in (100, 300, 1000):
@@ -154,10 +195,16 @@ def main() -> None:
             row = {}
             for name, fmt in formats.items():
                 def build_once(fmt=fmt, source=source):
+                    cold()
                     g = LLMatcher.grammar_from_lark(fmt.grammar(source=source))
                     m = constraints.new_matcher(lltok, g)
                     m.compute_bitmask()
                 row[name] = median_ms(build_once, repeat if name != "tagged" else max(3, repeat // 4))
+
+            def build_native(source=source):
+                cold()
+                DagMatcher(formats["tagged"].language(source=source), TokenTable.of(lltok)).allowed_tokens()
+            row["tagged_native"] = median_ms(build_native, repeat)
             section["build_ms"][f"{n}_words"] = row
 
         # B. mask time per token while decoding with random logits, and a forward pass
@@ -165,6 +212,8 @@ def main() -> None:
         rng = np.random.default_rng(0)
         for name, fmt in formats.items():
             section["mask_ms_per_token"][name] = mask_ms(fmt, source, lltok, rng, 3 if args.quick else 10)[0]
+        section["mask_ms_per_token"]["tagged_native"] = native_mask_ms(formats["tagged"], source, lltok, rng,
+                                                                       3 if args.quick else 10)[0]
         # the same for formats with a free-text hole (open IE's relation phrase: up to 200
         # characters of any text, a bound llguidance's lexer meets anew at every position)
         section["free_text_mask_ms_per_token"] = {

@@ -55,6 +55,7 @@ class Task:
         from .prompts import PromptChoice, prompt_text
         from .runtime.decode import DecodeError, RowFailure, Sampling, make_decoder
         from .runtime.models import LoadedModel, load
+        from .runtime.run import row_constraint, takes_languages
 
         fmt = self.format(format)
         loaded = model if isinstance(model, LoadedModel) else load(model)
@@ -72,7 +73,7 @@ class Task:
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
             if backend == "llguidance":
-                grammars = [fmt.grammar(batch=labels, source=r["text"]) for r in chunk]
+                grammars = [row_constraint(fmt, labels, r["text"], takes_languages(decoder)) for r in chunk]
                 budget = max(fmt.budget(batch=labels, source=r["text"]) for r in chunk)
             else:  # one schema for every row
                 grammars, budget = [None] * len(chunk), decoder.budget

@@ -71,13 +71,15 @@ def test_an_input_beyond_the_symbol_limit_is_refused_in_words():
 
 
 def test_humc_run_reports_the_refused_input_and_decodes_the_others(model_dir, tmp_path):
+    """On the Outlines path, which needs the grammar (the jump-forward decoder runs the inline
+    format without one and refuses nothing: test_dag_matcher.py)."""
     inp = tmp_path / "in.jsonl"
     inp.write_text(json.dumps({"id": "short", "text": "Maria Costa met reporters in Lisbon ."}) + "\n" +
                    json.dumps({"id": "long", "text": words(6000)}) + "\n" +
                    json.dumps({"id": "after", "text": "Northwind Bank opened in Porto ."}) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
-                                  str(model_dir), "--input", str(inp), "--output", str(out)])
+                                  str(model_dir), "--input", str(inp), "--output", str(out), "--decoder", "outlines"])
     assert r.exit_code == 1, r.output
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["id"] for x in lines] == ["short", "long", "after"]  # input order kept

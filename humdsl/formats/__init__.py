@@ -77,6 +77,13 @@ class Format:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         return self.impl.grammar(batch, source)
 
+    def language(self, batch: list[str] | None = None, source: str | None = None):
+        """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
+        decoder runs without llguidance, or None where the format has none: only the inline
+        format does, whose grammar grows with its input."""
+        own = getattr(self.impl, "language", None)
+        return own(batch, source) if own is not None else None
+
     def loose_grammar(self, batch: list[str] | None = None) -> str:
         """A grammar that holds for every input: the grammar without its per-input parts (the
         substring terminal of grounded spans; for inline formats, the input's own text). What

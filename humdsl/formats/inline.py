@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .dag import LiteralDag
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
 from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
@@ -233,6 +234,25 @@ class InlineFormat:
                 f"can hold (about 2,000 words fit); split the input or use a format that quotes spans")
         rules.append("start: p0" if n else 'start: ""')
         return "\n".join(reversed(rules)) + "\n"
+
+    def language(self, batch: list[str] | None = None, source: str | None = None) -> LiteralDag:
+        """The same answers as `grammar` (node i: the input read up to chunk i), for the runtime
+        to decode under without llguidance; built as the decoder reaches each node, so an input
+        costs nothing up front and has no size limit (formats/dag.py)."""
+        if source is None:
+            raise FormatUnfit("the inline format is built for each input: give the input text")
+        batch = self.schema.batch_or_all(batch)
+        chunks, ends = _span_ends(source, self.schema.max_words)
+        encoded = [c.encode() for c in chunks]
+
+        def edges_of(i: int):
+            yield encoded[i], i + 1
+            for j in ends[i]:
+                span = "".join(chunks[i:j])
+                for code in batch:
+                    yield self._mark(span, code).encode(), j
+
+        return LiteralDag(len(chunks), edges_of)
 
     def loose_grammar(self, batch: list[str] | None = None) -> str:
         """A grammar for marked text of any input: free text with well-formed marks. The input's

@@ -30,6 +30,10 @@ tokens, and takes them into the real matcher after the prompt's pass (checked.py
 By default on accelerators only: on a CPU the build competes with the prompt's pass for the same
 cores, and the first token came no sooner (bench/README.md).
 
+A row may come with a LiteralDag instead of a grammar (the inline format's answers for its
+input, `Format.language`): it runs on a DagMatcher (dag_matcher.py), which needs no build and
+gives the same masks and forced tokens as llguidance under that format's grammar.
+
 The prompt prefix that many inputs of a task share (system text, instructions, examples) is
 computed once and its KV cache reused: the decoder keeps the longest common token prefix of the
 prompts it has seen, narrowing it as new prompts arrive.
@@ -53,8 +57,10 @@ from collections import OrderedDict
 from contextlib import contextmanager
 
 from ..constraints import new_matcher
+from ..formats.dag import LiteralDag
 from ..formats.spans import without_grounding, without_length_bounds
 from .checked import CheckedMatcher, EarlyStart
+from .dag_matcher import DagMatcher, TokenTable
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 from .kv_cache import cache_keyword, new_cache, returned_cache
 
@@ -111,6 +117,7 @@ def _has_chat_template(tok) -> bool:
 
 class JumpForwardDecoder:
     name = "jump-forward"
+    takes_languages = True  # a row's constraint may be a LiteralDag as well as a grammar
 
     def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True,
                  checked_masks: bool = True, early_start: bool | None = None):
@@ -145,7 +152,7 @@ class JumpForwardDecoder:
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
         self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0,
                       "drafted": 0, "accepted": 0, "proposed": 0, "refused": 0, "early": 0,
-                      "build_wait_s": 0.0}
+                      "build_wait_s": 0.0, "native": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -170,9 +177,13 @@ class JumpForwardDecoder:
         proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(unbounded), log_level=1)
         return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
-    def _row_matcher(self, row: int, lark: str) -> CheckedMatcher:
-        """The row's matcher, or where its grammar grounds spans, an EarlyStart on the grammar
-        without grounding while the real one is built in the background."""
+    def _row_matcher(self, row: int, lark) -> CheckedMatcher:
+        """The row's matcher: a DagMatcher for a LiteralDag; for a grammar that grounds spans, an
+        EarlyStart on the grammar without grounding while the real one is built in the
+        background."""
+        if isinstance(lark, LiteralDag):
+            self.stats["native"] += 1
+            return CheckedMatcher(DagMatcher(lark, TokenTable.of(self.lltok)))
         loose = without_grounding(lark) if self.early_start else None
         start = self._loose_copy(loose) if loose is not None else None
         if start is None:
@@ -391,14 +402,24 @@ class JumpForwardDecoder:
             self.stats["refused"] += 1
         return self._pick(row, m.exact, logits, done, sampling, rng)
 
-    def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
+    def _allowed(self, row, m, done: int):
+        """The mask: a boolean per token of the vocabulary."""
         import torch
         from llguidance.torch import fill_next_token_bitmask
 
+        if isinstance(m, DagMatcher):
+            allowed = torch.zeros(self.vocab, dtype=torch.bool)
+            allowed[m.allowed_tokens()] = True
+            return allowed
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
-        allowed = ((self.bitmask[0].unsqueeze(1) >> self.bits) & 1).flatten()[: self.vocab].bool()
+        return ((self.bitmask[0].unsqueeze(1) >> self.bits) & 1).flatten()[: self.vocab].bool()
+
+    def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
+        import torch
+
+        allowed = self._allowed(row, m, done)
         if not bool(allowed.any()):
             raise DecodeError(f"row {row}: the grammar allows no next token after {done} tokens")
         scores = torch.full_like(logits, float("-inf"))

@@ -200,7 +200,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         with partial.open("a", encoding="utf-8") as out:
             for i in range(0, len(todo), max(1, opts.batch_size)):
                 chunk = todo[i:i + opts.batch_size]
-                grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend)
+                grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
+                                              languages=takes_languages(decoder) and opts.reason == 0)
                 live = [r for r in chunk if r["id"] not in refused]
                 prompts = [prompt_text(task, fmt, r, choice) for r in live]
                 if opts.backend == "llguidance":
@@ -249,15 +250,26 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     return summary
 
 
-def _grammars(fmt, rows: list[dict], labels, backend: str) -> tuple[list, dict[str, str]]:
-    """Each row's grammar (None on a schema backend: one schema serves all), and the rows whose
+def takes_languages(decoder) -> bool:
+    return getattr(decoder, "takes_languages", False)
+
+
+def row_constraint(fmt, labels, source: str, languages: bool):
+    """A row's constraint: the format's LiteralDag where it has one and the decoder takes it
+    (the inline format: nothing to build, no input too long), else its grammar."""
+    language = fmt.language(batch=labels, source=source) if languages else None
+    return language if language is not None else fmt.grammar(batch=labels, source=source)
+
+
+def _grammars(fmt, rows: list[dict], labels, backend: str, languages: bool = False) -> tuple[list, dict[str, str]]:
+    """Each row's constraint (None on a schema backend: one schema serves all), and the rows whose
     input the format refuses (an inline grammar too large for llguidance), by id, with why."""
     if backend != "llguidance":
         return [None] * len(rows), {}
     grammars, refused = [], {}
     for r in rows:
         try:
-            grammars.append(fmt.grammar(batch=labels, source=r["text"]))
+            grammars.append(row_constraint(fmt, labels, r["text"], languages))
         except InputTooLarge as e:
             refused[r["id"]] = str(e)
     return grammars, refused

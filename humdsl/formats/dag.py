@@ -1,0 +1,86 @@
+"""A language as a chain of nodes joined by literal edges: node 0 starts, node `n` ends, and each
+edge out of node i is a byte string and the node it leads to (always a later one). An answer is
+the bytes of a path from 0 to n.
+
+The inline format's answers for one input are such a chain (node i: the input read up to its
+chunk i; an edge either copies chunk i or writes a whole mark over chunks i..j-1), so the runtime
+decodes under it directly (runtime/dag_matcher.py) with nothing for llguidance to compile: that
+grammar grows with (input words x span words), took 0.5 s at 1,000 words and cannot be built
+past about 2,000.
+
+Reading bytes is a set of positions, each (node, edge, offset): inside edge `edge` of `node`,
+`offset` bytes of it read. Reaching a node opens all its edges at offset 0; reaching node n is
+END. Sets stay small: edges out of one node mostly differ in their first bytes.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+Edge = tuple[bytes, int]
+Position = tuple[int, int, int]
+END: Position = (-1, 0, 0)
+
+
+class LiteralDag:
+    def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]]):
+        self.n = n
+        self._edges_of = edges_of
+        self._edges: dict[int, tuple[Edge, ...]] = {}
+        self._opened: dict[int, frozenset[Position]] = {}
+
+    def edges(self, i: int) -> tuple[Edge, ...]:
+        """The edges out of node i, computed when first asked (a decoder visits few nodes beyond
+        those its answer passes) and kept."""
+        found = self._edges.get(i)
+        if found is None:
+            found = self._edges[i] = tuple(self._edges_of(i))
+            for text, j in found:
+                if not text or not i < j <= self.n:
+                    raise ValueError(f"edge {i} -> {j} ({text!r}): edges are non-empty and lead forward")
+        return found
+
+    def at(self, i: int) -> frozenset[Position]:
+        """The positions of having just reached node i."""
+        found = self._opened.get(i)
+        if found is None:
+            found = frozenset([END]) if i == self.n else frozenset((i, k, 0) for k in range(len(self.edges(i))))
+            self._opened[i] = found
+        return found
+
+    def start(self) -> frozenset[Position]:
+        return self.at(0)
+
+    def next_bytes(self, positions: Iterable[Position]) -> dict[int, list[Position]]:
+        """For each byte that may come next, the positions that read it."""
+        out: dict[int, list[Position]] = {}
+        for i, k, off in positions:
+            if i < 0:  # END reads nothing
+                continue
+            out.setdefault(self._edges[i][k][0][off], []).append((i, k, off))
+        return out
+
+    def advance(self, positions: Iterable[Position]) -> frozenset[Position]:
+        """The positions after reading one byte from each of `positions` (which must read it)."""
+        out: set[Position] = set()
+        for i, k, off in positions:
+            text, j = self._edges[i][k]
+            if off + 1 < len(text):
+                out.add((i, k, off + 1))
+            else:
+                out |= self.at(j)
+        return frozenset(out)
+
+    def read(self, positions: frozenset[Position], data: bytes) -> frozenset[Position]:
+        """The positions after reading `data` (empty: `data` leaves the language)."""
+        for byte in data:
+            if not positions:
+                break
+            positions = self.advance(self.next_bytes(positions).get(byte, ()))
+        return positions
+
+    def accepts(self, data: bytes) -> bool:
+        return END in self.read(self.start(), data)
+
+    @staticmethod
+    def is_end(positions: frozenset[Position]) -> bool:
+        return END in positions

@@ -1,0 +1,197 @@
+"""Decoding under a LiteralDag (formats/dag.py) without llguidance: the same methods the
+jump-forward decoder calls on an llguidance matcher, from the vocabulary's bytes.
+
+A mask is a walk: from the positions reached so far, follow each byte the language may read next,
+and keep the tokens whose bytes are the path walked; stop a path as soon as no token starts with
+it. Paths are few (inside a copied chunk there is one; a mark opens a handful), so a mask costs
+what the tokens along them cost, not the vocabulary's size.
+
+Forced bytes (the rest of a copied word, say) become tokens as llguidance makes them, so that
+greedy output is the same as under the inline format's grammar on either decoder: the last token
+and the forced bytes are tokenized canonically; trailing tokens that a longer token could replace
+(one that runs on past the forced bytes into what the language allows next) are chopped off;
+what is left is forced; the mask is that forced run's first token, or where nothing is left,
+every token the language takes (the chopped bytes' own pieces among them). Both decoders' masks
+follow that rule (llguidance's TokenParser.ff_tokens and TokTrie.chop_tokens).
+"""
+from __future__ import annotations
+
+from ..formats.dag import LiteralDag
+
+_TABLES: dict[int, tuple[object, "TokenTable"]] = {}
+
+
+class TokenTable:
+    """The vocabulary as bytes: the ids of each byte string that is a token, and every prefix of
+    a token (where a walk may go on). Special tokens are left out; end-of-text tokens are
+    allowed where an answer may end."""
+
+    def __init__(self, lltok):
+        self.vocab = lltok.vocab_size
+        self.eos = [lltok.eos_token]  # the one llguidance's masks allow, and the decoder stops on
+        ids: dict[bytes, list[int]] = {}
+        for t in range(self.vocab):
+            if lltok.is_special_token(t):
+                continue
+            data = lltok.decode_bytes([t])
+            if data:
+                ids.setdefault(data, []).append(t)
+        self.ids = ids
+        self.bytes_of: dict[int, bytes] = {t: data for data, found in ids.items() for t in found}
+        self.prefixes = {data[:k] for data in ids for k in range(1, len(data) + 1)}
+        self.max_len = max(map(len, ids), default=0)
+        self.tokenize = lltok.tokenize_bytes  # canonical, as llguidance tokenizes forced bytes
+
+    @classmethod
+    def of(cls, lltok) -> "TokenTable":
+        """One table per llguidance tokenizer (0.2 s at a 50k vocabulary, then kept)."""
+        hit = _TABLES.get(id(lltok))
+        if hit is None or hit[0] is not lltok:
+            hit = _TABLES[id(lltok)] = (lltok, cls(lltok))
+        return hit[1]
+
+
+class DagMatcher:
+    def __init__(self, dag: LiteralDag, table: TokenTable):
+        self.dag, self.table = dag, table
+        self.positions = dag.start()
+        self.last: int | None = None  # the last token taken, which forced bytes may re-tokenize
+        self._ff: list[int] | None = None  # the forced tokens from here, once computed
+        self.stopped = False  # as llguidance: only a token taken stops (an empty answer takes EOS)
+        self.error = ""
+
+    # -- reading tokens --------------------------------------------------------------------------
+    def _after(self, positions, t: int):
+        """The positions after token t, or None where the language refuses it; END alone after an
+        end-of-text token."""
+        if t in self.table.eos:
+            return positions if self.dag.is_end(positions) else None
+        data = self.table.bytes_of.get(t)
+        if data is None:
+            return None
+        after = self.dag.read(positions, data)
+        return after or None
+
+    def validate_tokens(self, tokens: list[int]) -> int:
+        """How many of `tokens`, in order, the language takes from here."""
+        positions, stopped = self.positions, self.stopped
+        for n, t in enumerate(tokens):
+            if stopped:
+                return n
+            positions = self._after(positions, t)
+            if positions is None:
+                return n
+            stopped = t in self.table.eos or (self.dag.is_end(positions) and len(positions) == 1)
+        return len(tokens)
+
+    def consume_tokens(self, tokens: list[int]) -> bool:
+        for t in tokens:
+            if self.stopped:
+                self.error = f"token {t} after the answer's end"
+                return False
+            after = self._after(self.positions, t)
+            if after is None:
+                self.error = f"token {t} ({self.table.bytes_of.get(t)!r}) does not continue the answer"
+                return False
+            self.positions, self.last, self._ff = after, t, None
+            self.stopped = t in self.table.eos or (self.dag.is_end(after) and len(after) == 1)
+        return True
+
+    def consume_token(self, token: int) -> bool:
+        return self.consume_tokens([token])
+
+    # -- what may come next ----------------------------------------------------------------------
+    def allowed_tokens(self) -> list[int]:
+        """Every token that may come next (the mask, as ids): the first forced token where there
+        is one (as llguidance's mask), else every token the language takes; once stopped, the
+        end-of-text tokens."""
+        if self.stopped:
+            return list(self.table.eos)
+        forced = self._forced_tokens()
+        if forced:
+            return forced[:1]
+        out = list(self.table.eos) if self.dag.is_end(self.positions) else []
+        return out + self._walk(b"", self.positions)
+
+    def compute_ff_tokens(self) -> list[int]:
+        return [] if self.stopped else list(self._forced_tokens())
+
+    def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False) -> list[int]:
+        """The tokens whose bytes are `path` and then bytes the language reads from `positions`
+        (at least min_len bytes long); with `first`, stop at the first found."""
+        ids, prefixes, dag = self.table.ids, self.table.prefixes, self.dag
+        out: list[int] = []
+        stack = [(path, positions)]
+        while stack:
+            path, positions = stack.pop()
+            for byte, readers in dag.next_bytes(positions).items():
+                longer = path + bytes((byte,))
+                if longer not in prefixes:
+                    continue
+                found = ids.get(longer)
+                if found and len(longer) >= min_len:
+                    out.extend(found)
+                    if first:
+                        return out
+                stack.append((longer, dag.advance(readers)))
+        return out
+
+    def _forced_bytes(self) -> tuple[bytes, frozenset]:
+        """The bytes every answer goes on with from here, and the positions after them."""
+        dag, positions, out = self.dag, self.positions, bytearray()
+        while not dag.is_end(positions):
+            following = dag.next_bytes(positions)
+            if len(following) != 1:
+                break
+            (byte, readers), = following.items()
+            out.append(byte)
+            positions = dag.advance(readers)
+        return bytes(out), positions
+
+    def _forced_tokens(self) -> list[int]:
+        if self._ff is None:
+            self._ff = self._tokenize_forced()
+        return self._ff
+
+    def _tokenize_forced(self) -> list[int]:
+        forced, after = self._forced_bytes()
+        if not forced:
+            return []
+        table = self.table
+        existing = [self.last] if self.last is not None and self.last in table.bytes_of else []
+        head = table.bytes_of[existing[0]] if existing else b""
+        tokens = table.tokenize(head + forced)
+        if tokens[:len(existing)] != existing:  # the forced bytes change how the last token reads
+            existing, head = [], b""
+            tokens = table.tokenize(forced)
+        new = tokens[len(existing):]
+        return new[:len(new) - self._chop(new, after)]
+
+    def _chop(self, tokens: list[int], after) -> int:
+        """How many trailing tokens a longer token could replace: the longest
+        suffix of the last four tokens' bytes (at most a token long) that starts a token which
+        runs on into bytes the language reads after the forced ones."""
+        table = self.table
+        tail = b"".join(table.bytes_of.get(t, b"") for t in tokens[-4:])
+        tail = tail[max(0, len(tail) - table.max_len):]
+        for start in range(len(tail)):
+            suffix = tail[start:]
+            if suffix in table.prefixes and self._walk(suffix, after, len(suffix) + 1, first=True):
+                total = 0
+                for count in range(1, len(tokens) + 1):
+                    total += len(table.bytes_of.get(tokens[-count], b""))
+                    if total >= len(suffix):
+                        return count
+        return 0
+
+    def is_stopped(self) -> bool:
+        return self.stopped
+
+    def is_accepting(self) -> bool:
+        return self.stopped or self.dag.is_end(self.positions)
+
+    def is_error(self) -> bool:
+        return bool(self.error)
+
+    def get_error(self) -> str:
+        return self.error

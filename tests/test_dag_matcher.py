@@ -1,0 +1,250 @@
+"""The inline format decoded without llguidance (formats/dag.py, runtime/dag_matcher.py): the
+same answers as its grammar; along any answer, the same masks, forced tokens and stop as
+llguidance under that grammar; in the jump-forward decoder, the same output as the Outlines path;
+and inputs past the grammar's size limits."""
+import random
+
+import pytest
+
+import humdsl
+from humdsl.formats import build
+from humdsl.formats.dag import LiteralDag
+from humdsl.prompts import PromptChoice, prompt_text
+from humdsl.runtime.decode import Sampling
+
+from support.tasks import ROOT, task_format_pairs
+
+SPEC = ROOT / "specs" / "ner.hum"
+INLINE = [p for p in task_format_pairs() if "inline" in p[2]["decl"]]
+# Inputs that stress the language: brackets and parentheses that look like the mark, quotes,
+# non-ASCII, runs of spaces, a line break, a one-letter input and an empty one.
+INPUTS = [
+    "Maria Costa of Northwind Bank met reporters in Lisbon on Monday .",
+    "Mr. [Smith] (the CEO) said: \"hello\" to [Paris](LOC) -- café   naïve\nnew line, then 3.5% .",
+    "EU rejects German call to boycott British lamb .",
+    "a",
+    "",
+]
+
+
+def tagged():
+    return humdsl.load(SPEC).task("conll03").format("tagged")
+
+
+def test_a_dag_reads_paths_of_whole_edges():
+    dag = LiteralDag(2, lambda i: [(b"ab", 1), (b"a", 1)] if i == 0 else [(b"c", 2)])
+    assert dag.accepts(b"abc") and dag.accepts(b"ac")
+    assert not dag.accepts(b"ab") and not dag.accepts(b"abcc") and not dag.accepts(b"bc")
+    assert LiteralDag(0, lambda i: []).accepts(b"")
+    with pytest.raises(ValueError):
+        LiteralDag(1, lambda i: [(b"", 1)]).start()
+
+
+def _llg_accepts(lltok, lark: str, data: bytes) -> bool:
+    """llguidance's own verdict on whole bytes, token by token of a canonical tokenization."""
+    from humdsl import constraints
+
+    m = constraints.new_matcher(lltok, lark)
+    return m.consume_tokens(lltok.tokenize_bytes(data)) and m.is_accepting() and not m.is_error()
+
+
+def test_the_language_accepts_what_the_grammar_accepts(tokenizers):
+    _, lltok = tokenizers
+    fmt, rng = tagged(), random.Random(0)
+    for text in INPUTS[:3]:
+        lark, dag = fmt.grammar(source=text), fmt.language(source=text)
+        words = [w for w in text.split(" ") if w.isalpha()]
+        records = [{"entities": []}] + [{"entities": [{"type": rng.choice(["PER", "LOC", "ORG", "MISC"]),
+                                                       "text": w}]} for w in words[:4]]
+        candidates = [fmt.render(r, source=text) for r in records]
+        # near misses: a mark that splits a word, an unknown label, a changed or missing character
+        first = words[0]
+        candidates += [text.replace(first, f"[{first[:-1]}](PER){first[-1]}", 1),
+                       text.replace(first, f"[{first}](DATE)", 1), text.replace(first, first.upper() + "x", 1),
+                       text[:-1], text + " ", "[" + text]
+        for answer in candidates:
+            data = answer.encode()
+            assert dag.accepts(data) == _llg_accepts(lltok, lark, data), answer
+        assert sum(dag.accepts(c.encode()) for c in candidates) == len(records)
+
+
+def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2):
+    """Walk answers as the jump-forward decoder does (take the forced tokens, then one token the
+    mask allows, the longest or a random one), comparing llguidance under the grammar with the
+    DagMatcher at every step. Returns how many masks were compared."""
+    import torch
+    from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
+
+    from humdsl import constraints
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    table, rng, compared = TokenTable.of(lltok), random.Random(seed), 0
+    bitmask = allocate_token_bitmask(1, lltok.vocab_size)
+    bits = torch.arange(32, dtype=torch.int32)
+    for text in texts:
+        for _ in range(walks):
+            ref = constraints.new_matcher(lltok, fmt.grammar(source=text))
+            dm = DagMatcher(fmt.language(source=text), table)
+            taken: list[int] = []
+            while True:
+                fill_next_token_bitmask(ref, bitmask, 0)  # with forced tokens pending: the first
+                want = ((bitmask[0].unsqueeze(1) >> bits) & 1).flatten()[: lltok.vocab_size].nonzero().flatten().tolist()
+                assert sorted(dm.allowed_tokens()) == want, (text, lltok.decode_str(taken))
+                compared += 1
+                forced = ref.compute_ff_tokens()
+                assert dm.compute_ff_tokens() == forced, (text, lltok.decode_str(taken))
+                if forced:
+                    assert ref.consume_tokens(forced) and dm.consume_tokens(forced)
+                    taken += forced
+                assert dm.is_stopped() == ref.is_stopped(), (text, lltok.decode_str(taken))
+                if ref.is_stopped():
+                    break
+                if forced:
+                    continue
+                if rng.random() < 0.5:  # copy as far as one token goes, or anything allowed
+                    pick = max(want, key=lambda t: (len(lltok.decode_bytes([t])), t))
+                else:
+                    pick = rng.choice(want)
+                assert ref.consume_token(pick) and dm.consume_token(pick)
+                if pick == lltok.eos_token:
+                    break
+                taken.append(pick)
+            if taken:
+                assert fmt.parse(lltok.decode_str(taken), source=text) is not None
+    return compared
+
+
+def test_masks_and_forced_tokens_are_llguidances(tokenizers):
+    _, lltok = tokenizers
+    assert _compare_along_walks(lltok, tagged(), INPUTS, seed=1, walks=3) > 100
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m-instruct", "gpt2"])
+def test_masks_and_forced_tokens_are_llguidances_on_real_vocabularies(name):
+    from transformers import AutoTokenizer
+
+    from conftest import shared_or_skip
+    from humdsl import constraints
+
+    folder = shared_or_skip("tokenizers", name)
+    conll = shared_or_skip("data", "conll2003", "eng.testa")
+    words = [line.split()[0] for line in conll.read_text(encoding="utf-8").splitlines()[:3000]
+             if line.strip() and not line.startswith("-DOCSTART")]
+    texts = [" ".join(words[i:i + 50]) for i in range(0, 1500, 500)] + INPUTS[1:2]
+    lltok = constraints.ll_tokenizer(AutoTokenizer.from_pretrained(str(folder)))
+    assert _compare_along_walks(lltok, tagged(), texts, seed=2, walks=1) > 100
+
+
+def test_a_token_the_language_refuses_is_an_error_and_nothing_after_the_end(tokenizers):
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    hf, lltok = tokenizers
+    dm = DagMatcher(tagged().language(source="Ann met Bo ."), TokenTable.of(lltok))
+    assert dm.validate_tokens(hf.encode("Ann met Zed", add_special_tokens=False)) < len(
+        hf.encode("Ann met Zed", add_special_tokens=False))
+    good = hf.encode("[Ann](PER) met Bo .", add_special_tokens=False)
+    assert dm.validate_tokens(good) == len(good)
+    assert not dm.consume_token(hf.encode("Zed", add_special_tokens=False)[0]) and dm.is_error()
+    dm = DagMatcher(tagged().language(source="Ann met Bo ."), TokenTable.of(lltok))
+    assert dm.consume_tokens(good) and dm.is_stopped() and dm.is_accepting()
+    assert not dm.consume_token(good[0]) and "after the answer's end" in dm.get_error()
+
+
+# ---- in the decoder ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def loaded(tokenizers, tiny_model):
+    import torch
+
+    from humdsl.runtime.models import LoadedModel
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield LoadedModel(tiny_model, tokenizers[0], "tiny", "cpu")
+    torch.set_num_threads(threads)
+
+
+def _prompts(ir, fmt, texts):
+    shots = [{"input": ex["input"], "answer": fmt.render(ex["output"], source=ex["input"]["text"])}
+             for ex in ir["examples"][:1]]
+    return [prompt_text(ir, fmt, {"text": t}, PromptChoice(examples=shots)) for t in texts]
+
+
+@pytest.mark.parametrize("pid,ir,fmt_ir", INLINE, ids=[p[0] for p in INLINE])
+def test_the_decoder_gives_the_outlines_paths_output_without_a_grammar(pid, ir, fmt_ir, loaded):
+    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    fmt = build(ir, fmt_ir)
+    texts = [ex["input"]["text"] for ex in ir["examples"][:2]] + INPUTS[:2]
+    prompts = _prompts(ir, fmt, texts)
+    budget = max(fmt.budget(source=t) for t in texts)
+    ref, jf = OutlinesDecoder(loaded), JumpForwardDecoder(loaded)
+    want = [ref.generate([p], [fmt.grammar(source=t)], budget, Sampling())[0] for p, t in zip(prompts, texts)]
+    got = jf.generate(prompts, [fmt.language(source=t) for t in texts], budget, Sampling())
+    assert got == want
+    assert jf.stats["native"] == len(texts) and jf.stats["forced"] > 0
+    for text, answer in zip(texts, got):
+        fmt.parse(answer, source=text)  # whole answers: the budget always suffices
+    sampled = Sampling(temperature=1.0, seed=7)
+    assert (jf.generate(prompts, [fmt.language(source=t) for t in texts], budget, sampled) ==
+            jf.generate(prompts, [fmt.grammar(source=t) for t in texts], budget, sampled))
+
+
+def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loaded):
+    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+    from humdsl.runtime.run import row_constraint, takes_languages
+
+    fmt = tagged()
+    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(JumpForwardDecoder(loaded))),
+                      LiteralDag)
+    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(OutlinesDecoder(loaded))), str)
+    assert isinstance(row_constraint(humdsl.load(SPEC).task("conll03").format("tuples"), None, "Ann met Bo .",
+                                     True), str)
+    assert humdsl.load(SPEC).task("conll03").run(["Ann met Bo ."], format="tagged", model=loaded) is not None
+
+
+def test_an_input_past_the_grammars_limit_is_decoded_to_its_end(tokenizers):
+    """6,000 words: the grammar is refused (test_long_inputs.py); the language is built as the
+    answer reaches each node and takes the whole answer."""
+    from humdsl.formats import InputTooLarge
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    from test_long_inputs import words
+
+    hf, lltok = tokenizers
+    fmt, text = tagged(), words(6000)
+    with pytest.raises(InputTooLarge):
+        fmt.grammar(source=text)
+    answer = fmt.render({"entities": [{"type": "LOC", "text": "Lisbon"}, {"type": "PER", "text": "Maria Costa"}]},
+                        source=text)
+    dm = DagMatcher(fmt.language(source=text), TokenTable.of(lltok))
+    tokens = hf.encode(answer, add_special_tokens=False)
+    assert dm.consume_tokens(tokens) and dm.is_stopped(), dm.get_error()
+    assert fmt.parse(lltok.decode_str(tokens), source=text)["entities"][1] == {"type": "PER", "text": "Maria Costa"}
+
+
+def test_humc_run_decodes_the_inline_format_without_building_its_grammar(model_dir, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from humdsl.cli import main
+    from humdsl.formats.inline import InlineFormat
+
+    def no_grammar(*a, **k):
+        raise AssertionError("the jump-forward decoder built the inline grammar")
+
+    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"id": "a", "text": INPUTS[0]}) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
+                                  str(model_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert line["record"] is not None and "(jump-forward)" in r.output
+    with pytest.raises(AssertionError, match="built the inline grammar"):  # as --reason needs
+        CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
+                                  str(model_dir), "--input", str(inp), "--output", str(tmp_path / "r.jsonl"),
+                                  "--reason", "40"], catch_exceptions=False)
