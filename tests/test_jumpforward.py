@@ -484,3 +484,39 @@ def test_multi_token_passes_use_native_grouped_query_attention_on_a_cpu(loaded, 
         handle.remove()
     assert seen and set(seen) == {"1"}
     assert "TRANSFORMERS_SDPA_FORCE_GQA" not in os.environ
+
+
+def test_greedy_picks_among_the_allowed_ids_and_a_tie_goes_to_the_lowest(jf, monkeypatch):
+    import numpy as np
+    import torch
+
+    from humdsl.runtime import jumpforward
+
+    logits = torch.zeros(jf.vocab)
+    logits[3] = 9.0  # the best token is not allowed
+    logits[[20, 11, 40]] = 5.0
+    few = np.zeros(jf.vocab, dtype=np.bool_)
+    few[[7, 11, 20, 40]] = True
+    many = np.ones(jf.vocab, dtype=np.bool_)
+    many[3] = False
+    for sparse in (jumpforward.SPARSE, 0):  # picked by ids, and on the whole masked vector
+        monkeypatch.setattr(jumpforward, "SPARSE", sparse)
+        for allowed in (few, many):
+            monkeypatch.setattr(jf, "_allowed", lambda row, m, done, allowed=allowed: allowed)
+            assert jf._pick(0, None, logits, 0, GREEDY, None) == 11
+    monkeypatch.setattr(jf, "_allowed", lambda row, m, done: few)
+    rng = torch.Generator().manual_seed(0)
+    draws = {jf._pick(0, None, logits, 0, Sampling(temperature=1.0), rng) for _ in range(200)}
+    assert draws <= {7, 11, 20, 40} and {11, 20, 40} <= draws
+
+
+def test_the_mask_is_the_bits_of_llguidances(jf):
+    from llguidance import LLMatcher
+
+    from humdsl import constraints
+
+    m = constraints.new_matcher(jf.lltok, LLMatcher.grammar_from_lark('start: /[a-z ]+/ "."'))
+    ids = jf._allowed(0, m, 0).nonzero()[0].tolist()
+    raw = m.compute_bitmask()  # bit t of the little-endian bytes: token t allowed
+    want = [t for t in range(jf.vocab) if raw[t // 8] >> (t % 8) & 1]
+    assert ids == want and 0 < len(ids) < jf.vocab

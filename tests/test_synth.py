@@ -234,6 +234,33 @@ def test_the_fast_check_agrees_with_the_exact_one():
             assert (a is None) == (b is None), (name, text, a, b)
             verdicts[a is None] += 1
     assert verdicts[True] >= 6 and verdicts[False] >= 11
+    # an input whose own text looks like a mark (which the loose inline grammar cannot copy)
+    odd = "Lyon [sic] beat (Porto) 2-1 in [Paris](LOC) ."
+    for text in [odd, odd.replace("Lyon", "[Lyon](ORG)"), odd.replace("[sic]", "[[sic]](MISC)"),
+                 odd.replace("(Porto)", "([Porto](ORG))"), odd.replace("[sic]", "[sic"), odd[:-2]]:
+        a, b = fast.problem(fmts["tagged"], text, batch, odd), exact.problem(fmts["tagged"], text, batch, odd)
+        assert (a is None) == (b is None), (text, a, b)
+        verdicts[a is None] += 1
+    assert verdicts[True] >= 10
+
+
+def test_inline_answers_are_checked_without_their_grammar_at_any_length(monkeypatch):
+    from humdsl.formats.inline import InlineFormat
+
+    from test_long_inputs import words
+
+    def no_grammar(*a, **k):
+        raise AssertionError("the inline grammar was built")
+
+    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tagged")
+    source = words(6000)  # past the grammar's size limit
+    good = fmt.render({"entities": [{"type": "LOC", "text": "Lisbon"}]}, source=source)
+    verifier = Verifier()
+    assert verifier.problem(fmt, good, None, source) is None
+    # "Officials in [Lisb" reads; the "n" where "o" must come is character 18
+    assert "at character 18" in verifier.problem(fmt, good.replace("Lisbon", "Lisbn", 1), None, source)
+    assert "stops before" in verifier.problem(fmt, good[:-1], None, source)
 
 
 def test_a_record_task_with_span_fields(tmp_path):

@@ -79,7 +79,17 @@ class LiteralDag:
         return positions
 
     def accepts(self, data: bytes) -> bool:
-        return END in self.read(self.start(), data)
+        return self.departure(data) is None
+
+    def departure(self, data: bytes) -> int | None:
+        """None if `data` is an answer; else how many of its bytes the language reads before it
+        departs (all of them where the answer stops short)."""
+        positions = self.start()
+        for at, byte in enumerate(data):
+            positions = self.advance(self.next_bytes(positions).get(byte, ()))
+            if not positions:
+                return at
+        return None if END in positions else len(data)
 
     @staticmethod
     def is_end(positions: frozenset[Position]) -> bool:

@@ -67,6 +67,7 @@ from .kv_cache import cache_keyword, new_cache, returned_cache
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
 MAX_LOOSE = 32  # grammars without grounding kept compiled (one per format and label batch in use)
+SPARSE = 4096  # greedy picks among at most this many allowed tokens by their ids alone
 
 
 class Unsupported(DecodeError):
@@ -107,6 +108,15 @@ def unsupported_reason(loaded) -> str | None:
     return None
 
 
+def unpacked(bitmask_row, vocab: int):
+    """llguidance's bitmask (int32 words: token 32w+k is bit k of word w) as a numpy boolean per
+    token: 0.01 ms, against 0.05 ms for the same with torch shifts."""
+    import numpy as np
+
+    words = bitmask_row.numpy().astype("<i4", copy=False)
+    return np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab].view(np.bool_)
+
+
 def _has_chat_template(tok) -> bool:
     try:
         tok.get_chat_template()
@@ -137,7 +147,6 @@ class JumpForwardDecoder:
         self.vocab = self.lltok.vocab_size
         pad = self.tokenizer.pad_token_id
         self.pad = pad if pad is not None else self.eos
-        self.bits = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
         self.max_draft = MAX_DRAFT if drafts else 0
@@ -403,28 +412,36 @@ class JumpForwardDecoder:
         return self._pick(row, m.exact, logits, done, sampling, rng)
 
     def _allowed(self, row, m, done: int):
-        """The mask: a boolean per token of the vocabulary."""
-        import torch
+        """The mask: a numpy boolean per token of the vocabulary."""
+        import numpy as np
         from llguidance.torch import fill_next_token_bitmask
 
         if isinstance(m, DagMatcher):
-            allowed = torch.zeros(self.vocab, dtype=torch.bool)
+            allowed = np.zeros(self.vocab, dtype=np.bool_)
             allowed[m.allowed_tokens()] = True
             return allowed
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
-        return ((self.bitmask[0].unsqueeze(1) >> self.bits) & 1).flatten()[: self.vocab].bool()
+        return unpacked(self.bitmask[0], self.vocab)
 
     def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
+        """The masked argmax, or a masked sample. Where few tokens are allowed, greedy looks at
+        those alone: on this CPU a masked copy of 49k logits and its argmax took 0.3 ms, against
+        0.01 ms for a few ids (the lowest id wins a tie either way)."""
+        import numpy as np
         import torch
 
-        allowed = self._allowed(row, m, done)
-        if not bool(allowed.any()):
-            raise DecodeError(f"row {row}: the grammar allows no next token after {done} tokens")
-        scores = torch.full_like(logits, float("-inf"))
         n = min(self.vocab, logits.shape[-1])
-        scores[:n] = logits[:n].masked_fill(~allowed[:n], float("-inf"))
+        allowed = self._allowed(row, m, done)[:n]
+        count = int(np.count_nonzero(allowed))
+        if not count:
+            raise DecodeError(f"row {row}: the grammar allows no next token after {done} tokens")
+        if sampling.temperature <= 0 and count <= SPARSE:
+            ids = torch.from_numpy(np.flatnonzero(allowed))
+            return int(ids[logits[ids].argmax()])
+        scores = torch.full_like(logits, float("-inf"))
+        scores[:n] = logits[:n].masked_fill(~torch.from_numpy(allowed), float("-inf"))
         if sampling.temperature <= 0:
             return int(scores.argmax())
         scores = scores / sampling.temperature

@@ -7,9 +7,11 @@ format's loose grammar (`Format.loose_grammar`: the same grammar without its per
 one matcher per format and label batch, copied for each answer), then what the per-input parts
 add, checked on the answer's parse: every span is a whole-chunk substring of the input
 (`spans.is_grounded`, llguidance's substring_chunks rule, cross-checked against it by the
-format-law tests), and an inline answer reads back against the input. An answer that the loose
-grammar rejects is judged by the exact per-input grammar, so the shortcut alone never rejects
-anything; with `exact=True` every answer is judged by its per-input grammar.
+format-law tests). An answer that the loose grammar rejects is judged by the exact per-input
+grammar, so the shortcut alone never rejects anything. An inline answer is read on the input's
+LiteralDag instead (`Format.language`: the grammar's language, built in well under a millisecond
+where the grammar takes 0.5 s at 1,000 words). With `exact=True` every answer is judged by its
+per-input grammar.
 """
 from __future__ import annotations
 
@@ -79,6 +81,8 @@ class Verifier:
         `parsed`, when given, must be `fmt.parse(text, batch, source)` (it saves parsing again)."""
         # Span fields of records are always grounded: their grammars are per input, but the
         # loose check knows the spans of list kinds only, so records take the exact path.
+        if fmt.shape == "inline" and not self.exact:
+            return _inline_problem(fmt, text, batch, source)
         per_input = fmt.shape == "inline" or fmt.schema.grounded or fmt.schema.kind == "record"
         if per_input and not self.exact and fmt.schema.kind != "record":
             shown = tuple(batch) if batch is not None else None
@@ -93,14 +97,26 @@ class Verifier:
     def _per_input_parts(self, fmt, text: str, batch, source: str, record: dict | None):
         """None: they hold; a string: why not; False: undecided here (the exact grammar decides)."""
         if record is None:
-            try:  # an inline answer parses only if its unmarked text is the input
+            try:
                 record = fmt.parse(text, batch=batch, source=source)
             except FormatParseError:
                 return False
-        if fmt.shape == "inline":
-            return None
         loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
         return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
+
+
+def _inline_problem(fmt, text: str, batch, source: str) -> str | None:
+    """An inline answer checked on the input's LiteralDag (the same language as its grammar,
+    tested step by step against llguidance): exact, with no grammar to build and no input too
+    long for it."""
+    data = text.encode("utf-8")
+    at = fmt.language(batch=batch, source=source).departure(data)
+    if at is None:
+        return None
+    if at == len(data):
+        return "the answer stops before the input with its marks is complete"
+    column = len(data[:at].decode("utf-8", errors="ignore"))
+    return f"the answer departs from the input with its marks at character {column}"
 
 
 def _lru_get(cache: OrderedDict, key):
