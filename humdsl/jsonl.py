@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -27,4 +28,22 @@ def objects(path: Path, problems: list[str]) -> Iterator[tuple[str, dict]]:
             if not isinstance(obj, dict):
                 problems.append(f"{where}: a line must be a JSON object")
                 continue
+            lone = _lone_surrogate(obj) if _SURROGATE_ESCAPE.search(line) else None
+            if lone is not None:
+                problems.append(f"{where}: holds \\u{ord(lone):04x}, half of a surrogate pair alone, "
+                                "which is not Unicode text")
+                continue
             yield where, obj
+
+
+# JSON may escape half a surrogate pair with nothing to pair it with; Python then holds a string
+# that cannot be written as UTF-8, and would fail wherever the text is encoded.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(obj) -> str | None:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.object[e.start]
+    return None

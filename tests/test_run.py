@@ -60,14 +60,16 @@ def test_resume_after_an_interrupted_run(model_dir, tmp_path):
 def test_bad_input_lines_are_reported_and_good_ones_processed(model_dir, tmp_path):
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"id": "a", "text": "The invoice page is broken."}\nnot json\n{"text": "no id"}\n'
-                   '{"id": "b"}\n', encoding="utf-8")
+                   '{"id": "b"}\n{"id": "c", "text": "half a pair \\ud800 here"}\n'
+                   '{"id": "d", "text": "a whole pair \\ud83d\\ude00 is fine"}\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
     result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
                  "--input", bad, "--output", out)
     assert result.exit_code == 1
     assert f"{bad}:2: not JSON" in result.output and f"{bad}:3: an input line needs" in result.output
     assert f"{bad}:4: the input lacks 'text'" in result.output
-    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["a"]
+    assert f"{bad}:5: holds \\ud800, half of a surrogate pair alone" in result.output
+    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["a", "d"]
 
 
 @pytest.mark.parametrize("decoder", ["jump-forward", "outlines"])
