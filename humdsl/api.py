@@ -7,6 +7,7 @@ from pathlib import Path
 from .compiler import check_paths, lower, spec_hash
 from .diagnostics import Diagnostic, render_text
 from .ir import content_hash
+from .jsonl import lone_surrogate
 
 
 class SpecError(Exception):
@@ -61,6 +62,9 @@ class Task:
         loaded = model if isinstance(model, LoadedModel) else load(model)
         decoder = make_decoder(loaded, decoder, backend=backend, fmt=fmt, batch=labels)
         rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
+        for i, r in enumerate(rows):
+            if lone_surrogate(r) is not None:  # it would fail wherever the text is encoded
+                raise ValueError(f"input {i} holds half of a surrogate pair alone, which is not Unicode text")
         shots_ = []
         for ex in self.ir["examples"][:shots]:
             try:

@@ -28,7 +28,7 @@ def objects(path: Path, problems: list[str]) -> Iterator[tuple[str, dict]]:
             if not isinstance(obj, dict):
                 problems.append(f"{where}: a line must be a JSON object")
                 continue
-            lone = _lone_surrogate(obj) if _SURROGATE_ESCAPE.search(line) else None
+            lone = lone_surrogate(obj) if _SURROGATE_ESCAPE.search(line) else None
             if lone is not None:
                 problems.append(f"{where}: holds \\u{ord(lone):04x}, half of a surrogate pair alone, "
                                 "which is not Unicode text")
@@ -41,7 +41,8 @@ def objects(path: Path, problems: list[str]) -> Iterator[tuple[str, dict]]:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _lone_surrogate(obj) -> str | None:
+def lone_surrogate(obj) -> str | None:
+    """The first half of a surrogate pair that stands alone in `obj`'s strings, or None."""
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as e:

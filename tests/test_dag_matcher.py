@@ -191,7 +191,7 @@ def test_the_decoder_gives_the_outlines_paths_output_without_a_grammar(pid, ir, 
             jf.generate(prompts, [fmt.grammar(source=t) for t in texts], budget, sampled))
 
 
-def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loaded):
+def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loaded, monkeypatch):
     from humdsl.runtime.decode import OutlinesDecoder
     from humdsl.runtime.jumpforward import JumpForwardDecoder
     from humdsl.runtime.run import row_constraint, takes_languages
@@ -202,7 +202,17 @@ def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loa
     assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(OutlinesDecoder(loaded))), str)
     assert isinstance(row_constraint(humdsl.load(SPEC).task("conll03").format("tuples"), None, "Ann met Bo .",
                                      True), str)
-    assert humdsl.load(SPEC).task("conll03").run(["Ann met Bo ."], format="tagged", model=loaded) is not None
+    from humdsl.formats.inline import InlineFormat
+
+    def no_grammar(*a, **k):
+        raise AssertionError("the inline grammar was built")
+
+    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    task = humdsl.load(SPEC).task("conll03")
+    records = task.run(["Ann met Bo .", "Maria Costa met reporters ."], format="tagged", model=loaded)
+    assert len(records) == 2 and all("entities" in r for r in records)
+    with pytest.raises(ValueError, match="input 1 holds half of a surrogate pair"):
+        task.run(["Ann met Bo .", "Ann \ud800 met Bo ."], format="tagged", model=loaded)
 
 
 def test_an_input_past_the_grammars_limit_is_decoded_to_its_end(tokenizers):
