@@ -57,6 +57,24 @@ def test_resume_after_an_interrupted_run(model_dir, tmp_path):
     assert "0 written" in third.output and third.exit_code == 0
 
 
+def test_resuming_into_the_output_of_another_run_is_refused(model_dir, tmp_path):
+    """The same ids from another task, format or spec must not count as done."""
+    out = tmp_path / "out.jsonl"
+    base = [ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+            "--input", TICKETS, "--output", out]
+    assert run(*base, "--format", "bare_label").exit_code == 0
+    before = out.read_bytes()
+    other = run(*base, "--format", "json_labels")
+    assert other.exit_code != 0
+    assert f"{out} holds the results of another run (format 'bare_label', not 'json_labels')" in other.output
+    assert out.read_bytes() == before and not (tmp_path / "out.jsonl.partial").exists()
+    spec = tmp_path / "tickets.hum"  # the same spec, one guideline changed
+    spec.write_text((ROOT / "examples" / "support_tickets.hum").read_text(encoding="utf-8").replace(
+        "list each one.", "list every one of them.", 1), encoding="utf-8")
+    changed = run(spec, *base[1:], "--format", "bare_label")
+    assert changed.exit_code != 0 and "spec hash" in changed.output, changed.output
+
+
 def test_bad_input_lines_are_reported_and_good_ones_processed(model_dir, tmp_path):
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"id": "a", "text": "The invoice page is broken."}\nnot json\n{"text": "no id"}\n'

@@ -92,6 +92,24 @@ def _done_ids(*paths: Path) -> set[str]:
     return done
 
 
+def _other_run(path: Path, identity: dict[str, str]) -> str | None:
+    """What differs between this run and the one whose lines `path` holds (None: the same run,
+    or no file): its ids would otherwise count as done, answers of another task, format or spec
+    kept in place of this run's."""
+    if not path.exists():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            obj = json.loads(line)
+            theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut short: dropped when resuming
+        diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
+        if diff:
+            return "; ".join(diff)
+    return None
+
+
 def _clean_partial(partial: Path) -> None:
     """Drop a last line cut short by an interruption, so appending starts on a fresh line."""
     if not partial.exists():
@@ -159,6 +177,11 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     summary = RunSummary(bad_input=problems, output=opts.output)
 
     partial = opts.output.with_name(opts.output.name + ".partial")
+    identity = {"task": task["name"], "format": name, "spec hash": content_hash(task)}
+    other = _other_run(partial if partial.exists() else opts.output, identity)
+    if other:
+        raise RunError(f"{partial if partial.exists() else opts.output} holds the results of another run "
+                       f"({other}); resuming would mix the two: write to another --output, or remove it")
     if opts.output.exists() and not partial.exists():
         partial.write_bytes(opts.output.read_bytes())  # resume on top of a finished file
     _clean_partial(partial)
