@@ -81,7 +81,7 @@ class DagMatcher:
             positions = self._after(positions, t)
             if positions is None:
                 return n
-            stopped = t in self.table.eos or (self.dag.is_end(positions) and len(positions) == 1)
+            stopped = self._stops(t, positions)
         return len(tokens)
 
     def consume_tokens(self, tokens: list[int]) -> bool:
@@ -94,11 +94,15 @@ class DagMatcher:
                 self.error = f"token {t} ({self.table.bytes_of.get(t)!r}) does not continue the answer"
                 return False
             self.positions, self.last, self._ff = after, t, None
-            self.stopped = t in self.table.eos or (self.dag.is_end(after) and len(after) == 1)
+            self.stopped = self._stops(t, after)
         return True
 
     def consume_token(self, token: int) -> bool:
         return self.consume_tokens([token])
+
+    def _stops(self, t: int, positions) -> bool:
+        """Is the answer over after token t? After end-of-text, or where nothing can follow."""
+        return t in self.table.eos or (self.dag.is_end(positions) and len(positions) == 1)
 
     # -- what may come next ----------------------------------------------------------------------
     def allowed_tokens(self) -> list[int]:

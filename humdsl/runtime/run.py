@@ -178,10 +178,11 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
 
     partial = opts.output.with_name(opts.output.name + ".partial")
     identity = {"task": task["name"], "format": name, "spec hash": content_hash(task)}
-    other = _other_run(partial if partial.exists() else opts.output, identity)
+    existing = partial if partial.exists() else opts.output
+    other = _other_run(existing, identity)
     if other:
-        raise RunError(f"{partial if partial.exists() else opts.output} holds the results of another run "
-                       f"({other}); resuming would mix the two: write to another --output, or remove it")
+        raise RunError(f"{existing} holds the results of another run ({other}); resuming would mix "
+                       f"the two: write to another --output, or remove it")
     if opts.output.exists() and not partial.exists():
         partial.write_bytes(opts.output.read_bytes())  # resume on top of a finished file
     _clean_partial(partial)
@@ -200,7 +201,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         shots.append({"input": ex["input"], "answer": answer})
     choice = PromptChoice(batch=batch_labels, examples=shots)
     meta = {"task": task["name"], "format": name,
-            "spec": {"name": task["name"], "version": task["version"], "hash": content_hash(task),
+            "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
                      "file": Path(spec_path).name}}
 
     if todo:
