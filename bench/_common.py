@@ -2,6 +2,19 @@
 sys.path as the running script's folder)."""
 from __future__ import annotations
 
+import statistics
+import time
+
+
+def median_ms(fn, repeat: int) -> float:
+    """The median wall time of `repeat` calls of fn, in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 3)
+
 
 def count_valid(fmt, texts: list[str], sources: list[str]) -> int:
     """How many outputs parse and validate against their own input."""

@@ -30,6 +30,8 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from _common import median_ms  # noqa: E402
 SHARED = ROOT.parent / "shared"
 TOKENIZERS = {"gpt2": SHARED / "tokenizers" / "gpt2", "smollm2": SHARED / "tokenizers" / "smollm2-135m-instruct"}
 
@@ -138,15 +140,6 @@ def native_mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, floa
             m.consume_token(tok)
             steps += 1
     return round(statistics.median(per_token), 4), round(float(np.percentile(per_token, 99)), 3)
-
-
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times), 3)
 
 
 def main() -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import median_ms  # noqa: E402
 VOCAB = 49152
 
 
@@ -60,19 +59,11 @@ def main() -> None:
 
         decoder._allowed = lambda row, m, done: unpacked(decoder.bitmask[0], VOCAB)
         assert before() == now()
-        results["allowed"][count] = {"before_us": _median_us(before), "now_us": _median_us(now)}
+        results["allowed"][count] = {"before_us": round(median_ms(before, 2000) * 1000, 1),
+                                     "now_us": round(median_ms(now, 2000) * 1000, 1)}
         print(count, results["allowed"][count], flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-
-
-def _median_us(fn, runs: int = 2000) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e6)
-    return round(statistics.median(times), 1)
 
 
 if __name__ == "__main__":
