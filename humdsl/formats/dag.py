@@ -9,8 +9,8 @@ grammar grows with (input words x span words), took 0.5 s at 1,000 words and can
 past about 2,000.
 
 Reading bytes is a set of positions, each (node, edge, offset): inside edge `edge` of `node`,
-`offset` bytes of it read. Reaching a node opens all its edges at offset 0; reaching node n is
-END. Sets stay small: edges out of one node mostly differ in their first bytes.
+`offset` bytes of it read. Reaching a node opens all its edges at offset 0; reaching node n, or
+a node that `final` names, is END (an answer may end there). Sets stay small: edges out of one node mostly differ in their first bytes.
 """
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ END: Position = (-1, 0, 0)
 
 
 class LiteralDag:
-    def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]]):
+    def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
+                 final: Callable[[int], bool] | None = None):
+        """`final(i)`: may an answer also end at node i (besides node n, which always ends)?"""
         self.n = n
         self._edges_of = edges_of
+        self._final = final
         self._edges: dict[int, tuple[Edge, ...]] = {}
         self._opened: dict[int, frozenset[Position]] = {}
 
@@ -43,7 +46,12 @@ class LiteralDag:
         """The positions of having just reached node i."""
         found = self._opened.get(i)
         if found is None:
-            found = frozenset([END]) if i == self.n else frozenset((i, k, 0) for k in range(len(self.edges(i))))
+            if i == self.n:
+                found = frozenset([END])
+            else:
+                found = frozenset((i, k, 0) for k in range(len(self.edges(i))))
+                if self._final is not None and self._final(i):
+                    found |= {END}
             self._opened[i] = found
         return found
 

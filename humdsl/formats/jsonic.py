@@ -264,6 +264,47 @@ class JsonFormat:
             b.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
         return "\n".join(b.rules) + "\n"
 
+    def language(self, batch: list[str] | None = None, source: str | None = None):
+        """A qa format's answers for this input as a LiteralDag (formats/span_dag.py), where the
+        template holds the answer and fixed values only; None for any other format."""
+        if self.schema.kind != "qa" or source is None or not self.schema.grounded or self.list_kind:
+            return None
+        around = self._around_hole(self.template)
+        if around is None:
+            return None
+        from .span_dag import one_span_answers
+
+        before, after = around  # as item_expr writes the template: the hole is "<span>" or null
+        return one_span_answers(source, whole=[before + "null" + after], before=before + '"',
+                                after='"' + after, max_words=self.schema.max_words, json_mode=True)
+
+    def _around_hole(self, t) -> tuple[str, str] | None:
+        """The text item_expr writes before and after the template's one hole, or None where
+        the template holds anything but fixed values, objects and that hole."""
+        if "const" in t:
+            return None  # a template that is only a constant has no hole
+        if "hole" in t:
+            return "", ""
+        if "object" not in t or any("by" in m or "key" not in m for m in t["object"]):
+            return None
+        texts, found = ["{"], None
+        for n, m in enumerate(t["object"]):
+            texts.append(("" if n == 0 else ", ") + dumps(m["key"]) + ": ")
+            value = m["value"]
+            if "const" in value:
+                texts.append(dumps(value["const"]))
+                continue
+            inner = self._around_hole(value)
+            if inner is None or found is not None:
+                return None
+            found = len(texts)
+            texts.append(inner)
+        if found is None:
+            return None
+        texts.append("}")
+        before, after = "".join(texts[:found]) + texts[found][0], texts[found][1] + "".join(texts[found + 1:])
+        return before, after
+
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         # Generous: the grammar's own bound, counted the way the grammar is built.
         batch = self.schema.batch_or_all(batch)

@@ -278,6 +278,23 @@ class TextFormat:
         g.rules.insert(0, "start: " + g.block(self.block, nested=False, outer=(), call=call))
         return g.text()
 
+    def language(self, batch: list[str] | None = None, source: str | None = None):
+        """A qa format's answers for this input as a LiteralDag (formats/span_dag.py), where the
+        answer is literal text and then the grounded span; None for any other format (its
+        grammar is what the decoder runs on)."""
+        block, call = self.block, Call(self.schema.batch_or_all(batch), source)
+        holes = [p for p in block.parts if p.kind == "hole"]
+        zero = block.empty if block.empty is not None else block.before + block.after
+        if (self.schema.kind != "qa" or source is None or not self.schema.grounded or len(holes) != 1
+                or block.parts[-1].kind != "hole" or block.after or block.nested or not zero
+                or self._max_items(call, False) != 1 or self._min_items(False) != 0):
+            return None  # a literal after the span would end it: the grammar's own business
+        from .span_dag import one_span_answers
+
+        before = block.before + "".join(p.value for p in block.parts[:-1])
+        return one_span_answers(source, whole=[zero], before=before, after="",
+                                max_words=self.schema.max_words, json_mode=False)
+
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         call = Call(self.schema.batch_or_all(batch), source)
         return self._block_bytes(self.block, call, nested=False)

@@ -39,6 +39,7 @@ class TokenTable:
         self.ids = ids
         self.bytes_of: dict[int, bytes] = {t: data for data, found in ids.items() for t in found}
         self.prefixes = {data[:k] for data in ids for k in range(1, len(data) + 1)}
+        self.extendable = {data[:k] for data in ids for k in range(1, len(data))}  # a longer token follows
         self.max_len = max(map(len, ids), default=0)
         self.tokenize = lltok.tokenize_bytes  # canonical, as llguidance tokenizes forced bytes
 
@@ -123,7 +124,7 @@ class DagMatcher:
     def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False) -> list[int]:
         """The tokens whose bytes are `path` and then bytes the language reads from `positions`
         (at least min_len bytes long); with `first`, stop at the first found."""
-        ids, prefixes, dag = self.table.ids, self.table.prefixes, self.dag
+        ids, prefixes, extendable, dag = self.table.ids, self.table.prefixes, self.table.extendable, self.dag
         out: list[int] = []
         stack = [(path, positions)]
         while stack:
@@ -137,7 +138,8 @@ class DagMatcher:
                     out.extend(found)
                     if first:
                         return out
-                stack.append((longer, dag.advance(readers)))
+                if longer in extendable:  # else no token goes on: the positions after are not needed
+                    stack.append((longer, dag.advance(readers)))
         return out
 
     def _forced_bytes(self) -> tuple[bytes, frozenset]:
