@@ -7,7 +7,8 @@ Measured with the real GPT-2 and SmolLM2 tokenizers (../shared/tokenizers):
 A. per-input constraint build for grounded spans, on 100-, 300- and 1,000-word inputs:
    humdsl's grammar text, llguidance compile and matcher, and the first mask; for the inline
    `tagged` format also what the jump-forward decoder builds instead (`tagged_native`: the
-   input's LiteralDag and a DagMatcher, and the first mask);
+   input's LiteralDag and a DagMatcher, and the first mask); and the qa formats (specs/qa.hum)
+   both ways, to the first mask after the forced tokens;
 B. per-token mask time under each format, beside the forward pass of a small random model with
    the same vocabulary (unconstrained decoding is the forward pass alone);
 C. time to first token for one input: humdsl vs Outlines with a hand-written Pydantic model on
@@ -116,6 +117,24 @@ def cold() -> None:
     chunk_bounds.cache_clear()
 
 
+def first_mask(fmt, way: str, source: str, lltok) -> None:
+    """Build the input's constraint, take the tokens it forces at the start, compute the first
+    mask: what the jump-forward decoder does before its first pick, on llguidance or natively."""
+    from llguidance import LLMatcher
+
+    from humdsl import constraints
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    cold()
+    if way == "native":
+        m = DagMatcher(fmt.language(source=source), TokenTable.of(lltok))
+    else:
+        m = constraints.new_matcher(lltok, LLMatcher.grammar_from_lark(fmt.grammar(source=source)))
+    while forced := m.compute_ff_tokens():
+        m.consume_tokens(forced)
+    m.allowed_tokens() if way == "native" else m.compute_bitmask()
+
+
 def native_mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, float]:
     """As mask_ms, for the inline format decoded on its LiteralDag (runtime/dag_matcher.py), as
     the jump-forward decoder does: forced tokens taken, then the mask (allowed ids) timed."""
@@ -164,6 +183,8 @@ def main() -> None:
 
     ir = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").ir
     formats = {f["name"]: build(ir, f) for f in ir["formats"]}
+    squad = humdsl.load(ROOT / "specs" / "qa.hum").task("squad").ir
+    qa_formats = {f["name"]: build(squad, f) for f in squad["formats"]}
     carb = humdsl.load(ROOT / "specs" / "openie.hum").task("carb").ir
     openie = {f["name"]: build(carb, f) for f in carb["formats"]}
     openie_source = carb["examples"][0]["input"]["text"]
@@ -199,6 +220,12 @@ def main() -> None:
                 DagMatcher(formats["tagged"].language(source=source), TokenTable.of(lltok)).allowed_tokens()
             row["tagged_native"] = median_ms(build_native, repeat)
             section["build_ms"][f"{n}_words"] = row
+            # the qa formats, to the first mask the decoder asks for (after the forced tokens), on
+            # the grammar and on the input's LiteralDag
+            section.setdefault("qa_build_ms", {})[f"{n}_words"] = {
+                f"{name}_{way}": median_ms(lambda fmt=fmt, way=way, source=source: first_mask(fmt, way, source, lltok),
+                                           repeat)
+                for name, fmt in qa_formats.items() for way in ("llguidance", "native")}
 
         # B. mask time per token while decoding with random logits, and a forward pass
         source = words_of_text(300)
@@ -207,6 +234,11 @@ def main() -> None:
             section["mask_ms_per_token"][name] = mask_ms(fmt, source, lltok, rng, 3 if args.quick else 10)[0]
         section["mask_ms_per_token"]["tagged_native"] = native_mask_ms(formats["tagged"], source, lltok, rng,
                                                                        3 if args.quick else 10)[0]
+        for name, fmt in qa_formats.items():
+            section["mask_ms_per_token"][f"{name}_llguidance"] = mask_ms(fmt, source, lltok, rng,
+                                                                        5 if args.quick else 20)[0]
+            section["mask_ms_per_token"][f"{name}_native"] = native_mask_ms(fmt, source, lltok, rng,
+                                                                           5 if args.quick else 20)[0]
         # the same for formats with a free-text hole (open IE's relation phrase: up to 200
         # characters of any text, a bound llguidance's lexer meets anew at every position)
         section["free_text_mask_ms_per_token"] = {

@@ -1,24 +1,44 @@
 """A language as a chain of nodes joined by literal edges: node 0 starts, node `n` ends, and each
 edge out of node i is a byte string and the node it leads to (always a later one). An answer is
-the bytes of a path from 0 to n.
+the bytes of a path from 0 to n (or to a node that `final` names).
 
 The inline format's answers for one input are such a chain (node i: the input read up to its
-chunk i; an edge either copies chunk i or writes a whole mark over chunks i..j-1), so the runtime
-decodes under it directly (runtime/dag_matcher.py) with nothing for llguidance to compile: that
-grammar grows with (input words x span words), took 0.5 s at 1,000 words and cannot be built
-past about 2,000.
+chunk i; an edge either copies chunk i or writes a whole mark over chunks i..j-1), and so are
+the qa formats' (formats/span_dag.py); the runtime decodes under them directly
+(runtime/dag_matcher.py), with nothing for llguidance to compile.
 
-Reading bytes is a set of positions, each (node, edge, offset): inside edge `edge` of `node`,
-`offset` bytes of it read. Reaching a node opens all its edges at offset 0; reaching node n, or
-a node that `final` names, is END (an answer may end there). Sets stay small: edges out of one node mostly differ in their first bytes.
+Reading bytes is a set of positions, each (node, place): `place` is a place in the trie of the
+node's edges (0: nothing read yet), so that edges which begin alike (the marks over one chunk,
+the many spans that start with "the") are read once, not once each. Reaching a node opens its
+trie; reaching node n, or a node that `final` names, is also END (an answer may end there).
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
 Edge = tuple[bytes, int]
-Position = tuple[int, int, int]
-END: Position = (-1, 0, 0)
+Position = tuple[int, int]
+END: Position = (-1, 0)
+
+
+class _Trie:
+    """A node's edges as a trie: for each place, the bytes that go on (to which place), and the
+    nodes that edges ending there lead to."""
+    __slots__ = ("follow", "leads")
+
+    def __init__(self, edges: Iterable[Edge]):
+        self.follow: list[dict[int, int]] = [{}]
+        self.leads: list[list[int]] = [[]]
+        for text, j in edges:
+            place = 0
+            for byte in text:
+                nxt = self.follow[place].get(byte)
+                if nxt is None:
+                    nxt = self.follow[place][byte] = len(self.follow)
+                    self.follow.append({})
+                    self.leads.append([])
+                place = nxt
+            self.leads[place].append(j)
 
 
 class LiteralDag:
@@ -28,18 +48,23 @@ class LiteralDag:
         self.n = n
         self._edges_of = edges_of
         self._final = final
-        self._edges: dict[int, tuple[Edge, ...]] = {}
+        self._tries: dict[int, _Trie] = {}
         self._opened: dict[int, frozenset[Position]] = {}
 
     def edges(self, i: int) -> tuple[Edge, ...]:
-        """The edges out of node i, computed when first asked (a decoder visits few nodes beyond
-        those its answer passes) and kept."""
-        found = self._edges.get(i)
+        """The edges out of node i, checked: non-empty, and leading forward."""
+        found = tuple(self._edges_of(i))
+        for text, j in found:
+            if not text or not i < j <= self.n:
+                raise ValueError(f"edge {i} -> {j} ({text!r}): edges are non-empty and lead forward")
+        return found
+
+    def _trie(self, i: int) -> _Trie:
+        """Node i's trie, built when first asked (a decoder visits few nodes beyond those its
+        answer passes) and kept."""
+        found = self._tries.get(i)
         if found is None:
-            found = self._edges[i] = tuple(self._edges_of(i))
-            for text, j in found:
-                if not text or not i < j <= self.n:
-                    raise ValueError(f"edge {i} -> {j} ({text!r}): edges are non-empty and lead forward")
+            found = self._tries[i] = _Trie(self.edges(i))
         return found
 
     def at(self, i: int) -> frozenset[Position]:
@@ -49,9 +74,9 @@ class LiteralDag:
             if i == self.n:
                 found = frozenset([END])
             else:
-                found = frozenset((i, k, 0) for k in range(len(self.edges(i))))
-                if self._final is not None and self._final(i):
-                    found |= {END}
+                ends = self._final is not None and self._final(i)
+                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i).follow[0] else \
+                    frozenset([END] if ends else [])
             self._opened[i] = found
         return found
 
@@ -59,22 +84,27 @@ class LiteralDag:
         return self.at(0)
 
     def next_bytes(self, positions: Iterable[Position]) -> dict[int, list[Position]]:
-        """For each byte that may come next, the positions that read it."""
+        """For each byte that may come next, the positions just after reading it (to give to
+        `advance`)."""
         out: dict[int, list[Position]] = {}
-        for i, k, off in positions:
+        tries = self._tries
+        for i, place in positions:
             if i < 0:  # END reads nothing
                 continue
-            out.setdefault(self._edges[i][k][0][off], []).append((i, k, off))
+            for byte, nxt in tries[i].follow[place].items():
+                out.setdefault(byte, []).append((i, nxt))
         return out
 
-    def advance(self, positions: Iterable[Position]) -> frozenset[Position]:
-        """The positions after reading one byte from each of `positions` (which must read it)."""
+    def advance(self, read: Iterable[Position]) -> frozenset[Position]:
+        """The positions after a byte that `read` (from next_bytes) have just read: where edges
+        go on, those places; where edges end, the nodes they lead to."""
         out: set[Position] = set()
-        for i, k, off in positions:
-            text, j = self._edges[i][k]
-            if off + 1 < len(text):
-                out.add((i, k, off + 1))
-            else:
+        tries = self._tries
+        for pos in read:
+            trie = tries[pos[0]]
+            if trie.follow[pos[1]]:
+                out.add(pos)
+            for j in trie.leads[pos[1]]:
                 out |= self.at(j)
         return frozenset(out)
 
