@@ -79,8 +79,8 @@ class Format:
 
     def language(self, batch: list[str] | None = None, source: str | None = None):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
-        decoder runs without llguidance, or None where the format has none: only the inline
-        format does, whose grammar grows with its input."""
+        decoder runs without llguidance, or None where the format has none: the inline format
+        (whose grammar grows with its input) and the qa formats (one grounded span) have one."""
         own = getattr(self.impl, "language", None)
         return own(batch, source) if own is not None else None
 
