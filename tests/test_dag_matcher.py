@@ -262,6 +262,8 @@ def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loa
     assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(OutlinesDecoder(loaded))), str)
     assert isinstance(row_constraint(humdsl.load(SPEC).task("conll03").format("tuples"), None, "Ann met Bo .",
                                      True), str)
+    for name in ("answer_span", "json_answer"):
+        assert isinstance(row_constraint(qa(name), None, "Ann met Bo .", True), LiteralDag)
     from humdsl.formats.inline import InlineFormat
 
     def no_grammar(*a, **k):
