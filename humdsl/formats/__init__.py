@@ -86,8 +86,9 @@ class Format:
 
     def loose_grammar(self, batch: list[str] | None = None) -> str:
         """A grammar that holds for every input: the grammar without its per-input parts (the
-        substring terminal of grounded spans; for inline formats, the input's own text). What
-        the per-input grammar adds is what `parse` with the input checks."""
+        substring terminal of grounded spans). What the per-input grammar adds is what `parse`
+        with the input checks. Inline formats have none (FormatUnfit): their answers are checked
+        on the input's `language`."""
         own = getattr(self.impl, "loose_grammar", None)
         return own(batch) if own is not None else self.impl.grammar(batch, None)
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from .dag import LiteralDag
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
-from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, _class_escape, lark_string, span_problem
+from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, lark_string, span_problem
 from .template import Part
 
 
@@ -253,30 +253,6 @@ class InlineFormat:
                     yield self._mark(span, code).encode(), j
 
         return LiteralDag(len(chunks), edges_of)
-
-    def loose_grammar(self, batch: list[str] | None = None) -> str:
-        """A grammar for marked text of any input: free text with well-formed marks. The input's
-        own grammar accepts exactly the strings this one accepts whose marks sit on whole-chunk
-        spans and whose unmarked text is the input, which is what `parse` checks; synthesis
-        verifies with the two together rather than building the large per-input grammar."""
-        batch = self.schema.batch_or_all(batch)
-        lits = [p.value for p in self.parts if p.kind == "lit"]
-        mark = []
-        for k, p in enumerate(self.parts):
-            if p.kind == "lit":
-                mark.append(lark_string(p.value))
-            elif p.value.startswith("type"):
-                mark.append("lab")
-            else:
-                mark.append("SPAN")
-                follow = self.parts[k + 1].value  # a mark ends with a literal, so one follows
-        return "\n".join([
-            "start: TEXT? (mark TEXT?)*",
-            "mark: " + " ".join(mark),
-            "lab: " + " | ".join(lark_string(self._display(c)) for c in batch),
-            f"TEXT: /[^{_class_escape(lits[0][0])}]+/",
-            f"SPAN: /[^{_class_escape(follow[0])}]+/",
-        ]) + "\n"
 
     def _split_mark(self):
         """Two functions giving the mark's text before and after its label hole."""
