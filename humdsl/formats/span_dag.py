@@ -48,31 +48,33 @@ def one_span_answers(source: str, *, whole: list[str], before: str, after: str, 
             return 1 if after_space else 0
         return sum(1 for k, ch in enumerate(c) if ch != " " and (c[k - 1] == " " if k else after_space))
 
+    def read(b: int, w: int, first: bool = False) -> int | None:
+        """The span's words after it reads chunk b (having w), or None where it cannot."""
+        if not can_hold(parts[b]):
+            return None
+        w2 = w + words_in(parts[b], first or parts[b - 1][-1] == " ")
+        return w2 if w2 <= max_words else None
+
     @lru_cache(maxsize=None)
     def live(b: int, w: int) -> bool:
         """Can a span that has read chunks up to b (w words) still end?"""
-        if b >= n or not can_hold(parts[b]):
-            return False
-        w2 = w + words_in(parts[b], parts[b - 1][-1] == " ")
-        return w2 <= max_words and (can_end(parts[b]) or live(b + 1, w2))
+        w2 = read(b, w) if b < n else None
+        return w2 is not None and (can_end(parts[b]) or live(b + 1, w2))
 
     def may_end(x: int) -> bool:
         """Node x ends a span: the chunk just read may be its last."""
         return x >= 2 and x != end and can_end(parts[(x - 2) // stride - 1])
 
-    def on(b: int, w2: int):
+    def on(b: int, w2: int | None):
         """Having read chunk b (the span now has w2 words): the node reached, where it is live."""
-        if can_end(parts[b]) or live(b + 1, w2):
+        if w2 is not None and (can_end(parts[b]) or live(b + 1, w2)):
             yield pieces[b], node(b + 1, w2)
 
     def starts():
         for i, c in enumerate(parts):
             first = c[0]
-            if first in WHITESPACE or first in _BAD_FIRST or (json_mode and _json_escaped(first)):
-                continue
-            w = words_in(c, True)
-            if can_hold(c) and w <= max_words:
-                yield from on(i, w)
+            if not (first in WHITESPACE or first in _BAD_FIRST or (json_mode and _json_escaped(first))):
+                yield from on(i, read(i, 0, first=True))
 
     def edges_of(x: int):
         if x == 0:
@@ -90,8 +92,6 @@ def one_span_answers(source: str, *, whole: list[str], before: str, after: str, 
             if tail and can_end(parts[b - 1]):
                 yield tail, end
             if b < n:
-                w2 = w + words_in(parts[b], parts[b - 1][-1] == " ")
-                if can_hold(parts[b]) and w2 <= max_words:
-                    yield from on(b, w2)
+                yield from on(b, read(b, w))
 
     return LiteralDag(end, edges_of, None if tail else may_end)
