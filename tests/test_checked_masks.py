@@ -8,6 +8,7 @@ from humdsl.formats.spans import without_length_bounds
 from humdsl.runtime.checked import CheckedMatcher
 from humdsl.runtime.decode import Sampling
 
+from support.matchers import Consenting
 from support.tasks import all_tasks
 
 GREEDY = Sampling()
@@ -57,19 +58,9 @@ def test_a_free_text_hole_is_bounded_by_a_length_terminal_that_can_be_lifted(nam
 
 
 def test_the_checked_matcher_drops_a_proposer_that_falls_out_of_step():
-    class Fake:
-        def __init__(self, ok):
-            self.ok = ok
-
-        def consume_tokens(self, tokens):
-            return self.ok
-
-        def is_error(self):
-            return False
-
-    m = CheckedMatcher(Fake(True), Fake(False))
+    m = CheckedMatcher(Consenting(True), Consenting(False))
     assert m.consume_token(5) and m.proposer is None
-    m = CheckedMatcher(Fake(True), Fake(True))
+    m = CheckedMatcher(Consenting(True), Consenting(True))
     assert m.consume_token(5) and m.proposer is not None
 
 

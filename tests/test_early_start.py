@@ -11,6 +11,7 @@ from humdsl.prompts import PromptChoice, prompt_text
 from humdsl.runtime.checked import EarlyStart
 from humdsl.runtime.decode import DecodeError, GrammarRejected, Sampling
 
+from support.matchers import Consenting
 from support.tasks import all_tasks
 
 GREEDY = Sampling()
@@ -84,26 +85,13 @@ def test_a_grammar_rejected_in_the_background_is_still_a_typed_error_naming_its_
 
 
 def test_a_real_grammar_that_refuses_the_early_tokens_fails_its_row_with_a_reason():
-    class Matcher:
-        def __init__(self, ok):
-            self.ok = ok
-
-        def consume_tokens(self, tokens):
-            return self.ok
-
-        def is_error(self):
-            return False
-
-        def get_error(self):
-            return ""
-
     done = Future()
-    done.set_result(Matcher(False))
+    done.set_result(Consenting(False))
     with pytest.raises(DecodeError, match="refused the 2 tokens"):
-        EarlyStart(Matcher(True), done).resolve([1, 2])
+        EarlyStart(Consenting(True), done).resolve([1, 2])
     done = Future()
-    done.set_result(Matcher(True))
-    assert EarlyStart(Matcher(True), done).resolve([1, 2]) is done.result()
+    done.set_result(Consenting(True))
+    assert EarlyStart(Consenting(True), done).resolve([1, 2]) is done.result()
 
 
 def test_on_a_cpu_every_grammar_is_built_first_by_default(loaded):
