@@ -182,3 +182,20 @@ def test_law3_the_budget_holds_the_longest_answers_of_a_free_hole(tokenizers):
     text = fmt.render(longest, source=source)
     assert constraints.accepts(fmt.grammar(source=source), text, hf, lltok)[0]
     assert len(text.encode()) < fmt.budget(source=source)  # a token is at least one byte
+
+
+def test_law2_a_span_that_ends_with_the_start_of_its_literal_is_not_cut_short(tokenizers):
+    """Before " | ", a head ending in " |" ("x: |") would be read back as "x:" (the first " | "
+    ends it, in parse and in llguidance's lazy lexeme): the grammar refused it only when the cut
+    span was itself a span, so it took "x: | | Kill | y", which parse refuses."""
+    from humdsl.formats import Unrenderable
+
+    hf, lltok = tokenizers
+    ir = next(ir for tid, ir in all_tasks() if tid.endswith("conll04"))
+    fmt = build(ir, next(f for f in ir["formats"] if f["name"] == "triple_lines"))
+    source = "x: | y works for z ."
+    assert not constraints.accepts(fmt.grammar(source=source), "x: | | Kill | y", hf, lltok)[0]
+    with pytest.raises(Unrenderable, match="ends with ' \\|'"):
+        fmt.render({"relations": [{"head": "x: |", "type": "Kill", "tail": "y"}]}, source=source)
+    answer = fmt.render({"relations": [{"head": "y works", "type": "Kill", "tail": "x: |"}]}, source=source)
+    assert constraints.accepts(fmt.grammar(source=source), answer, hf, lltok)[0]  # a greedy tail may

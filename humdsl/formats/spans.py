@@ -47,7 +47,7 @@ def word_count(value: str) -> int:
 
 def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None = None,
                  max_words: int | None = None, multiline: bool = False,
-                 json_mode: bool = False) -> str | None:
+                 json_mode: bool = False, ends: tuple[str, ...] = ()) -> str | None:
     """Why `value` cannot fill a span hole, or None if it can. In JSON, a span may not start or
     end with a character that JSON escapes."""
     if not isinstance(value, str):
@@ -65,6 +65,9 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
     for stop in stops:
         if stop and stop in value:
             return f"the span holds {stop!r}, which this format uses to end it"
+    for end in ends:
+        if value.endswith(end):
+            return f"the span ends with {end!r}, where the literal after it would be read too early"
     if max_words is not None and word_count(value) > max_words:
         return f"the span has more than {max_words} words"
     if grounded_in is None and len(value) > MAX_FREE_CHARS:  # in JSON, an escape is one character
@@ -72,6 +75,13 @@ def span_problem(value, *, stops: tuple[str, ...] = (), grounded_in: str | None 
     if grounded_in is not None and not is_grounded(value, grounded_in):
         return "the span is not a whole-word substring of the input"
     return None
+
+
+def cutting_ends(follow: str) -> tuple[str, ...]:
+    """The ends a span before the literal `follow` may not have: follow[:k] where follow[k:]
+    begins follow again (" |" before " | "). The first occurrence of `follow` ends the span, in
+    parse and in llguidance's lazy lexeme alike, so such a span would be cut k characters short."""
+    return tuple(follow[:k] for k in range(1, len(follow)) if follow[k:] == follow[:len(follow) - k])
 
 
 def _json_escaped(ch: str) -> bool:
@@ -137,6 +147,11 @@ def excludes(stop: str) -> str:
             return r"/[^\n]*/"
         return f"/[^{_class_escape(stop)}]*/"
     return f"~/(?s:.*{_regex_escape_literal(stop)}.*)/"
+
+
+def not_ending(ends: tuple[str, ...]) -> str:
+    """A terminal expression for 'does not end with any of ends'."""
+    return "~/(?s:.*(" + "|".join(_regex_escape_literal(e) for e in ends) + "))/"
 
 
 def _class_escape(ch: str) -> str:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (MAX_FREE_CHARS, SHAPE_REGEX, excludes, has_grounded_span, intern_terminal, lark_string,
-                    length_terminal, longest_grounded, span_problem, substring_regex, words_regex)
+from .spans import (MAX_FREE_CHARS, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
+                    lark_string, length_terminal, longest_grounded, not_ending, span_problem, substring_regex,
+                    words_regex)
 from .template import Part
 
 
@@ -98,6 +99,12 @@ class TextFormat:
         ends = tuple(s[0] for s in ((block.join if multi else ""), block.after) if s)
         return ends + outer
 
+    @staticmethod
+    def _ends(block: Block, index: int) -> tuple[str, ...]:
+        """The ends a hole inside an item may not have (spans.cutting_ends of the literal after)."""
+        parts = block.parts
+        return cutting_ends(parts[index + 1].value) if index + 1 < len(parts) else ()
+
     # ---- render ---------------------------------------------------------------------------------
     def render(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> str:
         call = Call(self.schema.batch_or_all(batch), source)
@@ -137,7 +144,7 @@ class TextFormat:
                 out.append(self._render_block(block.nested[part.value.partition(".")[0]], value or [],
                                               sub, True, stops))
             else:
-                problem = span_problem(value, stops=stops,
+                problem = span_problem(value, stops=stops, ends=self._ends(block, i),
                                        grounded_in=call.source if self._grounded(kind) else None,
                                        max_words=self.schema.max_words if self._grounded(kind) else None)
                 if problem:
@@ -227,7 +234,7 @@ class TextFormat:
             self._set_value(item, part.value,
                             self._parse_block(text, i, j, inner, sub, True, stops))
         else:
-            problem = span_problem(value_text, stops=stops,
+            problem = span_problem(value_text, stops=stops, ends=self._ends(block, n),
                                    grounded_in=call.source if self._grounded(kind) else None,
                                    max_words=self.schema.max_words if self._grounded(kind) else None)
             if problem:
@@ -436,6 +443,8 @@ class _LarkBuilder:
         else:
             terms.append(length_terminal(self, "(?s:.)", 1, MAX_FREE_CHARS))
         terms += [excludes(s) for s in dict.fromkeys(stops) if s]
+        if cutting_ends(follow):
+            terms.append(not_ending(cutting_ends(follow)))
         if grounded:
             terms.append("SUBSTR")
         term = intern_terminal(self, "SPAN", " & ".join(terms))
