@@ -6,8 +6,9 @@ Measured with the real GPT-2 and SmolLM2 tokenizers (../shared/tokenizers):
 
 A. per-input constraint build for grounded spans, on 100-, 300- and 1,000-word inputs:
    humdsl's grammar text, llguidance compile and matcher, and the first mask; for the inline
-   `tagged` format also what the jump-forward decoder builds instead (`tagged_native`: the
-   input's LiteralDag and a DagMatcher, and the first mask); and the qa formats (specs/qa.hum)
+   every format also what the jump-forward decoder builds instead (`<format>_native`: the
+   input's LiteralDag and a DagMatcher, to the first mask after the forced tokens); the qa
+   formats (specs/qa.hum) and, at 1,000 words, the relation and event formats (conll04, phee)
    both ways, to the first mask after the forced tokens;
 B. per-token mask time under each format, beside the forward pass of a small random model with
    the same vocabulary (unconstrained decoding is the forward pass alone);
@@ -111,10 +112,12 @@ def cold() -> None:
     """Forget what an earlier build of the same input kept (its chunks and span ends), so that
     every build is timed as for a new input."""
     from humdsl.formats.inline import _span_ends
+    from humdsl.formats.span_chains import _stops_of
     from humdsl.formats.spans import chunk_bounds
 
     _span_ends.cache_clear()
     chunk_bounds.cache_clear()
+    _stops_of.cache_clear()
 
 
 def first_mask(fmt, way: str, source: str, lltok) -> None:
@@ -136,7 +139,7 @@ def first_mask(fmt, way: str, source: str, lltok) -> None:
 
 
 def native_mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, float]:
-    """As mask_ms, for the inline format decoded on its LiteralDag (runtime/dag_matcher.py), as
+    """As mask_ms, for a format decoded on its LiteralDag (runtime/dag_matcher.py), as
     the jump-forward decoder does: forced tokens taken, then the mask (allowed ids) timed."""
     import numpy as np
 
@@ -188,6 +191,9 @@ def main() -> None:
     carb = humdsl.load(ROOT / "specs" / "openie.hum").task("carb").ir
     openie = {f["name"]: build(carb, f) for f in carb["formats"]}
     openie_source = carb["examples"][0]["input"]["text"]
+    conll04 = humdsl.load(ROOT / "specs" / "relations.hum").task("conll04").ir
+    phee = humdsl.load(ROOT / "specs" / "events.hum").task("phee").ir
+    others = {f"{task['name']}_{f['name']}": build(task, f) for task in (conll04, phee) for f in task["formats"]}
     repeat = 5 if args.quick else 20
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "platform": platform.platform()},
@@ -215,11 +221,15 @@ def main() -> None:
                     m.compute_bitmask()
                 row[name] = median_ms(build_once, repeat if name != "tagged" else max(3, repeat // 4))
 
-            def build_native(source=source):
-                cold()
-                DagMatcher(formats["tagged"].language(source=source), TokenTable.of(lltok)).allowed_tokens()
-            row["tagged_native"] = median_ms(build_native, repeat)
+            for name, fmt in formats.items():  # the input's LiteralDag and a DagMatcher, to the first mask
+                fmt.skeleton()  # once per format and label batch, kept by the decoder's Format
+                row[f"{name}_native"] = median_ms(
+                    lambda fmt=fmt, source=source: first_mask(fmt, "native", source, lltok), repeat)
             section["build_ms"][f"{n}_words"] = row
+            if n == 1000:  # the relation and event formats, both ways, to the first mask
+                section["other_build_ms_1000_words"] = {
+                    f"{name}_{way}": median_ms(lambda fmt=fmt, way=way: first_mask(fmt, way, source, lltok), repeat)
+                    for name, fmt in others.items() for way in ("llguidance", "native")}
             # the qa formats, to the first mask the decoder asks for (after the forced tokens), on
             # the grammar and on the input's LiteralDag
             section.setdefault("qa_build_ms", {})[f"{n}_words"] = {
@@ -232,8 +242,9 @@ def main() -> None:
         rng = np.random.default_rng(0)
         for name, fmt in formats.items():
             section["mask_ms_per_token"][name] = mask_ms(fmt, source, lltok, rng, 3 if args.quick else 10)[0]
-        section["mask_ms_per_token"]["tagged_native"] = native_mask_ms(formats["tagged"], source, lltok, rng,
-                                                                       3 if args.quick else 10)[0]
+        for name, fmt in formats.items():  # median, and p99: a span's first mask walks every start
+            section["mask_ms_per_token"][f"{name}_native"], section.setdefault("native_mask_p99_ms", {})[name] = \
+                native_mask_ms(fmt, source, lltok, rng, 3 if args.quick else 10)
         for name, fmt in qa_formats.items():
             section["mask_ms_per_token"][f"{name}_llguidance"] = mask_ms(fmt, source, lltok, rng,
                                                                         5 if args.quick else 20)[0]
@@ -286,6 +297,7 @@ def ttft(ir, formats, quick: bool) -> dict:
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from humdsl import constraints
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
 
     hf = PreTrainedTokenizerFast(tokenizer_file=str(TOKENIZERS["smollm2"] / "tokenizer.json"))
     hf.eos_token = hf.eos_token or hf.convert_ids_to_tokens(0)
@@ -307,6 +319,18 @@ def ttft(ir, formats, quick: bool) -> dict:
         m.compute_bitmask()
         return logits
     out["humdsl_json_by_label_grounded"] = median_ms(ours, 5)
+    table = TokenTable.of(lltok)  # built once per model, as the decoder does
+
+    def ours_native():  # what humc run's default decoder does: no grammar to compile
+        m = DagMatcher(formats["json_by_label"].language(source=source), table)
+        with torch.no_grad():
+            logits = model(torch.tensor([hf.encode(prompt)])).logits[0, -1]
+        while forced := m.compute_ff_tokens():
+            m.consume_tokens(forced)
+        m.allowed_tokens()
+        return logits
+    formats["json_by_label"].skeleton()
+    out["humdsl_json_by_label_native"] = median_ms(ours_native, 5)
 
     class NER(BaseModel):  # what a user writes by hand: bounded, but not grounded in the input
         PER: list[str] = Field(max_length=5)
@@ -336,6 +360,7 @@ def ttft(ir, formats, quick: bool) -> dict:
     base = out.get("outlines_pydantic_outlines_core")
     if isinstance(base, float):
         out["speedup_vs_default_backend"] = round(base / out["humdsl_json_by_label_grounded"], 1)
+        out["speedup_vs_default_backend_native"] = round(base / out["humdsl_json_by_label_native"], 1)
     return out
 
 

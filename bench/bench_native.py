@@ -7,14 +7,16 @@ greedy, the same prompts (two few-shot examples, the chat template) and budgets 
 
     python bench/bench_native.py [--formats tagged] [--n 12] [--long 2] [--words 1000] [--out ...]
     python bench/bench_native.py --formats answer_span,json_answer --n 24 --out bench/results/native_qa.json
+    python bench/bench_native.py --formats json_by_label,tuples,sentences,table --long 1 --out bench/results/native_ner.json
 
-Inputs: for `tagged` (specs/ner.hum conll03), `--n` CoNLL-2003 dev sentences of at least 6 words
-and `--long` documents of `--words` words of the same file; for the qa formats (specs/qa.hum
-squad), the first `--n` XQuAD-en questions with their paragraphs. For each input the two modes
+Inputs: for `tagged` and the other NER formats (specs/ner.hum conll03), `--n` CoNLL-2003 dev
+sentences of at least 6 words and `--long` documents of `--words` words of the same file; for the
+qa formats (specs/qa.hum squad), the first `--n` XQuAD-en questions with their paragraphs. For each input the two modes
 take turns going first. Reported per input group and mode: time to the first token (from having
 the input: constraint build, the prompt's pass, the first mask and pick), seconds and output
 tokens per input, how many outputs are valid and identical to the grammar mode's.
-Results: bench/results/inline.json (tagged), native_qa.json (qa).
+Results: bench/results/inline.json (tagged), native_qa.json (qa), native_ner.json (the other NER
+formats).
 """
 from __future__ import annotations
 
@@ -80,7 +82,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.formats.split(","):
-        if name == "tagged":
+        if name not in ("answer_span", "json_answer"):  # an NER format
             task = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03")
             sentences, documents = sentences_and_documents(args.n + 1, args.long, args.words)
             warm = {"text": sentences.pop()}

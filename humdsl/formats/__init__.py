@@ -39,6 +39,7 @@ class Format:
             self.shape = "text"
             self.impl = TextFormat(self.schema, decl)
         self.describe: list[str] = decl.get("describe", [])
+        self._skeletons: dict[tuple, object] = {}
 
     def check_fit(self, batch: list[str] | None = None) -> None:
         """Raise FormatUnfit if this format cannot serve the task (ambiguous labels or literals)."""
@@ -79,10 +80,38 @@ class Format:
 
     def language(self, batch: list[str] | None = None, source: str | None = None):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
-        decoder runs without llguidance, or None where the format has none: the inline format
-        (whose grammar grows with its input) and the qa formats (one grounded span) have one."""
+        decoder runs without llguidance, or None where the format has none. The inline format
+        builds its own; a format that grounds spans has its grammar's skeleton with the input's
+        spans written in (formats/answer_dag.py), where the skeleton is readable (no free text)."""
         own = getattr(self.impl, "language", None)
-        return own(batch, source) if own is not None else None
+        if own is not None:
+            return own(batch, source)
+        if source is None or not self.schema.grounded:
+            return None
+        skeleton = self.skeleton(batch)
+        if skeleton is None:
+            return None
+        from .answer_dag import answers
+
+        return answers(skeleton, source)
+
+    def skeleton(self, batch: list[str] | None = None):
+        """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None
+        where the format has no grounded span or its grammar holds what a skeleton cannot."""
+        key = tuple(self.schema.batch_or_all(batch))
+        if key not in self._skeletons:
+            from .lark_nfa import Unreadable, read_skeleton
+
+            own = getattr(self.impl, "skeleton", None)
+            found = None
+            if own is not None:
+                lark, rules = own(batch)
+                try:
+                    found = read_skeleton(lark, rules) if rules else None
+                except Unreadable:
+                    found = None
+            self._skeletons[key] = found
+        return self._skeletons[key]
 
     def loose_grammar(self, batch: list[str] | None = None) -> str:
         """A grammar that holds for every input: the grammar without its per-input parts (the

@@ -4,7 +4,7 @@ the bytes of a path from 0 to n (or to a node that `final` names).
 
 The inline format's answers for one input are such a chain (node i: the input read up to its
 chunk i; an edge either copies chunk i or writes a whole mark over chunks i..j-1), and so are
-the qa formats' (formats/span_dag.py); the runtime decodes under them directly
+every other grounded format's (formats/answer_dag.py); the runtime decodes under them directly
 (runtime/dag_matcher.py), with nothing for llguidance to compile.
 
 Reading bytes is a set of positions, each (node, place): `place` is a place in the trie of the
@@ -22,32 +22,52 @@ END: Position = (-1, 0)
 
 
 class _Trie:
-    """A node's edges as a trie: for each place, the bytes that go on (to which place), and the
-    nodes that edges ending there lead to."""
-    __slots__ = ("follow", "leads")
+    """A node's edges as a trie, built place by place as reading reaches it (a decoder's walk
+    reads on from few of a node's places; most nodes it opens are only asked their first byte).
+    For each place built: the bytes that go on (to which place), and the nodes that edges ending
+    there lead to; for each place, the edges passing through it (edge index, bytes read)."""
+    __slots__ = ("edges", "follow", "leads", "through")
 
-    def __init__(self, edges: Iterable[Edge]):
-        self.follow: list[dict[int, int]] = [{}]
+    def __init__(self, edges: tuple[Edge, ...]):
+        self.edges = edges
+        self.follow: list[dict[int, int] | None] = [None]
         self.leads: list[list[int]] = [[]]
-        for text, j in edges:
-            place = 0
-            for byte in text:
-                nxt = self.follow[place].get(byte)
+        self.through: list[list[tuple[int, int]]] = [[(k, 0) for k in range(len(edges))]]
+
+    def goes_on(self, place: int) -> bool:
+        return bool(self.through[place])
+
+    def follow_of(self, place: int) -> dict[int, int]:
+        found = self.follow[place]
+        if found is None:
+            found = self.follow[place] = {}
+            edges = self.edges
+            for k, depth in self.through[place]:
+                text, j = edges[k]
+                nxt = found.get(text[depth])
                 if nxt is None:
-                    nxt = self.follow[place][byte] = len(self.follow)
-                    self.follow.append({})
+                    nxt = found[text[depth]] = len(self.follow)
+                    self.follow.append(None)
                     self.leads.append([])
-                place = nxt
-            self.leads[place].append(j)
+                    self.through.append([])
+                if depth + 1 == len(text):
+                    self.leads[nxt].append(j)
+                else:
+                    self.through[nxt].append((k, depth + 1))
+        return found
 
 
 class LiteralDag:
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
-                 final: Callable[[int], bool] | None = None):
-        """`final(i)`: may an answer also end at node i (besides node n, which always ends)?"""
+                 final: Callable[[int], bool] | None = None,
+                 may_begin: Callable[[int, frozenset[int]], bool] | None = None):
+        """`final(i)`: may an answer also end at node i (besides node n, which always ends)?
+        `may_begin(i, wanted)`: may one of node i's edges begin with a byte in `wanted`? (False
+        only where surely not: a walk that wants no other byte then need not open node i.)"""
         self.n = n
         self._edges_of = edges_of
         self._final = final
+        self._may_begin = may_begin
         self._tries: dict[int, _Trie] = {}
         self._opened: dict[int, frozenset[Position]] = {}
 
@@ -75,7 +95,7 @@ class LiteralDag:
                 found = frozenset([END])
             else:
                 ends = self._final is not None and self._final(i)
-                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i).follow[0] else \
+                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i).goes_on(0) else \
                     frozenset([END] if ends else [])
             self._opened[i] = found
         return found
@@ -91,21 +111,23 @@ class LiteralDag:
         for i, place in positions:
             if i < 0:  # END reads nothing
                 continue
-            for byte, nxt in tries[i].follow[place].items():
+            for byte, nxt in tries[i].follow_of(place).items():
                 out.setdefault(byte, []).append((i, nxt))
         return out
 
-    def advance(self, read: Iterable[Position]) -> frozenset[Position]:
+    def advance(self, read: Iterable[Position], wanted: frozenset[int] | None = None) -> frozenset[Position]:
         """The positions after a byte that `read` (from next_bytes) have just read: where edges
-        go on, those places; where edges end, the nodes they lead to."""
+        go on, those places; where edges end, the nodes they lead to. With `wanted`, only the
+        positions that may read one of those bytes next are sure to be kept (a walk's next step)."""
         out: set[Position] = set()
-        tries = self._tries
+        tries, skip = self._tries, self._may_begin if wanted is not None else None
         for pos in read:
             trie = tries[pos[0]]
-            if trie.follow[pos[1]]:
+            if trie.goes_on(pos[1]):
                 out.add(pos)
             for j in trie.leads[pos[1]]:
-                out |= self.at(j)
+                if skip is None or j == self.n or skip(j, wanted):
+                    out |= self.at(j)
         return frozenset(out)
 
     def read(self, positions: frozenset[Position], data: bytes) -> frozenset[Position]:

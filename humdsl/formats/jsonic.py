@@ -7,7 +7,7 @@ import json
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, has_grounded_span, intern_terminal,
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, SpanRule, has_grounded_span, intern_terminal,
                     lark_string, length_terminal, longest_grounded, span_problem, substring_regex,
                     words_regex)
 
@@ -254,56 +254,25 @@ class JsonFormat:
 
     # ---- grammar and schema -------------------------------------------------------------------------
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
+        b = self._built(batch, source)
+        if self.schema.grounded and source is not None:
+            b.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
+        return "\n".join(b.rules) + "\n"
+
+    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule]]:
+        """The grammar for no input in particular (its grounded span terminals unbound), and
+        those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
+        b = self._built(batch, None)
+        return "\n".join(b.rules) + "\n", b.spans
+
+    def _built(self, batch: list[str] | None, source: str | None) -> "_JsonLark":
         batch = self.schema.batch_or_all(batch)
         b = _JsonLark(self, batch, source)
         start = b.list_expr(self.template, False, None, self.schema.max_items(batch),
                             self.schema.min_items()) \
             if self.list_kind else b.item_expr(self.template, False, None)
         b.rules.insert(0, f"start: {start}")
-        if self.schema.grounded and source is not None:
-            b.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
-        return "\n".join(b.rules) + "\n"
-
-    def language(self, batch: list[str] | None = None, source: str | None = None):
-        """A qa format's answers for this input as a LiteralDag (formats/span_dag.py), where the
-        template holds the answer and fixed values only; None for any other format."""
-        if self.schema.kind != "qa" or source is None or not self.schema.grounded or self.list_kind:
-            return None
-        around = self._around_hole(self.template)
-        if around is None:
-            return None
-        from .span_dag import one_span_answers
-
-        before, after = around  # as item_expr writes the template: the hole is "<span>" or null
-        return one_span_answers(source, whole=[before + "null" + after], before=before + '"',
-                                after='"' + after, max_words=self.schema.max_words, json_mode=True)
-
-    def _around_hole(self, t) -> tuple[str, str] | None:
-        """The text item_expr writes before and after the template's one hole, or None where
-        the template holds anything but fixed values, objects and that hole."""
-        if "const" in t:
-            return None  # a template that is only a constant has no hole
-        if "hole" in t:
-            return "", ""
-        if "object" not in t or any("by" in m or "key" not in m for m in t["object"]):
-            return None
-        texts, found = ["{"], None
-        for n, m in enumerate(t["object"]):
-            texts.append(("" if n == 0 else ", ") + dumps(m["key"]) + ": ")
-            value = m["value"]
-            if "const" in value:
-                texts.append(dumps(value["const"]))
-                continue
-            inner = self._around_hole(value)
-            if inner is None or found is not None:
-                return None
-            found = len(texts)
-            texts.append(inner)
-        if found is None:
-            return None
-        texts.append("}")
-        before, after = "".join(texts[:found]) + texts[found][0], texts[found][1] + "".join(texts[found + 1:])
-        return before, after
+        return b
 
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         # Generous: the grammar's own bound, counted the way the grammar is built.
@@ -366,6 +335,7 @@ class _JsonLark:
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}
         self.count = 0
+        self.spans: dict[str, SpanRule] = {}  # the grounded span terminals, by name
         self.no_spans = (fmt.schema.grounded and source is not None
                          and not has_grounded_span(source, fmt.schema.max_words, json_mode=True))
 
@@ -449,6 +419,8 @@ class _JsonLark:
         else:
             terms.append(length_terminal(self, JSON_CHAR, 1, MAX_FREE_CHARS))
         term = intern_terminal(self, "JSPAN", " & ".join(terms))
+        if fmt._grounded(kind):
+            self.spans[term] = SpanRule(True, fmt.schema.max_words)
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":
             return '"null"' if self.no_spans else f'({string} | "null")'

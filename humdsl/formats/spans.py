@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 # llguidance's substring_words splits text into runs of word characters, runs of whitespace
@@ -18,6 +19,17 @@ _BAD_LAST = set(",;:([{")
 # A one-character span must be fit to start and to end a span.
 SHAPE_REGEX = r"/[^\s,.;:!?)\]}(\[{]|[^\s,.;:!?)\]}][^\n]*[^\s,;:(\[{]/"
 MAX_FREE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class SpanRule:
+    """What a grounded span terminal of a grammar accepts, besides being whole chunks of the
+    input: the grammar builders record one per terminal, from which the decoder reads the span's
+    language without compiling the terminal (formats/answer_dag.py)."""
+    json_mode: bool  # chunks written JSON-escaped, between quotes
+    max_words: int
+    stops: tuple[str, ...] = ()  # what the span may not contain
+    ends: tuple[str, ...] = ()  # what it may not end with (cutting_ends)
 
 
 @lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
 from .spans import (MAX_FREE_CHARS, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
-                    lark_string, length_terminal, longest_grounded, not_ending, span_problem, substring_regex,
+                    lark_string, length_terminal, longest_grounded, not_ending, SpanRule, span_problem, substring_regex,
                     words_regex)
 from .template import Part
 
@@ -280,27 +280,19 @@ class TextFormat:
 
     # ---- grammar ----------------------------------------------------------------------------------
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
+        return self._built(batch, source).text()
+
+    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule]]:
+        """The grammar for no input in particular (its grounded span terminals unbound), and
+        those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
+        g = self._built(batch, None)
+        return g.text(), g.spans
+
+    def _built(self, batch: list[str] | None, source: str | None) -> "_LarkBuilder":
         call = Call(self.schema.batch_or_all(batch), source)
         g = _LarkBuilder(self, call)
         g.rules.insert(0, "start: " + g.block(self.block, nested=False, outer=(), call=call))
-        return g.text()
-
-    def language(self, batch: list[str] | None = None, source: str | None = None):
-        """A qa format's answers for this input as a LiteralDag (formats/span_dag.py), where the
-        answer is literal text and then the grounded span; None for any other format (its
-        grammar is what the decoder runs on)."""
-        block, call = self.block, Call(self.schema.batch_or_all(batch), source)
-        holes = [p for p in block.parts if p.kind == "hole"]
-        zero = block.empty if block.empty is not None else block.before + block.after
-        if (self.schema.kind != "qa" or source is None or not self.schema.grounded or len(holes) != 1
-                or block.parts[-1].kind != "hole" or block.after or block.nested or not zero
-                or self._max_items(call, False) != 1 or self._min_items(False) != 0):
-            return None  # a literal after the span would end it: the grammar's own business
-        from .span_dag import one_span_answers
-
-        before = block.before + "".join(p.value for p in block.parts[:-1])
-        return one_span_answers(source, whole=[zero], before=before, after="",
-                                max_words=self.schema.max_words, json_mode=False)
+        return g
 
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         call = Call(self.schema.batch_or_all(batch), source)
@@ -340,6 +332,7 @@ class _LarkBuilder:
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}
         self.count = 0
+        self.spans: dict[str, SpanRule] = {}  # the grounded span terminals, by name
         self.source = call.source
         self.no_spans = (fmt.schema.grounded and call.source is not None
                          and not has_grounded_span(call.source, fmt.schema.max_words))
@@ -448,6 +441,9 @@ class _LarkBuilder:
         if grounded:
             terms.append("SUBSTR")
         term = intern_terminal(self, "SPAN", " & ".join(terms))
+        if fmt._grounded(kind):
+            self.spans[term] = SpanRule(False, fmt.schema.max_words, tuple(s for s in dict.fromkeys(stops) if s),
+                                        cutting_ends(follow))
         if not follow:
             return term
         rule = self.fresh("span")

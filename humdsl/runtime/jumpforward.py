@@ -30,8 +30,8 @@ tokens, and takes them into the real matcher after the prompt's pass (checked.py
 By default on accelerators only: on a CPU the build competes with the prompt's pass for the same
 cores, and the first token came no sooner (bench/README.md).
 
-A row may come with a LiteralDag instead of a grammar (the inline or a qa format's answers for
-its input, `Format.language`): it runs on a DagMatcher (dag_matcher.py), which needs no build and
+A row may come with a LiteralDag instead of a grammar (a grounded format's answers for its
+input, `Format.language`): it runs on a DagMatcher (dag_matcher.py), which needs no build and
 gives the same masks and forced tokens as llguidance under that format's grammar.
 
 The prompt prefix that many inputs of a task share (system text, instructions, examples) is

@@ -280,7 +280,7 @@ def takes_languages(decoder) -> bool:
 
 def row_constraint(fmt, labels, source: str, languages: bool):
     """A row's constraint: the format's LiteralDag where it has one and the decoder takes it
-    (the inline and qa formats: nothing to compile; no inline input too long), else its grammar."""
+    (grounded formats: nothing to compile; no inline input too long), else its grammar."""
     language = fmt.language(batch=labels, source=source) if languages else None
     return language if language is not None else fmt.grammar(batch=labels, source=source)
 

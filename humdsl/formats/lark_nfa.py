@@ -1,0 +1,217 @@
+"""A format's grammar, as the builders write it, read back as an acyclic automaton whose edges are
+literal bytes or grounded spans: the skeleton of every input's answers (formats/answer_dag.py
+joins an input's spans to it).
+
+The grammars the builders write use a small part of llguidance's Lark: rules of string literals,
+rule names, groups, alternatives and bounded repeats `{lo,hi}`, lazy rules `name[suffix="L"]: T`,
+and terminals. A grounded span terminal is known by the rule the builder recorded for it
+(spans.SpanRule); anything else (free text, a number's regex, a construct not listed) makes the
+grammar unreadable here, and the decoder then runs the grammar itself. The language has no
+recursion, so repeats are unrolled and every edge leads to a later state.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .spans import SpanRule
+
+# States past this many, and the skeleton is left to llguidance (a repeat of repeats can be large).
+MAX_STATES = 200_000
+
+_LINE = re.compile(r'^([A-Za-z_]\w*)(?:\[suffix=("(?:[^"\\]|\\.)*")\])?: (.*)$')
+_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|([A-Za-z_]\w*)|\{(\d+),(\d+)\}|([()|]))')
+
+
+class Unreadable(Exception):
+    """The grammar uses something the skeleton cannot hold."""
+
+
+@dataclass
+class Skeleton:
+    """States 0..m-1 (0 starts), each with literal edges (bytes, to) and span edges (rule index,
+    to), always to a later state; `accepting[u]`: an answer may end at u."""
+    lits: list[list[tuple[bytes, int]]]
+    spans: list[list[tuple[int, int]]]
+    accepting: list[bool]
+    rules: list[SpanRule]
+    _live: dict[tuple[bool, ...], list[bool]] = field(default_factory=dict)
+
+    def live(self, passable: tuple[bool, ...]) -> list[bool]:
+        """Which states can still reach an end, when the spans of rule r can be written at all
+        exactly where passable[r] (the same for every input that agrees on it, so kept)."""
+        found = self._live.get(passable)
+        if found is None:
+            found = list(self.accepting)
+            for u in range(len(found) - 1, -1, -1):
+                found[u] = found[u] or any(found[v] for _, v in self.lits[u]) or \
+                    any(passable[r] and found[v] for r, v in self.spans[u])
+            self._live[passable] = found
+        return found
+
+
+def read_skeleton(lark: str, rules: dict[str, SpanRule]) -> Skeleton:
+    """The skeleton of `lark` (a grammar with no input bound), whose grounded span terminals are
+    those named in `rules`. Raises Unreadable."""
+    defs: dict[str, tuple[str | None, str]] = {}
+    for line in lark.splitlines():
+        if not line.strip():
+            continue
+        m = _LINE.match(line)
+        if m is None:
+            raise Unreadable(f"unreadable line {line!r}")
+        defs[m[1]] = (json.loads(m[2]) if m[2] else None, m[3])
+    if "start" not in defs:
+        raise Unreadable("no start rule")
+    return _Builder(defs, rules).skeleton()
+
+
+class _Builder:
+    def __init__(self, defs: dict[str, tuple[str | None, str]], rules: dict[str, SpanRule]):
+        self.defs, self.span_rules = defs, rules
+        self.parsed: dict[str, tuple] = {}
+        self.expanding: set[str] = set()  # the rules being written out (a rule inside itself: recursion)
+        self.rule_ids: dict[SpanRule, int] = {}
+        self.eps: list[list[int]] = []
+        self.lits: list[list[tuple[bytes, int]]] = []
+        self.spans: list[list[tuple[int, int]]] = []
+
+    # ---- Lark text -> expression trees ------------------------------------------------------------
+    def tree(self, name: str) -> tuple:
+        found = self.parsed.get(name)
+        if found is None:
+            if name not in self.defs:
+                raise Unreadable(f"no rule {name}")
+            suffix, body = self.defs[name]
+            if name in self.span_rules:
+                found = ("span", self.span_rules[name])
+            elif name[0].isupper():
+                raise Unreadable(f"the terminal {name} is not a grounded span")
+            else:
+                found = _parse(body)
+                if suffix:  # llguidance's lazy lexeme: the span, then the literal that ends it
+                    found = ("seq", [found, ("lit", suffix.encode("utf-8"))])
+            self.parsed[name] = found
+        return found
+
+    # ---- expression trees -> automaton (Thompson's construction; new states are always later) ----
+    def state(self) -> int:
+        if len(self.eps) >= MAX_STATES:
+            raise Unreadable(f"more than {MAX_STATES} states")
+        self.eps.append([])
+        self.lits.append([])
+        self.spans.append([])
+        return len(self.eps) - 1
+
+    def build(self, node: tuple, start: int) -> int:
+        """Adds the automaton of `node` from state `start`; returns its end state."""
+        kind = node[0]
+        if kind == "lit":
+            if not node[1]:
+                return start
+            end = self.state()
+            self.lits[start].append((node[1], end))
+            return end
+        if kind == "span":
+            end = self.state()
+            self.spans[start].append((self.rule_ids.setdefault(node[1], len(self.rule_ids)), end))
+            return end
+        if kind == "ref":
+            if node[1] in self.expanding:
+                raise Unreadable(f"the rule {node[1]} refers to itself")
+            self.expanding.add(node[1])
+            end = self.build(self.tree(node[1]), start)
+            self.expanding.discard(node[1])
+            return end
+        if kind == "seq":
+            for part in node[1]:
+                start = self.build(part, start)
+            return start
+        if kind == "alt":
+            ends = [self.build(a, start) for a in node[1]]
+        else:  # ("rep", inner, lo, hi)
+            _, inner, lo, hi = node
+            for _ in range(lo):
+                start = self.build(inner, start)
+            ends = [start]
+            for _ in range(hi - lo):
+                ends.append(self.build(inner, ends[-1]))
+        end = self.state()
+        for e in ends:
+            self.eps[e].append(end)
+        return end
+
+    def skeleton(self) -> Skeleton:
+        first = self.state()
+        final = self.build(("ref", "start"), first)
+        m = len(self.eps)
+        # without epsilons: a state takes the edges of every state its epsilons reach
+        lits: list[list] = [[] for _ in range(m)]
+        spans: list[list] = [[] for _ in range(m)]
+        accepting = [False] * m
+        for u in range(m - 1, -1, -1):
+            lits[u] = list(self.lits[u])
+            spans[u] = list(self.spans[u])
+            accepting[u] = u == final
+            for v in self.eps[u]:
+                lits[u] += lits[v]
+                spans[u] += spans[v]
+                accepting[u] = accepting[u] or accepting[v]
+        kept, seen = [], {first}
+        for u in range(m):  # the states an edge reaches, in order (so edges still lead forward)
+            if u in seen:
+                kept.append(u)
+                seen.update(v for _, v in lits[u])
+                seen.update(v for _, v in spans[u])
+        index = {u: k for k, u in enumerate(kept)}
+        return Skeleton([sorted({(b, index[v]) for b, v in lits[u]}) for u in kept],
+                        [sorted({(r, index[v]) for r, v in spans[u]}) for u in kept],
+                        [accepting[u] for u in kept],
+                        sorted(self.rule_ids, key=self.rule_ids.get))
+
+
+def _parse(body: str) -> tuple:
+    tokens, at = [], 0
+    body = body.rstrip()
+    while at < len(body):
+        m = _TOKEN.match(body, at)
+        if m is None or m.end() == at:
+            raise Unreadable(f"unreadable rule body {body!r} at {at}")
+        if m[1] is not None:
+            tokens.append(("lit", json.loads(m[1]).encode("utf-8")))
+        elif m[2] is not None:
+            tokens.append(("ref", m[2]))
+        elif m[3] is not None:
+            tokens.append(("rep", int(m[3]), int(m[4])))
+        else:
+            tokens.append((m[5],))
+        at = m.end()
+    node, rest = _alternatives(tokens, 0)
+    if rest != len(tokens):
+        raise Unreadable(f"unreadable rule body {body!r}")
+    return node
+
+
+def _alternatives(tokens: list, at: int) -> tuple[tuple, int]:
+    alts = []
+    while True:
+        seq = []
+        while at < len(tokens) and tokens[at][0] not in ("|", ")"):
+            if tokens[at][0] == "(":
+                inner, at = _alternatives(tokens, at + 1)
+                if at >= len(tokens) or tokens[at][0] != ")":
+                    raise Unreadable("unbalanced parentheses")
+                item, at = inner, at + 1
+            elif tokens[at][0] in ("lit", "ref"):
+                item, at = tokens[at], at + 1
+            else:
+                raise Unreadable(f"unexpected {tokens[at]!r}")
+            while at < len(tokens) and tokens[at][0] == "rep":
+                item, at = ("rep", item, tokens[at][1], tokens[at][2]), at + 1
+            seq.append(item)
+        alts.append(("lit", b"") if not seq else seq[0] if len(seq) == 1 else ("seq", seq))
+        if at < len(tokens) and tokens[at][0] == "|":
+            at += 1
+            continue
+        return (alts[0] if len(alts) == 1 else ("alt", alts)), at
