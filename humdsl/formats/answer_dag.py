@@ -19,7 +19,8 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
     """The answers for `source`, or None where no answer can be written (the grammar decides)."""
     chunks = InputChunks(source)
     chains = [SpanChains(chunks, rule) for rule in skeleton.rules]
-    live = skeleton.live(tuple(c.any_start() for c in chains))
+    # every span's starts, found here (once per input and span rule) rather than at a mask
+    live = skeleton.live(tuple(bool(c.starts()) for c in chains))
     if not live[0]:
         return None
     lits, spans, accepting = skeleton.lits, skeleton.spans, skeleton.accepting
@@ -63,17 +64,17 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
 
     firsts: dict[int, frozenset[int]] = {}
 
-    def may_begin(x: int, wanted: frozenset[int]) -> bool:
+    def may_begin(x: int, wanted) -> bool:
         """Inside a span, cheaply: the next chunk's first byte, or what the span ends into."""
         if x % stride == 0:
             return True
         u, e, (r, v), (b, _, _) = span_edge(x)
-        if b < len(chunks.parts) and chains[r].pieces[b][0] in wanted:
+        if b < len(chunks.parts) and wanted(chains[r].pieces[b][0]):
             return True
         found = firsts.get(v)
         if found is None:
             found = firsts[v] = frozenset(text[0] for text, _ in edges_at(v))
-        return not found.isdisjoint(wanted)
+        return any(wanted(byte) for byte in found)
 
     def final(x: int) -> bool:
         if x % stride == 0:

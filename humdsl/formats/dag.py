@@ -60,10 +60,10 @@ class _Trie:
 class LiteralDag:
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
                  final: Callable[[int], bool] | None = None,
-                 may_begin: Callable[[int, frozenset[int]], bool] | None = None):
+                 may_begin: Callable[[int, Callable[[int], bool]], bool] | None = None):
         """`final(i)`: may an answer also end at node i (besides node n, which always ends)?
-        `may_begin(i, wanted)`: may one of node i's edges begin with a byte in `wanted`? (False
-        only where surely not: a walk that wants no other byte then need not open node i.)"""
+        `may_begin(i, wanted)`: may one of node i's edges begin with a byte that `wanted` takes?
+        (False only where surely not: a walk that wants no other byte then need not open node i.)"""
         self.n = n
         self._edges_of = edges_of
         self._final = final
@@ -115,10 +115,10 @@ class LiteralDag:
                 out.setdefault(byte, []).append((i, nxt))
         return out
 
-    def advance(self, read: Iterable[Position], wanted: frozenset[int] | None = None) -> frozenset[Position]:
+    def advance(self, read: Iterable[Position], wanted: Callable[[int], bool] | None = None) -> frozenset[Position]:
         """The positions after a byte that `read` (from next_bytes) have just read: where edges
         go on, those places; where edges end, the nodes they lead to. With `wanted`, only the
-        positions that may read one of those bytes next are sure to be kept (a walk's next step)."""
+        positions that may read a byte it takes next are sure to be kept (a walk's next step)."""
         out: set[Position] = set()
         tries, skip = self._tries, self._may_begin if wanted is not None else None
         for pos in read:

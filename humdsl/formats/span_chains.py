@@ -114,16 +114,6 @@ class SpanChains:
             self._starts = found
         return self._starts
 
-    def any_start(self) -> bool:
-        if self._starts is not None:
-            return bool(self._starts)
-        for i, c in enumerate(self.parts):
-            if self._can_start(c):
-                nxt = self._read(i, 0, 0, first=True)
-                if nxt is not None and self.live(nxt):
-                    return True
-        return False
-
 
 def _words_in(c: str, after_space: bool) -> int:
     """Words that start in chunk c (words are runs of anything but a space, as in the word

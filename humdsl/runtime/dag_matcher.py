@@ -41,16 +41,7 @@ class TokenTable:
         self.prefixes = {data[:k] for data in ids for k in range(1, len(data) + 1)}
         self.extendable = {data[:k] for data in ids for k in range(1, len(data))}  # a longer token follows
         self.max_len = max(map(len, ids), default=0)
-        self._next: dict[bytes, frozenset[int]] = {}
         self.tokenize = lltok.tokenize_bytes  # canonical, as llguidance tokenizes forced bytes
-
-    def next_of(self, path: bytes) -> frozenset[int]:
-        """The bytes that go on from `path` in some token (kept: a walk asks the same paths)."""
-        found = self._next.get(path)
-        if found is None:
-            prefixes = self.prefixes
-            found = self._next[path] = frozenset(b for b in range(256) if path + bytes((b,)) in prefixes)
-        return found
 
     @classmethod
     def of(cls, lltok) -> "TokenTable":
@@ -148,7 +139,7 @@ class DagMatcher:
                     if first:
                         return out
                 if longer in extendable:  # else no token goes on: the positions after are not needed
-                    stack.append((longer, dag.advance(readers, self.table.next_of(longer))))
+                    stack.append((longer, dag.advance(readers, lambda b, p=longer: p + bytes((b,)) in prefixes)))
         return out
 
     def _forced_bytes(self) -> tuple[bytes, frozenset]:
