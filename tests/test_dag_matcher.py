@@ -81,6 +81,24 @@ def test_a_skeleton_reads_the_builders_lark_and_refuses_the_rest():
             read_skeleton(bad, {})
 
 
+def test_masks_are_shared_only_between_states_that_read_alike_as_far_as_the_walk_went():
+    from humdsl.formats.answer_dag import answers
+    from humdsl.formats.lark_nfa import read_skeleton
+    from humdsl.formats.spans import SpanRule
+
+    # the two spans read alike up to their ")", and differ after it: a line break, or the end
+    lark = 'start: "(" SPAN1 ")" "\\n" "(" SPAN1 ")"\nSPAN1: /x/\n'
+
+    def nodes(positions):
+        return {i for i, _ in positions if i >= 0}
+
+    for walked_to, shared in ((b"x", True), (b"x)", False)):
+        dag = answers(read_skeleton(lark, {"SPAN1": SpanRule(False, 2)}), "x y")
+        first, second = dag.read(dag.start(), b"("), dag.read(dag.start(), b"(x)\n(")
+        dag.masks.put(first, nodes(dag.read(first, walked_to)), [7])  # a walk that read that far
+        assert dag.masks.get(first) == [7] and (dag.masks.get(second) == [7]) == shared, walked_to
+
+
 def _llg_accepts(lltok, lark: str, data: bytes) -> bool:
     """llguidance's own verdict on whole bytes, token by token of a canonical tokenization."""
     from humdsl import constraints
@@ -273,6 +291,30 @@ def test_masks_and_forced_tokens_are_llguidances_on_real_vocabularies(name):
         if pid.split(":")[0] in ("ner.conll03", "relations.conll04", "events.phee", "qa.squad") and \
                 fmt_ir["name"] != "tagged":
             assert _compare_along_walks(lltok, build(ir, fmt_ir), texts, seed=3, walks=4) > 40, pid
+
+
+@pytest.mark.parametrize("name", ["tuples", "json_by_label", "sentences"])
+def test_a_span_start_mask_shared_between_items_is_llguidances(tokenizers, name):
+    """The span start of each item after the first reads the same as the first one's: its mask
+    comes from the language's shared masks, and is still llguidance's mask there."""
+    from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
+
+    from humdsl import constraints
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    hf, lltok = tokenizers
+    fmt, text = humdsl.load(SPEC).task("conll03").format(name), INPUTS[0]
+    items = [{"type": t, "text": w} for t, w in (("PER", "Maria Costa"), ("ORG", "Northwind Bank"),
+                                                 ("LOC", "Lisbon"), ("PER", "Maria"))]
+    answer = fmt.render({"entities": items}, source=text)
+    dm = DagMatcher(fmt.language(source=text), TokenTable.of(lltok))
+    ref = constraints.new_matcher(lltok, fmt.grammar(source=text))
+    bitmask = allocate_token_bitmask(1, lltok.vocab_size)
+    for t in hf.encode(answer, add_special_tokens=False):
+        fill_next_token_bitmask(ref, bitmask, 0)
+        assert sorted(dm.allowed_tokens()) == _ids(bitmask, lltok), lltok.decode_str([t])
+        assert ref.consume_token(t) and dm.consume_token(t)
+    assert dm.dag.masks.hits >= 3  # items 2-4 (json_by_label: the second PER and the other keys)
 
 
 def test_a_token_the_language_refuses_is_an_error_and_nothing_after_the_end(tokenizers):

@@ -70,6 +70,8 @@ class LiteralDag:
         self._may_begin = may_begin
         self._tries: dict[int, _Trie] = {}
         self._opened: dict[int, frozenset[Position]] = {}
+        self.trace: set[int] | None = None  # when a set, `advance` adds every node it reaches
+        self.masks = None  # masks a builder knows how to share between positions (answer_dag.py)
 
     def edges(self, i: int) -> tuple[Edge, ...]:
         """The edges out of node i, checked: non-empty, and leading forward."""
@@ -126,6 +128,8 @@ class LiteralDag:
             if trie.goes_on(pos[1]):
                 out.add(pos)
             for j in trie.leads[pos[1]]:
+                if self.trace is not None:
+                    self.trace.add(j)
                 if skip is None or j == self.n or skip(j, wanted):
                     out |= self.at(j)
         return frozenset(out)

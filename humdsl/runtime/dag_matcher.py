@@ -116,7 +116,24 @@ class DagMatcher:
         if forced:
             return forced[:1]
         out = list(self.table.eos) if self.dag.is_end(self.positions) else []
-        return out + self._walk(b"", self.positions)
+        return out + self._walked()
+
+    def _walked(self) -> list[int]:
+        """The tokens the language takes from here: from the language's shared masks where it
+        has them (a span's start in every item of a list reads the same), else walked."""
+        dag, memo = self.dag, self.dag.masks
+        found = memo.get(self.positions) if memo is not None else None
+        if found is not None:
+            return list(found)
+        if memo is None:
+            return self._walk(b"", self.positions)
+        dag.trace = set()
+        try:
+            found = self._walk(b"", self.positions)
+            memo.put(self.positions, dag.trace, found)
+        finally:
+            dag.trace = None
+        return found
 
     def compute_ff_tokens(self) -> list[int]:
         return [] if self.stopped else list(self._forced_tokens())
