@@ -315,6 +315,9 @@ def test_a_span_start_mask_shared_between_items_is_llguidances(tokenizers, name)
         assert sorted(dm.allowed_tokens()) == _ids(bitmask, lltok), lltok.decode_str([t])
         assert ref.consume_token(t) and dm.consume_token(t)
     assert dm.dag.masks.hits >= 3  # items 2-4 (json_by_label: the second PER and the other keys)
+    # and their nodes read one trie (Shifted: built once, not once per item)
+    opened = [shift for _, shift in dm.dag._tries.values() if shift]
+    assert len(dm.dag._shared) * 2 <= len(opened), (len(dm.dag._shared), len(opened))
 
 
 def test_a_token_the_language_refuses_is_an_error_and_nothing_after_the_end(tokenizers):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 
-from .dag import LiteralDag
+from .dag import LiteralDag, Shifted
 from .lark_nfa import Skeleton
 from .span_chains import InputChunks, SpanChains
 
@@ -43,22 +43,33 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         b, w = divmod(bw, words)
         return u, e, spans[u][e], (b, w, s)
 
-    opened: dict[int, list] = {}
+    steps_kept: dict[tuple, list] = {}
 
-    def edges_at(u: int) -> list:
-        """The edges of "at u": the same for every span that ends into u, so kept."""
-        found = opened.get(u)
+    def steps_at(u: int) -> list:
+        """The edges of "at u", each target as a step forward from u: the same for every item of
+        a list whose states are alike (its span starts: the same chunks), so kept by shape."""
+        key = at_key(u)
+        found = steps_kept.get(key)
         if found is None:
-            found = [(text, v * stride) for text, v in lits[u] if live[v]]
+            found = [(text, (v - u) * stride) for text, v in lits[u] if live[v]]
             for e, (r, v) in enumerate(spans[u]):
                 if live[v]:
-                    found += [(text, node(u, e, state)) for text, state in chains[r].starts()]
-            opened[u] = found
+                    found += [(text, node(0, e, state)) for text, state in chains[r].starts()]
+            steps_kept[key] = found
         return found
 
-    def edges_of(x: int) -> list:
+    def at_key(u: int) -> tuple:
+        return (tuple((text, v - u, live[v]) for text, v in lits[u]), tuple((r, live[v]) for r, v in spans[u]))
+
+    def edges_at(u: int) -> list:
+        """The edges of "at u", to nodes (where a span ends into u)."""
+        base = u * stride
+        return [(text, base + step) for text, step in steps_at(u)]
+
+    def edges_of(x: int):
         if x % stride == 0:
-            return edges_at(x // stride)
+            u = x // stride
+            return Shifted(at_key(u), lambda: steps_at(u))
         u, e, (r, v), state = span_edge(x)
         on = chains[r].step(state)
         found = [(on[0], node(u, e, on[1]))] if on is not None else []
@@ -75,7 +86,7 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
             return True
         found = firsts.get(v)
         if found is None:
-            found = firsts[v] = frozenset(text[0] for text, _ in edges_at(v))
+            found = firsts[v] = frozenset(text[0] for text, _ in steps_at(v))
         return any(wanted(byte) for byte in found)
 
     def final(x: int) -> bool:
@@ -101,11 +112,12 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         x, place = nodes[0]
         if place == 0:
             return b"", x // stride
-        trie = dag._trie(x)
+        trie, shift = dag._trie(x)
         if trie.leads[place] or len(trie.through[place]) != 1:
             return None
         k, depth = trie.through[place][0]
         text, j = trie.edges[k]
+        j += shift
         return (text[depth:], j // stride) if j % stride == 0 else None
 
     dag.masks = _SharedMasks(skeleton, live, anchor, state_of)

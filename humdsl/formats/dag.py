@@ -57,6 +57,16 @@ class _Trie:
         return found
 
 
+class Shifted:
+    """A node's edges given relative to it (each target as a step forward from the node), under
+    a key: nodes whose edges have the same key read one trie, built once (the span starts of every
+    item of a list are the same chunks, leading as far ahead of each item's node)."""
+    __slots__ = ("key", "make")
+
+    def __init__(self, key, make: Callable[[], Iterable[Edge]]):
+        self.key, self.make = key, make
+
+
 class LiteralDag:
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
                  final: Callable[[int], bool] | None = None,
@@ -68,26 +78,43 @@ class LiteralDag:
         self._edges_of = edges_of
         self._final = final
         self._may_begin = may_begin
-        self._tries: dict[int, _Trie] = {}
+        self._tries: dict[int, tuple[_Trie, int]] = {}  # node i's trie, and what its targets add
+        self._shared: dict[object, tuple[_Trie, int]] = {}  # a Shifted key's trie, and its farthest step
         self._opened: dict[int, frozenset[Position]] = {}
         self.trace: set[int] | None = None  # when a set, `advance` adds every node it reaches
         self.masks = None  # masks a builder knows how to share between positions (answer_dag.py)
 
     def edges(self, i: int) -> tuple[Edge, ...]:
         """The edges out of node i, checked: non-empty, and leading forward."""
-        found = tuple(self._edges_of(i))
-        for text, j in found:
-            if not text or not i < j <= self.n:
-                raise ValueError(f"edge {i} -> {j} ({text!r}): edges are non-empty and lead forward")
-        return found
+        found = self._edges_of(i)
+        found = tuple((text, i + step) for text, step in found.make()) if isinstance(found, Shifted) else tuple(found)
+        return self.edges_checked(found, i)
 
-    def _trie(self, i: int) -> _Trie:
-        """Node i's trie, built when first asked (a decoder visits few nodes beyond those its
-        answer passes) and kept."""
+    def _trie(self, i: int) -> tuple[_Trie, int]:
+        """Node i's trie and what to add to the targets it names, built when first asked (a
+        decoder visits few nodes beyond those its answer passes) and kept."""
         found = self._tries.get(i)
         if found is None:
-            found = self._tries[i] = _Trie(self.edges(i))
+            edges = self._edges_of(i)
+            if isinstance(edges, Shifted):
+                shared = self._shared.get(edges.key)
+                if shared is None:
+                    steps = tuple(edges.make())
+                    self.edges_checked(steps, 0)
+                    shared = self._shared[edges.key] = (_Trie(steps), max((s for _, s in steps), default=0))
+                if i + shared[1] > self.n:
+                    raise ValueError(f"an edge of node {i} leads past the last node")
+                found = self._tries[i] = (shared[0], i)
+            else:
+                found = self._tries[i] = (_Trie(self.edges_checked(tuple(edges), i)), 0)
         return found
+
+    def edges_checked(self, edges: tuple[Edge, ...], i: int) -> tuple[Edge, ...]:
+        """`edges` of node i (or relative to it, with i = 0): non-empty, and leading forward."""
+        for text, j in edges:
+            if not text or not i < j <= self.n:
+                raise ValueError(f"edge {i} -> {j} ({text!r}): edges are non-empty and lead forward")
+        return edges
 
     def at(self, i: int) -> frozenset[Position]:
         """The positions of having just reached node i."""
@@ -97,7 +124,7 @@ class LiteralDag:
                 found = frozenset([END])
             else:
                 ends = self._final is not None and self._final(i)
-                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i).goes_on(0) else \
+                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i)[0].goes_on(0) else \
                     frozenset([END] if ends else [])
             self._opened[i] = found
         return found
@@ -113,7 +140,7 @@ class LiteralDag:
         for i, place in positions:
             if i < 0:  # END reads nothing
                 continue
-            for byte, nxt in tries[i].follow_of(place).items():
+            for byte, nxt in tries[i][0].follow_of(place).items():
                 out.setdefault(byte, []).append((i, nxt))
         return out
 
@@ -124,10 +151,11 @@ class LiteralDag:
         out: set[Position] = set()
         tries, skip = self._tries, self._may_begin if wanted is not None else None
         for pos in read:
-            trie = tries[pos[0]]
+            trie, shift = tries[pos[0]]
             if trie.goes_on(pos[1]):
                 out.add(pos)
             for j in trie.leads[pos[1]]:
+                j += shift
                 if self.trace is not None:
                     self.trace.add(j)
                 if skip is None or j == self.n or skip(j, wanted):
