@@ -164,6 +164,40 @@ def native_mask_ms(fmt, source: str, lltok, rng, runs: int) -> tuple[float, floa
     return round(statistics.median(per_token), 4), round(float(np.percentile(per_token, 99)), 3)
 
 
+def answer_ms(fmt, source: str, lltok, hf, entities: int = 40) -> dict:
+    """One long answer (`entities` entities of the input) read token by token as the decoder
+    reads it (forced tokens taken, a mask before every other token), on llguidance and natively:
+    the build, then all the steps, in ms."""
+    from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
+
+    from humdsl import constraints
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    words = list(dict.fromkeys(w for w in source.split() if w.isalpha() and w[0].isupper()))[:entities]
+    ids = hf.encode(fmt.render({"entities": [{"type": "PER", "text": w} for w in words]}, source=source),
+                    add_special_tokens=False)
+    bitmask = allocate_token_bitmask(1, lltok.vocab_size)
+    out = {"tokens": len(ids)}
+    for way in ("llguidance", "native"):
+        cold()
+        start = time.perf_counter()
+        m = DagMatcher(fmt.language(source=source), TokenTable.of(lltok)) if way == "native" else \
+            constraints.new_matcher(lltok, fmt.grammar(source=source))
+        built, i = time.perf_counter(), 0
+        while i < len(ids):
+            forced = m.compute_ff_tokens()
+            if forced:
+                m.consume_tokens(forced)
+                i += len(forced)
+                continue
+            m.allowed_tokens() if way == "native" else fill_next_token_bitmask(m, bitmask, 0)
+            m.consume_token(ids[i])
+            i += 1
+        out[way] = {"build_ms": round((built - start) * 1000, 2),
+                    "steps_ms": round((time.perf_counter() - built) * 1000, 2)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "formats.json"))
@@ -236,6 +270,13 @@ def main() -> None:
                 f"{name}_{way}": median_ms(lambda fmt=fmt, way=way, source=source: first_mask(fmt, way, source, lltok),
                                            repeat)
                 for name, fmt in qa_formats.items() for way in ("llguidance", "native")}
+
+        # a long answer (40 entities of a 1,000-word input) read through, both ways, best of 3
+        long_source = words_of_text(1000)
+        section["answer_40_entities_1000_words"] = {
+            name: min((answer_ms(fmt, long_source, lltok, hf) for _ in range(3)),
+                      key=lambda r: r["native"]["steps_ms"] + r["llguidance"]["steps_ms"])
+            for name, fmt in formats.items() if name != "tagged"}
 
         # B. mask time per token while decoding with random logits, and a forward pass
         source = words_of_text(300)
