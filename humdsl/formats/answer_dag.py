@@ -1,9 +1,9 @@
 """A format's answers for one input as a LiteralDag (formats/dag.py): its grammar's skeleton
 (formats/lark_nfa.py) with the input's grounded spans written in (formats/span_chains.py), so
-that the decoder runs it without llguidance compiling the input's substring terminal (17-30 ms
+that the decoder runs it without llguidance compiling the input's substring terminal (10-30 ms
 at 1,000 words, bench/README.md).
 
-Nodes are numbers, each skeleton state u owning a block of STRIDE of them: u * STRIDE is "at u";
+Nodes are numbers, each skeleton state u owning a block of `stride` of them: u * stride is "at u";
 the others are "writing the e-th span edge out of u, in span state (b, w, s)". Reading a chunk
 moves to a later node of the same block; ending a span goes on with the edges of the state the
 span edge leads to, a later block; so every edge leads forward and every answer is finite.
