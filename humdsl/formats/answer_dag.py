@@ -139,7 +139,7 @@ class _SharedMasks:
     def __init__(self, skeleton: Skeleton, live: list[bool], anchor, state_of):
         self.sk, self.live = skeleton, live
         self.anchor, self.state_of = anchor, state_of
-        self.found: dict[tuple[int, int], list[int]] = {}
+        self.found: dict[tuple[bytes, int, int], list[int]] = {}  # (bytes to read first, depth, signature)
         self.depths: set[int] = set()
         self.hits = 0
         self._ids: dict[tuple, int] = {}

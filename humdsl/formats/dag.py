@@ -84,12 +84,6 @@ class LiteralDag:
         self.trace: set[int] | None = None  # when a set, `advance` adds every node it reaches
         self.masks = None  # masks a builder knows how to share between positions (answer_dag.py)
 
-    def edges(self, i: int) -> tuple[Edge, ...]:
-        """The edges out of node i, checked: non-empty, and leading forward."""
-        found = self._edges_of(i)
-        found = tuple((text, i + step) for text, step in found.make()) if isinstance(found, Shifted) else tuple(found)
-        return self.edges_checked(found, i)
-
     def _trie(self, i: int) -> tuple[_Trie, int]:
         """Node i's trie and what to add to the targets it names, built when first asked (a
         decoder visits few nodes beyond those its answer passes) and kept."""
@@ -100,16 +94,16 @@ class LiteralDag:
                 shared = self._shared.get(edges.key)
                 if shared is None:
                     steps = tuple(edges.make())
-                    self.edges_checked(steps, 0)
+                    self._checked(steps, 0)
                     shared = self._shared[edges.key] = (_Trie(steps), max((s for _, s in steps), default=0))
                 if i + shared[1] > self.n:
                     raise ValueError(f"an edge of node {i} leads past the last node")
                 found = self._tries[i] = (shared[0], i)
             else:
-                found = self._tries[i] = (_Trie(self.edges_checked(tuple(edges), i)), 0)
+                found = self._tries[i] = (_Trie(self._checked(tuple(edges), i)), 0)
         return found
 
-    def edges_checked(self, edges: tuple[Edge, ...], i: int) -> tuple[Edge, ...]:
+    def _checked(self, edges: tuple[Edge, ...], i: int) -> tuple[Edge, ...]:
         """`edges` of node i (or relative to it, with i = 0): non-empty, and leading forward."""
         for text, j in edges:
             if not text or not i < j <= self.n:

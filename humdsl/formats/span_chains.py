@@ -12,11 +12,10 @@ llguidance's lexer never offers a byte after which its lexeme cannot be finished
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 
-from .spans import _BAD_FIRST, _BAD_LAST, _JSON_ESCAPED, WHITESPACE, SpanRule, _json_escaped, chunks
+from .spans import _BAD_FIRST, _BAD_LAST, WHITESPACE, SpanRule, _json_escaped, chunks, json_written
 
 State = tuple[int, int, int]  # (b, w, s)
 
@@ -31,10 +30,8 @@ class InputChunks:
 
     def pieces(self, json_mode: bool) -> list[bytes]:
         found = self._pieces.get(json_mode)
-        if found is None:  # most chunks need no escape: dumping every one costs 5 ms at 1,000 words
-            found = self._pieces[json_mode] = [
-                (json.dumps(c, ensure_ascii=False)[1:-1] if json_mode and _JSON_ESCAPED.search(c) else c).encode()
-                for c in self.parts]
+        if found is None:
+            found = self._pieces[json_mode] = [(json_written(c) if json_mode else c).encode() for c in self.parts]
         return found
 
 

@@ -183,12 +183,18 @@ def chunks(source: str) -> list[str]:
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # exactly what json.dumps(ensure_ascii=False) escapes
 
 
+def json_written(text: str) -> str:
+    """`text` as it is written inside a JSON string. Most chunks need no escape: dumping each of
+    an input's 2,000 chunks would cost 5 ms per input."""
+    return json.dumps(text, ensure_ascii=False)[1:-1] if _JSON_ESCAPED.search(text) else text
+
+
 def substring_regex(source: str, json_escaped: bool = False) -> str:
     """Whole-chunk substrings of the input, chunked here (not by llguidance) so that the grammar
     and is_grounded agree exactly; in JSON each chunk is escaped on its own."""
     parts = chunks(source)
-    if json_escaped:  # most chunks need no escape: dumping each of 2,000 costs 5 ms per input
-        parts = [json.dumps(c, ensure_ascii=False)[1:-1] if _JSON_ESCAPED.search(c) else c for c in parts]
+    if json_escaped:
+        parts = [json_written(c) for c in parts]
     return "%regex " + json.dumps({"substring_chunks": parts}, ensure_ascii=False)
 
 

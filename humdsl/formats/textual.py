@@ -435,15 +435,15 @@ class _LarkBuilder:
             terms.append(words_regex(fmt.schema.max_words))
         else:
             terms.append(length_terminal(self, "(?s:.)", 1, MAX_FREE_CHARS))
-        terms += [excludes(s) for s in dict.fromkeys(stops) if s]
-        if cutting_ends(follow):
-            terms.append(not_ending(cutting_ends(follow)))
+        stops, ends = tuple(s for s in dict.fromkeys(stops) if s), cutting_ends(follow)
+        terms += [excludes(s) for s in stops]
+        if ends:
+            terms.append(not_ending(ends))
         if grounded:
             terms.append("SUBSTR")
         term = intern_terminal(self, "SPAN", " & ".join(terms))
         if fmt._grounded(kind):
-            self.spans[term] = SpanRule(False, fmt.schema.max_words, tuple(s for s in dict.fromkeys(stops) if s),
-                                        cutting_ends(follow))
+            self.spans[term] = SpanRule(False, fmt.schema.max_words, stops, ends)
         if not follow:
             return term
         rule = self.fresh("span")
