@@ -8,15 +8,19 @@ greedy, the same prompts (two few-shot examples, the chat template) and budgets 
     python bench/bench_native.py [--formats tagged] [--n 12] [--long 2] [--words 1000] [--out ...]
     python bench/bench_native.py --formats answer_span,json_answer --n 24 --out bench/results/native_qa.json
     python bench/bench_native.py --formats json_by_label,tuples,sentences,table --long 1 --out bench/results/native_ner.json
+    python bench/bench_native.py --formats json_triples,triple_tuples --n 8 --out bench/results/native_openie.json
 
 Inputs: for `tagged` and the other NER formats (specs/ner.hum conll03), `--n` CoNLL-2003 dev
 sentences of at least 6 words and `--long` documents of `--words` words of the same file; for the
-qa formats (specs/qa.hum squad), the first `--n` XQuAD-en questions with their paragraphs. For each input the two modes
+qa formats (specs/qa.hum squad), the first `--n` XQuAD-en questions with their paragraphs; for the
+open IE formats (specs/openie.hum carb, a free relation phrase), the first `--n` CaRB dev
+sentences (the grammar mode then takes its masks checked, as humc run did before: the same
+greedy output as exact masks). For each input the two modes
 take turns going first. Reported per input group and mode: time to the first token (from having
 the input: constraint build, the prompt's pass, the first mask and pick), seconds and output
 tokens per input, how many outputs are valid and identical to the grammar mode's.
 Results: bench/results/inline.json (tagged), native_qa.json (qa), native_ner.json (the other NER
-formats).
+formats), native_openie.json (open IE).
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from _common import count_valid  # noqa: E402
 DEV = ROOT.parent / "shared" / "data" / "conll2003" / "eng.testa"
 XQUAD = ROOT.parent / "shared" / "data" / "xquad_en" / "xquad.en.even_articles.json"
+CARB = ROOT.parent / "shared" / "data" / "carb" / "dev.txt"
+OPEN_IE = ("json_triples", "triple_tuples")
 
 
 def questions(n: int) -> list[dict]:
@@ -67,8 +73,8 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=1000)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "inline.json"))
     args = ap.parse_args()
-    if not DEV.exists() or not XQUAD.exists():
-        raise SystemExit("the CoNLL-2003 and XQuAD files are not here: this benchmark needs ../shared/data")
+    if not DEV.exists() or not XQUAD.exists() or not CARB.exists():
+        raise SystemExit("the CoNLL-2003, XQuAD and CaRB files are not here: this benchmark needs ../shared/data")
 
     import torch
 
@@ -82,7 +88,11 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.formats.split(","):
-        if name not in ("answer_span", "json_answer"):  # an NER format
+        if name in OPEN_IE:
+            task = humdsl.load(ROOT / "specs" / "openie.hum").task("carb")
+            lines = CARB.read_text(encoding="utf-8").splitlines()[:args.n + 1]
+            warm, groups = {"text": lines.pop()}, [("carb", [{"text": t} for t in lines])]
+        elif name not in ("answer_span", "json_answer"):  # an NER format
             task = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03")
             sentences, documents = sentences_and_documents(args.n + 1, args.long, args.words)
             warm = {"text": sentences.pop()}
@@ -94,13 +104,24 @@ def main() -> None:
             warm, groups = rows.pop(), [("xquad", rows)]
         fmt = task.format(name)
         shots = [{"input": ex["input"], "answer": fmt.render(ex["output"], source=ex["input"]["text"])}
-                 for ex in task.ir["examples"][:2]]
+                 for ex in task.ir["examples"][:2] if _renders(fmt, ex)]
         choice = PromptChoice(examples=shots)
         constraint = {"grammar": lambda text, fmt=fmt: fmt.grammar(source=text),
                       "language": lambda text, fmt=fmt: fmt.language(source=text)}
         results["formats"][name] = _compare(task, fmt, choice, constraint, warm, groups, loaded)
         out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))
+
+
+def _renders(fmt, example: dict) -> bool:
+    """Not every example fits every format (an n-ary triple in `triple_tuples`)."""
+    from humdsl.formats import Unrenderable
+
+    try:
+        fmt.render(example["output"], source=example["input"]["text"])
+        return True
+    except Unrenderable:
+        return False
 
 
 def _compare(task, fmt, choice, constraint, warm, groups, loaded) -> dict:

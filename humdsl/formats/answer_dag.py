@@ -4,44 +4,72 @@ that the decoder runs it without llguidance compiling the input's substring term
 at 1,000 words, bench/README.md).
 
 Nodes are numbers, each skeleton state u owning a block of `stride` of them: u * stride is "at u";
-the others are "writing the e-th span edge out of u, in span state (b, w, s)". Reading a chunk
+the others are "writing the e-th span edge out of u, in span state (b, w, s)" (or for a free text,
+formats/free_text.py, in machine state and units so far). Reading a chunk (a free text's byte)
 moves to a later node of the same block; ending a span goes on with the edges of the state the
 span edge leads to, a later block; so every edge leads forward and every answer is finite.
 """
 from __future__ import annotations
 
 import heapq
+from typing import NamedTuple
 
-from .dag import LiteralDag, Shifted
+from .dag import Free, LiteralDag, Shifted
+from .free_text import FreeChains, Machine
 from .lark_nfa import Skeleton
 from .span_chains import InputChunks, SpanChains
+from .spans import FreeRule
+
+
+class FreeAt(NamedTuple):
+    """A node inside free text, as a mask of the vocabulary reads it (runtime/free_masks.py):
+    the rule's machine, its state and units so far, the node whose positions read what follows
+    the text (None: nothing can), and the first bytes of all that may follow it."""
+    machine: Machine
+    state: int
+    count: int
+    after: int | None
+    exits: frozenset[int]
+
+
+def free_exits(skeleton: Skeleton) -> dict[int, frozenset[int]] | None:
+    """For each free rule, the first bytes of the literals that may follow its text; None where
+    a span may follow one at once (a free text's mask reads only literals after it)."""
+    out: dict[int, set[int]] = {}
+    for u in range(len(skeleton.spans)):
+        for r, v in skeleton.spans[u]:
+            if isinstance(skeleton.rules[r], FreeRule):
+                if skeleton.spans[v]:
+                    return None
+                out.setdefault(r, set()).update(text[0] for text, _ in skeleton.lits[v])
+    return {r: frozenset(found) for r, found in out.items()}
 
 
 def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
-    """The answers for `source`, or None where no answer can be written (the grammar decides)."""
+    """The answers for `source`, or None where no answer can be written (the grammar decides),
+    or where a free text is followed by what a mask of it cannot read (free_exits)."""
     chunks = InputChunks(source)
-    chains = [SpanChains(chunks, rule) for rule in skeleton.rules]
+    chains = [FreeChains(rule) if isinstance(rule, FreeRule) else SpanChains(chunks, rule) for rule in skeleton.rules]
+    exits = free_exits(skeleton)
+    if exits is None:
+        return None
     # every span's starts, found here (once per input and span rule) rather than at a mask
-    live = skeleton.live(tuple(bool(c.starts()) for c in chains))
+    live = skeleton.live(tuple(c.free or bool(c.starts()) for c in chains))
     if not live[0]:
         return None
     lits, spans, accepting = skeleton.lits, skeleton.spans, skeleton.accepting
-    words = 1 + max((r.max_words for r in skeleton.rules), default=0)
-    stops = max((c.stops.size for c in chains), default=1)
-    per_edge = (len(chunks.parts) + 1) * words * stops
+    per_edge = max((c.size for c in chains), default=1)
     stride = 1 + max(map(len, spans), default=0) * per_edge
 
-    def node(u: int, e: int, state) -> int:
-        b, w, s = state
-        return u * stride + 1 + e * per_edge + (b * words + w) * stops + s
+    def node(u: int, e: int, r: int, state) -> int:
+        return u * stride + 1 + e * per_edge + chains[r].index(state)
 
     def span_edge(x: int):
         """Node x inside a span: its skeleton state, span edge (rule, to) and span state."""
         u, inner = divmod(x, stride)
         e, rest = divmod(inner - 1, per_edge)
-        bw, s = divmod(rest, stops)
-        b, w = divmod(bw, words)
-        return u, e, spans[u][e], (b, w, s)
+        r, v = spans[u][e]
+        return u, e, (r, v), chains[r].state_at(rest)
 
     steps_kept: dict[tuple, list] = {}
 
@@ -53,8 +81,8 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         if found is None:
             found = [(text, (v - u) * stride) for text, v in lits[u] if live[v]]
             for e, (r, v) in enumerate(spans[u]):
-                if live[v]:
-                    found += [(text, node(0, e, state)) for text, state in chains[r].starts()]
+                if live[v] and not chains[r].free:
+                    found += [(text, node(0, e, r, state)) for text, state in chains[r].starts()]
             steps_kept[key] = found
         return found
 
@@ -71,9 +99,25 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
             u = x // stride
             return Shifted(at_key(u), lambda: steps_at(u))
         u, e, (r, v), state = span_edge(x)
-        on = chains[r].step(state)
-        found = [(on[0], node(u, e, on[1]))] if on is not None else []
-        return found + edges_at(v) if chains[r].may_end(state) else found
+        chain = chains[r]
+        ends = chain.may_end(state)
+        if chain.free:
+            row = {b: node(u, e, r, after) for b, after in chain.next(state)}
+            return Free(row, edges_at(v) if ends else [],
+                        FreeAt(chain.machine, state[0], state[1], v * stride if live[v] else None, exits[r]))
+        on = chain.step(state)
+        found = [(on[0], node(u, e, r, on[1]))] if on is not None else []
+        return found + edges_at(v) if ends else found
+
+    def skips(x: int) -> list[int]:
+        """Where a free text starts: "at u" (or a span ending into u) stands at its first node."""
+        if x % stride == 0:
+            u = x // stride
+        else:
+            _, _, (r, u), state = span_edge(x)
+            if not chains[r].may_end(state):
+                return []
+        return [node(u, e, r, chains[r].start) for e, (r, v) in enumerate(spans[u]) if chains[r].free and live[v]]
 
     firsts: dict[int, frozenset[int]] = {}
 
@@ -81,8 +125,13 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         """Inside a span, cheaply: the next chunk's first byte, or what the span ends into."""
         if x % stride == 0:
             return True
-        u, e, (r, v), (b, _, _) = span_edge(x)
+        u, e, (r, v), state = span_edge(x)
+        if chains[r].free:
+            return True
+        b = state[0]
         if b < len(chunks.parts) and wanted(chains[r].pieces[b][0]):
+            return True
+        if any(chains[r2].free for r2, _ in spans[v]):
             return True
         found = firsts.get(v)
         if found is None:
@@ -95,7 +144,7 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         _, _, (r, v), state = span_edge(x)
         return accepting[v] and chains[r].may_end(state)
 
-    dag = LiteralDag(len(lits) * stride, edges_of, final, may_begin)
+    dag = LiteralDag(len(lits) * stride, edges_of, final, may_begin, skips)
 
     def state_of(x: int) -> int:
         """The skeleton state whose edges node x shows: its own, or inside a span, those of the

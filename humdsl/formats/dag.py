@@ -11,6 +11,11 @@ Reading bytes is a set of positions, each (node, place): `place` is a place in t
 node's edges (0: nothing read yet), so that edges which begin alike (the marks over one chunk,
 the many spans that start with "the") are read once, not once each. Reaching a node opens its
 trie; reaching node n, or a node that `final` names, is also END (an answer may end there).
+
+Free text (an open IE relation phrase, formats/free_text.py) is not a few literals but any of
+some 200 bytes at every step: its nodes are `Free`, each byte it reads a step to a later node,
+and a decoder asks its masks of the vocabulary at once (runtime/free_masks.py), not by a walk.
+A node may also stand at later nodes with nothing read (`skips`: where a free text starts).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from typing import Callable, Iterable
 Edge = tuple[bytes, int]
 Position = tuple[int, int]
 END: Position = (-1, 0)
+STEP = -2  # a reader (STEP, j): a free node's byte, which leads to node j
 
 
 class _Trie:
@@ -67,17 +73,31 @@ class Shifted:
         self.key, self.make = key, make
 
 
+class Free:
+    """A node inside free text: `row` maps each byte the text may go on with to the node after
+    it, `exits` are its literal edges (where the text may end here), and `text` what a mask of
+    the vocabulary needs (runtime/free_masks.py)."""
+    __slots__ = ("row", "exits", "text")
+
+    def __init__(self, row: dict[int, int], exits: Iterable[Edge], text):
+        self.row, self.exits, self.text = row, exits, text
+
+
 class LiteralDag:
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
                  final: Callable[[int], bool] | None = None,
-                 may_begin: Callable[[int, Callable[[int], bool]], bool] | None = None):
+                 may_begin: Callable[[int, Callable[[int], bool]], bool] | None = None,
+                 skips: Callable[[int], Iterable[int]] | None = None):
         """`final(i)`: may an answer also end at node i (besides node n, which always ends)?
         `may_begin(i, wanted)`: may one of node i's edges begin with a byte that `wanted` takes?
-        (False only where surely not: a walk that wants no other byte then need not open node i.)"""
+        (False only where surely not: a walk that wants no other byte then need not open node i.)
+        `skips(i)`: later nodes that node i also stands at, with nothing read."""
         self.n = n
         self._edges_of = edges_of
         self._final = final
         self._may_begin = may_begin
+        self._skips = skips
+        self.free: dict[int, Free] = {}  # the free nodes opened so far
         self._tries: dict[int, tuple[_Trie, int]] = {}  # node i's trie, and what its targets add
         self._shared: dict[object, tuple[_Trie, int]] = {}  # a Shifted key's trie, and its farthest step
         self._opened: dict[int, frozenset[Position]] = {}
@@ -99,6 +119,10 @@ class LiteralDag:
                 if i + shared[1] > self.n:
                     raise ValueError(f"an edge of node {i} leads past the last node")
                 found = self._tries[i] = (shared[0], i)
+            elif isinstance(edges, Free):
+                self._checked(tuple((bytes((b,)), j) for b, j in edges.row.items()), i)
+                self.free[i] = edges
+                found = self._tries[i] = (_Trie(self._checked(tuple(edges.exits), i)), 0)
             else:
                 found = self._tries[i] = (_Trie(self._checked(tuple(edges), i)), 0)
         return found
@@ -117,9 +141,15 @@ class LiteralDag:
             if i == self.n:
                 found = frozenset([END])
             else:
-                ends = self._final is not None and self._final(i)
-                found = frozenset([(i, 0), END] if ends else [(i, 0)]) if self._trie(i)[0].goes_on(0) else \
-                    frozenset([END] if ends else [])
+                out = [END] if self._final is not None and self._final(i) else []
+                if self._trie(i)[0].goes_on(0) or (i in self.free and self.free[i].row):
+                    out.append((i, 0))
+                found = frozenset(out)
+                if self._skips is not None:
+                    for j in self._skips(i):
+                        if not i < j <= self.n:
+                            raise ValueError(f"node {i} skips to {j}: skips lead forward")
+                        found |= self.at(j)
             self._opened[i] = found
         return found
 
@@ -130,12 +160,31 @@ class LiteralDag:
         """For each byte that may come next, the positions just after reading it (to give to
         `advance`)."""
         out: dict[int, list[Position]] = {}
-        tries = self._tries
+        tries, free = self._tries, self.free
         for i, place in positions:
             if i < 0:  # END reads nothing
                 continue
+            if place == 0 and i in free:
+                for byte, j in free[i].row.items():
+                    out.setdefault(byte, []).append((STEP, j))
             for byte, nxt in tries[i][0].follow_of(place).items():
                 out.setdefault(byte, []).append((i, nxt))
+        return out
+
+    def readers(self, positions: Iterable[Position], byte: int) -> list[Position]:
+        """next_bytes(positions)[byte], without the other bytes."""
+        out: list[Position] = []
+        tries, free = self._tries, self.free
+        for i, place in positions:
+            if i < 0:
+                continue
+            if place == 0 and i in free:
+                j = free[i].row.get(byte)
+                if j is not None:
+                    out.append((STEP, j))
+            nxt = tries[i][0].follow_of(place).get(byte)
+            if nxt is not None:
+                out.append((i, nxt))
         return out
 
     def advance(self, read: Iterable[Position], wanted: Callable[[int], bool] | None = None) -> frozenset[Position]:
@@ -145,10 +194,14 @@ class LiteralDag:
         out: set[Position] = set()
         tries, skip = self._tries, self._may_begin if wanted is not None else None
         for pos in read:
-            trie, shift = tries[pos[0]]
-            if trie.goes_on(pos[1]):
-                out.add(pos)
-            for j in trie.leads[pos[1]]:
+            if pos[0] == STEP:
+                leads, shift = (pos[1],), 0
+            else:
+                trie, shift = tries[pos[0]]
+                if trie.goes_on(pos[1]):
+                    out.add(pos)
+                leads = trie.leads[pos[1]]
+            for j in leads:
                 j += shift
                 if self.trace is not None:
                     self.trace.add(j)
@@ -161,7 +214,7 @@ class LiteralDag:
         for byte in data:
             if not positions:
                 break
-            positions = self.advance(self.next_bytes(positions).get(byte, ()))
+            positions = self.advance(self.readers(positions, byte))
         return positions
 
     def accepts(self, data: bytes) -> bool:
@@ -172,7 +225,7 @@ class LiteralDag:
         departs (all of them where the answer stops short)."""
         positions = self.start()
         for at, byte in enumerate(data):
-            positions = self.advance(self.next_bytes(positions).get(byte, ()))
+            positions = self.advance(self.readers(positions, byte))
             if not positions:
                 return at
         return None if END in positions else len(data)

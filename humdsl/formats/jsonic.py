@@ -7,7 +7,7 @@ import json
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, SpanRule, has_grounded_span, intern_terminal,
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, FreeRule, SpanRule, has_grounded_span, intern_terminal,
                     lark_string, length_terminal, longest_grounded, span_problem, substring_regex,
                     words_regex)
 
@@ -259,7 +259,7 @@ class JsonFormat:
             b.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
         return "\n".join(b.rules) + "\n"
 
-    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule]]:
+    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule | FreeRule]]:
         """The grammar for no input in particular (its grounded span terminals unbound), and
         those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
         b = self._built(batch, None)
@@ -335,7 +335,7 @@ class _JsonLark:
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}
         self.count = 0
-        self.spans: dict[str, SpanRule] = {}  # the grounded span terminals, by name
+        self.spans: dict[str, SpanRule | FreeRule] = {}  # the span and free-text terminals, by name
         self.no_spans = (fmt.schema.grounded and source is not None
                          and not has_grounded_span(source, fmt.schema.max_words, json_mode=True))
 
@@ -421,6 +421,8 @@ class _JsonLark:
         term = intern_terminal(self, "JSPAN", " & ".join(terms))
         if fmt._grounded(kind):
             self.spans[term] = SpanRule(True, fmt.schema.max_words)
+        else:
+            self.spans[term] = FreeRule(True, MAX_FREE_CHARS)
         string = f'"\\"" {term} "\\""'
         if fmt.schema.kind == "qa":
             return '"null"' if self.no_spans else f'({string} | "null")'

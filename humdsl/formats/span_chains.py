@@ -36,11 +36,14 @@ class InputChunks:
 
 
 class SpanChains:
+    free = False
+
     def __init__(self, chunks_: InputChunks, rule: SpanRule):
         self.parts, self.n = chunks_.parts, len(chunks_.parts)
         self.pieces = chunks_.pieces(rule.json_mode)
         self.json_mode, self.max_words = rule.json_mode, rule.max_words
         self.stops = _stops_of(rule.stops, rule.ends)
+        self.size = (self.n + 1) * (self.max_words + 1) * self.stops.size  # how many states
         self._live: dict[State, bool] = {}
         self._starts: list[tuple[bytes, State]] | None = None
 
@@ -65,6 +68,16 @@ class SpanChains:
         return None if s2 is None else (b + 1, w2, s2)
 
     # ---- what the answer builder asks ---------------------------------------------------------------
+    def index(self, state: State) -> int:
+        """A number for the state, below `size`, that grows along every chunk read."""
+        b, w, s = state
+        return (b * (self.max_words + 1) + w) * self.stops.size + s
+
+    def state_at(self, index: int) -> State:
+        bw, s = divmod(index, self.stops.size)
+        b, w = divmod(bw, self.max_words + 1)
+        return b, w, s
+
     def may_end(self, state: State) -> bool:
         b, _, s = state
         return b > 0 and self._can_end(self.parts[b - 1]) and not self.stops.bad_end[s]

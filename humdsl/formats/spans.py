@@ -32,6 +32,17 @@ class SpanRule:
     ends: tuple[str, ...] = ()  # what it may not end with (cutting_ends)
 
 
+@dataclass(frozen=True)
+class FreeRule:
+    """What a free-text terminal accepts (an open IE relation phrase, in the model's own words):
+    the span shape, at most max_chars characters (in JSON, an escape is one), no stop and no
+    forbidden end. The builders record one per terminal, as for SpanRule (formats/free_text.py)."""
+    json_mode: bool
+    max_chars: int
+    stops: tuple[str, ...] = ()
+    ends: tuple[str, ...] = ()
+
+
 @lru_cache(maxsize=64)
 def chunk_bounds(source: str) -> frozenset[int]:
     bounds = {0, len(source)}

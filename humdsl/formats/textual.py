@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
-from .spans import (MAX_FREE_CHARS, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
+from .spans import (MAX_FREE_CHARS, FreeRule, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
                     lark_string, length_terminal, longest_grounded, not_ending, SpanRule, span_problem, substring_regex,
                     words_regex)
 from .template import Part
@@ -282,7 +282,7 @@ class TextFormat:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         return self._built(batch, source).text()
 
-    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule]]:
+    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule | FreeRule]]:
         """The grammar for no input in particular (its grounded span terminals unbound), and
         those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
         g = self._built(batch, None)
@@ -332,7 +332,7 @@ class _LarkBuilder:
         self.rules: list[str] = []
         self.terminals: dict[str, str] = {}
         self.count = 0
-        self.spans: dict[str, SpanRule] = {}  # the grounded span terminals, by name
+        self.spans: dict[str, SpanRule | FreeRule] = {}  # the span and free-text terminals, by name
         self.source = call.source
         self.no_spans = (fmt.schema.grounded and call.source is not None
                          and not has_grounded_span(call.source, fmt.schema.max_words))
@@ -444,6 +444,8 @@ class _LarkBuilder:
         term = intern_terminal(self, "SPAN", " & ".join(terms))
         if fmt._grounded(kind):
             self.spans[term] = SpanRule(False, fmt.schema.max_words, stops, ends)
+        elif follow:  # lazy: the literal after it ends it (a greedy lexeme is left to llguidance)
+            self.spans[term] = FreeRule(False, MAX_FREE_CHARS, stops, ends)
         if not follow:
             return term
         rule = self.fresh("span")

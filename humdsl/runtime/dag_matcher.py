@@ -16,7 +16,10 @@ follow that rule (llguidance's TokenParser.ff_tokens and TokTrie.chop_tokens).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..formats.dag import LiteralDag
+from .free_masks import FreeMasks
 
 _TABLES: dict[int, tuple[object, "TokenTable"]] = {}
 
@@ -60,6 +63,7 @@ class DagMatcher:
         self._ff: list[int] | None = None  # the forced tokens from here, once computed
         self.stopped = False  # as llguidance: only a token taken stops (an empty answer takes EOS)
         self.error = ""
+        self._tails: dict[tuple[int, int], tuple[int, np.ndarray]] = {}  # (masks, node) -> tails read
 
     # -- reading tokens --------------------------------------------------------------------------
     def _after(self, positions, t: int):
@@ -115,37 +119,103 @@ class DagMatcher:
         forced = self._forced_tokens()
         if forced:
             return forced[:1]
-        out = list(self.table.eos) if self.dag.is_end(self.positions) else []
-        return out + self._walked()
+        ids, masks = self._walked(self.positions)
+        if masks:
+            return np.flatnonzero(self._joined(ids, masks)).tolist()
+        return (list(self.table.eos) if self.dag.is_end(self.positions) else []) + ids
 
-    def _walked(self) -> list[int]:
-        """The tokens the language takes from here: from the language's shared masks where it
-        has them (a span's start in every item of a list reads the same), else walked."""
+    def allowed_mask(self) -> np.ndarray:
+        """The mask as a boolean per token id (what the decoder takes): inside free text, where
+        most of the vocabulary is allowed, built as arrays and never listed."""
+        if self.stopped or self._forced_tokens():
+            out = np.zeros(self.table.vocab, dtype=np.bool_)
+            out[self.allowed_tokens()] = True
+            return out
+        return self._joined(*self._walked(self.positions))
+
+    def _joined(self, ids: list[int], masks: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros(self.table.vocab, dtype=np.bool_)
+        out[ids] = True
+        for mask in masks:
+            out |= mask
+        if self.dag.is_end(self.positions):
+            out[self.table.eos] = True
+        return out
+
+    def _walked(self, positions) -> tuple[list[int], list[np.ndarray]]:
+        """The tokens the language takes from `positions`: from the language's shared masks where
+        it has them (a span's start in every item of a list reads the same), else walked."""
         dag, memo = self.dag, self.dag.masks
-        found = memo.get(self.positions) if memo is not None else None
+        found = memo.get(positions) if memo is not None else None
         if found is not None:
-            return list(found)
+            return list(found), []
         if memo is None:
-            return self._walk(b"", self.positions)
+            return self._walk(b"", positions)
         dag.trace = set()
         try:
-            found = self._walk(b"", self.positions)
-            memo.put(self.positions, dag.trace, found)
+            found, masks = self._walk(b"", positions)
+            if not masks:  # a walk into free text is not shared (its mask is not a list)
+                memo.put(positions, dag.trace, found)
         finally:
             dag.trace = None
-        return found
+        return found, masks
+
+    def _free_mask(self, at, prefix: bytes) -> np.ndarray:
+        """The tokens that are `prefix` and then bytes a free text's node reads
+        (runtime/free_masks.py)."""
+        masks = FreeMasks.of(self.table, at.machine, at.exits)
+
+        def tails_ok() -> np.ndarray:
+            key = (id(masks), at.after)
+            found = self._tails.get(key)
+            if found is None or found[0] != len(masks.tails):
+                found = self._tails[key] = (len(masks.tails), self._tails_read(masks, at.after))
+            return found[1]
+
+        return masks.mask(at.state, at.count, tails_ok, prefix)
+
+    def _tails_read(self, masks: FreeMasks, after: int | None) -> np.ndarray:
+        """Which of the tails that tokens leaving a free text hold the language reads from
+        `after` on (a walk over the tails' bytes alone)."""
+        ok = np.zeros(len(masks.tails), dtype=np.bool_)
+        if after is None:
+            return ok
+        dag, stack = self.dag, [(b"", self.dag.at(after))]
+        while stack:
+            path, positions = stack.pop()
+            for byte, readers in dag.next_bytes(positions).items():
+                longer = path + bytes((byte,))
+                if longer not in masks.tail_prefixes:
+                    continue
+                k = masks.tails.get(longer)
+                if k is not None:
+                    ok[k] = True
+                if longer in masks.tail_extendable:
+                    stack.append((longer, dag.advance(readers)))
+        return ok
 
     def compute_ff_tokens(self) -> list[int]:
         return [] if self.stopped else list(self._forced_tokens())
 
-    def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False) -> list[int]:
+    def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False) -> tuple[list[int], list]:
         """The tokens whose bytes are `path` and then bytes the language reads from `positions`
-        (at least min_len bytes long); with `first`, stop at the first found."""
+        (at least min_len bytes long): as ids, and where the walk reaches free text, as masks
+        (the tokens that go on into it, read at once); with `first`, stop at the first found."""
         ids, prefixes, extendable, dag = self.table.ids, self.table.prefixes, self.table.extendable, self.dag
         out: list[int] = []
+        masks: list[np.ndarray] = []
         stack = [(path, positions)]
         while stack:
             path, positions = stack.pop()
+            free = [p for p in positions if p[1] == 0 and p[0] in dag.free]
+            if free:
+                positions = positions.difference(free)
+                for i, _ in free:
+                    mask = self._free_mask(dag.free[i].text, path)
+                    if mask.any():
+                        masks.append(mask)
+                        if first:
+                            return out, masks
             for byte, readers in dag.next_bytes(positions).items():
                 longer = path + bytes((byte,))
                 if longer not in prefixes:
@@ -154,10 +224,10 @@ class DagMatcher:
                 if found and len(longer) >= min_len:
                     out.extend(found)
                     if first:
-                        return out
+                        return out, masks
                 if longer in extendable:  # else no token goes on: the positions after are not needed
                     stack.append((longer, dag.advance(readers, lambda b, p=longer: p + bytes((b,)) in prefixes)))
-        return out
+        return out, masks
 
     def _forced_bytes(self) -> tuple[bytes, frozenset]:
         """The bytes every answer goes on with from here, and the positions after them."""
@@ -199,7 +269,7 @@ class DagMatcher:
         tail = tail[max(0, len(tail) - table.max_len):]
         for start in range(len(tail)):
             suffix = tail[start:]
-            if suffix in table.prefixes and self._walk(suffix, after, len(suffix) + 1, first=True):
+            if suffix in table.prefixes and any(self._walk(suffix, after, len(suffix) + 1, first=True)):
                 total = 0
                 for count in range(1, len(tokens) + 1):
                     total += len(table.bytes_of.get(tokens[-count], b""))

@@ -417,9 +417,10 @@ class JumpForwardDecoder:
         from llguidance.torch import fill_next_token_bitmask
 
         if isinstance(m, DagMatcher):
-            allowed = np.zeros(self.vocab, dtype=np.bool_)
-            allowed[m.allowed_tokens()] = True
-            return allowed
+            allowed = m.allowed_mask()
+            if len(allowed) < self.vocab:
+                allowed = np.concatenate([allowed, np.zeros(self.vocab - len(allowed), dtype=np.bool_)])
+            return allowed[:self.vocab]
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
