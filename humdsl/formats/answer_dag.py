@@ -82,7 +82,8 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
             found = [(text, (v - u) * stride) for text, v in lits[u] if live[v]]
             for e, (r, v) in enumerate(spans[u]):
                 if live[v] and not chains[r].free:
-                    found += [(text, node(0, e, r, state)) for text, state in chains[r].starts()]
+                    base = 1 + e * per_edge  # node(0, e, r, state), the index found once per chain
+                    found += [(text, base + k) for text, k in chains[r].start_indices()]
             steps_kept[key] = found
         return found
 

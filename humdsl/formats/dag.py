@@ -120,7 +120,8 @@ class LiteralDag:
                     raise ValueError(f"an edge of node {i} leads past the last node")
                 found = self._tries[i] = (shared[0], i)
             elif isinstance(edges, Free):
-                self._checked(tuple((bytes((b,)), j) for b, j in edges.row.items()), i)
+                if edges.row and not i < min(edges.row.values()) <= max(edges.row.values()) <= self.n:
+                    raise ValueError(f"a byte of free node {i} leads back or past the last node")
                 self.free[i] = edges
                 found = self._tries[i] = (_Trie(self._checked(tuple(edges.exits), i)), 0)
             else:

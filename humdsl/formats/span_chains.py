@@ -46,6 +46,7 @@ class SpanChains:
         self.size = (self.n + 1) * (self.max_words + 1) * self.stops.size  # how many states
         self._live: dict[State, bool] = {}
         self._starts: list[tuple[bytes, State]] | None = None
+        self._start_indices: list[tuple[bytes, int]] | None = None
 
     # ---- the rules, per chunk ---------------------------------------------------------------------
     def _can_start(self, c: str) -> bool:
@@ -123,6 +124,13 @@ class SpanChains:
                         found.append((self.pieces[i], nxt))
             self._starts = found
         return self._starts
+
+    def start_indices(self) -> list[tuple[bytes, int]]:
+        """starts(), each state as its index (what every node of a span start adds to its base)."""
+        if self._start_indices is None:
+            index = self.index
+            self._start_indices = [(text, index(state)) for text, state in self.starts()]
+        return self._start_indices
 
 
 def _words_in(c: str, after_space: bool) -> int:
