@@ -54,7 +54,8 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
     if exits is None:
         return None
     # every span's starts, found here (once per input and span rule) rather than at a mask
-    live = skeleton.live(tuple(c.free or bool(c.starts()) for c in chains))
+    passable = tuple(c.free or bool(c.starts()) for c in chains)
+    live = skeleton.live(passable)
     if not live[0]:
         return None
     lits, spans, accepting = skeleton.lits, skeleton.spans, skeleton.accepting
@@ -150,7 +151,8 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
     def state_of(x: int) -> int:
         """The skeleton state whose edges node x shows: its own, or inside a span, those of the
         state the span leads to."""
-        return x // stride if x % stride == 0 else span_edge(x)[2][1]
+        u, inner = divmod(x, stride)
+        return u if inner == 0 else spans[u][(inner - 1) // per_edge][1]
 
     def anchor(positions) -> tuple[bytes, int] | None:
         """Where a walk from `positions` goes, as (bytes it must read first, skeleton state it
@@ -170,7 +172,7 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         j += shift
         return (text[depth:], j // stride) if j % stride == 0 else None
 
-    dag.masks = _SharedMasks(skeleton, live, anchor, state_of)
+    dag.masks = _SharedMasks(skeleton, live, anchor, state_of, skeleton.repeated(passable))
     return dag
 
 
@@ -186,9 +188,10 @@ class _SharedMasks:
 
     MAX_DEPTH = 6
 
-    def __init__(self, skeleton: Skeleton, live: list[bool], anchor, state_of):
+    def __init__(self, skeleton: Skeleton, live: list[bool], anchor, state_of, repeated: frozenset[int]):
         self.sk, self.live = skeleton, live
         self.anchor, self.state_of = anchor, state_of
+        self.repeated = repeated  # the states another one reads like: the rest share nothing
         self.found: dict[tuple[bytes, int, int], list[int]] = {}  # (bytes to read first, depth, signature)
         self.depths: set[int] = set()
         self.hits = 0
@@ -208,8 +211,16 @@ class _SharedMasks:
             found = self._sigs[key] = self._ids.setdefault(shape, len(self._ids))
         return found
 
-    def get(self, positions) -> list[int] | None:
+    def _key(self, positions) -> tuple[bytes, int] | None:
         found = self.anchor(positions)
+        return found if found is not None and found[1] in self.repeated else None
+
+    def shareable(self, positions) -> bool:
+        """Might a walk from here share its mask? (Else it need not trace where it went.)"""
+        return self._key(positions) is not None
+
+    def get(self, positions) -> list[int] | None:
+        found = self._key(positions)
         if found is None:
             return None
         rest, u = found
@@ -221,14 +232,14 @@ class _SharedMasks:
         return None
 
     def put(self, positions, reached: set[int], mask: list[int]) -> None:
-        found = self.anchor(positions)
+        found = self._key(positions)
         if found is None:
             return
         rest, u = found
         longest = self._longest_paths(u)
         depth = 0
-        for x in reached:
-            d = longest.get(self.state_of(x))
+        for v in {self.state_of(x) for x in reached}:  # many nodes, few states
+            d = longest.get(v)
             if d is None:
                 return  # farther than kept apart: not shared
             depth = max(depth, d)

@@ -37,6 +37,7 @@ class Skeleton:
     accepting: list[bool]
     rules: list[SpanRule]
     _live: dict[tuple[bool, ...], list[bool]] = field(default_factory=dict)
+    _repeated: dict[tuple[bool, ...], frozenset[int]] = field(default_factory=dict)
 
     def live(self, passable: tuple[bool, ...]) -> list[bool]:
         """Which states can still reach an end, when the spans of rule r can be written at all
@@ -48,6 +49,21 @@ class Skeleton:
                 found[u] = found[u] or any(found[v] for _, v in self.lits[u]) or \
                     any(passable[r] and found[v] for r, v in self.spans[u])
             self._live[passable] = found
+        return found
+
+    def repeated(self, passable: tuple[bool, ...]) -> frozenset[int]:
+        """The states whose edges read like another state's (the same literals, span rules, ends
+        and liveness): the only ones whose masks another state may share (answer_dag.py)."""
+        found = self._repeated.get(passable)
+        if found is None:
+            live, seen, twice = self.live(passable), {}, set()
+            for u in range(len(self.lits)):
+                shape = (self.accepting[u], tuple((text, live[v]) for text, v in self.lits[u]),
+                         tuple((r, live[v]) for r, v in self.spans[u]))
+                first = seen.setdefault(shape, u)
+                if first != u:
+                    twice.update((first, u))
+            found = self._repeated[passable] = frozenset(twice)
         return found
 
 

@@ -146,11 +146,11 @@ class DagMatcher:
         """The tokens the language takes from `positions`: from the language's shared masks where
         it has them (a span's start in every item of a list reads the same), else walked."""
         dag, memo = self.dag, self.dag.masks
-        found = memo.get(positions) if memo is not None else None
+        if memo is None or not memo.shareable(positions):
+            return self._walk(b"", positions)
+        found = memo.get(positions)
         if found is not None:
             return list(found), []
-        if memo is None:
-            return self._walk(b"", positions)
         dag.trace = set()
         try:
             found, masks = self._walk(b"", positions)
