@@ -37,6 +37,8 @@ class Machine:
     unit read: with the count, it orders a text's states so that every byte leads forward)."""
 
     def __init__(self, rule: FreeRule):
+        if rule.json_mode and (rule.stops or rule.ends):  # an escape is fed as one placeholder
+            raise ValueError("a free text in JSON has no stops: its closing quote ends it")
         self.rule = rule
         self.json_mode, self.max_units = rule.json_mode, rule.max_chars
         self.stops = _stops_of(rule.stops, rule.ends)

@@ -39,7 +39,7 @@ class FreeRule:
     forbidden end. The builders record one per terminal, as for SpanRule (formats/free_text.py)."""
     json_mode: bool
     max_chars: int
-    stops: tuple[str, ...] = ()
+    stops: tuple[str, ...] = ()  # outside JSON only (in JSON, the closing quote ends the text)
     ends: tuple[str, ...] = ()
 
 
