@@ -75,6 +75,23 @@ def test_resuming_into_the_output_of_another_run_is_refused(model_dir, tmp_path)
     assert changed.exit_code != 0 and "spec hash" in changed.output, changed.output
 
 
+def test_resuming_with_another_model_is_refused_and_with_the_same_one_named_otherwise_goes_on(model_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "out.jsonl"
+    base = [ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--input", TICKETS,
+            "--output", out]
+    assert run(*base, "--model", model_dir, "--limit", "2").exit_code == 0
+    other = tmp_path / "other-model"
+    shutil.copytree(model_dir, other)  # the same weights, but another model as far as a run can tell
+    refused = run(*base, "--model", other)
+    assert refused.exit_code != 0 and "holds the results of another run (model" in refused.output, refused.output
+    alias = tmp_path / "alias"
+    alias.symlink_to(model_dir, target_is_directory=True)
+    resumed = run(*base, "--model", alias)
+    assert resumed.exit_code == 0 and "2 already done" in resumed.output, resumed.output
+
+
 def test_bad_input_lines_are_reported_and_good_ones_processed(model_dir, tmp_path):
     bad = tmp_path / "in.jsonl"
     bad.write_text('{"id": "a", "text": "The invoice page is broken."}\nnot json\n{"text": "no id"}\n'

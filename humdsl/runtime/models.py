@@ -45,6 +45,13 @@ def _gguf_cache(path: Path) -> Path:
     return cache_dir() / "models" / f"{path.stem}-{h.hexdigest()[:16]}"
 
 
+def model_name(name: str | None) -> str:
+    """What a run records as its model: the resolved path of its file or folder (so that a
+    resumed run can tell another model from the same one named another way)."""
+    name = name or DEFAULT_MODEL
+    return str((_smollm2_gguf() if name == DEFAULT_MODEL else Path(name)).resolve())
+
+
 def load(name: str | None) -> LoadedModel:
     os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # avoids an 18-23 s first-call compile stall
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,7 +93,7 @@ def load(name: str | None) -> LoadedModel:
     model.to(device).eval()
     if device == "cpu":
         column_major_weights(model)
-    return LoadedModel(model, tok, str(path), device)
+    return LoadedModel(model, tok, str(path.resolve()), device)
 
 
 def column_major_weights(model) -> int:

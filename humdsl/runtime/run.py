@@ -18,6 +18,7 @@ from ..formats.spans import LENGTH_PREFIX
 from ..ir import content_hash
 from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
+from .models import ModelError, model_name
 
 
 class RunError(Exception):
@@ -94,14 +95,15 @@ def _done_ids(*paths: Path) -> set[str]:
 
 def _other_run(path: Path, identity: dict[str, str]) -> str | None:
     """What differs between this run and the one whose lines `path` holds (None: the same run,
-    or no file): its ids would otherwise count as done, answers of another task, format or spec
-    kept in place of this run's."""
+    or no file): its ids would otherwise count as done, answers of another task, format, spec or
+    model kept in place of this run's."""
     if not path.exists():
         return None
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             obj = json.loads(line)
-            theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"]}
+            theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
+                      "model": str(Path(obj["model"]).resolve()) if obj.get("model") else None}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
         diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
@@ -178,6 +180,10 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
 
     partial = opts.output.with_name(opts.output.name + ".partial")
     identity = {"task": task["name"], "format": name, "spec hash": content_hash(task)}
+    try:
+        identity["model"] = model_name(opts.model)
+    except ModelError:
+        pass  # loading it says why, where there is anything to do
     existing = partial if partial.exists() else opts.output
     other = _other_run(existing, identity)
     if other:
