@@ -237,21 +237,25 @@ def test_a_qa_span_has_at_most_its_word_bound(tokenizers, name):
             assert dag.accepts(answer.encode()) == ok == _llg_accepts(lltok, lark, answer.encode()), (n, span)
 
 
-def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2):
+def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2, reason: int = 0):
     """Walk answers as the jump-forward decoder does (take the forced tokens, then one token the
     mask allows, the longest or a random one), comparing llguidance under the grammar with the
-    DagMatcher at every step. Returns how many masks were compared."""
+    DagMatcher at every step (`reason`: behind a reasoning line). Returns how many masks were
+    compared."""
     from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
 
     from humdsl import constraints
+    from humdsl.formats.reasoning import with_reasoning
     from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+    from humdsl.runtime.run import split_reasoning
 
     table, rng, compared = TokenTable.of(lltok), random.Random(seed), 0
     bitmask = allocate_token_bitmask(1, lltok.vocab_size)
     for text in texts:
         for _ in range(walks):
-            ref = constraints.new_matcher(lltok, fmt.grammar(source=text))
-            dm = DagMatcher(fmt.language(source=text), table)
+            grammar = fmt.grammar(source=text)
+            ref = constraints.new_matcher(lltok, with_reasoning(grammar, reason) if reason else grammar)
+            dm = DagMatcher(fmt.language(source=text, reason=reason), table)
             taken: list[int] = []
             while True:
                 fill_next_token_bitmask(ref, bitmask, 0)  # with forced tokens pending: the first
@@ -283,7 +287,8 @@ def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2):
                     break
                 taken.append(pick)
             if taken:
-                assert fmt.parse(lltok.decode_str(taken), source=text) is not None
+                answer = lltok.decode_str(taken)
+                assert fmt.parse(split_reasoning(answer)[1] if reason else answer, source=text) is not None
     return compared
 
 
@@ -299,6 +304,24 @@ def test_masks_and_forced_tokens_are_llguidances(tokenizers, pid, ir, fmt_ir):
     _, lltok = tokenizers
     texts = INPUTS + [sample_source(ir), ":"]  # ":" holds no span: only the empty answer
     assert _compare_along_walks(lltok, build(ir, fmt_ir), texts, seed=1, walks=8) > 100
+
+
+REASONED = [p for p in NATIVE if p[0] in ("ner.conll03:tuples", "ner.conll03:json_by_label",
+                                          "openie.carb:triple_tuples", "qa.squad:json_answer")]
+
+
+@pytest.mark.parametrize("pid,ir,fmt_ir", REASONED, ids=[p[0] for p in REASONED])
+def test_behind_a_reasoning_line_masks_and_forced_tokens_are_llguidances(tokenizers, pid, ir, fmt_ir):
+    """`humc run --reason N`: a free line of at most N characters (formats/reasoning.py), then
+    'Answer: ' and the answer, read natively as llguidance reads the grammar."""
+    _, lltok = tokenizers
+    fmt = build(ir, fmt_ir)
+    empty = fmt.render(fmt.schema.from_items([]) if fmt.schema.kind != "qa" else {"answer": None}).encode()
+    dag = fmt.language(source=INPUTS[0], reason=12)
+    assert dag.accepts(b"\nAnswer: " + empty) and dag.accepts(b" x;\t" * 3 + b"\nAnswer: " + empty)
+    assert not dag.accepts(b"x" * 13 + b"\nAnswer: " + empty) and not dag.accepts(empty)
+    texts = INPUTS[:3] + [sample_source(ir)]
+    assert _compare_along_walks(lltok, fmt, texts, seed=4, walks=4, reason=12) > 60
 
 
 @pytest.mark.parametrize("name", ["smollm2-135m-instruct", "gpt2"])
@@ -448,6 +471,9 @@ def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loa
     assert isinstance(row_constraint(openie, None, "Ann met Bo .", True), LiteralDag)  # with free text
     label = humdsl.load(ROOT / "specs" / "classify.hum").task("sst2").format("bare_label")
     assert isinstance(row_constraint(label, None, "Ann met Bo .", True), str)  # grounds nothing
+    tuples = humdsl.load(SPEC).task("conll03").format("tuples")
+    assert isinstance(row_constraint(tuples, None, "Ann met Bo .", True, reason=40), LiteralDag)  # --reason 40
+    assert row_constraint(fmt, None, "Ann met Bo .", True, reason=40).startswith("start: LEN_REASONING")  # inline
     assert isinstance(row_constraint(humdsl.load(SPEC).task("conll03").format("tuples"), None, "Ann met Bo .",
                                      True), LiteralDag)
     for name in ("answer_span", "json_answer"):

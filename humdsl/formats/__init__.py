@@ -78,34 +78,38 @@ class Format:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         return self.impl.grammar(batch, source)
 
-    def language(self, batch: list[str] | None = None, source: str | None = None):
+    def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
         decoder runs without llguidance, or None where the format has none. The inline format
         builds its own; a format that grounds spans has its grammar's skeleton with the input's
-        spans written in (formats/answer_dag.py), where the skeleton is readable (no free text)."""
+        spans written in (formats/answer_dag.py), where the skeleton is readable. `reason`: behind
+        a reasoning line of at most that many characters (formats/reasoning.py; not inline)."""
         own = getattr(self.impl, "language", None)
         if own is not None:
-            return own(batch, source)
+            return own(batch, source) if not reason else None
         if source is None or not self.schema.grounded:
             return None
-        skeleton = self.skeleton(batch)
+        skeleton = self.skeleton(batch, reason)
         if skeleton is None:
             return None
         from .answer_dag import answers
 
         return answers(skeleton, source)
 
-    def skeleton(self, batch: list[str] | None = None):
+    def skeleton(self, batch: list[str] | None = None, reason: int = 0):
         """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None
         where the format has no grounded span or its grammar holds what a skeleton cannot."""
-        key = tuple(self.schema.batch_or_all(batch))
+        key = (tuple(self.schema.batch_or_all(batch)), reason)
         if key not in self._skeletons:
             from .lark_nfa import Unreadable, read_skeleton
+            from .reasoning import REASONING, reasoning_rule, with_reasoning
 
             own = getattr(self.impl, "skeleton", None)
             found = None
             if own is not None:
                 lark, rules = own(batch)
+                if reason:
+                    lark, rules = with_reasoning(lark, reason), {**rules, REASONING: reasoning_rule(reason)}
                 try:
                     found = read_skeleton(lark, rules) if rules else None
                 except Unreadable:

@@ -1,5 +1,6 @@
 """Free text under one free rule (spans.FreeRule): what formats/answer_dag.py offers where an
-answer writes an open IE relation phrase, which the model words itself, without llguidance.
+answer writes an open IE relation phrase, which the model words itself (or a reasoning line
+before the answer, formats/reasoning.py), without llguidance.
 
 The rule's terminal (the span shape, a length bound, stops and forbidden ends) is a byte automaton,
 `Machine`, built once per rule: a state holds how many units were read (none, one, more), whether
@@ -40,7 +41,7 @@ class Machine:
         if rule.json_mode and (rule.stops or rule.ends):  # an escape is fed as one placeholder
             raise ValueError("a free text in JSON has no stops: its closing quote ends it")
         self.rule = rule
-        self.json_mode, self.max_units = rule.json_mode, rule.max_chars
+        self.json_mode, self.max_units, self.shaped = rule.json_mode, rule.max_chars, rule.shaped
         self.stops = _stops_of(rule.stops, rule.ends)
         specials = {ch for ch in WHITESPACE if ord(ch) >= 0x80}
         specials |= {ch for s in rule.stops + rule.ends for ch in s if ord(ch) >= 0x80}
@@ -118,12 +119,12 @@ class Machine:
         the first neither a blank nor punctuation that only separates."""
         if ch == "\n" or (self.json_mode and (ch == '"' or ord(ch) < 0x20)):
             return None
-        if units == 0 and (ch in WHITESPACE or ch in _BAD_FIRST):
+        if self.shaped and units == 0 and (ch in WHITESPACE or ch in _BAD_FIRST):
             return None
         s2 = self.stops.feed(s, ch)
         if s2 is None:
             return None
-        last_ok = ch not in WHITESPACE and ch not in _BAD_LAST
+        last_ok = not self.shaped or (ch not in WHITESPACE and ch not in _BAD_LAST)
         return (min(units + 1, 2), place, None, s2, last_ok), starting
 
     def _escape(self, units: int, place: int, raw: str, s: int):
@@ -132,6 +133,8 @@ class Machine:
 
     def _ends(self, state) -> bool:
         units, _, pending, s, last_ok = state
+        if not self.shaped:
+            return pending is None and not self.stops.bad_end[s]
         return units > 0 and pending is None and last_ok and not self.stops.bad_end[s]
 
     def _need(self) -> list[int]:

@@ -41,6 +41,7 @@ class FreeRule:
     max_chars: int
     stops: tuple[str, ...] = ()  # outside JSON only (in JSON, the closing quote ends the text)
     ends: tuple[str, ...] = ()
+    shaped: bool = True  # False: any characters but a line break, none included (a reasoning line)
 
 
 @lru_cache(maxsize=64)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..formats import FormatParseError, InputTooLarge, Unrenderable, build
-from ..formats.spans import LENGTH_PREFIX
+from ..formats.reasoning import REASON_MARK, with_reasoning
 from ..ir import content_hash
 from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
@@ -127,23 +127,8 @@ def _clean_partial(partial: Path) -> None:
     partial.write_text("".join(good), encoding="utf-8")
 
 
-REASON_MARK = "\nAnswer: "
-REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal: see formats.spans.without_length_bounds
 REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
                  "followed by the answer in the format above.")
-
-
-def with_reasoning(grammar: str, chars: int) -> str:
-    """The answer grammar behind a bounded one-line reasoning segment and an 'Answer: ' mark.
-    The reasoning cannot hold a line break, so the mark always ends it."""
-    lines = grammar.split("\n")
-    if not lines[0].startswith("start: "):
-        raise ValueError("a humdsl grammar starts with its start rule")
-    answer = lines[0][len("start: "):]
-    lines[0] = f"start: {REASONING} {json.dumps(REASON_MARK)} answer_start"
-    lines.insert(1, f"answer_start: {answer}")
-    lines.insert(2, f"{REASONING}: /[^\\n]{{0,{chars}}}/")
-    return "\n".join(lines)
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
@@ -231,7 +216,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             for i in range(0, len(todo), max(1, opts.batch_size)):
                 chunk = todo[i:i + opts.batch_size]
                 grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
-                                              languages=takes_languages(decoder) and opts.reason == 0)
+                                              languages=takes_languages(decoder), reason=opts.reason)
                 live = [r for r in chunk if r["id"] not in refused]
                 prompts = [prompt_text(task, fmt, r, choice) for r in live]
                 if opts.backend == "llguidance":
@@ -240,7 +225,6 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     budget = decoder.budget
                 if opts.reason > 0:
                     prompts = [p + REASON_PROMPT + "\n" for p in prompts]
-                    grammars = [with_reasoning(g, opts.reason) for g in grammars]
                     budget += 4 * opts.reason + len(REASON_MARK)
                 decoded = dict(zip([r["id"] for r in live],
                                    decoder.generate(prompts, grammars, budget, sampling) if live else []))
@@ -284,14 +268,19 @@ def takes_languages(decoder) -> bool:
     return getattr(decoder, "takes_languages", False)
 
 
-def row_constraint(fmt, labels, source: str, languages: bool):
+def row_constraint(fmt, labels, source: str, languages: bool, reason: int = 0):
     """A row's constraint: the format's LiteralDag where it has one and the decoder takes it
-    (grounded formats: nothing to compile; no inline input too long), else its grammar."""
-    language = fmt.language(batch=labels, source=source) if languages else None
-    return language if language is not None else fmt.grammar(batch=labels, source=source)
+    (grounded formats: nothing to compile; no inline input too long), else its grammar; with
+    `reason`, behind a reasoning line of at most that many characters."""
+    language = fmt.language(batch=labels, source=source, reason=reason) if languages else None
+    if language is not None:
+        return language
+    grammar = fmt.grammar(batch=labels, source=source)
+    return with_reasoning(grammar, reason) if reason else grammar
 
 
-def _grammars(fmt, rows: list[dict], labels, backend: str, languages: bool = False) -> tuple[list, dict[str, str]]:
+def _grammars(fmt, rows: list[dict], labels, backend: str, languages: bool = False,
+              reason: int = 0) -> tuple[list, dict[str, str]]:
     """Each row's constraint (None on a schema backend: one schema serves all), and the rows whose
     input the format refuses (an inline grammar too large for llguidance), by id, with why."""
     if backend != "llguidance":
@@ -299,7 +288,7 @@ def _grammars(fmt, rows: list[dict], labels, backend: str, languages: bool = Fal
     grammars, refused = [], {}
     for r in rows:
         try:
-            grammars.append(row_constraint(fmt, labels, r["text"], languages))
+            grammars.append(row_constraint(fmt, labels, r["text"], languages, reason))
         except InputTooLarge as e:
             refused[r["id"]] = str(e)
     return grammars, refused
