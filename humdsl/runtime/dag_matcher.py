@@ -207,7 +207,7 @@ class DagMatcher:
         stack = [(path, positions)]
         while stack:
             path, positions = stack.pop()
-            free = [p for p in positions if p[1] == 0 and p[0] in dag.free]
+            free = [p for p in positions if p[1] == 0 and p[0] in dag.free] if dag.free else None
             if free:
                 positions = positions.difference(free)
                 for i, _ in free:

@@ -413,14 +413,10 @@ class JumpForwardDecoder:
 
     def _allowed(self, row, m, done: int):
         """The mask: a numpy boolean per token of the vocabulary."""
-        import numpy as np
         from llguidance.torch import fill_next_token_bitmask
 
         if isinstance(m, DagMatcher):
-            allowed = m.allowed_mask()
-            if len(allowed) < self.vocab:
-                allowed = np.concatenate([allowed, np.zeros(self.vocab - len(allowed), dtype=np.bool_)])
-            return allowed[:self.vocab]
+            return m.allowed_mask()  # its table is this decoder's tokenizer's: one entry per token
         fill_next_token_bitmask(m, self.bitmask, 0)
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")

@@ -99,11 +99,15 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
     model kept in place of this run's."""
     if not path.exists():
         return None
+    resolved: dict[str, str] = {}  # each model path named in the file, resolved once
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             obj = json.loads(line)
+            model = obj.get("model")
+            if model and model not in resolved:
+                resolved[model] = str(Path(model).resolve())
             theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
-                      "model": str(Path(obj["model"]).resolve()) if obj.get("model") else None}
+                      "model": resolved[model] if model else None}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
         diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
