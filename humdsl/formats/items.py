@@ -50,8 +50,10 @@ class Schema:
     def max_items(self, batch: list[str]) -> int:
         if self.kind == "qa":
             return 1
-        if self.kind == "classify":
-            return len(batch) if self.multilabel else 1
+        if self.kind == "classify":  # a multilabel answer names each label at most once
+            if not self.multilabel:
+                return 1
+            return min(len(batch), self.max_items_rule) if self.max_items_rule else len(batch)
         return self.max_items_rule or 20
 
     def min_items(self) -> int:

@@ -312,7 +312,7 @@ class JsonFormat:
                                                      for m in t["object"]},
                     "required": [m["key"] for m in t["object"]], "additionalProperties": False}
         if "each" in t:
-            limit = len(batch) if self.schema.kind == "classify" else self.schema.max_nested()
+            limit = self.schema.max_items(batch) if self.schema.kind == "classify" else self.schema.max_nested()
             return self._schema_list(t, batch, True, event_type, limit)
         kind, pool = self._hole(t["hole"], nested)
         if kind == "label":
@@ -401,7 +401,7 @@ class _JsonLark:
             parts.append('"}"')
             return "(" + " ".join(parts) + ")"
         if "each" in t:
-            limit = len(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
+            limit = fmt.schema.max_items(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
             return self.list_expr(t, True, event_type, limit)
         hole = t["hole"]
         kind, pool = fmt._hole(hole, nested)
@@ -461,7 +461,7 @@ class _JsonBytes:
             return 2 + sum(len(dumps(m["key"]).encode()) + 4 + self.item_bytes(m["value"], nested)
                            for m in t["object"])
         if "each" in t:
-            limit = len(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
+            limit = fmt.schema.max_items(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
             return self.list_bytes(t, True, limit)
         kind, pool = fmt._hole(t["hole"], nested)
         if kind == "label":
