@@ -44,16 +44,20 @@ class Task:
         return build(self.ir, formats[name] if name else self.ir["formats"][0])
 
     def run(self, inputs, *, model=None, format: str | None = None, labels: list[str] | None = None,
-            shots: int = 2, temperature: float = 0.0, seed: int | None = None, batch_size: int = 4,
-            decoder: str = "auto", backend: str = "llguidance") -> list[dict]:
+            shots: int | None = None, shots_from: str | Path | None = None, temperature: float = 0.0,
+            seed: int | None = None, batch_size: int = 4, decoder: str = "auto", backend: str = "llguidance") -> list[dict]:
         """Decode each input under the task's grammar and return canonical records. `inputs` are
         strings or {"text": ..., "question": ...} dicts; `model` is a folder, a .gguf file,
         'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it).
+        `shots`: how many worked examples the prompt shows (default 2 of the spec's, or 4 from
+        `shots_from`, a labelled dataset file whose examples most similar to each input are
+        shown instead; humdsl.shots.ShotsError when it cannot be read).
         `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines".
         `backend`: "llguidance", or "outlines_core" / "xgrammar" for a JSON format (its JSON
         Schema, compiled once and kept in the on-disk constraint cache). An answer that does not
         parse raises FormatParseError; a row whose matcher failed mid-answer raises DecodeError."""
         from .prompts import PromptChoice, prompt_text
+        from .shots import Shots
         from .runtime.decode import DecodeError, RowFailure, Sampling, make_decoder
         from .runtime.models import LoadedModel, load
         from .runtime.run import row_constraint, takes_languages
@@ -65,14 +69,7 @@ class Task:
         for i, r in enumerate(rows):
             if lone_surrogate(r) is not None:  # it would fail wherever the text is encoded
                 raise ValueError(f"input {i} holds half of a surrogate pair alone, which is not Unicode text")
-        shots_ = []
-        for ex in self.ir["examples"][:shots]:
-            try:
-                shots_.append({"input": ex["input"],
-                               "answer": fmt.render(ex["output"], batch=labels, source=ex["input"]["text"])})
-            except Exception:  # an example this format cannot write is simply not shown
-                continue
-        choice = PromptChoice(batch=labels, examples=shots_)
+        examples = Shots.of(self.ir, fmt, labels, shots, Path(shots_from) if shots_from else None)
         out = []
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
@@ -81,8 +78,9 @@ class Task:
                 budget = max(fmt.budget(batch=labels, source=r["text"]) for r in chunk)
             else:  # one schema for every row
                 grammars, budget = [None] * len(chunk), decoder.budget
-            texts = decoder.generate([prompt_text(self.ir, fmt, r, choice) for r in chunk], grammars,
-                                     budget, Sampling(temperature, 1.0, seed))
+            prompts = [prompt_text(self.ir, fmt, r, PromptChoice(batch=labels, examples=examples.for_row(r)))
+                       for r in chunk]
+            texts = decoder.generate(prompts, grammars, budget, Sampling(temperature, 1.0, seed))
             for k, (t, r) in enumerate(zip(texts, chunk)):
                 if isinstance(t, RowFailure):
                     raise DecodeError(f"input {i + k}: decoding stopped: {t.message}")

@@ -8,6 +8,8 @@ import click
 
 from . import __version__
 
+from .runtime.decisions import DECISIONS, PROMPT_STYLES
+
 
 def _emit_diagnostics(result, as_json: bool, files: int) -> None:
     from .diagnostics import render_json, render_text, summary_line, use_color
@@ -97,7 +99,21 @@ def compile_cmd(spec: str, out_dir: str) -> None:
               help="JSONL: one {\"id\", \"text\", ...} per line.")
 @click.option("--output", "output_path", required=True, type=click.Path(), help="JSONL results.")
 @click.option("--batch-size", default=4, show_default=True)
-@click.option("--shots", default=2, show_default=True, help="Spec examples shown in the prompt.")
+@click.option("--shots", type=int, help="Worked examples shown in the prompt: 2 of the spec's by default, "
+                                      "or 4 with --shots-from.")
+@click.option("--shots-from", "shots_from", type=click.Path(dir_okay=False),
+              help="Labelled examples (canonical JSONL or a dataset file, as humc synth reads them): each "
+                   "input is shown its most similar ones (BM25) instead of the spec's.")
+@click.option("--shots-adapter", "shots_adapter", help="How to read --shots-from (detected when left out).")
+@click.option("--decision", default="greedy", show_default=True, type=click.Choice(DECISIONS),
+              help="greedy: decode under the grammar. exact: score every answer the format allows "
+                   "(classification) and take the likeliest, with its probability. calibrated: the "
+                   "same, each answer's score first divided by its score for a content-free input.")
+@click.option("--prompt-style", "prompt_style", default="chat", show_default=True,
+              type=click.Choice(PROMPT_STYLES),
+              help="chat: the prompt as a user turn of the model's chat template. plain: as a document "
+                   "ending in 'Answer:' (small models often follow worked examples better so); "
+                   "with --decision exact or calibrated.")
 @click.option("--labels", help="Comma-separated label batch (default: all labels).")
 @click.option("--temperature", default=0.0, show_default=True, help="0 is greedy.")
 @click.option("--top-p", default=1.0, show_default=True)
@@ -114,16 +130,17 @@ def compile_cmd(spec: str, out_dir: str) -> None:
               help="The constraint backend. outlines_core and xgrammar take a JSON format's JSON Schema, "
                    "compiled once and kept in the on-disk constraint cache; grounded spans are then "
                    "checked after decoding instead of enforced.")
-def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, labels, temperature, top_p,
-        seed, limit, reason, decoder, backend) -> None:
+def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
+        decision, prompt_style, labels, temperature, top_p, seed, limit, reason, decoder, backend) -> None:
     """Run a task on a local model: every answer is decoded under its grammar and parsed."""
     from .runtime.decode import DecodeError
     from .runtime.models import ModelError
     from .runtime.run import RunError, RunOptions, run as run_task, tty_progress
 
     opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
+                      Path(shots_from) if shots_from else None, shots_adapter,
                       [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
-                      seed, limit, reason, decoder, backend)
+                      seed, limit, reason, decoder, backend, decision, prompt_style)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except (RunError, ModelError) as e:

@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..formats import FormatParseError, InputTooLarge, Unrenderable, build
+from ..formats import FormatParseError, InputTooLarge, build
 from ..formats.reasoning import REASON_MARK, with_reasoning
 from ..ir import content_hash
 from ..jsonl import objects
 from ..prompts import PromptChoice, prompt_text
+from ..shots import Shots, ShotsError
+from .decisions import AnswerScorer
 from .models import ModelError, model_name
 
 
@@ -33,7 +35,9 @@ class RunOptions:
     input: Path
     output: Path
     batch_size: int = 4
-    shots: int = 2
+    shots: int | None = None  # None: 2 of the spec's examples, or 4 retrieved from `shots_from`
+    shots_from: Path | None = None  # labelled examples; each input shows its most similar ones
+    shots_adapter: str | None = None  # how to read `shots_from` (detected when None)
     labels: list[str] | None = None
     temperature: float = 0.0
     top_p: float = 1.0
@@ -42,6 +46,8 @@ class RunOptions:
     reason: int = 0  # > 0: a free reasoning line of at most this many characters before the answer
     decoder: str = "auto"  # auto (jump-forward where it applies), jump-forward, outlines
     backend: str = "llguidance"  # or outlines_core / xgrammar, for JSON formats (schema_backends.py)
+    decision: str = "greedy"  # or exact / calibrated: every allowed answer scored (decisions.py)
+    prompt_style: str = "chat"  # or plain: the prompt as a document, no chat template (decisions only)
 
 
 @dataclass
@@ -107,7 +113,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
             if model and model not in resolved:
                 resolved[model] = str(Path(model).resolve())
             theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
-                      "model": resolved[model] if model else None}
+                      "model": resolved[model] if model else None, "decision": obj.get("decision", "greedy"),
+                      "prompt style": obj.get("prompt_style", "chat")}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
         diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
@@ -165,10 +172,15 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             raise RunError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
     required = [f["name"] for f in task["inputs"]]
     rows, problems = read_inputs(opts.input, required)
+    try:
+        shots = Shots.of(task, fmt, batch_labels, opts.shots, opts.shots_from, opts.shots_adapter)
+    except ShotsError as e:
+        raise RunError(str(e)) from None
     summary = RunSummary(bad_input=problems, output=opts.output)
 
     partial = opts.output.with_name(opts.output.name + ".partial")
-    identity = {"task": task["name"], "format": name, "spec hash": content_hash(task)}
+    identity = {"task": task["name"], "format": name, "spec hash": content_hash(task),
+                "decision": opts.decision, "prompt style": opts.prompt_style}
     try:
         identity["model"] = model_name(opts.model)
     except ModelError:
@@ -187,17 +199,13 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     if opts.limit is not None:
         todo = todo[:opts.limit]
 
-    shots = []
-    for ex in task["examples"][:max(0, opts.shots)]:
-        try:
-            answer = fmt.render(ex["output"], batch=batch_labels, source=ex["input"]["text"])
-        except Unrenderable:
-            continue
-        shots.append({"input": ex["input"], "answer": answer})
-    choice = PromptChoice(batch=batch_labels, examples=shots)
     meta = {"task": task["name"], "format": name,
             "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
                      "file": Path(spec_path).name}}
+    options = _decision_options(opts, fmt, batch_labels)
+    if options is not None:
+        meta["decision"] = opts.decision
+        meta["prompt_style"] = opts.prompt_style
 
     if todo:
         from .decode import DecodeError, RowFailure, Sampling, make_decoder
@@ -208,9 +216,11 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                            f"is a grammar, which {opts.backend} cannot take here)")
         loaded = load_model(opts.model)
         try:
-            decoder = make_decoder(loaded, opts.decoder, backend=opts.backend, fmt=fmt, batch=batch_labels)
+            decoder = make_decoder(loaded, "jump-forward" if options else opts.decoder, backend=opts.backend,
+                                   fmt=fmt, batch=batch_labels)
         except DecodeError as e:
-            raise RunError(str(e)) from None
+            raise RunError(f"--decision {opts.decision}: {e}" if options else str(e)) from None
+        scorer = AnswerScorer(decoder, opts.prompt_style) if options else None
         summary.decoder = decoder.name
         meta["model"] = loaded.name
         sampling = Sampling(opts.temperature, opts.top_p, opts.seed)
@@ -219,10 +229,17 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         with partial.open("a", encoding="utf-8") as out:
             for i in range(0, len(todo), max(1, opts.batch_size)):
                 chunk = todo[i:i + opts.batch_size]
+                if scorer is not None:
+                    for row in chunk:
+                        out.write(_decided_line(row, scorer, options, opts, task, fmt, shots, meta))
+                        summary.written += 1
+                    _flushed(out, summary, len(todo), start, progress)
+                    continue
                 grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
                                               languages=takes_languages(decoder), reason=opts.reason)
                 live = [r for r in chunk if r["id"] not in refused]
-                prompts = [prompt_text(task, fmt, r, choice) for r in live]
+                prompts = [prompt_text(task, fmt, r, PromptChoice(batch=batch_labels, examples=shots.for_row(r)))
+                           for r in live]
                 if opts.backend == "llguidance":
                     budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
                 else:  # one schema for every row; grounding is checked when each answer is parsed
@@ -257,15 +274,57 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                         summary.failed += 1
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
                     summary.written += 1
-                out.flush()
-                os.fsync(out.fileno())
-                if progress:
-                    progress(summary.written, len(todo), time.monotonic() - start)
+                _flushed(out, summary, len(todo), start, progress)
         if getattr(decoder, "cache", None) is not None:
             summary.cache = decoder.cache.stats.summary()
     if opts.limit is None or len(_done_ids(partial)) >= len(rows):
         os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
     return summary
+
+
+def _decision_options(opts: RunOptions, fmt, labels):
+    """The answers to score for --decision exact or calibrated (None for greedy), or why not."""
+    from .decisions import DECISIONS, PROMPT_STYLES, NotEnumerable, answers
+
+    if opts.decision not in DECISIONS:
+        raise RunError(f"unknown decision {opts.decision!r}; choose one of: {', '.join(DECISIONS)}")
+    if opts.prompt_style not in PROMPT_STYLES:
+        raise RunError(f"unknown prompt style {opts.prompt_style!r}; choose one of: {', '.join(PROMPT_STYLES)}")
+    if opts.decision == "greedy":
+        if opts.prompt_style != "chat":
+            raise RunError(f"--prompt-style {opts.prompt_style} is for --decision exact or calibrated: "
+                           f"decoding writes the answer as the chat template's reply")
+        return None
+    if opts.reason > 0:
+        raise RunError(f"--decision {opts.decision} scores whole answers: it takes no --reason line")
+    if opts.backend != "llguidance" or opts.decoder == "outlines":
+        raise RunError(f"--decision {opts.decision} scores answers on humdsl's own model loop: leave "
+                       f"--decoder and --backend at their defaults")
+    try:
+        return answers(fmt, labels)
+    except NotEnumerable as e:
+        raise RunError(f"--decision {opts.decision}: {e}") from None
+
+
+def _decided_line(row: dict, scorer, options, opts: RunOptions, task: dict, fmt, shots, meta: dict) -> str:
+    from .decisions import content_free_row, decide
+
+    choice = PromptChoice(batch=opts.labels or None, examples=shots.for_row(row))
+    prompt = prompt_text(task, fmt, row, choice)
+    blank = None
+    if opts.decision == "calibrated":
+        blank = prompt_text(task, fmt, content_free_row(row, [f["name"] for f in task["inputs"]]), choice)
+    d = decide(scorer, prompt, options, fmt, opts.labels or None, row["text"], blank)
+    line = {"id": row["id"], "record": d.record, "raw": d.text, **meta, "p": d.p, "ranking": d.ranking}
+    return json.dumps(line, ensure_ascii=False) + "\n"
+
+
+def _flushed(out, summary: RunSummary, total: int, start: float, progress) -> None:
+    """A batch's lines on disk before the next batch starts: an interruption loses at most one."""
+    out.flush()
+    os.fsync(out.fileno())
+    if progress:
+        progress(summary.written, total, time.monotonic() - start)
 
 
 def takes_languages(decoder) -> bool:

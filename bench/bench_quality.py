@@ -1,0 +1,218 @@
+"""Answer quality of `humc run` with SmolLM2-135M-Instruct, each lever on and off, beside the
+obvious alternatives, in one run on the shared dev splits (issue 20):
+
+  sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
+  conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
+  tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, exact-set accuracy.
+
+Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
+style (chat template or a plain document), and the worked examples (the spec's two, or the four
+most similar from the training split, `--shots-from`). Alternatives in the same run: a plain
+Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and unconstrained greedy
+generation with that prompt, read by the first label word in the output.
+
+    python bench/bench_quality.py [--only sst2,conll03,tickets] [--n-sst2 100] [--n-conll 50]
+
+Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
+input (model load excluded). Written to bench/results/quality.json after every row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results" / "quality.json"
+
+ONE_LINE = "Is the sentiment of this movie review positive or negative?\nReview: {text}\nSentiment: "
+
+
+def _canonical(examples: list[dict], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for e in examples:
+            fh.write(json.dumps({"id": e["id"], "text": e["text"], "record": e["record"]}) + "\n")
+    return path
+
+
+def _humc(spec: str, task: str, gold: Path, work: Path, name: str, **opts) -> dict:
+    from humdsl.evaluate import evaluate
+    from humdsl.runtime.run import RunOptions, run
+
+    out = work / f"{name}.jsonl"
+    start = time.monotonic()
+    run(str(ROOT / spec), RunOptions(task=task, model=None, input=gold, output=out, **opts))
+    seconds = time.monotonic() - start
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    return _row(name, evaluate(_kind(task), str(gold), str(out)), lines, seconds)
+
+
+def _kind(task: str) -> str:
+    return {"sst2": "classify", "ticket_triage": "classify", "conll03": "entities"}[task]
+
+
+_TOKENIZER: list = []
+
+
+def _row(name: str, scores: dict, lines: list[dict], seconds: float) -> dict:
+    if not _TOKENIZER:
+        from transformers import AutoTokenizer
+
+        from humdsl.runtime.models import _gguf_cache, _smollm2_gguf
+
+        _TOKENIZER.append(AutoTokenizer.from_pretrained(_gguf_cache(_smollm2_gguf())))
+    tok = _TOKENIZER[0]
+    tokens = sum(len(tok(line.get("raw") or "", add_special_tokens=False)["input_ids"]) for line in lines)
+    valid = sum(1 for line in lines if line.get("record") is not None)
+    return {"row": name, "metric": scores["main_score"]["name"], "score": round(scores["main_score"]["value"], 4),
+            "valid": round(valid / len(lines), 4), "output_tokens": round(tokens / len(lines), 1),
+            "s_per_input": round(seconds / len(lines), 3), "n": len(lines)}
+
+
+def _baselines_sst2(gold: list[dict]) -> list[dict]:
+    """A plain Outlines script and unconstrained generation, the same one-line prompt."""
+    from typing import Literal
+
+    import outlines
+    import torch
+
+    from humdsl.runtime.models import load
+
+    loaded = load(None)
+    model = outlines.from_transformers(loaded.model, loaded.tokenizer)
+    generator = outlines.Generator(model, Literal["positive", "negative"])
+    rows = []
+    for name, answer in [("plain Outlines, Literal[...], one-line prompt",
+                          lambda p: generator(p, max_new_tokens=4)),
+                         ("unconstrained greedy, one-line prompt", lambda p: _free(loaded, p))]:
+        start, right, valid, tokens = time.monotonic(), 0, 0, 0
+        for e in gold:
+            with torch.no_grad():
+                text = answer(ONE_LINE.format(text=e["text"]))
+            tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+            label = _first_label(text, ["positive", "negative"])
+            valid += label is not None
+            right += label == e["record"]["label"]
+        rows.append({"row": name, "metric": "accuracy", "score": round(right / len(gold), 4),
+                     "valid": round(valid / len(gold), 4), "output_tokens": round(tokens / len(gold), 1),
+                     "s_per_input": round((time.monotonic() - start) / len(gold), 3), "n": len(gold)})
+    return rows
+
+
+def _free(loaded, prompt: str) -> str:
+    ids = loaded.tokenizer(prompt, return_tensors="pt")
+    out = loaded.model.generate(**ids, max_new_tokens=8, do_sample=False,
+                                pad_token_id=loaded.tokenizer.pad_token_id)
+    return loaded.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def _first_label(text: str, labels: list[str]) -> str | None:
+    low = text.lower()
+    found = [(low.find(lab), lab) for lab in labels if lab in low]
+    return min(found)[1] if found else None
+
+
+def bench_sst2(n: int, work: Path) -> list[dict]:
+    from humdsl.adapters.readers import read_examples
+
+    dev, _ = read_examples(DATA / "sst2" / "stsa.binary.dev")
+    gold = _canonical(dev[:n], work / "sst2.gold.jsonl")
+    train = DATA / "sst2" / "stsa.binary.train"
+    rows = []
+    for row in _baselines_sst2(dev[:n]):
+        rows.append(row)
+        yield_rows(rows)
+    for name, opts in [
+        ("humc greedy (spec defaults)", {}),
+        ("humc exact", {"decision": "exact"}),
+        ("humc calibrated", {"decision": "calibrated"}),
+        ("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"}),
+        ("humc exact, plain, 4 retrieved shots", {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
+        ("humc calibrated, plain, 4 retrieved shots",
+         {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
+        ("humc greedy, 4 retrieved shots", {"shots_from": train}),
+    ]:
+        rows.append(_humc("specs/classify.hum", "sst2", gold, work, f"sst2-{len(rows)}", format=None, **opts))
+        rows[-1]["row"] = name
+        yield_rows(rows)
+    return rows
+
+
+def bench_conll(n: int, work: Path) -> list[dict]:
+    from humdsl.adapters.readers import read_examples
+
+    dev, _ = read_examples(DATA / "conll2003" / "eng.testa")
+    dev = [e for e in dev if len(e["text"].split()) >= 6][:n]  # not the -DOCSTART- and headline stubs
+    gold = _canonical(dev, work / "conll.gold.jsonl")
+    train = DATA / "conll2003" / "eng.train"
+    rows = []
+    for fmt in ("tuples", "json_by_label", "sentences"):
+        for name, opts in [(f"humc greedy, {fmt}, the spec's 2 examples", {}),
+                           (f"humc greedy, {fmt}, 4 retrieved shots", {"shots_from": train})]:
+            rows.append(_humc("specs/ner.hum", "conll03", gold, work, f"conll-{len(rows)}", format=fmt, **opts))
+            rows[-1]["row"] = name
+            yield_rows(rows)
+    return rows
+
+
+def bench_tickets(work: Path) -> list[dict]:
+    gold = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
+    rows = []
+    for name, opts in [("humc greedy (README)", {}), ("humc exact", {"decision": "exact"}),
+                       ("humc calibrated", {"decision": "calibrated"}),
+                       ("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"}),
+                       ("humc calibrated, plain prompt", {"decision": "calibrated", "prompt_style": "plain"})]:
+        rows.append(_humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{len(rows)}",
+                          format=None, **opts))
+        rows[-1]["row"] = name
+        yield_rows(rows)
+    return rows
+
+
+_ALL: dict[str, list[dict]] = {}
+_CURRENT: list[str] = []
+
+
+def yield_rows(rows: list[dict]) -> None:
+    """Write what is measured so far (a long run keeps its finished rows) and show the last row."""
+    _ALL[_CURRENT[0]] = rows
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    old.update(_ALL)
+    RESULTS.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+    r = rows[-1]
+    print(f"{_CURRENT[0]:8} {r['row']:50} {r['metric']} {100 * r['score']:6.2f}  valid {100 * r['valid']:5.1f}%  "
+          f"{r['output_tokens']:6.1f} tok  {r['s_per_input']:.2f} s/input", flush=True)
+
+
+def main() -> None:
+    import torch
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="sst2,conll03,tickets")
+    ap.add_argument("--n-sst2", type=int, default=100)
+    ap.add_argument("--n-conll", type=int, default=50)
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in args.only.split(","):
+            _CURRENT[:] = [name]
+            if name == "sst2":
+                rows = bench_sst2(args.n_sst2, work)
+            elif name == "conll03":
+                rows = bench_conll(args.n_conll, work)
+            else:
+                rows = bench_tickets(work)
+            yield_rows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Exact decisions: where a format allows only a few answers for an input (classification), the
+model scores every one of them and the likeliest is taken, instead of decoding token by token.
+
+Greedy decoding commits to the first token: on SmolLM2 a label that shares its first token with
+another, or a model that prefers to start a longer answer, decides the answer before the label
+is read. Scoring each whole answer (its tokens and the end of the answer) after the same prompt
+compares the answers themselves, and gives each a probability (softmax over the allowed answers).
+
+`calibrated` is contextual calibration (Zhao et al., 2021): each answer's log-probability minus
+its log-probability after the same prompt with every input field replaced by "N/A", which
+cancels the prompt's own bias towards some labels. Neither rule wins everywhere: measure it
+(bench/bench_quality.py).
+
+A multilabel answer is a set: its probability is the sum over the orders it can be written in.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations, permutations
+
+from ..formats import Unrenderable
+
+DECISIONS = ("greedy", "exact", "calibrated")
+PROMPT_STYLES = ("chat", "plain")
+PLAIN_CUE = "Answer:"  # how a plain prompt hands over to the answer, as its worked examples do
+MAX_ANSWERS = 512  # answer texts scored per input at most; more is refused, not truncated
+CONTENT_FREE = "N/A"
+CHUNK = 16  # answers per forward pass (each holds a copy of the prompt's KV cache)
+RANKED = 5  # alternatives written with each decision
+
+
+class NotEnumerable(Exception):
+    """The format's answers for this task are too many to score one by one."""
+
+
+@dataclass(frozen=True)
+class Answers:
+    records: list[dict]
+    texts: list[list[str]]  # per record, every way the format writes it
+
+
+@dataclass(frozen=True)
+class Decision:
+    record: dict
+    text: str
+    p: float
+    ranking: list[dict]  # {"answer": text, "p": probability}, best first
+
+
+def answers(fmt, batch: list[str] | None) -> Answers:
+    """Every answer the format allows for the label batch, grouped by record."""
+    schema = fmt.schema
+    if schema.kind != "classify":
+        raise NotEnumerable(f"a {schema.kind} task's answers are spans of the input, too many to score "
+                            f"one by one: exact decisions are for classify tasks")
+    codes = schema.batch_or_all(batch)
+    if not schema.multilabel:
+        groups = [[(c,)] for c in codes]
+        records = [{"label": c} for c in codes]
+    else:
+        top = schema.max_items(codes)
+        count = sum(math.perm(len(codes), n) for n in range(1, top + 1))
+        if count > MAX_ANSWERS:
+            raise NotEnumerable(f"{len(codes)} labels, up to {top} per answer, can be written {count} ways, "
+                                f"more than the {MAX_ANSWERS} scored at most: give fewer --labels or a "
+                                f"smaller max_items")
+        sets = [c for n in range(1, top + 1) for c in combinations(codes, n)]
+        groups = [list(permutations(s)) for s in sets]
+        records = [{"labels": list(s)} for s in sets]
+    kept_records, texts = [], []
+    for record, orders in zip(records, groups):
+        written = []
+        for order in orders:
+            one = {"label": order[0]} if not schema.multilabel else {"labels": list(order)}
+            try:
+                text = fmt.render(one, batch=batch)
+            except Unrenderable:
+                continue
+            if text not in written:
+                written.append(text)
+        if written:
+            kept_records.append(record)
+            texts.append(written)
+    if not kept_records:
+        raise NotEnumerable("the format can write none of the task's answers")
+    return Answers(kept_records, texts)
+
+
+class AnswerScorer:
+    """Total log-probabilities of answer texts after a prompt, on a JumpForwardDecoder's model:
+    the same prompt rendering and tokenization as decoding, the prompt's KV cache computed once
+    (and its prefix shared across inputs), the answers in batched passes over copies of it."""
+
+    def __init__(self, decoder, style: str = "chat"):
+        self.dec = decoder
+        self.style = style
+        self._content_free: dict[str, list[float]] = {}
+
+    def _ids(self, prompt: str, texts: list[str]) -> tuple[list[int], list[list[int]]]:
+        """The prompt's tokens and each answer's. `chat`: the chat template, each answer then the
+        end of the turn. `plain`: the prompt as a document that ends with 'Answer:', each answer
+        after a space and ended by a line break, as the worked examples above it are written."""
+        tok = self.dec.tokenizer
+        if self.style == "plain":
+            ids = list(tok(prompt + PLAIN_CUE)["input_ids"])
+            return ids, [list(tok(" " + t + "\n", add_special_tokens=False)["input_ids"]) for t in texts]
+        ids = self.dec.prompt_ids(prompt)
+        return ids, [list(tok(t, add_special_tokens=False)["input_ids"]) + [self.dec.eos] for t in texts]
+
+    def logprobs(self, prompt: str, texts: list[str]) -> list[float]:
+        import torch
+
+        from .jumpforward import _Batch
+
+        dec = self.dec
+        ids, tokens = self._ids(prompt, texts)
+        with torch.no_grad():
+            state = dec._start([ids])
+            first = torch.log_softmax(state.step([ids[state.skip:]], [1])[0][-1], -1)
+            layers = [(layer.keys, layer.values) for layer in state.cache.layers]
+            scores = []
+            for at in range(0, len(tokens), CHUNK):
+                chunk = tokens[at:at + CHUNK]
+                batch = _Batch(dec, len(chunk))
+                batch.load(layers, len(ids))
+                rows = batch.step([t[:-1] for t in chunk], [len(t) - 1 for t in chunk])
+                for t, logits in zip(chunk, rows):
+                    steps = torch.log_softmax(logits, -1)
+                    follow = torch.tensor(t[1:])
+                    scores.append(float(first[t[0]]) + float(steps.gather(1, follow[:, None]).sum()))
+        return scores
+
+    def content_free(self, prompt: str, texts: list[str]) -> list[float]:
+        """`logprobs` after a content-free prompt, kept: with fixed shots every input shares it."""
+        key = prompt + "\x00" + "\x00".join(texts)
+        if key not in self._content_free:
+            if len(self._content_free) > 64:
+                self._content_free.clear()
+            self._content_free[key] = self.logprobs(prompt, texts)
+        return self._content_free[key]
+
+
+def decide(scorer: AnswerScorer, prompt: str, options: Answers, fmt, batch, source: str,
+           content_free_prompt: str | None = None) -> Decision:
+    """The likeliest allowed answer, its probability among them and the runners-up."""
+    flat = [t for texts in options.texts for t in texts]
+    lp = scorer.logprobs(prompt, flat)
+    base = scorer.content_free(content_free_prompt, flat) if content_free_prompt is not None else None
+    scores, best_texts, at = [], [], 0
+    for texts in options.texts:
+        mine = lp[at:at + len(texts)]
+        total = _logsumexp(mine)
+        if base is not None:
+            total -= _logsumexp(base[at:at + len(texts)])
+        scores.append(total)
+        best_texts.append(texts[max(range(len(texts)), key=lambda i: (mine[i], -i))])
+        at += len(texts)
+    norm = _logsumexp(scores)
+    probs = [math.exp(s - norm) for s in scores]
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    best = order[0]
+    text = best_texts[best]
+    ranking = [{"answer": best_texts[i], "p": round(probs[i], 4)} for i in order[:RANKED]]
+    return Decision(fmt.parse(text, batch=batch, source=source), text, round(probs[best], 4), ranking)
+
+
+def content_free_row(row: dict, fields: list[str]) -> dict:
+    return {**row, **{f: CONTENT_FREE for f in fields}}
+
+
+def _logsumexp(xs: list[float]) -> float:
+    top = max(xs)
+    return top + math.log(sum(math.exp(x - top) for x in xs))

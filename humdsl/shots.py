@@ -1,0 +1,73 @@
+"""The worked examples a prompt shows: the spec's own, or the most similar labelled examples from
+a dataset file, chosen per input (retrieval.py), each written in the format being run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .formats import Unrenderable
+
+SPEC_SHOTS = 2  # the spec's examples shown by default
+RETRIEVED_SHOTS = 4  # retrieved examples shown by default
+
+
+class ShotsError(Exception):
+    """The shots cannot be had: a one-line message for the user."""
+
+
+class Shots:
+    """`for_row(row)` gives the examples to show for one input, as PromptChoice takes them."""
+
+    def __init__(self, fixed: list[dict] | None, demonstrations=None, fmt=None, batch=None, k: int = 0):
+        self.fixed = fixed
+        self.demonstrations = demonstrations
+        self.fmt, self.batch, self.k = fmt, batch, k
+
+    @classmethod
+    def of(cls, task_ir: dict, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
+           adapter: str | None = None) -> "Shots":
+        if k is not None and k < 0:
+            raise ShotsError(f"--shots must be 0 or more, not {k}")
+        if source is None:
+            return cls(_rendered(fmt, batch, ((ex["input"], ex["output"]) for ex in task_ir["examples"]),
+                                 SPEC_SHOTS if k is None else k))
+        from .adapters.readers import read_examples
+        from .retrieval import Demonstrations
+
+        try:
+            examples, report = read_examples(source, adapter)
+        except ValueError as e:
+            raise ShotsError(f"--shots-from: {e}") from None
+        except OSError as e:
+            raise ShotsError(f"cannot read {source}: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise ShotsError(f"cannot read {source}: it is not UTF-8 text (byte {e.start})") from None
+        fields = [f["name"] for f in task_ir.get("inputs", [])] or ["text"]
+        usable = [e for e in examples if isinstance(e.get("record"), dict)
+                  and all(isinstance(e.get(f), str) for f in fields)]
+        if not usable:
+            why = f" ({report.skipped[0]})" if report.skipped else ""
+            raise ShotsError(f"{source} holds no labelled example with the task's inputs "
+                             f"({', '.join(fields)}){why}")
+        return cls(None, Demonstrations(usable, fields, task_ir["kind"]), fmt, batch,
+                   RETRIEVED_SHOTS if k is None else k)
+
+    def for_row(self, row: dict) -> list[dict]:
+        if self.fixed is not None:
+            return self.fixed
+        if self.k == 0:
+            return []
+        pairs = ((e, e["record"]) for e in self.demonstrations.candidates(row, self.k))
+        return list(reversed(_rendered(self.fmt, self.batch, pairs, self.k)))  # the most similar last
+
+
+def _rendered(fmt, batch, pairs, k: int) -> list[dict]:
+    """The first k (input, record) pairs the format can write, as {"input", "answer"}."""
+    out = []
+    for inp, record in pairs:
+        if len(out) >= k:
+            break
+        try:
+            out.append({"input": inp, "answer": fmt.render(record, batch=batch, source=inp["text"])})
+        except (Unrenderable, KeyError, TypeError, ValueError):
+            continue  # an example this format cannot write (or a record of another shape) is passed over
+    return out
