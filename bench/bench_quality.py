@@ -3,7 +3,8 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
 
   sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
   conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
-  tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, exact-set accuracy.
+  tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
+           labels, and how many of the 8 answers are exactly right.
 
 Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
 style (chat template or a plain document), and the worked examples (the spec's two, or the four
@@ -51,7 +52,15 @@ def _humc(spec: str, task: str, gold: Path, work: Path, name: str, **opts) -> di
     run(str(ROOT / spec), RunOptions(task=task, model=None, input=gold, output=out, **opts))
     seconds = time.monotonic() - start
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    return _row(name, evaluate(_kind(task), str(gold), str(out)), lines, seconds)
+    row = _row(name, evaluate(_kind(task), str(gold), str(out)), lines, seconds)
+    if _kind(task) == "classify":  # a whole answer right: every label of a multilabel answer
+        want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
+        row["exact_answers"] = sum(1 for x in lines if x["record"] and _label_set(x["record"]) == want[x["id"]])
+    return row
+
+
+def _label_set(record: dict) -> frozenset:
+    return frozenset(record.get("labels") or [record.get("label")])
 
 
 def _kind(task: str) -> str:

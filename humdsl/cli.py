@@ -98,8 +98,8 @@ def compile_cmd(spec: str, out_dir: str) -> None:
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help="JSONL: one {\"id\", \"text\", ...} per line.")
 @click.option("--output", "output_path", required=True, type=click.Path(), help="JSONL results.")
-@click.option("--batch-size", default=4, show_default=True)
-@click.option("--shots", type=int, help="Worked examples shown in the prompt: 2 of the spec's by default, "
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--shots", type=click.IntRange(min=0), help="Worked examples shown in the prompt: 2 of the spec's by default, "
                                       "or 4 with --shots-from.")
 @click.option("--shots-from", "shots_from", type=click.Path(dir_okay=False),
               help="Labelled examples (canonical JSONL or a dataset file, as humc synth reads them): each "
@@ -115,11 +115,11 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                    "ending in 'Answer:' (small models often follow worked examples better so); "
                    "with --decision exact or calibrated.")
 @click.option("--labels", help="Comma-separated label batch (default: all labels).")
-@click.option("--temperature", default=0.0, show_default=True, help="0 is greedy.")
-@click.option("--top-p", default=1.0, show_default=True)
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(min=0.0), help="0 is greedy.")
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(min=0.0, max=1.0, min_open=True))
 @click.option("--seed", type=int)
-@click.option("--limit", type=int, help="Process at most N more inputs (the rest on a later run).")
-@click.option("--reason", default=0, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0), help="Process at most N more inputs (the rest on a later run).")
+@click.option("--reason", default=0, show_default=True, type=click.IntRange(min=0),
               help="Let the model reason on one line of at most this many characters before its answer.")
 @click.option("--decoder", default="auto", show_default=True,
               type=click.Choice(["auto", "jump-forward", "outlines"]),
@@ -185,7 +185,7 @@ _register_synth()
 @click.option("--by", help="Break the main score down by a field of the prediction lines, e.g. format.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG charts into this folder.")
 @click.option("--scorer", type=click.Choice(["semeval2010"]), help="Also the official score of a benchmark.")
-@click.option("--bootstrap", default=1000, show_default=True, help="Resamples when comparing two files.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=1), help="Resamples when comparing two files.")
 def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds: tuple[str, ...],
              as_json: bool, by: str | None, plot_dir: str | None, scorer: str | None, bootstrap: int) -> None:
     """Score predictions against gold with the field's standard metrics."""

@@ -133,3 +133,13 @@ def test_decisions_that_cannot_be_made_are_refused_before_the_model_loads(args, 
                   "--input", TICKETS, "--output", tmp_path / "out.jsonl")
     assert result.exit_code == 1 and message in result.output, result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("option,value", [("--batch-size", "0"), ("--temperature", "-1"), ("--shots", "-1"),
+                                          ("--top-p", "0"), ("--top-p", "1.5"), ("--limit", "-2"),
+                                          ("--reason", "-5")])
+def test_numeric_options_out_of_range_are_usage_errors(option, value, tmp_path):
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--input", TICKETS,
+                  "--output", tmp_path / "out.jsonl", option, value)
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output
+    assert not (tmp_path / "out.jsonl").exists()
