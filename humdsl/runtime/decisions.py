@@ -26,7 +26,7 @@ PROMPT_STYLES = ("chat", "plain")
 PLAIN_CUE = "Answer:"  # how a plain prompt hands over to the answer, as its worked examples do
 MAX_ANSWERS = 512  # answer texts scored per input at most; more is refused, not truncated
 CONTENT_FREE = "N/A"
-CHUNK = 16  # answers per forward pass (each holds a copy of the prompt's KV cache)
+GROUP_TOKENS = 512  # answer tokens per forward pass at most (their logits: 100 MB on SmolLM2)
 RANKED = 5  # alternatives written with each decision
 
 
@@ -90,7 +90,7 @@ def answers(fmt, batch: list[str] | None) -> Answers:
 class AnswerScorer:
     """Total log-probabilities of answer texts after a prompt, on a JumpForwardDecoder's model:
     the same prompt rendering and tokenization as decoding, the prompt's KV cache computed once
-    (and its prefix shared across inputs), the answers in batched passes over copies of it."""
+    (and its prefix shared across inputs), then every answer in one pass over it."""
 
     def __init__(self, decoder, style: str = "chat"):
         self.dec = decoder
@@ -111,25 +111,54 @@ class AnswerScorer:
     def logprobs(self, prompt: str, texts: list[str]) -> list[float]:
         import torch
 
-        from .jumpforward import _Batch
-
         dec = self.dec
         ids, tokens = self._ids(prompt, texts)
         with torch.no_grad():
             state = dec._start([ids])
             first = torch.log_softmax(state.step([ids[state.skip:]], [1])[0][-1], -1)
-            layers = [(layer.keys, layer.values) for layer in state.cache.layers]
             scores = []
-            for at in range(0, len(tokens), CHUNK):
-                chunk = tokens[at:at + CHUNK]
-                batch = _Batch(dec, len(chunk))
-                batch.load(layers, len(ids))
-                rows = batch.step([t[:-1] for t in chunk], [len(t) - 1 for t in chunk])
-                for t, logits in zip(chunk, rows):
-                    steps = torch.log_softmax(logits, -1)
-                    follow = torch.tensor(t[1:])
-                    scores.append(float(first[t[0]]) + float(steps.gather(1, follow[:, None]).sum()))
+            for group in _groups(tokens, GROUP_TOKENS):
+                steps = self._answers_pass(state.cache, len(ids), group)
+                for t, rows in zip(group, steps):
+                    follow = torch.tensor(t[1:], dtype=torch.long)
+                    scores.append(float(first[t[0]]) + float(rows.gather(1, follow[:, None]).sum()))
         return scores
+
+    def _answers_pass(self, cache, n: int, group: list[list[int]]):
+        """One forward pass over every answer of the group laid end to end after the prompt, each
+        seeing the prompt and its own earlier tokens only (a tree of answers on one row: the
+        prompt's KV cache is read once, never copied); per answer, the log-probabilities after
+        each of its tokens but the last. The answers are then cut from the cache again."""
+        import torch
+
+        from .jumpforward import _native_gqa
+        from .kv_cache import returned_cache
+
+        dec = self.dec
+        flat, pos, owner = [], [], []
+        for k, t in enumerate(group):
+            for j, tok in enumerate(t[:-1]):
+                flat.append(tok)
+                pos.append(n + j)
+                owner.append(k)
+        m = len(flat)
+        if m == 0:  # every answer is one token: all it needs is the prompt's last logits
+            return [torch.zeros((0, 1)) for _ in group]
+        own, at = torch.tensor(owner), torch.tensor(pos)
+        mask = torch.zeros((1, 1, m, n + m), dtype=torch.bool, device=dec.device)
+        mask[..., :n] = True
+        mask[0, 0, :, n:] = (own[:, None] == own[None, :]) & (at[:, None] >= at[None, :])
+        with _native_gqa(dec.device):
+            out = dec.model(input_ids=torch.tensor([flat], device=dec.device), attention_mask=mask,
+                            position_ids=torch.tensor([pos], device=dec.device), use_cache=True,
+                            **{dec.cache_keyword: cache})
+        returned_cache(out).crop(-m)
+        lp = torch.log_softmax(out.logits[0].float(), -1)
+        rows, start = [], 0
+        for t in group:
+            rows.append(lp[start:start + len(t) - 1])
+            start += len(t) - 1
+        return rows
 
     def content_free(self, prompt: str, texts: list[str]) -> list[float]:
         """`logprobs` after a content-free prompt, kept: with fixed shots every input shares it."""
@@ -163,6 +192,18 @@ def decide(scorer: AnswerScorer, prompt: str, options: Answers, fmt, batch, sour
     text = best_texts[best]
     ranking = [{"answer": best_texts[i], "p": round(probs[i], 4)} for i in order[:RANKED]]
     return Decision(fmt.parse(text, batch=batch, source=source), text, round(probs[best], 4), ranking)
+
+
+def _groups(tokens: list[list[int]], limit: int) -> list[list[list[int]]]:
+    """Consecutive answers, as many per group as fit `limit` tokens (one at least)."""
+    groups, current, size = [], [], 0
+    for t in tokens:
+        if current and size + len(t) > limit:
+            groups.append(current)
+            current, size = [], 0
+        current.append(t)
+        size += len(t)
+    return groups + [current] if current else groups
 
 
 def content_free_row(row: dict, fields: list[str]) -> dict:
