@@ -8,7 +8,7 @@ import click
 
 from . import __version__
 
-from .runtime.decisions import DECISIONS, PROMPT_STYLES
+from .profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES
 
 
 def _emit_diagnostics(result, as_json: bool, files: int) -> None:
@@ -105,15 +105,19 @@ def compile_cmd(spec: str, out_dir: str) -> None:
               help="Labelled examples (canonical JSONL or a dataset file, as humc synth reads them): each "
                    "input is shown its most similar ones (BM25) instead of the spec's.")
 @click.option("--shots-adapter", "shots_adapter", help="How to read --shots-from (detected when left out).")
-@click.option("--decision", default="greedy", show_default=True, type=click.Choice(DECISIONS),
-              help="greedy: decode under the grammar. exact: score every answer the format allows "
+@click.option("--decision", type=click.Choice(DECISIONS),
+              help="greedy (the default, unless the task's run profile says): decode under the grammar. exact: score every answer the format allows "
                    "(classification) and take the likeliest, with its probability. calibrated: the "
                    "same, each answer's score first divided by its score for a content-free input.")
-@click.option("--prompt-style", "prompt_style", default="chat", show_default=True,
-              type=click.Choice(PROMPT_STYLES),
-              help="chat: the prompt as a user turn of the model's chat template. plain: as a document "
+@click.option("--prompt-style", "prompt_style", type=click.Choice(PROMPT_STYLES),
+              help="chat (the default): the prompt as a user turn of the model's chat template. plain: as a document "
                    "ending in 'Answer:' (small models often follow worked examples better so); "
                    "with --decision exact or calibrated.")
+@click.option("--phrasing", type=click.IntRange(min=1),
+              help="Which of the task's instruction phrasings the prompt uses, from 1 (default 1).")
+@click.option("--prompt", "prompt_parts", type=click.Choice(PROMPT_PARTS),
+              help="What of the task the prompt shows: full (the default); lean (no about, guidelines or "
+                   "rules); bare (lean, and labels without their descriptions).")
 @click.option("--labels", help="Comma-separated label batch (default: all labels).")
 @click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(min=0.0), help="0 is greedy.")
 @click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(min=0.0, max=1.0, min_open=True))
@@ -131,8 +135,9 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                    "compiled once and kept in the on-disk constraint cache; grounded spans are then "
                    "checked after decoding instead of enforced.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
-        decision, prompt_style, labels, temperature, top_p, seed, limit, reason, decoder, backend) -> None:
-    """Run a task on a local model: every answer is decoded under its grammar and parsed."""
+        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, decoder, backend) -> None:
+    """Run a task on a local model: every answer is decoded under its grammar and parsed.
+    Options left out come from the task's `run { }` profile in the spec, where it has one."""
     from .runtime.decode import DecodeError
     from .runtime.models import ModelError
     from .runtime.run import RunError, RunOptions, run as run_task, tty_progress
@@ -140,7 +145,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
     opts = RunOptions(task, fmt, model, Path(input_path), Path(output_path), batch_size, shots,
                       Path(shots_from) if shots_from else None, shots_adapter,
                       [x.strip() for x in labels.split(",")] if labels else None, temperature, top_p,
-                      seed, limit, reason, decoder, backend, decision, prompt_style)
+                      seed, limit, reason, decoder, backend, decision, prompt_style, phrasing, prompt_parts)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except (RunError, ModelError) as e:

@@ -79,5 +79,8 @@ EMPTY_TYPE = _code("H063", "error", "empty enum or record")
 # synthesis policy
 UNKNOWN_SYNTH_SETTING = _code("H070", "error", "unknown synthesis setting")
 BAD_SYNTH_VALUE = _code("H071", "error", "invalid synthesis setting value")
+# run profile
+UNKNOWN_RUN_SETTING = _code("H072", "error", "unknown run profile setting")
+BAD_RUN_VALUE = _code("H073", "error", "invalid run profile setting value")
 # advice
 NO_INSTRUCTION = _code("H080", "warning", "task has no instruction phrasing")

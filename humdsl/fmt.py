@@ -187,6 +187,8 @@ class _Printer:
             self._block(head, node, node.items, indent, self._io)
         elif isinstance(node, ast.Synth):
             self._block("synth", node, node.settings, indent, self._setting)
+        elif isinstance(node, ast.RunProfile):
+            self._block("run", node, node.settings, indent, self._setting)
         elif isinstance(node, ast.Setting):
             self._setting(node, indent)
         else:  # pragma: no cover

@@ -56,6 +56,8 @@ def lower_task(task: TaskModel) -> dict:
         ir["fields"] = task.fields
     if task.similar:
         ir["similar"] = task.similar
+    if task.run_profile:  # only where declared: a spec without one keeps its hashes
+        ir["run"] = task.run_profile
     return ir
 
 

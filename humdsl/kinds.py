@@ -21,7 +21,7 @@ class Kind:
 
 
 COMMON_MEMBERS = frozenset({"version", "about", "guideline", "prefer", "instruction", "formats",
-                            "input", "example", "test", "synth"})
+                            "input", "example", "test", "synth", "run"})
 LABELLED = frozenset({"labels", "similar"})
 
 KINDS: dict[str, Kind] = {

@@ -66,6 +66,7 @@ class PromptChoice:
     rules: list[tuple[str, int]] | None = None  # (rule id, phrasing index)
     examples: list[dict] = field(default_factory=list)  # {"input": {...}, "answer": "..."}
     descriptions: dict[str, int] | None = None  # label code -> paraphrase index
+    parts: str = "full"  # full; lean: no about, guidelines or rules; bare: lean, no label descriptions
 
 
 def input_text(task_ir: dict, inp: dict) -> str:
@@ -96,10 +97,15 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
               for f in task_ir.get("fields", [])]
     guidelines = _texts(task_ir.get("guidelines", []), choice.guidelines, batch)
     rules = _texts(task_ir.get("rules", []), choice.rules, None)
+    about = task_ir.get("about", "")
+    if choice.parts != "full":  # a small model may do better with less to read (humc tune measures it)
+        about, guidelines, rules = "", [], []
+    if choice.parts == "bare":
+        labels = [{**lab, "description": ""} for lab in labels]
     empty = fmt.impl.block.empty if fmt.shape == "text" and hasattr(fmt.impl, "block") else None
     description = (fmt.describe[0] if fmt.describe else f"the {fmt.name} format")
     return _fill(
-        instruction=instruction, about=task_ir.get("about", ""),
+        instruction=instruction, about=about,
         label_heading=LABEL_HEADINGS.get(task_ir["kind"], "Labels"), labels=labels, roles=roles,
         fields=fields, guidelines=guidelines, rules=rules, format_description=description,
         empty=empty, examples=[{"input": input_text(task_ir, e["input"]), "answer": e["answer"]}

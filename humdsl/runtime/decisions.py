@@ -21,8 +21,6 @@ from itertools import combinations, permutations
 
 from ..formats import Unrenderable
 
-DECISIONS = ("greedy", "exact", "calibrated")
-PROMPT_STYLES = ("chat", "plain")
 PLAIN_CUE = "Answer:"  # how a plain prompt hands over to the answer, as its worked examples do
 MAX_ANSWERS = 512  # answer texts scored per input at most; more is refused, not truncated
 CONTENT_FREE = "N/A"

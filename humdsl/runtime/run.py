@@ -46,8 +46,11 @@ class RunOptions:
     reason: int = 0  # > 0: a free reasoning line of at most this many characters before the answer
     decoder: str = "auto"  # auto (jump-forward where it applies), jump-forward, outlines
     backend: str = "llguidance"  # or outlines_core / xgrammar, for JSON formats (schema_backends.py)
-    decision: str = "greedy"  # or exact / calibrated: every allowed answer scored (decisions.py)
-    prompt_style: str = "chat"  # or plain: the prompt as a document, no chat template (decisions only)
+    # None below: the task's run profile says (profile.py), else the default there
+    decision: str | None = None  # greedy, or exact / calibrated: every allowed answer scored (decisions.py)
+    prompt_style: str | None = None  # chat, or plain: the prompt as a document (decisions only)
+    phrasing: int | None = None  # which instruction phrasing, from 1
+    prompt: str | None = None  # what of the task the prompt shows: full, lean, bare (prompts.py)
 
 
 @dataclass
@@ -159,6 +162,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     if opts.task not in spec.tasks:
         raise RunError(f"no task '{opts.task}' in {spec_path}; it has: {', '.join(spec.tasks)}")
     task = spec.tasks[opts.task].ir
+    opts = with_profile(opts, task.get("run") or {}, Path(spec_path).parent)
     formats = {f["name"]: f for f in task["formats"]}
     name = opts.format or task["formats"][0]["name"]
     if name not in formats:
@@ -202,7 +206,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     meta = {"task": task["name"], "format": name,
             "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
                      "file": Path(spec_path).name}}
-    options = _decision_options(opts, fmt, batch_labels)
+    options = _decision_options(opts, fmt, batch_labels, task)
     if options is not None:
         meta["decision"] = opts.decision
         meta["prompt_style"] = opts.prompt_style
@@ -238,8 +242,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
                                               languages=takes_languages(decoder), reason=opts.reason)
                 live = [r for r in chunk if r["id"] not in refused]
-                prompts = [prompt_text(task, fmt, r, PromptChoice(batch=batch_labels, examples=shots.for_row(r)))
-                           for r in live]
+                prompts = [prompt_text(task, fmt, r, _choice(opts, shots, r)) for r in live]
                 if opts.backend == "llguidance":
                     budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
                 else:  # one schema for every row; grounding is checked when each answer is parsed
@@ -282,12 +285,18 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     return summary
 
 
-def _decision_options(opts: RunOptions, fmt, labels):
+def _decision_options(opts: RunOptions, fmt, labels, task_ir: dict):
     """The answers to score for --decision exact or calibrated (None for greedy), or why not."""
-    from .decisions import DECISIONS, PROMPT_STYLES, NotEnumerable, answers
+    from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES
+    from .decisions import NotEnumerable, answers
 
     if opts.decision not in DECISIONS:
         raise RunError(f"unknown decision {opts.decision!r}; choose one of: {', '.join(DECISIONS)}")
+    if opts.prompt not in PROMPT_PARTS:
+        raise RunError(f"unknown prompt {opts.prompt!r}; choose one of: {', '.join(PROMPT_PARTS)}")
+    count = max(1, len(task_ir.get("instructions") or []))
+    if not 1 <= opts.phrasing <= count:
+        raise RunError(f"--phrasing {opts.phrasing}: the task has {count} instruction phrasing(s)")
     if opts.prompt_style not in PROMPT_STYLES:
         raise RunError(f"unknown prompt style {opts.prompt_style!r}; choose one of: {', '.join(PROMPT_STYLES)}")
     if opts.decision == "greedy":
@@ -309,7 +318,7 @@ def _decision_options(opts: RunOptions, fmt, labels):
 def _decided_line(row: dict, scorer, options, opts: RunOptions, task: dict, fmt, shots, meta: dict) -> str:
     from .decisions import content_free_row, decide
 
-    choice = PromptChoice(batch=opts.labels or None, examples=shots.for_row(row))
+    choice = _choice(opts, shots, row)
     prompt = prompt_text(task, fmt, row, choice)
     blank = None
     if opts.decision == "calibrated":
@@ -317,6 +326,30 @@ def _decided_line(row: dict, scorer, options, opts: RunOptions, task: dict, fmt,
     d = decide(scorer, prompt, options, fmt, opts.labels or None, row["text"], blank)
     line = {"id": row["id"], "record": d.record, "raw": d.text, **meta, "p": d.p, "ranking": d.ranking}
     return json.dumps(line, ensure_ascii=False) + "\n"
+
+
+def with_profile(opts: RunOptions, profile: dict, spec_dir: Path) -> RunOptions:
+    """The options with what the command line left open taken from the task's run profile
+    (a `shots_from` there is relative to the spec), then from the defaults."""
+    from dataclasses import replace
+
+    from ..profile import DEFAULTS
+
+    def pick(given, name):
+        return given if given is not None else profile.get(name, DEFAULTS[name])
+
+    shots_from = opts.shots_from
+    if shots_from is None and profile.get("shots_from"):
+        shots_from = spec_dir / profile["shots_from"]
+    return replace(opts, format=pick(opts.format, "answer_format"), shots=pick(opts.shots, "shots"),
+                   shots_from=shots_from, decision=pick(opts.decision, "decision"),
+                   prompt_style=pick(opts.prompt_style, "prompt_style"), phrasing=pick(opts.phrasing, "phrasing"),
+                   prompt=pick(opts.prompt, "prompt"))
+
+
+def _choice(opts: RunOptions, shots, row: dict) -> PromptChoice:
+    return PromptChoice(instruction=opts.phrasing - 1, batch=opts.labels or None, examples=shots.for_row(row),
+                        parts=opts.prompt)
 
 
 def _flushed(out, summary: RunSummary, total: int, start: float, progress) -> None:

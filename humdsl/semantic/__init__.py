@@ -14,6 +14,7 @@ from .formats import check_format_decls, check_format_fit, resolve_task_formats
 from .labels import check_guidelines, check_label_sets, check_similar, resolve_labels
 from .rules import check_rule_decls, resolve_prefers
 from .synth import check_synth
+from .run_profile import check_run_profile
 from .tasks import advise, build_tasks
 
 PASSES = [
@@ -31,6 +32,7 @@ PASSES = [
     check_fields,
     check_examples,
     check_synth,
+    check_run_profile,
     check_format_fit,
     advise,
     report_unused_imports,

@@ -68,6 +68,7 @@ class TaskModel:
     examples: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
     synth: dict[str, Any] = field(default_factory=dict)
+    run_profile: dict[str, Any] = field(default_factory=dict)  # only the settings declared
     ok: bool = True  # no error was reported inside this task
 
     @property

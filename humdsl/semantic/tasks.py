@@ -13,8 +13,9 @@ MEMBER_OF = {
     ast.Version: "version", ast.About: "about", ast.Guideline: "guideline", ast.Prefer: "prefer",
     ast.Instruction: "instruction", ast.Formats: "formats", ast.Similar: "similar",
     ast.InputField: "input", ast.Fields: "fields", ast.Synth: "synth",
+    ast.RunProfile: "run",
 }
-SINGLE = {"version", "about", "labels", "types", "roles", "fields", "synth", "formats"}
+SINGLE = {"version", "about", "labels", "types", "roles", "fields", "synth", "run", "formats"}
 
 # Semantic versioning 2.0.0, as the spec's own regular expression.
 SEMVER = re.compile(

@@ -280,8 +280,13 @@ class Synth(Node):
     settings: tuple[Setting, ...]
 
 
+@node
+class RunProfile(Node):
+    settings: tuple[Setting, ...]
+
+
 Member = Union[Version, About, Labels, Guideline, Prefer, Instruction, Formats, Similar,
-               InputField, Fields, Example, Synth, Setting]
+               InputField, Fields, Example, Synth, RunProfile, Setting]
 
 
 # ---- declarations ---------------------------------------------------------------------------

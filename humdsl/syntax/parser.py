@@ -459,6 +459,10 @@ class _ToAst(Transformer):
         return ast.Synth(span, tuple(children))
 
     @_spanned
+    def run_profile(self, span, children):
+        return ast.RunProfile(span, tuple(children))
+
+    @_spanned
     def setting(self, span, children):
         value = children[1] if len(children) > 1 else None
         return ast.Setting(span, self._name(children[0]), value)

@@ -1,0 +1,43 @@
+"""A task's run profile: how `humc run` asks the model when the command line does not say,
+declared in the spec's `run { }` block (which `humc tune` writes) and checked with the spec.
+
+    run {
+      answer_format "tuples"
+      shots_from "data/train.jsonl"
+      decision "calibrated"
+    }
+"""
+from __future__ import annotations
+
+DECISIONS = ("greedy", "exact", "calibrated")  # runtime/decisions.py
+PROMPT_STYLES = ("chat", "plain")  # the chat template's user turn, or a plain document
+PROMPT_PARTS = ("full", "lean", "bare")  # prompts.py: what of the task the prompt shows
+
+# name -> (type, check, what it means); declared once, for the checker, `humc run` and `humc tune`
+SETTINGS = {
+    "answer_format": (str, lambda v: bool(v), "the output format, one of the task's"),
+    "phrasing": (int, lambda v: v >= 1, "which instruction phrasing, counted from 1"),
+    "prompt": (str, lambda v: v in PROMPT_PARTS,
+               "what of the task the prompt shows: full; lean (no about, guidelines or rules); "
+               "bare (lean, and labels without descriptions)"),
+    "shots": (int, lambda v: v >= 0, "how many worked examples the prompt shows"),
+    "shots_from": (str, lambda v: bool(v.strip()),
+                   "a labelled dataset file, relative to the spec, whose examples most similar to each "
+                   "input are shown"),
+    "decision": (str, lambda v: v in DECISIONS, "greedy, exact or calibrated"),
+    "prompt_style": (str, lambda v: v in PROMPT_STYLES,
+                     "chat or plain (plain needs decision exact or calibrated)"),
+}
+DEFAULTS = {"answer_format": None, "phrasing": 1, "prompt": "full", "shots": None, "shots_from": None,
+            "decision": "greedy", "prompt_style": "chat"}
+
+
+def block(profile: dict, indent: str = "  ") -> str:
+    """The `run { }` block of a profile, in the layout `humc fmt` gives it."""
+    import json
+
+    lines = [f"{indent}run {{"]
+    for name in SETTINGS:
+        if profile.get(name) is not None:
+            lines.append(f"{indent}  {name} {json.dumps(profile[name], ensure_ascii=False)}")
+    return "\n".join(lines + [f"{indent}}}"])

@@ -1,0 +1,58 @@
+"""The run profile block: what `humc run` uses when its command line does not say (profile.py)."""
+from __future__ import annotations
+
+from .. import codes
+from ..diagnostics import did_you_mean
+from ..profile import SETTINGS
+from .context import Context
+from .synth import _value
+
+
+def check_run_profile(ctx: Context) -> None:
+    for task in ctx.tasks:
+        profile: dict = {}
+        for node in task.members.get("run", [])[:1]:
+            seen: set[str] = set()
+            for s in node.settings:
+                name = s.name.text
+                if name not in SETTINGS:
+                    ctx.error(codes.UNKNOWN_RUN_SETTING, f"unknown run profile setting '{name}'", s.name.span,
+                              notes=["the settings are: " + ", ".join(SETTINGS)],
+                              suggestions=did_you_mean(name, SETTINGS), task=task)
+                    continue
+                if name in seen:
+                    ctx.error(codes.BAD_RUN_VALUE, f"'{name}' is set twice", s.span, task=task)
+                    continue
+                seen.add(name)
+                typ, check, meaning = SETTINGS[name]
+                value = _value(s.value, typ) if s.value is not None else None
+                problem = None if value is not None and check(value) else f"'{name}': {meaning}"
+                if problem is None:
+                    problem = _fits(name, value, task)
+                if problem:
+                    ctx.error(codes.BAD_RUN_VALUE, f"invalid value for '{name}'", (s.value or s).span,
+                              notes=[problem], task=task,
+                              suggestions=did_you_mean(value, _format_names(task)) if name == "answer_format" else [])
+                    continue
+                profile[name] = value
+            if profile.get("prompt_style", "chat") != "chat" and profile.get("decision", "greedy") == "greedy":
+                ctx.error(codes.BAD_RUN_VALUE, "prompt_style 'plain' needs decision 'exact' or 'calibrated'",
+                          node.span, task=task)
+        task.run_profile = profile
+
+
+def _fits(name: str, value, task) -> str | None:
+    """Why a well-typed value does not fit this task, or None."""
+    if name == "answer_format" and task.formats and value not in _format_names(task):
+        return "the task's formats are: " + ", ".join(_format_names(task))
+    if name == "phrasing":
+        count = len([t for node in task.members.get("instruction", []) for t in node.texts])
+        if value > max(1, count):
+            return f"the task has {max(1, count)} instruction phrasing(s)"
+    if name in ("decision", "prompt_style") and value not in ("greedy", "chat") and task.kind != "classify":
+        return f"'{value}' scores every answer, which only a classify task's answers are few enough for"
+    return None
+
+
+def _format_names(task) -> list[str]:
+    return [f["name"] for f in task.formats]
