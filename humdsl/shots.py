@@ -17,10 +17,11 @@ class ShotsError(Exception):
 class Shots:
     """`for_row(row)` gives the examples to show for one input, as PromptChoice takes them."""
 
-    def __init__(self, fixed: list[dict] | None, demonstrations=None, fmt=None, batch=None, k: int = 0):
+    def __init__(self, fixed: list[dict] | None, demonstrations=None, fmt=None, batch=None, k: int = 0,
+                 task_ir: dict | None = None):
         self.fixed = fixed
         self.demonstrations = demonstrations
-        self.fmt, self.batch, self.k = fmt, batch, k
+        self.fmt, self.batch, self.k, self.task_ir = fmt, batch, k, task_ir
 
     @classmethod
     def of(cls, task_ir: dict, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
@@ -49,14 +50,18 @@ class Shots:
             raise ShotsError(f"{source} holds no labelled example with the task's inputs "
                              f"({', '.join(fields)}){why}")
         return cls(None, Demonstrations(usable, fields, task_ir["kind"]), fmt, batch,
-                   RETRIEVED_SHOTS if k is None else k)
+                   RETRIEVED_SHOTS if k is None else k, task_ir)
 
     def for_row(self, row: dict) -> list[dict]:
         if self.fixed is not None:
             return self.fixed
         if self.k == 0:
             return []
-        pairs = ((e, e["record"]) for e in self.demonstrations.candidates(row, self.k))
+        from .synth.gold import prepare
+
+        ordered = self.fmt.schema.ordered  # as synthesis writes gold answers: no offsets, in order
+        pairs = ((e, prepare(self.task_ir, e["record"], e["text"], ordered))
+                 for e in self.demonstrations.candidates(row, self.k))
         return list(reversed(_rendered(self.fmt, self.batch, pairs, self.k)))  # the most similar last
 
 

@@ -52,7 +52,27 @@ def model_name(name: str | None) -> str:
     return str((_smollm2_gguf() if name == DEFAULT_MODEL else Path(name)).resolve())
 
 
+_LOADED: dict[tuple[str, float], LoadedModel] = {}
+
+
 def load(name: str | None) -> LoadedModel:
+    """The model, loaded once per process (humc tune runs many settings on one model)."""
+    name = name or DEFAULT_MODEL
+    path = _smollm2_gguf() if name == DEFAULT_MODEL else Path(name)
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime)
+    except OSError:
+        key = None
+    if key in _LOADED:
+        return _LOADED[key]
+    loaded = _load(name)
+    if key is not None:
+        _LOADED.clear()  # one model kept: a second would double the memory
+        _LOADED[key] = loaded
+    return loaded
+
+
+def _load(name: str | None) -> LoadedModel:
     os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # avoids an 18-23 s first-call compile stall
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:

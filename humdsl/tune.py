@@ -1,0 +1,238 @@
+"""humc tune: measure the ways a spec already declares of asking for a task (decision rule,
+worked examples, how much of the task the prompt shows, output format, instruction phrasing) on
+a labelled dev file with the task's own metric, and keep the best as the task's run profile.
+
+The search is coordinate ascent, deterministic: from the spec's current profile, each dimension
+in a fixed order is tried at every value with the others held, and the best value is kept (a tie
+keeps the current one); passes repeat until one changes nothing or `budget` settings have been
+measured. Every setting is measured once (results are kept by setting). The winner is the best
+of what was measured, and is written into the spec as its `run { }` block, so the change is
+reviewed in git like any other.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .profile import DEFAULTS, PROMPT_PARTS, block
+
+DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing")
+DEV_SIZE = 50  # dev examples measured by default
+BUDGET = 16  # settings measured at most by default
+
+
+class TuneError(Exception):
+    """Tuning cannot start or its result cannot be written: a one-line message for the user."""
+
+
+@dataclass
+class Trial:
+    profile: dict
+    score: float
+    valid: float
+    seconds: float  # per input
+
+
+@dataclass
+class TuneResult:
+    metric: str
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def best(self) -> Trial:
+        return max(self.trials, key=lambda t: t.score)  # the first measured wins a tie
+
+
+def space(task_ir: dict, shots_from: str | None) -> dict[str, list]:
+    """Each dimension's values for this task. A profile is a dict of the profile settings."""
+    decisions = [("greedy", "chat")]
+    if task_ir["kind"] == "classify":
+        decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
+    shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
+    return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
+            "answer_format": [f["name"] for f in task_ir["formats"]],
+            "phrasing": list(range(1, max(1, len(task_ir.get("instructions") or [])) + 1))}
+
+
+def _get(profile: dict, dim: str):
+    if dim == "decision":
+        return (profile["decision"], profile["prompt_style"])
+    if dim == "shots":
+        return (profile["shots"], profile["shots_from"])
+    return profile[dim]
+
+
+def _set(profile: dict, dim: str, value) -> dict:
+    out = dict(profile)
+    if dim == "decision":
+        out["decision"], out["prompt_style"] = value
+    elif dim == "shots":
+        out["shots"], out["shots_from"] = value
+    else:
+        out[dim] = value
+    return out
+
+
+def start_profile(task_ir: dict) -> dict:
+    """The spec's profile with every setting filled in."""
+    current = {**DEFAULTS, **(task_ir.get("run") or {})}
+    current["answer_format"] = current["answer_format"] or task_ir["formats"][0]["name"]
+    if current["shots"] is None:
+        current["shots"] = 4 if current["shots_from"] else 2
+    return current
+
+
+def search(task_ir: dict, measure, shots_from: str | None = None, budget: int = BUDGET,
+           progress=None) -> list[Trial]:
+    """Coordinate ascent over `space`; `measure(profile) -> Trial`. Returns every trial, in order."""
+    values = space(task_ir, shots_from)
+    current = start_profile(task_ir)
+    if current["shots_from"] and (current["shots"], current["shots_from"]) not in values["shots"]:
+        values["shots"].append((current["shots"], current["shots_from"]))
+    seen: dict[str, Trial] = {}
+    trials: list[Trial] = []
+
+    def trial(profile: dict) -> Trial | None:
+        key = json.dumps(profile, sort_keys=True)
+        if key not in seen:
+            if len(trials) >= budget:
+                return None
+            seen[key] = measure(profile)
+            trials.append(seen[key])
+            if progress:
+                progress(seen[key], len(trials))
+        return seen[key]
+
+    best = trial(current)
+    changed = True
+    while changed and best is not None:
+        changed = False
+        for dim in DIMENSIONS:
+            for value in values[dim]:
+                if value == _get(current, dim):
+                    continue
+                got = trial(_set(current, dim, value))
+                if got is None:
+                    return trials
+                if got.score > best.score:
+                    best, current, changed = got, got.profile, True
+    return trials
+
+
+def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: str | None,
+         n: int = DEV_SIZE, budget: int = BUDGET, shots_from: Path | None = None, progress=None) -> TuneResult:
+    """Measure the task's settings on the first `n` examples of `dev` (any dataset file the
+    adapters read) with `humc run`'s own path and `humc eval`'s metric."""
+    from .adapters.readers import read_examples
+    from .api import SpecError, load
+    from .evaluate import evaluate
+    from .runtime.run import RunError, RunOptions, run
+
+    try:
+        task_ir = load(spec_path).task(task_name).ir
+    except SpecError as e:
+        raise TuneError(f"{spec_path} has errors:\n{e}") from None
+    except KeyError as e:
+        raise TuneError(e.args[0]) from None
+    try:
+        examples, _ = read_examples(dev, adapter)
+    except (ValueError, OSError) as e:
+        raise TuneError(f"--dev {dev}: {e}") from None
+    fields = [f["name"] for f in task_ir["inputs"]]
+    examples = [e for e in examples if isinstance(e.get("record"), dict)
+                and all(isinstance(e.get(f), str) for f in fields)][:n]
+    if not examples:
+        raise TuneError(f"{dev} holds no labelled example with the task's inputs ({', '.join(fields)})")
+    spec_dir = Path(spec_path).parent
+    relative = os.path.relpath(shots_from, spec_dir) if shots_from else None
+    labels = [lab["code"] for lab in task_ir.get("labels", [])] or None
+    result = TuneResult(metric="")
+    with tempfile.TemporaryDirectory(prefix="humc-tune-") as tmp:
+        gold = Path(tmp) / "dev.jsonl"
+        gold.write_text("".join(json.dumps({**{f: e[f] for f in fields}, "id": e["id"], "record": e["record"]},
+                                           ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
+
+        def measure(profile: dict) -> Trial:
+            out = Path(tmp) / f"trial-{len(result.trials)}-{time.monotonic_ns()}.jsonl"
+            opts = RunOptions(task=task_name, format=profile["answer_format"], model=model, input=gold, output=out,
+                              shots=profile["shots"],
+                              shots_from=spec_dir / profile["shots_from"] if profile["shots_from"] else None,
+                              decision=profile["decision"], prompt_style=profile["prompt_style"],
+                              phrasing=profile["phrasing"], prompt=profile["prompt"])
+            start = time.monotonic()
+            try:
+                run(spec_path, opts)
+            except RunError as e:
+                raise TuneError(f"measuring {_describe(profile)}: {e}") from None
+            seconds = (time.monotonic() - start) / len(examples)
+            scores = evaluate(task_ir["kind"], gold, out, labels=labels)
+            result.metric = scores["main_score"]["name"]
+            lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+            valid = sum(1 for x in lines if x.get("record") is not None) / len(lines)
+            return Trial(profile, round(scores["main_score"]["value"], 4), round(valid, 4), round(seconds, 3))
+
+        result.trials = search(task_ir, measure, relative, budget, progress)
+    return result
+
+
+def profile_to_write(profile: dict) -> dict:
+    """The settings worth writing: what the search may change, without defaults that say nothing."""
+    out = {k: profile[k] for k in ("answer_format", "phrasing", "prompt", "shots", "shots_from", "decision")
+           if profile.get(k) is not None}
+    if profile.get("prompt_style", "chat") != "chat":
+        out["prompt_style"] = profile["prompt_style"]
+    return out
+
+
+def write_profile(spec_path: str, task_name: str, profile: dict) -> None:
+    """Put `profile` into the task's `run { }` block (replacing one that is there), keeping the
+    rest of the file as it is; the file is left untouched if the result would not check."""
+    from .artifacts import write_atomic
+    from .compiler import check_paths
+    from .source import SourceFile
+    from .syntax import ast
+    from .syntax.parser import parse_source
+
+    path = Path(spec_path)
+    text = path.read_text(encoding="utf-8")
+    module, diags = parse_source(SourceFile(str(path), text))
+    task = next((d for d in module.decls if isinstance(d, ast.Task) and d.name.text == task_name), None)
+    if diags or task is None:
+        raise TuneError(f"cannot find task '{task_name}' in {path} to write its run profile")
+    old = next((m for m in task.members if isinstance(m, ast.RunProfile)), None)
+    if old is not None:
+        line_start = text.rfind("\n", 0, old.span.start) + 1
+        indent = text[line_start:old.span.start]
+        new = text[:line_start] + block(profile, indent) + text[old.span.end:]
+    else:
+        close = task.span.end - 1  # the task's closing brace
+        line_start = text.rfind("\n", 0, close) + 1
+        indent = text[line_start:close] + "  " if not text[line_start:close].strip() else "  "
+        new = text[:line_start] + "\n" + block(profile, indent) + "\n" + text[line_start:]
+    mode = path.stat().st_mode & 0o7777
+    write_atomic(path, new)
+    os.chmod(path, mode)  # the spec keeps its permissions
+    if not check_paths([str(path)]).ok:  # checked in place, so that its imports resolve as before
+        write_atomic(path, text)
+        os.chmod(path, mode)
+        raise TuneError(f"the run profile would not check in {path}; it is left as it was")
+
+
+def _describe(profile: dict) -> str:
+    shots = f"{profile['shots']} shots" + (" retrieved" if profile["shots_from"] else "")
+    style = f"/{profile['prompt_style']}" if profile["prompt_style"] != "chat" else ""
+    return (f"{profile['decision']}{style}, {shots}, prompt {profile['prompt']}, {profile['answer_format']}, "
+            f"phrasing {profile['phrasing']}")
+
+
+def table(result: TuneResult) -> str:
+    best = result.best
+    lines = [f"{'':2}{result.metric:>9}  {'valid':>6}  {'s/input':>7}  setting"]
+    for t in result.trials:
+        mark = "* " if t is best else "  "
+        lines.append(f"{mark}{100 * t.score:9.2f}  {100 * t.valid:5.1f}%  {t.seconds:7.2f}  {_describe(t.profile)}")
+    return "\n".join(lines)
