@@ -105,3 +105,18 @@ def test_run_shows_each_input_its_nearest_examples(model_dir, tmp_path, monkeypa
         assert prompt.count("\nExample ") == 1
         assert prompt.count(inp["text"]) == 1  # its own gold line is never its example
     assert seen[0].split("Example 1:")[1] != seen[1].split("Example 1:")[1]
+
+
+def test_retrieved_records_are_written_as_synthesis_writes_gold_answers(tmp_path):
+    """Dataset records carry character offsets and may list items out of order: the shot is the
+    answer synthesis would write (no offsets; in order of appearance where the task says so)."""
+    ir = TASKS["ner.conll03"]
+    fmt = build(ir, next(f for f in ir["formats"] if f["name"] == "tuples"))
+    data = tmp_path / "train.jsonl"
+    row = {"id": "a", "text": "Obama met Merkel in Paris .",
+           "record": {"entities": [{"type": "LOC", "text": "Paris", "start": 20},
+                                   {"type": "PER", "text": "Obama", "start": 0},
+                                   {"type": "PER", "text": "Merkel", "start": 10}]}}
+    data.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    got = Shots.of(ir, fmt, None, 1, data).for_row({"text": "Merkel spoke ."})
+    assert got[0]["answer"] == "(PER, Obama)\n(PER, Merkel)\n(LOC, Paris)"
