@@ -227,3 +227,17 @@ def test_python_api_on_a_schema_backend(model_dir):
                        format="json_labels", backend="outlines_core", temperature=1.0, seed=0)
     assert len(records) == 1
     assert set(records[0]["labels"]) <= {"billing", "bug", "feature_request", "account", "outage"}
+
+
+def test_the_tokenizer_key_ignores_padding_switched_on_by_a_batch(tokenizers):
+    """A model loaded once and reused (humc tune) encodes batches with padding, which the
+    tokenizer keeps as its own setting: its constraints must keep their cache key."""
+    import copy
+
+    from humdsl.runtime.constraint_cache import tokenizer_hash
+
+    hf = copy.deepcopy(tokenizers[0])
+    before = tokenizer_hash(hf)
+    hf(["a", "a longer text"], padding=True)
+    hf.backend_tokenizer.enable_truncation(8)
+    assert tokenizer_hash(hf) == before

@@ -41,10 +41,15 @@ def entry_key(**parts: str) -> str:
 
 
 def tokenizer_hash(hf_tokenizer) -> str:
-    """A hash of the tokenizer's full serialisation (vocabulary, merges, added tokens, decoder)."""
+    """A hash of the tokenizer's serialisation (vocabulary, merges, added tokens, decoder)."""
     backend = getattr(hf_tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        text = backend.to_str()
+        # Padding and truncation are call settings that batched encoding switches on in place,
+        # not part of what a token is: the same tokenizer must keep its key after a batch.
+        data = json.loads(backend.to_str())
+        data.pop("padding", None)
+        data.pop("truncation", None)
+        text = json.dumps(data, sort_keys=True)
     else:  # a slow tokenizer: its vocabulary is what the backends read
         text = json.dumps(sorted(hf_tokenizer.get_vocab().items()))
     h = hashlib.sha256(text.encode("utf-8"))
