@@ -3,6 +3,7 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
 
   sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
   conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
+  trec     TREC coarse (the last 100 questions of TREC.train; the rest for retrieval), accuracy;
   tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
            labels, and how many of the 8 answers are exactly right.
 
@@ -12,7 +13,7 @@ most similar from the training split, `--shots-from`). Alternatives in the same 
 Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and unconstrained greedy
 generation with that prompt, read by the first label word in the output.
 
-    python bench/bench_quality.py [--only sst2,conll03,tickets] [--n-sst2 100] [--n-conll 50]
+    python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -64,7 +65,7 @@ def _label_set(record: dict) -> frozenset:
 
 
 def _kind(task: str) -> str:
-    return {"sst2": "classify", "ticket_triage": "classify", "conll03": "entities"}[task]
+    return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities"}[task]
 
 
 _TOKENIZER: list = []
@@ -171,6 +172,28 @@ def bench_conll(n: int, work: Path) -> list[dict]:
     return rows
 
 
+def bench_trec(n: int, work: Path) -> list[dict]:
+    """TREC has one labelled file here: its last n questions are the dev split, the rest are
+    where retrieved shots come from."""
+    from humdsl.adapters.readers import read_examples
+
+    examples, _ = read_examples(DATA / "trec" / "TREC.train", "trec-coarse")
+    gold = _canonical(examples[-n:], work / "trec.gold.jsonl")
+    train = _canonical(examples[:-n], work / "trec.train.jsonl")
+    rows = []
+    for name, opts in [("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
+                       ("humc calibrated", {"decision": "calibrated"}),
+                       ("humc exact, plain, 4 retrieved shots",
+                        {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
+                       ("humc calibrated, plain, 4 retrieved shots",
+                        {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
+                       ("humc greedy, 4 retrieved shots", {"shots_from": train})]:
+        rows.append(_humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{len(rows)}", format=None, **opts))
+        rows[-1]["row"] = name
+        yield_rows(rows)
+    return rows
+
+
 def bench_tickets(work: Path) -> list[dict]:
     gold = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
     rows = []
@@ -205,9 +228,10 @@ def main() -> None:
     import torch
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="sst2,conll03,tickets")
+    ap.add_argument("--only", default="sst2,trec,conll03,tickets")
     ap.add_argument("--n-sst2", type=int, default=100)
     ap.add_argument("--n-conll", type=int, default=50)
+    ap.add_argument("--n-trec", type=int, default=100)
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,6 +242,8 @@ def main() -> None:
                 rows = bench_sst2(args.n_sst2, work)
             elif name == "conll03":
                 rows = bench_conll(args.n_conll, work)
+            elif name == "trec":
+                rows = bench_trec(args.n_trec, work)
             else:
                 rows = bench_tickets(work)
             yield_rows(rows)

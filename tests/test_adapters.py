@@ -100,3 +100,15 @@ def test_phee_gives_each_mention_its_own_argument():
     ex = next(e for e in examples if e["text"].startswith("We describe a patient with a liver abscess"))
     disorders = [a["text"] for ev in ex["record"]["events"] for a in ev["arguments"] if a["role"] == "Disorder"]
     assert disorders == ["liver abscess", "Entamoeba histolytica"]  # two mentions, not one joined span
+
+
+def test_canonical_jsonl_named_like_a_dataset_is_read_as_canonical(tmp_path):
+    """A file of humdsl's own JSONL named after its source (trec_dev.jsonl, stsa.binary.dev.jsonl)
+    is canonical, not the source's plain-text layout."""
+    for name in ("trec.gold.jsonl", "stsa.binary.dev.jsonl"):
+        path = tmp_path / name
+        path.write_text('{"id": "1", "text": "What is a sonnet ?", "record": {"label": "DESC"}}\n',
+                        encoding="utf-8")
+        assert detect(path) == "canonical"
+        examples, _ = read_examples(path)
+        assert examples[0]["record"] == {"label": "DESC"}

@@ -251,9 +251,10 @@ ADAPTERS: dict[str, Callable] = {
 def detect(path: Path) -> str | None:
     """An adapter name from a file's name and first line, or None."""
     name = path.name.lower()
-    if name.startswith("stsa.binary"):
+    json_file = name.endswith((".json", ".jsonl"))  # never the plain-text SST-2 or TREC files
+    if name.startswith("stsa.binary") and not json_file:
         return "sst2"
-    if name.startswith("trec"):
+    if name.startswith("trec") and not json_file:
         return "trec-coarse"
     if name.endswith("_gold.tsv"):
         return "carb"
