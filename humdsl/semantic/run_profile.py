@@ -5,32 +5,18 @@ from .. import codes
 from ..diagnostics import did_you_mean
 from ..profile import SETTINGS
 from .context import Context
-from .synth import _value
+from .synth import valid_settings
 
 
 def check_run_profile(ctx: Context) -> None:
     for task in ctx.tasks:
         profile: dict = {}
         for node in task.members.get("run", [])[:1]:
-            seen: set[str] = set()
-            for s in node.settings:
-                name = s.name.text
-                if name not in SETTINGS:
-                    ctx.error(codes.UNKNOWN_RUN_SETTING, f"unknown run profile setting '{name}'", s.name.span,
-                              notes=["the settings are: " + ", ".join(SETTINGS)],
-                              suggestions=did_you_mean(name, SETTINGS), task=task)
-                    continue
-                if name in seen:
-                    ctx.error(codes.BAD_RUN_VALUE, f"'{name}' is set twice", s.span, task=task)
-                    continue
-                seen.add(name)
-                typ, check, meaning = SETTINGS[name]
-                value = _value(s.value, typ) if s.value is not None else None
-                problem = None if value is not None and check(value) else f"'{name}': {meaning}"
-                if problem is None:
-                    problem = _fits(name, value, task)
+            for s, name, value in valid_settings(ctx, task, node, SETTINGS, "run profile setting",
+                                                 codes.UNKNOWN_RUN_SETTING, codes.BAD_RUN_VALUE):
+                problem = _fits(name, value, task)
                 if problem:
-                    ctx.error(codes.BAD_RUN_VALUE, f"invalid value for '{name}'", (s.value or s).span,
+                    ctx.error(codes.BAD_RUN_VALUE, f"invalid value for '{name}'", s.value.span,
                               notes=[problem], task=task,
                               suggestions=did_you_mean(value, _format_names(task)) if name == "answer_format" else [])
                     continue

@@ -32,24 +32,9 @@ def check_synth(ctx: Context) -> None:
     for task in ctx.tasks:
         policy = defaults()
         for node in task.members.get("synth", [])[:1]:
-            seen = set()
-            for s in node.settings:
-                name = s.name.text
-                if name not in SETTINGS:
-                    ctx.error(codes.UNKNOWN_SYNTH_SETTING, f"unknown synthesis setting '{name}'",
-                              s.name.span, notes=["the settings are: " + ", ".join(SETTINGS)],
-                              suggestions=did_you_mean(name, SETTINGS), task=task)
-                    continue
-                if name in seen:
-                    ctx.error(codes.BAD_SYNTH_VALUE, f"'{name}' is set twice", s.span, task=task)
-                    continue
-                seen.add(name)
-                typ, check, _, meaning = SETTINGS[name]
-                value = _value(s.value, typ)
-                if value is None or not check(value):
-                    ctx.error(codes.BAD_SYNTH_VALUE, f"invalid value for '{name}'", (s.value or s).span,
-                              notes=[f"'{name}': {meaning}"], task=task)
-                    continue
+            table = {k: (typ, check, meaning) for k, (typ, check, _, meaning) in SETTINGS.items()}
+            for s, name, value in valid_settings(ctx, task, node, table, "synthesis setting",
+                                                 codes.UNKNOWN_SYNTH_SETTING, codes.BAD_SYNTH_VALUE):
                 if name == "format_weights":
                     known = _format_names(task)
                     unknown = [k for k in value if known is not None and k not in known]
@@ -61,6 +46,31 @@ def check_synth(ctx: Context) -> None:
                         continue
                 policy[name] = value
         task.synth = policy
+
+
+def valid_settings(ctx: Context, task, node, table: dict, what: str, unknown_code, bad_code):
+    """The settings of a block (`synth`, `run`) whose name is known, given once, and whose value
+    has its type and passes its check, as (setting, name, value); the others are reported.
+    `table`: name -> (type, check, what it means)."""
+    seen = set()
+    for s in node.settings:
+        name = s.name.text
+        if name not in table:
+            ctx.error(unknown_code, f"unknown {what} '{name}'", s.name.span,
+                      notes=["the settings are: " + ", ".join(table)],
+                      suggestions=did_you_mean(name, table), task=task)
+            continue
+        if name in seen:
+            ctx.error(bad_code, f"'{name}' is set twice", s.span, task=task)
+            continue
+        seen.add(name)
+        typ, check, meaning = table[name]
+        value = _value(s.value, typ) if s.value is not None else None
+        if value is None or not check(value):
+            ctx.error(bad_code, f"invalid value for '{name}'", (s.value or s).span,
+                      notes=[f"'{name}': {meaning}"], task=task)
+            continue
+        yield s, name, value
 
 
 def _format_names(task) -> list[str] | None:
