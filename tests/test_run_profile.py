@@ -76,3 +76,19 @@ def test_prompt_parts(parts, has_about, has_guidelines, has_descriptions):
     assert ("Guidelines:" in text) == has_guidelines and ("Output conventions:" in text) == has_guidelines
     assert ("- billing (billing): Charges" in text or "- billing: Charges" in text) == has_descriptions
     assert "- billing" in text and "Answer format:" in text
+
+
+def test_resuming_with_another_phrasing_or_prompt_is_refused(model_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    base = ["run", str(ROOT / "examples" / "support_tickets.hum"), "--task", "ticket_triage", "--model",
+            str(model_dir), "--input", str(TICKETS), "--output", str(out), "--limit", "1"]
+    first = CliRunner().invoke(main, base + ["--phrasing", "2", "--prompt", "lean"])
+    assert first.exit_code == 0, first.output
+    line = json.loads((tmp_path / "out.jsonl.partial").read_text(encoding="utf-8").splitlines()[0])
+    assert line["phrasing"] == 2 and line["prompt"] == "lean"
+    again = CliRunner().invoke(main, base + ["--prompt", "lean"])
+    assert again.exit_code == 1 and "phrasing 2, not 1" in again.output
+    same = CliRunner().invoke(main, base + ["--phrasing", "2", "--prompt", "lean"])
+    assert same.exit_code == 0 and "1 already done" in same.output
+    bad = CliRunner().invoke(main, base[:-4] + ["--output", str(tmp_path / "o2.jsonl"), "--phrasing", "9"])
+    assert bad.exit_code == 1 and "3 instruction phrasing(s)" in bad.output

@@ -117,7 +117,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
                 resolved[model] = str(Path(model).resolve())
             theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
                       "model": resolved[model] if model else None, "decision": obj.get("decision", "greedy"),
-                      "prompt style": obj.get("prompt_style", "chat")}
+                      "prompt style": obj.get("prompt_style", "chat"), "phrasing": obj.get("phrasing", 1),
+                      "prompt": obj.get("prompt", "full")}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
         diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
@@ -184,7 +185,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
 
     partial = opts.output.with_name(opts.output.name + ".partial")
     identity = {"task": task["name"], "format": name, "spec hash": content_hash(task),
-                "decision": opts.decision, "prompt style": opts.prompt_style}
+                "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
+                "prompt": opts.prompt}
     try:
         identity["model"] = model_name(opts.model)
     except ModelError:
@@ -210,6 +212,10 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     if options is not None:
         meta["decision"] = opts.decision
         meta["prompt_style"] = opts.prompt_style
+    if opts.phrasing != 1:  # recorded where not the default, so that a resumed run can tell
+        meta["phrasing"] = opts.phrasing
+    if opts.prompt != "full":
+        meta["prompt"] = opts.prompt
 
     if todo:
         from .decode import DecodeError, RowFailure, Sampling, make_decoder
