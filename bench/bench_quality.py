@@ -138,7 +138,7 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
     rows = []
     for row in _baselines_sst2(dev[:n]):
         rows.append(row)
-        yield_rows(rows)
+        record_rows(rows)
     for name, opts in [
         ("humc greedy (spec defaults)", {}),
         ("humc exact", {"decision": "exact"}),
@@ -151,7 +151,7 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
     ]:
         rows.append(_humc("specs/classify.hum", "sst2", gold, work, f"sst2-{len(rows)}", format=None, **opts))
         rows[-1]["row"] = name
-        yield_rows(rows)
+        record_rows(rows)
     return rows
 
 
@@ -168,7 +168,7 @@ def bench_conll(n: int, work: Path) -> list[dict]:
                            (f"humc greedy, {fmt}, 4 retrieved shots", {"shots_from": train})]:
             rows.append(_humc("specs/ner.hum", "conll03", gold, work, f"conll-{len(rows)}", format=fmt, **opts))
             rows[-1]["row"] = name
-            yield_rows(rows)
+            record_rows(rows)
     return rows
 
 
@@ -190,7 +190,7 @@ def bench_trec(n: int, work: Path) -> list[dict]:
                        ("humc greedy, 4 retrieved shots", {"shots_from": train})]:
         rows.append(_humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{len(rows)}", format=None, **opts))
         rows[-1]["row"] = name
-        yield_rows(rows)
+        record_rows(rows)
     return rows
 
 
@@ -204,7 +204,7 @@ def bench_tickets(work: Path) -> list[dict]:
         rows.append(_humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{len(rows)}",
                           format=None, **opts))
         rows[-1]["row"] = name
-        yield_rows(rows)
+        record_rows(rows)
     return rows
 
 
@@ -212,7 +212,7 @@ _ALL: dict[str, list[dict]] = {}
 _CURRENT: list[str] = []
 
 
-def yield_rows(rows: list[dict]) -> None:
+def record_rows(rows: list[dict]) -> None:
     """Write what is measured so far (a long run keeps its finished rows) and show the last row."""
     _ALL[_CURRENT[0]] = rows
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,7 @@ def main() -> None:
                 rows = bench_trec(args.n_trec, work)
             else:
                 rows = bench_tickets(work)
-            yield_rows(rows)
+            record_rows(rows)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ class Demonstrations:
         self.examples = examples
         self.fields = input_fields or ["text"]
         self.kind = kind
-        self.index = BM25([self._query(e) for e in examples])
+        self.queries = [self._query(e) for e in examples]  # each example's inputs, as one text
+        self.index = BM25(self.queries)
+        self.answer_count = len({self._answer(e) for e in examples})  # distinct answers, for the spread
 
     def _query(self, row: dict) -> str:
         return "\n".join(str(row.get(f, "")) for f in self.fields)
@@ -69,16 +71,16 @@ class Demonstrations:
         (an example its format cannot write is passed over). An example whose inputs are the
         input's own is never offered: running on the file the shots come from must not copy."""
         own = self._query(row)
-        ranked = [i for i in self.index.ranked(own) if self._query(self.examples[i]) != own]
+        queries = self.queries
+        ranked = [i for i in self.index.ranked(own) if queries[i] != own]
         if len(ranked) < k * POOL:  # too few share a word: fill up in file order
             seen = set(ranked)
             ranked += [i for i in range(len(self.examples))
-                       if i not in seen and self._query(self.examples[i]) != own][:k * POOL - len(ranked)]
+                       if i not in seen and queries[i] != own][:k * POOL - len(ranked)]
         if self.kind != "classify":
             yield from (self.examples[i] for i in ranked)
             return
-        answers = {self._answer(e) for e in self.examples}
-        cap = max(1, math.ceil(k / max(1, len(answers))))
+        cap = max(1, math.ceil(k / max(1, self.answer_count)))
         taken: Counter = Counter()
         later = []
         for i in ranked[:k * POOL]:
