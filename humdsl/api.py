@@ -1,10 +1,10 @@
 """The Python API: humdsl.load(path).task(name)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compiler import check_paths, lower, spec_hash
+from .compiler import check_paths, lower, lower_corpora, spec_hash
 from .diagnostics import Diagnostic, render_text
 from .ir import content_hash
 from .jsonl import lone_surrogate
@@ -114,6 +114,7 @@ class Task:
 class Spec:
     path: str
     tasks: dict[str, Task]
+    corpora: dict[str, dict] = field(default_factory=dict)  # corpus name -> its IR (ir.lower_corpus)
 
     @property
     def hash(self) -> str:
@@ -132,4 +133,4 @@ def load(path: str | Path) -> Spec:
         errors = [d for d in result.diagnostics if d.is_error]
         raise SpecError(errors, "\n".join(render_text(d, sources) for d in errors))
     irs = lower(result)
-    return Spec(str(path), {name: Task(ir) for name, ir in irs.items()})
+    return Spec(str(path), {name: Task(ir) for name, ir in irs.items()}, lower_corpora(result))

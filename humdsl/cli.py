@@ -212,9 +212,11 @@ def tune(spec, task, dev, adapter, model, size, budget, shots_from, dry_run, as_
 
 
 def _register_synth() -> None:
+    from .finetune_cli import finetune
     from .synth_cli import synth
 
     main.add_command(synth)
+    main.add_command(finetune)
 
 
 _register_synth()

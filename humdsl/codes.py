@@ -82,5 +82,11 @@ BAD_SYNTH_VALUE = _code("H071", "error", "invalid synthesis setting value")
 # run profile
 UNKNOWN_RUN_SETTING = _code("H072", "error", "unknown run profile setting")
 BAD_RUN_VALUE = _code("H073", "error", "invalid run profile setting value")
+# corpora
+UNKNOWN_CORPUS_SETTING = _code("H074", "error", "unknown corpus setting")
+BAD_CORPUS_VALUE = _code("H075", "error", "invalid corpus setting value")
+CORPUS_INCOMPLETE = _code("H076", "error", "corpus or corpus part is missing something it needs")
+CORPUS_DATA_MISSING = _code("H077", "warning", "a corpus part's data file is not there")
+CORPUS_SHARES = _code("H078", "error", "corpus shares do not add up")
 # advice
 NO_INSTRUCTION = _code("H080", "warning", "task has no instruction phrasing")

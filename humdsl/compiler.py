@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
-from .ir import content_hash, lower_task
+from .ir import content_hash, lower_corpus, lower_task
 from .loader import Program, load_program
 from .semantic import analyse
 from .semantic.context import Context
@@ -37,6 +37,12 @@ def lower(result: CheckResult) -> dict[str, dict]:
     if not result.ok:
         raise ValueError("cannot lower a spec with errors")
     return {t.name: lower_task(t) for t in result.entry_tasks()}
+
+
+def lower_corpora(result: CheckResult) -> dict[str, dict]:
+    """IR of every corpus declared in the entry files, by name."""
+    entries = set(result.program.entries)
+    return {c.name: lower_corpus(c) for c in result.context.corpora if c.symbol.module.key in entries}
 
 
 def spec_hash(irs: dict[str, dict]) -> str:

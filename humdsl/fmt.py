@@ -109,6 +109,8 @@ class _Printer:
             self._alts(indent, head, node.texts, colon=True)
         elif isinstance(node, ast.LabelSetDecl):
             self._label_block(f"labels {name(node.name)}", node.block, indent)
+        elif isinstance(node, ast.Corpus):
+            self._block(f"corpus {name(node.name)}", node, node.members, indent, self._member)
         else:  # pragma: no cover - the parser makes no other declarations
             raise AssertionError(type(node))
 
@@ -189,6 +191,8 @@ class _Printer:
             self._block("synth", node, node.settings, indent, self._setting)
         elif isinstance(node, ast.RunProfile):
             self._block("run", node, node.settings, indent, self._setting)
+        elif isinstance(node, ast.CorpusPart):
+            self._block(f"task {qname(node.task)}", node, node.settings, indent, self._setting)
         elif isinstance(node, ast.Setting):
             self._setting(node, indent)
         else:  # pragma: no cover

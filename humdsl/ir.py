@@ -71,3 +71,17 @@ def _texts(node) -> list[str]:
 
 def task_hash(ir: dict) -> str:
     return content_hash(ir)
+
+
+def lower_corpus(corpus) -> dict:
+    """A corpus declaration: its settings, and per part the task's IR, where its data is (a path
+    relative to the spec, as written), and the synthesis overrides."""
+    from pathlib import Path
+
+    return {
+        "name": corpus.name,
+        "about": corpus.about or "",
+        "spec_dir": str(Path(corpus.symbol.module.key).parent),
+        "settings": dict(corpus.settings),
+        "parts": [{"task": lower_task(p.task), **p.settings, "policy": dict(p.policy)} for p in corpus.parts],
+    }

@@ -12,8 +12,13 @@ SHOWN_PROBLEMS = 20
 
 @click.command()
 @click.argument("spec", type=click.Path())
-@click.option("--task", required=True, help="The task whose instructions are made.")
-@click.option("--data", required=True, type=click.Path(), help="A labelled dataset file.")
+@click.option("--task", help="The task whose instructions are made.")
+@click.option("--data", type=click.Path(), help="A labelled dataset file.")
+@click.option("--corpus", "corpus_name", help="Instead of --task and --data: make the spec's corpus of this "
+              "name (a mixture of tasks, each read from its declared data), shuffled into one file.")
+@click.option("--diversity", type=click.Choice(["hum", "baseline"]),
+              help="'baseline': the first phrasing, one JSON format, every label, no guidelines, rules, "
+              "negatives sampled or shots (the control of the Hum ablation). Default: the spec's, else 'hum'.")
 @click.option("--adapter", help="How to read --data (default: detected from the file). "
               "conll-iob1, conll-iob2, conll-bilou, conll04, semeval2010, phee, casie, carb, squad, "
               "sst2, trec-coarse, trec-fine, canonical, or one a plugin registers.")
@@ -36,7 +41,7 @@ SHOWN_PROBLEMS = 20
               help="Write report.json and PNG charts into this folder.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line or failed instance.")
 @click.option("--exact", is_flag=True, help="Verify each answer with its own per-input grammar (slower).")
-def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
+def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
           hard_negative_ratio, few_shot, max_guidelines, max_rules, format_weights, jobs, shard, report_dir,
           strict, exact) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
@@ -46,7 +51,20 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
     from .synth import report as reporting
     from .synth.corpus import parse_shard, tty_progress
 
-    policy = {"per_example": per_example, "style": style, "label_batch": label_batch,
+    if corpus_name:
+        _corpus(spec, corpus_name, diversity, out_path, seed, jobs, report_dir, strict, exact,
+                given=[flag for flag, v in (("--task", task), ("--data", data), ("--adapter", adapter),
+                                            ("--per-example", per_example), ("--style", style),
+                                            ("--label-batch", label_batch), ("--negative-ratio", negative_ratio),
+                                            ("--hard-negative-ratio", hard_negative_ratio),
+                                            ("--few-shot", few_shot), ("--max-guidelines", max_guidelines),
+                                            ("--max-rules", max_rules), ("--format-weights", format_weights),
+                                            ("--shard", shard)) if v is not None])
+    for flag, value in (("--task", task), ("--data", data)):
+        if value is None:
+            click.echo(f"humc: synth needs {flag} (or --corpus NAME)", err=True)
+            sys.exit(2)
+    policy = {"diversity": diversity, "per_example": per_example, "style": style, "label_batch": label_batch,
               "negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
               "few_shot": few_shot, "max_guidelines": max_guidelines, "max_rules": max_rules}
     if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
@@ -89,6 +107,52 @@ def synth(spec, task, data, adapter, out_path, seed, per_example, style, label_b
                        f"(the corpus is written: {out_path})", err=True)
             sys.exit(1)
         click.echo(f"report: {', '.join(str(p) for p in written)}", err=True)
+    sys.exit(0 if summary.ok else 1)
+
+
+def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exact, given) -> None:
+    """humc synth --corpus NAME: each part as its declaration says, shuffled into OUT."""
+    from .constraints import GrammarInvalid
+    from .synth import SynthError
+    from .synth.mixture import CorpusOptions, synthesise_corpus, write_report
+
+    if given:
+        click.echo(f"humc: {given[0]} does not go with --corpus: a corpus declares each part's task, "
+                   "data and settings in the spec", err=True)
+        sys.exit(2)
+    if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
+        click.echo(f"humc: --report {report_dir} is a file, not a folder", err=True)
+        sys.exit(1)
+    _exit_cleanly_on_sigterm()
+
+    def progress(part) -> None:
+        made = sum(part.formats.values())
+        asked = f" of {part.target}" if part.target is not None else ""
+        click.echo(f"{part.task}: {made}{asked} instances from {part.stats.examples} examples of "
+                   f"{part.data} ({part.seconds:.0f} s, {part.problem_count} problems)", err=True)
+        for problem in part.problems[:SHOWN_PROBLEMS]:
+            click.echo(f"  {problem}", err=True)
+        if part.problem_count > SHOWN_PROBLEMS:
+            click.echo(f"  ... and {part.problem_count - SHOWN_PROBLEMS} more problems", err=True)
+    try:
+        opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact)
+        summary = synthesise_corpus(spec, opts, progress=progress)
+    except SynthError as e:
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
+    except GrammarInvalid as e:
+        click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
+                   f"{str(e).splitlines()[0]}; please report it", err=True)
+        sys.exit(2)
+    click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
+               f"to {out_path}; {summary.problem_count} problems", err=True)
+    if report_dir:
+        try:
+            click.echo(f"report: {write_report(summary, Path(report_dir))}", err=True)
+        except OSError as e:
+            click.echo(f"humc: cannot write the report into {report_dir}: {e.strerror or e} "
+                       f"(the corpus is written: {out_path})", err=True)
+            sys.exit(1)
     sys.exit(0 if summary.ok else 1)
 
 

@@ -63,6 +63,7 @@ from .checked import CheckedMatcher, EarlyStart
 from .dag_matcher import DagMatcher, TokenTable
 from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
 from .kv_cache import cache_keyword, new_cache, returned_cache
+from .models import has_chat_template, model_prompt
 
 MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
@@ -117,14 +118,6 @@ def unpacked(bitmask_row, vocab: int):
     return np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab].view(np.bool_)
 
 
-def _has_chat_template(tok) -> bool:
-    try:
-        tok.get_chat_template()
-        return True
-    except (ValueError, AttributeError):
-        return False
-
-
 class JumpForwardDecoder:
     name = "jump-forward"
     takes_languages = True  # a row's constraint may be a LiteralDag as well as a grammar
@@ -140,7 +133,7 @@ class JumpForwardDecoder:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.lltok = ll_tokenizer_for(self.tokenizer)
-        self.chat = _has_chat_template(self.tokenizer)
+        self.chat = has_chat_template(self.tokenizer)
         self.device = next(self.model.parameters()).device
         self.cache_keyword = cache_keyword(self.model)
         self.eos = self.lltok.eos_token
@@ -167,10 +160,7 @@ class JumpForwardDecoder:
     def prompt_ids(self, prompt: str) -> list[int]:
         """Exactly what the Outlines path feeds: the chat template when the tokenizer has one,
         then the tokenizer's default encoding (special tokens included)."""
-        if self.chat:
-            prompt = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                        tokenize=False, add_generation_prompt=True)
-        return list(self.tokenizer(prompt)["input_ids"])
+        return list(self.tokenizer(model_prompt(self.tokenizer, prompt, self.chat))["input_ids"])
 
     def _matcher(self, row: int, lark: str) -> CheckedMatcher:
         from llguidance import LLMatcher

@@ -147,3 +147,40 @@ def _save_dequantised(model, tok, folder: Path) -> None:
         tmp.replace(folder) if not folder.exists() else None
     except Exception:  # a cache is an optimisation: never fail the run for it
         pass
+
+
+def has_chat_template(tok) -> bool:
+    try:
+        tok.get_chat_template()
+        return True
+    except (ValueError, AttributeError):
+        return False
+
+
+def model_prompt(tok, prompt: str, chat: bool | None = None) -> str:
+    """What a model is fed for a prompt: its chat template's user turn, ready for the answer, when
+    the tokenizer has one, else the prompt as it is. Decoding and fine-tuning both use this, so
+    a fine-tuned model sees at run time exactly what it was trained on."""
+    if chat if chat is not None else has_chat_template(tok):
+        return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                       add_generation_prompt=True)
+    return prompt
+
+
+def hf_folder(name: str | None) -> Path:
+    """A Hugging Face folder holding the model, for tools that load it themselves (fine-tuning):
+    the folder itself, or for a GGUF file its de-quantised copy (made by loading it once)."""
+    name = name or DEFAULT_MODEL
+    path = _smollm2_gguf() if name == DEFAULT_MODEL else Path(name)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelError(f"{path} is not a model folder: it has no config.json")
+        return path
+    if path.suffix != ".gguf" or not path.exists():
+        raise ModelError(f"no model folder or .gguf file at {path}")
+    cached = _gguf_cache(path)
+    if not (cached / "config.json").exists():
+        _load(str(path))
+    if not (cached / "config.json").exists():
+        raise ModelError(f"cannot make a model folder from {path} in {cached.parent}")
+    return cached

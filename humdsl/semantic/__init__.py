@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..loader import Program
 from .context import Context
+from .corpus import check_corpora
 from .declarations import check_imports, declare_names, report_unused_imports
 from .examples import check_examples
 from .fields import check_fields
@@ -33,6 +34,7 @@ PASSES = [
     check_examples,
     check_synth,
     check_run_profile,
+    check_corpora,
     check_format_fit,
     advise,
     report_unused_imports,

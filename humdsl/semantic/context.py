@@ -34,7 +34,7 @@ class Symbol:
         return f"{base}.{self.name}"
 
 DECL_NOUNS = {ast.Task: "task", ast.FormatDecl: "format", ast.RuleDecl: "rule",
-              ast.LabelSetDecl: "label set"}
+              ast.LabelSetDecl: "label set", ast.Corpus: "corpus"}
 
 
 @dataclass
@@ -83,6 +83,26 @@ class TaskModel:
         return [lab.code for lab in self.labels]
 
 
+@dataclass
+class CorpusPartModel:
+    task: TaskModel
+    settings: dict[str, Any]  # data, adapter, share, examples, baseline_format
+    policy: dict[str, Any]  # synthesis overrides of the task's synth block
+
+
+@dataclass
+class CorpusModel:
+    symbol: Symbol
+    about: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # instances, diversity, style
+    parts: list[CorpusPartModel] = field(default_factory=list)
+    ok: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+
 class Context:
     def __init__(self, program: Program):
         self.program = program
@@ -95,6 +115,7 @@ class Context:
         self.alias_decl: dict[tuple[str, str], ast.Import] = {}
         self.from_decl: dict[tuple[str, str], ast.FromImport] = {}
         self.tasks: list[TaskModel] = []
+        self.corpora: list[CorpusModel] = []
         self.format_checked: dict[int, bool] = {}  # id(FormatDecl) -> valid
 
     # ---- modules to analyse ------------------------------------------------------------------

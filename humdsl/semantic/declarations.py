@@ -8,7 +8,7 @@ from ..diagnostics import did_you_mean
 from ..syntax import ast
 from .context import Context, Symbol
 
-DECL_TYPES = (ast.Task, ast.FormatDecl, ast.RuleDecl, ast.LabelSetDecl)
+DECL_TYPES = (ast.Task, ast.FormatDecl, ast.RuleDecl, ast.LabelSetDecl, ast.Corpus)
 
 
 def declare_names(ctx: Context) -> None:

@@ -18,7 +18,7 @@ SETTINGS = {
     "max_guidelines": (int, lambda v: v >= 0, 3, "largest number of guidelines in one instruction"),
     "max_rules": (int, lambda v: v >= 0, 3, "largest number of preference rules in one instruction"),
     "style": (str, lambda v: v in ("alpaca", "chat"), "alpaca", "'alpaca' or 'chat'"),
-    "format_weights": (dict, lambda v: all(w >= 0 for w in v.values()) and any(v.values()), {},
+    "format_weights": (dict, lambda v: all(w >= 0 for w in v.values()), {},
                        "{ format: weight, ... }: how often each format is drawn (a format left out "
                        "weighs 1, a weight of 0 never draws it)"),
 }
@@ -43,6 +43,10 @@ def check_synth(ctx: Context) -> None:
                                   f"have: {unknown[0]}", s.value.span,
                                   notes=["the task's formats: " + ", ".join(known)],
                                   suggestions=did_you_mean(unknown[0], known), task=task)
+                        continue
+                    if known is not None and not any(value.get(f, 1.0) for f in known):
+                        ctx.error(codes.BAD_SYNTH_VALUE, "'format_weights' leaves no format to draw",
+                                  s.value.span, notes=["give at least one format a weight above 0"], task=task)
                         continue
                 policy[name] = value
         task.synth = policy

@@ -311,6 +311,18 @@ class Task(Node):
 
 
 @node
+class CorpusPart(Node):
+    task: QName
+    settings: tuple[Setting, ...]
+
+
+@node
+class Corpus(Node):
+    name: Name
+    members: tuple[Union[About, CorpusPart, Setting], ...]
+
+
+@node
 class FormatSetting(Node):
     key: Name
     values: tuple[Value, ...]
@@ -349,7 +361,7 @@ class LabelSetDecl(Node):
     block: LabelBlock
 
 
-Decl = Union[Import, FromImport, Task, FormatDecl, RuleDecl, LabelSetDecl]
+Decl = Union[Import, FromImport, Task, FormatDecl, RuleDecl, LabelSetDecl, Corpus]
 
 
 @node

@@ -483,6 +483,14 @@ class _ToAst(Transformer):
                         tuple(children[2:]))
 
     @_spanned
+    def corpus_decl(self, span, children):
+        return ast.Corpus(span, self._name(children[0]), tuple(children[1:]))
+
+    @_spanned
+    def corpus_part(self, span, children):
+        return ast.CorpusPart(span, children[0], tuple(children[1:]))
+
+    @_spanned
     def format_decl(self, span, children):
         name = self._name(children[0])
         kinds = tuple(self._name(c) for c in children[1:-1])

@@ -74,7 +74,7 @@ class Synthesiser:
         shown_input = input_text(self.task, ex)
         source, example_id = self._short(where), str(ex.get("id", ordinal))
         present = present_labels(self.task, gold)
-        for k in range(self.policy.per_example):
+        for k in range(self.policy.instances_per_example):
             choice = choose(self.task, gold, self.policy, draw, len(self.task["examples"]), present)
             made = self._instance(choice, gold, text, stats, where)
             if made is None:
@@ -100,13 +100,13 @@ class Synthesiser:
         problems = []
         if failures:
             why = "; ".join(f"{w} ({', '.join(f)})" for w, f in failures.items())
-            problems.append(f"{where}: {stats.failed} of {self.policy.per_example} instances failed, "
+            problems.append(f"{where}: {stats.failed} of {self.policy.instances_per_example} instances failed, "
                             f"no format could express the gold answer: {why}")
         return lines, stats, problems
 
     def _unusable(self, why: str) -> Stats:
         """The counts of an example none of whose instances could be made."""
-        k = self.policy.per_example
+        k = self.policy.instances_per_example
         stats = Stats(examples=1, failed=k)
         stats.failures[why.split(" (")[0].split(":")[0]] += k
         return stats

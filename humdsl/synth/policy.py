@@ -15,6 +15,10 @@ class Policy:
     max_rules: int = 3
     style: str = "alpaca"
     format_weights: dict = field(default_factory=dict)  # format name -> weight; absent: 1
+    # "hum": everything above varies; "baseline": what a one-template converter writes (the
+    # ablation's control): the first phrasing, one format, every label, nothing else.
+    diversity: str = "hum"
+    baseline_format: str | None = None  # the baseline's format; default: the first JSON one
 
     @classmethod
     def of(cls, task_ir: dict, **overrides) -> "Policy":
@@ -27,6 +31,11 @@ class Policy:
         values = {k: v for k, v in (task_ir.get("synth") or {}).items() if k in names}
         values.update({k: v for k, v in overrides.items() if v is not None and k in names})
         return cls(**values)
+
+    @property
+    def instances_per_example(self) -> int:
+        """A baseline draws nothing, so a second instance of an example would be a duplicate."""
+        return 1 if self.diversity == "baseline" else self.per_example
 
     def problems(self, formats: list[str]) -> list[str]:
         """What is wrong with these settings for a task with these formats (as CLI flags)."""
@@ -43,6 +52,11 @@ class Policy:
             out.append("--few-shot cannot be negative")
         if self.style not in ("alpaca", "chat"):
             out.append("--style is 'alpaca' or 'chat'")
+        if self.diversity not in ("hum", "baseline"):
+            out.append("--diversity is 'hum' or 'baseline'")
+        if self.baseline_format is not None and self.baseline_format not in formats:
+            out.append(f"the baseline format '{self.baseline_format}' is not a format of the task "
+                       f"(it has: {', '.join(formats)})")
         import math
 
         if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0

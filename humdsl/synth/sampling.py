@@ -95,6 +95,8 @@ def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: 
            present: list[str] | None = None) -> Choice:
     """One instance's choices. `present`: present_labels(task_ir, record), if already known."""
     facts = _facts(task_ir)
+    if policy.diversity == "baseline":
+        return baseline_choice(task_ir, policy)
     instruction = draw.below(facts.phrasings)
     if present is None:
         present = present_labels(task_ir, record)
@@ -117,3 +119,17 @@ def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: 
     formats = [first] + draw.shuffled([n for n, w in zip(names, weights) if n != first and w > 0])
     shots = draw.sample(range(n_examples), policy.few_shot) if policy.few_shot else []
     return Choice(instruction, batch, guidelines, rule_choice, descriptions, formats, shots)
+
+
+def baseline_choice(task_ir: dict, policy: Policy) -> Choice:
+    """The ablation's control, what one-template converters write: the first phrasing, one
+    format (the first JSON one unless the policy names it), every label in declared order, no
+    guidelines, rules, paraphrased descriptions or shots. Nothing is drawn."""
+    facts = _facts(task_ir)
+    batch = list(facts.codes) if task_ir["kind"] in LABELLED else None
+    return Choice(0, batch, [], [], {}, [policy.baseline_format or baseline_format(task_ir)], [])
+
+
+def baseline_format(task_ir: dict) -> str:
+    """The format a baseline corpus writes by default: the task's first JSON format, else its first."""
+    return next((f["name"] for f in task_ir["formats"] if "json" in f["decl"]), task_ir["formats"][0]["name"])
