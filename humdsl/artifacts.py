@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -15,17 +17,32 @@ def dump(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
 
 
+class ArtifactError(Exception):
+    """The artifacts cannot be written where asked: one line for the user."""
+
+
 def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file renamed over it. A symbolic link is
+    followed (its target is rewritten, the link kept); an existing file keeps its mode, a new one
+    gets the umask's, as any editor would leave them."""
+    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def rule_table(task_ir: dict, fmt) -> list[dict]:
@@ -48,6 +65,40 @@ def rule_table(task_ir: dict, fmt) -> list[dict]:
 
 
 def write_artifacts(result: CheckResult, spec: str, out_dir: Path) -> dict:
+    """Compile into `out_dir` as a whole: everything is written into a new folder beside it that
+    then takes its place, so a failure part-way leaves the earlier compile as it was and no task
+    folder of an older compile survives. A folder that holds files but no manifest.json is not
+    an earlier compile: it is refused, untouched."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ArtifactError(f"-o {out_dir} is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file():
+        raise ArtifactError(f"-o {out_dir} holds files that are not a humc compile (no manifest.json): "
+                            "give a new or empty folder")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".partial"))
+    except OSError as e:
+        raise ArtifactError(f"cannot write into {out_dir.parent}: {e.strerror or e}") from None
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+        manifest = _write_all(result, spec, staging)
+        old = None
+        if out_dir.exists():
+            old = out_dir.with_name(staging.name[:-len(".partial")] + ".old")
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArtifactError(f"cannot write {out_dir}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_all(result: CheckResult, spec: str, out_dir: Path) -> dict:
     from . import constraints
     from .formats import build
     from .prompts import PromptChoice, template_artifact

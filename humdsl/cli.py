@@ -41,6 +41,9 @@ def check(paths: tuple[str, ...], as_json: bool) -> None:
     from .compiler import check_paths
 
     result = check_paths(list(paths))
+    if not result.program.entries and not result.diagnostics:
+        click.echo(f"humc: no .hum file in {', '.join(paths)}: nothing to check", err=True)
+        sys.exit(2)
     _emit_diagnostics(result, as_json, len(result.program.entries))
     sys.exit(0 if result.ok else 1)
 
@@ -73,11 +76,16 @@ def compile_cmd(spec: str, out_dir: str) -> None:
         sys.exit(1)
     from .constraints import GrammarInvalid
 
+    from .artifacts import ArtifactError
+
     try:
         manifest = write_artifacts(result, spec, Path(out_dir))
+    except ArtifactError as e:
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
     except GrammarInvalid as e:  # a compiler bug: say so plainly, with what llguidance said
         click.echo(f"humc: internal error: llguidance rejected a generated grammar: {e}", err=True)
-        sys.exit(2)
+        sys.exit(3)
     n = len(manifest["tasks"])
     click.echo(f"compiled {n} task{'s' * (n != 1)} from {spec} into {out_dir} "
                f"(spec hash {manifest['spec_hash'][:12]})")
@@ -154,7 +162,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
     except DecodeError as e:  # a grammar llguidance rejects or a matcher error: a compiler bug
         click.echo(f"humc: internal error: decoding failed: {e} (the lines written so far are kept; "
                    "--decoder outlines may get past it)", err=True)
-        sys.exit(2)
+        sys.exit(3)
     for problem in summary.bad_input:
         click.echo(problem, err=True)
     click.echo(f"{summary.written} written, {summary.already_done} already done, "
@@ -244,7 +252,7 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
     """Score predictions against gold with the field's standard metrics."""
     import json as _json
 
-    from .evaluate import EvalError, compare, evaluate
+    from .evaluate import EvalError, EvalUsageError, compare, evaluate
     from .evaluate.report import render
 
     kind, labels = task, None
@@ -270,10 +278,12 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
                              adapter=adapter) if len(preds) == 2 else None
     except EvalError as e:
         click.echo(f"humc: {e}", err=True)
-        sys.exit(1)
-    problems = sorted({p for r in results for p in r["problems"]})
-    for problem in problems:
+        sys.exit(2 if isinstance(e, EvalUsageError) else 1)
+    problems = list(dict.fromkeys(p for r in results for p in r["problems"]))  # in file order
+    for problem in problems[:SHOWN_PROBLEMS]:
         click.echo(problem, err=True)
+    if len(problems) > SHOWN_PROBLEMS:
+        click.echo(f"... and {len(problems) - SHOWN_PROBLEMS} more problems (--json lists them all)", err=True)
     if as_json:
         payload = results[0] if len(results) == 1 else {"files": dict(zip(preds, results)),
                                                         "comparison": comparison}
@@ -307,6 +317,8 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
             click.echo(f"wrote {path}", err=True)
     sys.exit(1 if problems else 0)
 
+
+SHOWN_PROBLEMS = 20
 
 _HOW = {"grammar": "by the decoding grammar", "parser": "by the parser",
         "synthesis": "on synthesised gold answers; advice at run time", "advisory": "prompt text"}

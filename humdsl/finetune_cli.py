@@ -48,6 +48,10 @@ def finetune(corpus, model, out_dir, method, epochs, max_tokens, learning_rate, 
     except FinetuneError as e:
         click.echo(f"humc: {e}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(f"humc: interrupted; run the same command again to resume from the last checkpoint "
+                   f"in {Path(out_dir) / 'checkpoints'}", err=True)
+        sys.exit(130)
     loss = (f"; loss {result.first_loss:.3f} -> {result.last_loss:.3f}"
             if result.first_loss is not None else "")
     click.echo(f"fine-tuned on {result.tokens} tokens from {result.instances} instances in {result.steps} steps "

@@ -62,6 +62,12 @@ def resolve_import(spec: str, importer: Path | None) -> Path:
     return (base / name) if not os.path.isabs(name) else Path(name)
 
 
+def _not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
+    line = raw.count(b"\n", 0, e.start) + 1
+    column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+    return f"it is not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line}, column {column})"
+
+
 class Loader:
     def __init__(self) -> None:
         self.program = Program()
@@ -78,13 +84,14 @@ class Loader:
             return key
         shown = shown_path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not content
         except FileNotFoundError:
             if from_span is None:
                 self.program.diagnostics.error(codes.UNREADABLE, f"no such file: {shown}", None)
             return None
         except (OSError, UnicodeDecodeError) as e:
-            reason = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else e.strerror
+            reason = _not_utf8(raw, e) if isinstance(e, UnicodeDecodeError) else e.strerror
             self.program.diagnostics.error(codes.UNREADABLE, f"cannot read {shown}: {reason}", from_span)
             return None
         source = SourceFile(shown, text)

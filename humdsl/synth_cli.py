@@ -83,7 +83,7 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     except GrammarInvalid as e:
         click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
                    f"{str(e).splitlines()[0]}; please report it", err=True)
-        sys.exit(2)
+        sys.exit(3)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for problem in summary.problems[:SHOWN_PROBLEMS]:
@@ -143,7 +143,7 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
     except GrammarInvalid as e:
         click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
                    f"{str(e).splitlines()[0]}; please report it", err=True)
-        sys.exit(2)
+        sys.exit(3)
     click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
                f"to {out_path}; {summary.problem_count} problems", err=True)
     if report_dir:

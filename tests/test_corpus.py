@@ -174,3 +174,10 @@ def test_every_instance_of_a_mixed_corpus_is_verified_like_a_single_tasks(tmp_pa
         task = tasks[x["meta"]["task"]].ir
         fmt = build(task, next(f for f in task["formats"] if f["name"] == x["meta"]["format"]))
         fmt.parse(x["output"], batch=x["meta"]["labels"], source=x["input"].split("\n", 1)[0][len("Text: "):])
+
+
+def test_data_the_adapter_cannot_read_is_one_line_naming_the_part(tmp_path):
+    path = spec(tmp_path, f'corpus c {{ task ticket_triage {{ data "{TICKETS}" adapter "conll04" }} }}')
+    result = synth(str(path), "--corpus", "c", "--out", str(tmp_path / "c.jsonl"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "corpus 'c', part 'ticket_triage'" in result.output and "cannot be read with the 'conll04' adapter" in result.output

@@ -14,20 +14,37 @@ class EvalError(Exception):
     """Bad input to scoring (unknown kind, unreadable files, no overlap): a one-line message."""
 
 
-def read_gold(gold_path: str | Path, adapter: str | None = None):
+class EvalUsageError(EvalError):
+    """Options that do not go together (a scorer for another kind, a --by field no line has)."""
+
+
+def _readable(path: str | Path, what: str) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise EvalError(f"cannot read {what} {path}: it is a folder")
+    if not p.is_file():
+        raise EvalError(f"cannot read {what} {path}: no such file")
+
+
+def read_gold(gold_path: str | Path, adapter: str | None = None, kind: str | None = None):
     """Gold records from canonical JSONL, or from a public dataset file through its adapter."""
     from ..adapters.readers import detect, read_examples
     from .io import Loaded
+    from .shapes import shape_problem
 
+    _readable(gold_path, "--gold")
     name = adapter or detect(Path(gold_path))
     if name in (None, "canonical"):
-        return read(gold_path, predictions=False)
+        return read(gold_path, predictions=False, kind=kind)
     try:
         examples, report = read_examples(gold_path, name)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as e:
         raise EvalError(f"{gold_path}: cannot read with the {name} adapter: {e}") from None
     out = Loaded()
     for ex in examples:
+        problem = shape_problem(kind, ex["record"]) if kind else None
+        if problem:  # the adapter reads another kind of dataset than the one scored
+            raise EvalError(f"{gold_path}: the {name} adapter gives records that are not {kind} records ({problem})")
         out.records[ex["id"]] = ex["record"]
         out.order.append(ex["id"])
     out.problems = []  # the adapter's skipped spans are the dataset's, not the user's: noted below
@@ -40,8 +57,14 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
     if kind not in metrics.SCORERS:
         raise EvalError(f"unknown task kind '{kind}': use one of {', '.join(KINDS)} "
                         "(or --spec SPEC with a task name)")
-    gold = read_gold(gold_path, adapter)
-    pred = read(pred_path, predictions=True)
+    if scorer == "semeval2010" and kind != "relations":
+        raise EvalUsageError(f"--scorer semeval2010 scores relations, not {kind}")
+    gold = read_gold(gold_path, adapter, kind)
+    _readable(pred_path, "--pred")
+    pred = read(pred_path, predictions=True, kind=kind)
+    if by and pred.rows and all(field_of(line, by) == "(none)" for _, line, _ in pred.rows):
+        fields = sorted({k for _, line, _ in pred.rows for k in line if k not in ("id", "record", "raw")})
+        raise EvalUsageError(f"--by {by}: no prediction line has that field; they have: {', '.join(fields) or 'none'}")
     problems = gold.problems + pred.problems
     ids = [i for i in gold.order]
     if not ids:
@@ -98,8 +121,10 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
 def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: int = 0,
             adapter: str | None = None) -> dict:
     """Two prediction files on the same gold: the paired bootstrap on the main score."""
-    gold = read_gold(gold_path, adapter)
-    a, b = read(pred_a, predictions=True), read(pred_b, predictions=True)
+    gold = read_gold(gold_path, adapter, kind)
+    _readable(pred_a, "--pred")
+    _readable(pred_b, "--pred")
+    a, b = read(pred_a, predictions=True, kind=kind), read(pred_b, predictions=True, kind=kind)
     ids = gold.order
     if not ids:
         raise EvalError(f"{gold_path}: no gold lines could be read")

@@ -24,7 +24,11 @@ class Loaded:
     rows: list[tuple[str, dict, dict | None]] = field(default_factory=list)  # (id, line, record)
 
 
-def read(path: str | Path, *, predictions: bool) -> Loaded:
+def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loaded:
+    """The file's records by id. With `kind`, a record of another shape is a problem: a gold
+    line is skipped, a prediction counts as one that did not parse."""
+    from .shapes import shape_problem
+
     out = Loaded()
     path = Path(path)
     try:
@@ -40,6 +44,12 @@ def read(path: str | Path, *, predictions: bool) -> Loaded:
             if record is None and not predictions:
                 out.problems.append(f"{where}: a gold line needs a \"record\"")
                 continue
+            problem = shape_problem(kind, record) if kind and record is not None else None
+            if problem:
+                out.problems.append(f"{where}: {problem}")
+                if not predictions:
+                    continue
+                record = None
             if record is None:
                 out.failures += 1
             out.rows.append((key, obj, record))

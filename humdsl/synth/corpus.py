@@ -224,6 +224,10 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
             note(report.skipped)  # what the reader found after the last example
             if not stats.examples and not count:
                 note([f"{opts.data}: no examples in the file"])
+        if not stats.instances:  # never replace a corpus with nothing
+            first = f": {problems[0]}" if problems else ""
+            raise SynthError(f"no instance could be made from {opts.data} ({count} problems{first}); "
+                             f"{opts.out} is left as it was")
         os.replace(tmp, opts.out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

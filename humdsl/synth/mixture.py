@@ -109,7 +109,7 @@ def _policy(part: dict, corpus: dict, opts: CorpusOptions) -> Policy:
 
 
 def _examples(part: dict, corpus: dict) -> tuple[list[dict], object, Path, str]:
-    from ..adapters.readers import detect, read_examples
+    from ..adapters.readers import detect, iter_examples
 
     data = Path(corpus["spec_dir"]) / part["data"]
     where = f"corpus '{corpus['name']}', part '{part['task']['name']}'"
@@ -117,8 +117,10 @@ def _examples(part: dict, corpus: dict) -> tuple[list[dict], object, Path, str]:
         raise SynthError(f"{where}: no data file at {data}")
     try:
         adapter = part.get("adapter") or detect(data)
-        examples, report = read_examples(data, adapter)
-        examples = list(_guarded(iter(examples), data, adapter))
+        examples, report = iter_examples(data, adapter)
+        examples = list(_guarded(examples, data, adapter))  # a reader's failure: one clear line
+    except SynthError as e:
+        raise SynthError(f"{where}: {str(e).replace('--adapter', 'adapter')}") from None
     except ValueError as e:
         raise SynthError(f"{where}: {e}") from None
     except OSError as e:
