@@ -23,7 +23,9 @@ def objects(path: Path, problems: list[str]) -> Iterator[tuple[str, dict]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                problems.append(f"{where}: not JSON ({e.msg} at column {e.colno})")
+                # some messages end in "at" ("Unterminated string starting at"): the column follows
+                at = " " if e.msg.endswith(" at") else " at "
+                problems.append(f"{where}: not JSON ({e.msg}{at}column {e.colno})")
                 continue
             if not isinstance(obj, dict):
                 problems.append(f"{where}: a line must be a JSON object")
@@ -34,6 +36,14 @@ def objects(path: Path, problems: list[str]) -> Iterator[tuple[str, dict]]:
                                 "which is not Unicode text")
                 continue
             yield where, obj
+
+
+def id_problem(value) -> str | None:
+    """Why a line's "id" cannot name it, or None: ids are strings or whole numbers (null, an
+    object or a list would become the text "None" or "{'x': 1}")."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return f"\"id\" must be a string or a whole number, not {json.dumps(value)[:40]}"
+    return None
 
 
 # JSON may escape half a surrogate pair with nothing to pair it with; Python then holds a string

@@ -16,7 +16,8 @@ status, a pattern the output matches, and the files after. A new bad-input case 
       pred.jsonl: same          # byte for byte as it started; or: absent; or the text it holds;
       out/manifest.json: {mode: 0o644}   # or {link: target}, {exists: true}
 
-`{root}` in the command line stands for the repository. Every case also checks that no Python
+`{root}` in the command line stands for the repository, `{tiny_model}` for a tiny random model
+(tests/conftest.py). Every case also checks that no Python
 traceback was printed. The umask is 022 while a case runs.
 """
 import os
@@ -79,14 +80,17 @@ def _check_after(base: Path, after: dict, start: dict[str, bytes]) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_cli_case(case: Path, tmp_path, monkeypatch):
+def test_cli_case(case: Path, tmp_path, monkeypatch, request):
     spec = yaml.safe_load(case.read_text(encoding="utf-8"))
     assert set(spec) <= {"about", "files", "run", "exit", "output", "after"}, f"unknown keys in {case.name}"
     old_mask = os.umask(0o022)
     try:
         start = _make(tmp_path, spec.get("files"))
         monkeypatch.chdir(tmp_path)
-        words = shlex.split(spec["run"].replace("{root}", str(ROOT)))
+        line = spec["run"].replace("{root}", str(ROOT))
+        if "{tiny_model}" in line:  # a random two-layer model (conftest.py): fast, and any answer parses
+            line = line.replace("{tiny_model}", str(request.getfixturevalue("model_dir")))
+        words = shlex.split(line)
         assert words[0] == "humc"
         result = CliRunner().invoke(main, words[1:])
     finally:

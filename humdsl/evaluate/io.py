@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..jsonl import objects
+from ..jsonl import id_problem, objects
 
 LIST_KEYS = {"entities", "relations", "events", "triples"}
 
@@ -35,6 +35,9 @@ def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loa
         for where, obj in objects(path, out.problems):
             if "id" not in obj:
                 out.problems.append(f"{where}: a line needs an \"id\"")
+                continue
+            if id_problem(obj["id"]):
+                out.problems.append(f"{where}: {id_problem(obj['id'])}")
                 continue
             key = str(obj["id"])
             record = obj.get("record", obj.get("output"))

@@ -16,11 +16,12 @@ from pathlib import Path
 from ..formats import FormatParseError, InputTooLarge, build
 from ..formats.reasoning import REASON_MARK, with_reasoning
 from ..ir import content_hash
-from ..jsonl import objects
+from ..jsonl import id_problem, objects
 from ..prompts import PromptChoice, prompt_text
 from ..shots import Shots, ShotsError
 from .decisions import AnswerScorer
 from .models import ModelError, model_name
+from .output import OutputLock, OutputRefused, check_path
 
 
 class RunError(Exception):
@@ -72,6 +73,10 @@ def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]
             if "id" not in obj:
                 problems.append(f"{where}: an input line needs an \"id\"")
                 continue
+            bad_id = id_problem(obj["id"])
+            if bad_id:
+                problems.append(f"{where}: {bad_id}")
+                continue
             missing = [k for k in required if not isinstance(obj.get(k), str) or not obj.get(k).strip()]
             if missing:
                 problems.append(f"{where}: the input lacks {', '.join(repr(m) for m in missing)}")
@@ -118,13 +123,29 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
             theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
                       "model": resolved[model] if model else None, "decision": obj.get("decision", "greedy"),
                       "prompt style": obj.get("prompt_style", "chat"), "phrasing": obj.get("phrasing", 1),
-                      "prompt": obj.get("prompt", "full")}
+                      "prompt": obj.get("prompt", "full"),
+                      **{k: obj.get(k.replace(" ", "_"), default) for k, default in SETTING_DEFAULTS.items()}}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
         diff = [f"{k} {theirs[k]!r}, not {identity[k]!r}" for k in identity if theirs[k] != identity[k]]
         if diff:
             return "; ".join(diff)
     return None
+
+
+# What else makes a run's answers what they are, recorded on each line where not the default:
+# resuming with another value would mix the answers of two runs in one file.
+SETTING_DEFAULTS = {"label batch": None, "shots": None, "shots from": None, "temperature": 0.0,
+                    "top p": 1.0, "seed": None, "reason": 0}
+
+
+def _settings(opts: RunOptions) -> dict[str, tuple]:
+    """Each of SETTING_DEFAULTS as (this run's value, the default)."""
+    values = {"label batch": list(opts.labels) if opts.labels else None, "shots": opts.shots,
+              "shots from": str(Path(opts.shots_from).resolve()) if opts.shots_from else None,
+              "temperature": float(opts.temperature), "top p": float(opts.top_p), "seed": opts.seed,
+              "reason": opts.reason}
+    return {k: (values[k], SETTING_DEFAULTS[k]) for k in SETTING_DEFAULTS}
 
 
 def _clean_partial(partial: Path) -> None:
@@ -163,6 +184,10 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     if opts.task not in spec.tasks:
         raise RunError(f"no task '{opts.task}' in {spec_path}; it has: {', '.join(spec.tasks)}")
     task = spec.tasks[opts.task].ir
+    try:
+        check_path(opts.output, opts.input)  # before the inputs are read or the model loaded
+    except OutputRefused as e:
+        raise RunError(str(e)) from None
     opts = with_profile(opts, task.get("run") or {}, Path(spec_path).parent)
     formats = {f["name"]: f for f in task["formats"]}
     name = opts.format or task["formats"][0]["name"]
@@ -183,112 +208,162 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         raise RunError(str(e)) from None
     summary = RunSummary(bad_input=problems, output=opts.output)
 
-    partial = opts.output.with_name(opts.output.name + ".partial")
-    identity = {"task": task["name"], "format": name, "spec hash": content_hash(task),
-                "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
-                "prompt": opts.prompt}
+    lock = _locked(opts.output)
     try:
-        identity["model"] = model_name(opts.model)
-    except ModelError:
-        pass  # loading it says why, where there is anything to do
-    existing = partial if partial.exists() else opts.output
-    other = _other_run(existing, identity)
-    if other:
-        raise RunError(f"{existing} holds the results of another run ({other}); resuming would mix "
-                       f"the two: write to another --output, or remove it")
-    if opts.output.exists() and not partial.exists():
-        partial.write_bytes(opts.output.read_bytes())  # resume on top of a finished file
-    _clean_partial(partial)
-    done = _done_ids(partial)
-    todo = [r for r in rows if r["id"] not in done]
-    summary.already_done = len(rows) - len(todo)
-    if opts.limit is not None:
-        todo = todo[:opts.limit]
-
-    meta = {"task": task["name"], "format": name,
-            "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
-                     "file": Path(spec_path).name}}
-    options = _decision_options(opts, fmt, batch_labels, task)
-    if options is not None:
-        meta["decision"] = opts.decision
-        meta["prompt_style"] = opts.prompt_style
-    if opts.phrasing != 1:  # recorded where not the default, so that a resumed run can tell
-        meta["phrasing"] = opts.phrasing
-    if opts.prompt != "full":
-        meta["prompt"] = opts.prompt
-
-    if todo:
-        from .decode import DecodeError, RowFailure, Sampling, make_decoder
-        from .models import load as load_model
-
-        if opts.backend != "llguidance" and opts.reason > 0:
-            raise RunError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
-                           f"is a grammar, which {opts.backend} cannot take here)")
-        loaded = load_model(opts.model)
+        partial = opts.output.with_name(opts.output.name + ".partial")
+        identity = {"task": task["name"], "format": name, "spec hash": content_hash(task),
+                    "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
+                    "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()}}
         try:
-            decoder = make_decoder(loaded, "jump-forward" if options else opts.decoder, backend=opts.backend,
-                                   fmt=fmt, batch=batch_labels)
-        except DecodeError as e:
-            raise RunError(f"--decision {opts.decision}: {e}" if options else str(e)) from None
-        scorer = AnswerScorer(decoder, opts.prompt_style) if options else None
-        summary.decoder = decoder.name
-        meta["model"] = loaded.name
-        sampling = Sampling(opts.temperature, opts.top_p, opts.seed)
-        opts.output.parent.mkdir(parents=True, exist_ok=True)
-        start = time.monotonic()
-        with partial.open("a", encoding="utf-8") as out:
-            for i in range(0, len(todo), max(1, opts.batch_size)):
-                chunk = todo[i:i + opts.batch_size]
-                if scorer is not None:
+            identity["model"] = model_name(opts.model)
+        except ModelError:
+            pass  # loading it says why, where there is anything to do
+        existing = partial if partial.exists() else opts.output
+        other = _other_run(existing, identity)
+        if other:
+            raise RunError(f"{existing} holds the results of another run ({other}); resuming would mix "
+                           f"the two: write to another --output, or remove it")
+        if opts.output.exists() and not partial.exists():
+            partial.write_bytes(opts.output.read_bytes())  # resume on top of a finished file
+        _clean_partial(partial)
+        done = _done_ids(partial)
+        todo = [r for r in rows if r["id"] not in done]
+        summary.already_done = len(rows) - len(todo)
+        if opts.limit is not None:
+            todo = todo[:opts.limit]
+
+        meta = {"task": task["name"], "format": name,
+                "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
+                         "file": Path(spec_path).name}}
+        options = _decision_options(opts, fmt, batch_labels, task)
+        if options is not None:
+            meta["decision"] = opts.decision
+            meta["prompt_style"] = opts.prompt_style
+        if opts.phrasing != 1:  # recorded where not the default, so that a resumed run can tell
+            meta["phrasing"] = opts.phrasing
+        if opts.prompt != "full":
+            meta["prompt"] = opts.prompt
+        for key, (value, default) in _settings(opts).items():
+            if value != default:  # recorded where not the default, as above
+                meta[key.replace(" ", "_")] = value
+
+        if todo:
+            from .decode import DecodeError, RowFailure, Sampling, make_decoder
+            from .models import load as load_model
+
+            if opts.backend != "llguidance" and opts.reason > 0:
+                raise RunError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
+                               f"is a grammar, which {opts.backend} cannot take here)")
+            loaded = load_model(opts.model)
+            try:
+                decoder = make_decoder(loaded, "jump-forward" if options else opts.decoder, backend=opts.backend,
+                                       fmt=fmt, batch=batch_labels)
+            except DecodeError as e:
+                raise RunError(f"--decision {opts.decision}: {e}" if options else str(e)) from None
+            scorer = AnswerScorer(decoder, opts.prompt_style) if options else None
+            summary.decoder = decoder.name
+            meta["model"] = loaded.name
+            sampling = Sampling(opts.temperature, opts.top_p, opts.seed)
+            opts.output.parent.mkdir(parents=True, exist_ok=True)
+            start = time.monotonic()
+            with partial.open("a", encoding="utf-8") as out:
+                limit = context_limit(loaded)
+                for i in range(0, len(todo), max(1, opts.batch_size)):
+                    chunk = []
+                    for row in todo[i:i + opts.batch_size]:
+                        why = _too_long(row, limit, loaded, task, fmt, opts, shots, batch_labels)
+                        if why:
+                            out.write(_failed_line(row, "", meta, why))
+                            summary.failed += 1
+                            summary.written += 1
+                        else:
+                            chunk.append(row)
+                    if scorer is not None:
+                        for row in chunk:
+                            out.write(_decided_line(row, scorer, options, opts, task, fmt, shots, meta))
+                            summary.written += 1
+                        _flushed(out, summary, len(todo), start, progress)
+                        continue
+                    grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
+                                                  languages=takes_languages(decoder), reason=opts.reason)
+                    live = [r for r in chunk if r["id"] not in refused]
+                    prompts = [prompt_text(task, fmt, r, _choice(opts, shots, r)) for r in live]
+                    if opts.backend == "llguidance":
+                        budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
+                    else:  # one schema for every row; grounding is checked when each answer is parsed
+                        budget = decoder.budget
+                    if opts.reason > 0:
+                        prompts = [p + REASON_PROMPT + "\n" for p in prompts]
+                        budget += 4 * opts.reason + len(REASON_MARK)
+                    decoded = dict(zip([r["id"] for r in live],
+                                       decoder.generate(prompts, grammars, budget, sampling) if live else []))
                     for row in chunk:
-                        out.write(_decided_line(row, scorer, options, opts, task, fmt, shots, meta))
+                        if row["id"] in refused:
+                            out.write(_failed_line(row, "", meta, f"the input was refused: {refused[row['id']]}"))
+                            summary.failed += 1
+                            summary.written += 1
+                            continue
+                        text = decoded[row["id"]]
+                        if isinstance(text, RowFailure):
+                            out.write(_failed_line(row, text.text, meta, f"decoding stopped: {text.message}"))
+                            summary.failed += 1
+                            summary.written += 1
+                            continue
+                        line = {"id": row["id"], "record": None, "raw": text, **meta}
+                        try:
+                            if opts.reason > 0:
+                                line["reasoning"], text = split_reasoning(text)
+                                line["raw"] = text
+                            line["record"] = fmt.parse(text, batch=batch_labels, source=row["text"])
+                        except FormatParseError as e:
+                            line["error"] = f"the output did not parse: {e.message}" + (
+                                f" (on {opts.backend} the schema cannot ground spans or hold every rule: "
+                                f"they are checked here, after decoding)" if opts.backend != "llguidance" else "")
+                            summary.failed += 1
+                        out.write(json.dumps(line, ensure_ascii=False) + "\n")
                         summary.written += 1
                     _flushed(out, summary, len(todo), start, progress)
-                    continue
-                grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
-                                              languages=takes_languages(decoder), reason=opts.reason)
-                live = [r for r in chunk if r["id"] not in refused]
-                prompts = [prompt_text(task, fmt, r, _choice(opts, shots, r)) for r in live]
-                if opts.backend == "llguidance":
-                    budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
-                else:  # one schema for every row; grounding is checked when each answer is parsed
-                    budget = decoder.budget
-                if opts.reason > 0:
-                    prompts = [p + REASON_PROMPT + "\n" for p in prompts]
-                    budget += 4 * opts.reason + len(REASON_MARK)
-                decoded = dict(zip([r["id"] for r in live],
-                                   decoder.generate(prompts, grammars, budget, sampling) if live else []))
-                for row in chunk:
-                    if row["id"] in refused:
-                        out.write(_failed_line(row, "", meta, f"the input was refused: {refused[row['id']]}"))
-                        summary.failed += 1
-                        summary.written += 1
-                        continue
-                    text = decoded[row["id"]]
-                    if isinstance(text, RowFailure):
-                        out.write(_failed_line(row, text.text, meta, f"decoding stopped: {text.message}"))
-                        summary.failed += 1
-                        summary.written += 1
-                        continue
-                    line = {"id": row["id"], "record": None, "raw": text, **meta}
-                    try:
-                        if opts.reason > 0:
-                            line["reasoning"], text = split_reasoning(text)
-                            line["raw"] = text
-                        line["record"] = fmt.parse(text, batch=batch_labels, source=row["text"])
-                    except FormatParseError as e:
-                        line["error"] = f"the output did not parse: {e.message}" + (
-                            f" (on {opts.backend} the schema cannot ground spans or hold every rule: "
-                            f"they are checked here, after decoding)" if opts.backend != "llguidance" else "")
-                        summary.failed += 1
-                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    summary.written += 1
-                _flushed(out, summary, len(todo), start, progress)
-        if getattr(decoder, "cache", None) is not None:
-            summary.cache = decoder.cache.stats.summary()
-    if opts.limit is None or len(_done_ids(partial)) >= len(rows):
-        os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
+            if getattr(decoder, "cache", None) is not None:
+                summary.cache = decoder.cache.stats.summary()
+        if partial.exists() and (opts.limit is None or len(_done_ids(partial)) >= len(rows)):
+            os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
+    finally:
+        lock.__exit__()
     return summary
+
+
+def context_limit(loaded) -> int | None:
+    """The most tokens the model reads at once (its position table), or None when unknown."""
+    config = getattr(loaded.model, "config", None)
+    n = getattr(config, "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def _too_long(row: dict, limit: int | None, loaded, task: dict, fmt, opts: RunOptions, shots, labels) -> str | None:
+    """Why this input cannot be answered within the model's context, or None. Checked before its
+    grammar is built or a token decoded: a huge input is refused in a moment, as its own line."""
+    if limit is None:
+        return None
+    from .models import model_prompt
+
+    prompt = prompt_text(task, fmt, row, _choice(opts, shots, row))
+    if opts.reason > 0:
+        prompt += REASON_PROMPT + "\n"
+    tokens = len(loaded.tokenizer(model_prompt(loaded.tokenizer, prompt))["input_ids"])
+    answer = fmt.budget(batch=labels, source=row["text"]) + (4 * opts.reason if opts.reason > 0 else 0)
+    if tokens + min(answer, 256) > limit:  # room for at least a short answer
+        return (f"the input is too long for the model: its prompt is {tokens} tokens and the model reads "
+                f"at most {limit}; split the text or use a model with a longer context")
+    return None
+
+
+def _locked(output: Path) -> OutputLock:
+    try:
+        return OutputLock(output).__enter__()
+    except OutputRefused as e:
+        raise RunError(str(e)) from None
+    except OSError as e:
+        raise RunError(f"cannot write {output}: {e.strerror}") from None
 
 
 def _decision_options(opts: RunOptions, fmt, labels, task_ir: dict):
