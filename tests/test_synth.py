@@ -551,3 +551,19 @@ def test_a_plugin_that_cannot_be_loaded_is_named_with_its_error(tmp_path, monkey
     # the built-in adapters still work beside the broken plugin
     result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", tmp_path / "ok.jsonl")
     assert result.exit_code == 0, result.output
+
+
+def test_a_partial_file_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "corpus.jsonl"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = tmp_path / f".corpus.jsonl.{dead}.abc123.partial"
+    stale.write_text("half a corpus\n", encoding="utf-8")
+    other = tmp_path / f".corpus.jsonl.{os.getpid()}.xyz.partial"  # a live run's: kept
+    other.write_text("in progress\n", encoding="utf-8")
+    result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and other.exists() and out.exists()

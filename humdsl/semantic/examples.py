@@ -29,10 +29,16 @@ class Normaliser:
         self.grounded = "grounded" in effects
         self.max_items = effects.get("max_items", {}).get("n")
         self.max_words = effects.get("max_words", {}).get("n")
+        self.bad = False  # an error was reported and reading went on: the value is not used
 
     def fail(self, code: str, message: str, node, notes=(), suggestions=()):
         self.ctx.error(code, message, node.span, notes=notes, suggestions=suggestions, task=self.task)
         raise _Bad
+
+    def note_bad(self, code: str, message: str, node, notes=(), suggestions=()):
+        """Report, and go on reading the value: an unknown label does not hide the next error."""
+        self.ctx.error(code, message, node.span, notes=notes, suggestions=suggestions, task=self.task)
+        self.bad = True
 
     # ---- small pieces ---------------------------------------------------------------------------
     def label(self, node, pool: list[str], noun: str) -> str:
@@ -45,8 +51,8 @@ class Normaliser:
         else:
             self.fail(codes.EXAMPLE_SHAPE, f"expected a {noun} here", node)
         if code not in pool:
-            self.fail(codes.EXAMPLE_UNKNOWN_LABEL, f"unknown {noun} '{code}'", node,
-                      suggestions=did_you_mean(code, pool))
+            self.note_bad(codes.EXAMPLE_UNKNOWN_LABEL, f"unknown {noun} '{code}'", node,
+                          suggestions=did_you_mean(code, pool))
         return code
 
     def span_text(self, node, what: str = "span", grounded: bool | None = None) -> str:
@@ -353,10 +359,12 @@ def normalise_input(ctx: Context, task: TaskModel, node) -> dict | None:
 def normalise_output(ctx: Context, task: TaskModel, node, text: str | None) -> dict | None:
     if task.kind is None:
         return None
+    normaliser = Normaliser(ctx, task, text)
     try:
-        return getattr(Normaliser(ctx, task, text), task.kind)(node)
+        record = getattr(normaliser, task.kind)(node)
     except _Bad:
         return None
+    return None if normaliser.bad else record
 
 
 def check_examples(ctx: Context) -> None:

@@ -62,6 +62,32 @@ class SynthSummary:
         return not self.problem_count
 
 
+def new_partial(out: Path) -> tuple[int, str]:
+    """A temporary file beside OUT for the corpus being written, named with this process's id;
+    the ones a run killed outright (SIGKILL cannot be caught) left behind are removed first."""
+    for stale in out.parent.glob(f".{glob_escape(out.name)}.*.partial"):
+        pid = stale.name[len(out.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    return tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     i, sep, n = text.partition("/")
     try:
@@ -99,6 +125,9 @@ def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_pat
     # queue's lock is only handled when the wait ends, which it never does (a CI run hung there,
     # the parent joining forever). The default action ends the process at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A parent killed outright closes the pipes: a worker writing a result then ends quietly
+    # instead of printing a BrokenPipeError traceback for each chunk in flight.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _worker = Synthesiser(task_ir, policy, seed, exact, data_path)
 
 
@@ -205,7 +234,7 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     start = time.monotonic()
     try:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{opts.out.name}.", suffix=".partial", dir=opts.out.parent)
+        fd, tmp = new_partial(opts.out)
     except OSError as e:
         raise SynthError(f"cannot write {opts.out}: {e.strerror or e}") from None
     umask = os.umask(0)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results
+from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results, new_partial
 from .policy import Policy
 from .stats import Stats
 
@@ -198,7 +197,7 @@ def synthesise_corpus(spec_path: str, opts: CorpusOptions, progress=None) -> Cor
 def _write(out: Path, lines: list[str]) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+        fd, tmp = new_partial(out)
     except OSError as e:
         raise SynthError(f"cannot write {out}: {e.strerror or e}") from None
     umask = os.umask(0)
