@@ -22,7 +22,7 @@ def _readable(path: str | Path, what: str) -> None:
     p = Path(path)
     if p.is_dir():
         raise EvalError(f"cannot read {what} {path}: it is a folder")
-    if not p.is_file():
+    if not p.exists():
         raise EvalError(f"cannot read {what} {path}: no such file")
 
 
@@ -83,6 +83,8 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
             scores["semeval2010"] = metrics.semeval(g, p)
     else:
         scores = fn(g, p)
+    if labels and kind != "classify":
+        _every_label(scores, labels)
     failures = sum(1 for i in ids if i in pred.records and pred.records[i] is None)
     by_format: dict[str, int] = {}
     for i in ids:
@@ -116,6 +118,17 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
         "missing_ids": missing[:20],
         "extra_ids": extra[:20],
     }
+
+
+def _every_label(scores: dict, labels: list[str]) -> None:
+    """A row, all zeros, for each of the spec's labels that neither gold nor prediction uses, in
+    every per-label table (the macro averages stay over the labels that occur)."""
+    for key, value in scores.items():
+        if key == "per_label" and isinstance(value, dict):
+            for label in labels:
+                value.setdefault(label, metrics.prf(0, 0, 0))
+        elif isinstance(value, dict):
+            _every_label(value, labels)
 
 
 def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: int = 0,
