@@ -216,7 +216,7 @@ def main() -> None:
     import humdsl
     from humdsl import constraints
     from humdsl.formats import build
-    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+    from humdsl.runtime.dag_matcher import TokenTable
     from humdsl.runtime.kv_cache import cache_keyword, returned_cache
 
     ir = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").ir

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
 from . import __version__
 from .compiler import CheckResult, lower, spec_hash
 from .ir import content_hash
+from .outputs import umask, write_atomic
 
 
 def dump(value) -> str:
@@ -19,30 +19,6 @@ def dump(value) -> str:
 
 class ArtifactError(Exception):
     """The artifacts cannot be written where asked: one line for the user."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file renamed over it. A symbolic link is
-    followed (its target is rewritten, the link kept); an existing file keeps its mode, a new one
-    gets the umask's, as any editor would leave them."""
-    path = path.resolve() if path.is_symlink() else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def rule_table(task_ir: dict, fmt) -> list[dict]:
@@ -80,7 +56,7 @@ def write_artifacts(result: CheckResult, spec: str, out_dir: Path) -> dict:
     except OSError as e:
         raise ArtifactError(f"cannot write into {out_dir.parent}: {e.strerror or e}") from None
     try:
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, 0o777 & ~umask())
         manifest = _write_all(result, spec, staging)
         old = None
         if out_dir.exists():

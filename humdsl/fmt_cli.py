@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .artifacts import write_atomic
+from .outputs import write_atomic
 from .diagnostics import Diagnostics, render_text
 from .fmt import format_module
 from .loader import collect_paths

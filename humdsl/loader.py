@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codes
-from .diagnostics import Diagnostic, Diagnostics
+from .diagnostics import Diagnostics
 from .resources import stdlib_root
 from .source import SourceFile, Span
 from .syntax import ast

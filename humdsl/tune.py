@@ -191,7 +191,7 @@ def profile_to_write(profile: dict) -> dict:
 def write_profile(spec_path: str, task_name: str, profile: dict) -> None:
     """Put `profile` into the task's `run { }` block (replacing one that is there), keeping the
     rest of the file as it is; the file is left untouched if the result would not check."""
-    from .artifacts import write_atomic
+    from .outputs import write_atomic
     from .compiler import check_paths
     from .source import SourceFile
     from .syntax import ast

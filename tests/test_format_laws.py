@@ -20,7 +20,7 @@ from humdsl import constraints
 from humdsl.formats import Unrenderable, build
 
 from support.records import RecordMaker, clean_span, nasty_span, spans_of
-from support.tasks import ROOT, all_tasks, sample_source, task_format_pairs
+from support.tasks import all_tasks, sample_source, task_format_pairs
 
 PAIRS = task_format_pairs()
 IDS = [p[0] for p in PAIRS]

@@ -1,11 +1,11 @@
-"""Whose output file it is, and who is writing it (runtime/output.py)."""
+"""Whose output file it is, and who is writing it (humdsl/outputs.py)."""
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from humdsl.cli import main
-from humdsl.runtime.output import OutputLock, OutputRefused, foreign
+from humdsl.outputs import OutputLock, OutputRefused, foreign
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_LINE = '{"id": "1", "record": null, "raw": "", "task": "t", "format": "f", "spec": {"hash": "h"}}\n'

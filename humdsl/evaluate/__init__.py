@@ -1,7 +1,6 @@
 """Scoring canonical records with each field's standard metrics (humc eval)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from . import metrics

@@ -9,7 +9,7 @@ from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
 from .numbers import float_regex, format_float, format_int, int_range_regex
 from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, SHAPE_REGEX, MAX_FREE_CHARS, excludes, lark_string,
-                    length_terminal, longest_grounded, span_problem, substring_regex)
+                    length_terminal, span_problem, substring_regex)
 from .template import Part
 
 DATE = r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"

@@ -444,8 +444,6 @@ class JumpForwardDecoder:
     # -- the KV cache ----------------------------------------------------------------------------
     def _start(self, ids: list[list[int]]) -> "_Batch":
         """A batch state whose cache already holds the shared prompt prefix where there is one."""
-        import torch
-
         batch = _Batch(self, len(ids))
         if not self.prefix_cache:
             return batch

@@ -17,11 +17,11 @@ from ..formats import FormatParseError, InputTooLarge, build
 from ..formats.reasoning import REASON_MARK, with_reasoning
 from ..ir import content_hash
 from ..jsonl import id_problem, objects
+from ..outputs import OutputLock, OutputRefused, check_path
 from ..prompts import PromptChoice, prompt_text
 from ..shots import Shots, ShotsError
 from .decisions import AnswerScorer
 from .models import ModelError, model_name
-from .output import OutputLock, OutputRefused, check_path
 
 
 class RunError(Exception):

@@ -6,7 +6,7 @@ from ..diagnostics import did_you_mean
 from ..formats.template import TemplateError, parse_template
 from ..kinds import KINDS
 from ..syntax import ast
-from .context import Context, TaskModel
+from .context import Context
 
 TEXT_KEYS = {"item", "inline"}  # values are templates with holes
 PLAIN_KEYS = {"join", "empty", "before", "after"}

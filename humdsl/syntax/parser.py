@@ -16,7 +16,7 @@ try:
 finally:
     if _hidden:
         del sys.modules["regex"]
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from .. import codes
 from ..diagnostics import Diagnostic

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
+from ..outputs import new_partial
 from .instances import Synthesiser
 from .policy import Policy
 from .stats import Stats
@@ -60,32 +60,6 @@ class SynthSummary:
     @property
     def ok(self) -> bool:
         return not self.problem_count
-
-
-def new_partial(out: Path) -> tuple[int, str]:
-    """A temporary file beside OUT for the corpus being written, named with this process's id;
-    the ones a run killed outright (SIGKILL cannot be caught) left behind are removed first."""
-    for stale in out.parent.glob(f".{glob_escape(out.name)}.*.partial"):
-        pid = stale.name[len(out.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            stale.unlink(missing_ok=True)
-    return tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent)
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -237,9 +211,6 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         fd, tmp = new_partial(opts.out)
     except OSError as e:
         raise SynthError(f"cannot write {opts.out}: {e.strerror or e}") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the corpus is an ordinary file
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             numbered = _numbered(_guarded(examples, opts.data, adapter), opts.shard)

@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results, new_partial
+from ..outputs import new_partial
+from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results
 from .policy import Policy
 from .stats import Stats
 
@@ -200,9 +201,6 @@ def _write(out: Path, lines: list[str]) -> None:
         fd, tmp = new_partial(out)
     except OSError as e:
         raise SynthError(f"cannot write {out}: {e.strerror or e}") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.writelines(line + "\n" for line in lines)

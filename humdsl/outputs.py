@@ -1,14 +1,63 @@
-"""The output file of `humc run`: whose it is, and who is writing it.
-
-`--output` may name a file from an earlier run (to resume), but never something else: the input
-itself, a gold file, a folder, a file of text. A lock taken beside it keeps two runs from
-appending to the same file at once. All of it is decided before the model is loaded.
+"""Every command's output files in one place: written through a temporary file swapped in at
+the end (never half-written, never replaced with nothing), with the umask's modes, links
+followed, partial files of killed runs cleaned up, and a lock where two runs could meet. What
+counts as `humc run`'s own output (so that --output never takes someone else's file) is here too.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
+import stat
+import tempfile
 from pathlib import Path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file renamed over it. A symbolic link is
+    followed (its target is rewritten, the link kept); an existing file keeps its mode, a new one
+    gets the umask's, as any editor would leave them."""
+    path = path.resolve() if path.is_symlink() else path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o666 & ~umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def new_partial(out: Path) -> tuple[int, str]:
+    """A temporary file beside OUT for the corpus being written, named with this process's id;
+    the ones a run killed outright (SIGKILL cannot be caught) left behind are removed first."""
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*.partial"):
+        pid = stale.name[len(out.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent)
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it private; a corpus is an ordinary file
+    return fd, tmp
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
 
 RUN_KEYS = ("id", "task", "format", "spec")  # every line humc run writes has them
 
