@@ -234,7 +234,7 @@ def test_humc_run_reports_the_decoder_and_outlines_can_be_forced(model_dir, tmp_
     assert outs["auto"] == outs["outlines"]  # greedy: the same answers either way
 
 
-def test_humc_run_turns_a_decode_error_into_exit_2(model_dir, tmp_path, monkeypatch):
+def test_humc_run_turns_a_decode_error_into_exit_3(model_dir, tmp_path, monkeypatch):
     from humdsl.runtime import jumpforward
 
     model = model_dir
@@ -246,7 +246,7 @@ def test_humc_run_turns_a_decode_error_into_exit_2(model_dir, tmp_path, monkeypa
     r = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "support_tickets.hum"), "--task", "ticket_triage",
                                   "--model", str(model), "--input", str(ROOT / "examples" / "data" / "tickets.jsonl"),
                                   "--output", str(tmp_path / "o.jsonl")])
-    assert r.exit_code == 2
+    assert r.exit_code == 3  # an internal error (README, "Exit status")
     assert "decoding failed: row 2: the matcher failed after 7 tokens: boom" in r.output
     assert "Traceback" not in r.output
 

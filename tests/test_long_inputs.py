@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -70,6 +71,35 @@ def test_an_input_beyond_the_symbol_limit_is_refused_in_words():
     fmt.grammar(source=words(300))  # an ordinary input is not
 
 
+def long_context_copy(model_dir: Path, tmp_path: Path) -> Path:
+    """The tiny model with a position table of 65,536 (it computes rotary positions as it goes)."""
+    import shutil
+
+    copy = tmp_path / "long-model"
+    shutil.copytree(model_dir, copy)
+    config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = 65536
+    (copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return copy
+
+
+def test_humc_run_refuses_an_input_longer_than_the_context_and_decodes_the_others(model_dir, tmp_path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "short", "text": "Maria Costa met reporters in Lisbon ."}) + "\n" +
+                   json.dumps({"id": "long", "text": words(6000)}) + "\n" +
+                   json.dumps({"id": "after", "text": "Northwind Bank opened in Porto ."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tuples", "--model",
+                                  str(model_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 1, r.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == ["short", "long", "after"]  # input order kept
+    assert lines[1]["record"] is None
+    assert lines[1]["error"].startswith("the input is too long for the model: its prompt is ")
+    assert "the model reads at most 2048" in lines[1]["error"]
+    assert lines[0]["record"] is not None and lines[2]["record"] is not None
+
+
 def test_humc_run_reports_the_refused_input_and_decodes_the_others(model_dir, tmp_path):
     """On the Outlines path, which needs the grammar (the jump-forward decoder runs the inline
     format without one and refuses nothing: test_dag_matcher.py)."""
@@ -78,8 +108,9 @@ def test_humc_run_reports_the_refused_input_and_decodes_the_others(model_dir, tm
                    json.dumps({"id": "long", "text": words(6000)}) + "\n" +
                    json.dumps({"id": "after", "text": "Northwind Bank opened in Porto ."}) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
+    model = long_context_copy(model_dir, tmp_path)  # else the context check refuses it first
     r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
-                                  str(model_dir), "--input", str(inp), "--output", str(out), "--decoder", "outlines"])
+                                  str(model), "--input", str(inp), "--output", str(out), "--decoder", "outlines"])
     assert r.exit_code == 1, r.output
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["id"] for x in lines] == ["short", "long", "after"]  # input order kept

@@ -269,35 +269,45 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             with partial.open("a", encoding="utf-8") as out:
                 limit = context_limit(loaded)
                 for i in range(0, len(todo), max(1, opts.batch_size)):
-                    chunk = []
-                    for row in todo[i:i + opts.batch_size]:
-                        why = _too_long(row, limit, loaded, task, fmt, opts, shots, batch_labels)
+                    chunk = todo[i:i + opts.batch_size]
+                    prompts_of, too_long = {}, {}
+                    for row in chunk:
+                        prompt = prompt_text(task, fmt, row, _choice(opts, shots, row))
+                        if opts.reason > 0:
+                            prompt += REASON_PROMPT + "\n"
+                        why = _too_long(row, prompt, limit, loaded, fmt, opts, batch_labels)
                         if why:
-                            out.write(_failed_line(row, "", meta, why))
-                            summary.failed += 1
-                            summary.written += 1
-                        else:
-                            chunk.append(row)
+                            too_long[row["id"]] = why
+                        prompts_of[row["id"]] = prompt
                     if scorer is not None:
                         for row in chunk:
-                            out.write(_decided_line(row, scorer, options, opts, task, fmt, shots, meta))
+                            if row["id"] in too_long:
+                                out.write(_failed_line(row, "", meta, too_long[row["id"]]))
+                                summary.failed += 1
+                            else:
+                                out.write(_decided_line(row, scorer, options, opts, task, fmt, shots, meta))
                             summary.written += 1
                         _flushed(out, summary, len(todo), start, progress)
                         continue
-                    grammars, refused = _grammars(fmt, chunk, batch_labels, opts.backend,
+                    fits = [r for r in chunk if r["id"] not in too_long]
+                    grammars, refused = _grammars(fmt, fits, batch_labels, opts.backend,
                                                   languages=takes_languages(decoder), reason=opts.reason)
-                    live = [r for r in chunk if r["id"] not in refused]
-                    prompts = [prompt_text(task, fmt, r, _choice(opts, shots, r)) for r in live]
+                    live = [r for r in fits if r["id"] not in refused]
+                    prompts = [prompts_of[r["id"]] for r in live]
                     if opts.backend == "llguidance":
                         budget = max((fmt.budget(batch=batch_labels, source=r["text"]) for r in live), default=0)
                     else:  # one schema for every row; grounding is checked when each answer is parsed
                         budget = decoder.budget
                     if opts.reason > 0:
-                        prompts = [p + REASON_PROMPT + "\n" for p in prompts]
                         budget += 4 * opts.reason + len(REASON_MARK)
                     decoded = dict(zip([r["id"] for r in live],
                                        decoder.generate(prompts, grammars, budget, sampling) if live else []))
                     for row in chunk:
+                        if row["id"] in too_long:
+                            out.write(_failed_line(row, "", meta, too_long[row["id"]]))
+                            summary.failed += 1
+                            summary.written += 1
+                            continue
                         if row["id"] in refused:
                             out.write(_failed_line(row, "", meta, f"the input was refused: {refused[row['id']]}"))
                             summary.failed += 1
@@ -339,16 +349,13 @@ def context_limit(loaded) -> int | None:
     return n if isinstance(n, int) and n > 0 else None
 
 
-def _too_long(row: dict, limit: int | None, loaded, task: dict, fmt, opts: RunOptions, shots, labels) -> str | None:
+def _too_long(row: dict, prompt: str, limit: int | None, loaded, fmt, opts: RunOptions, labels) -> str | None:
     """Why this input cannot be answered within the model's context, or None. Checked before its
     grammar is built or a token decoded: a huge input is refused in a moment, as its own line."""
     if limit is None:
         return None
     from .models import model_prompt
 
-    prompt = prompt_text(task, fmt, row, _choice(opts, shots, row))
-    if opts.reason > 0:
-        prompt += REASON_PROMPT + "\n"
     tokens = len(loaded.tokenizer(model_prompt(loaded.tokenizer, prompt))["input_ids"])
     answer = fmt.budget(batch=labels, source=row["text"]) + (4 * opts.reason if opts.reason > 0 else 0)
     if tokens + min(answer, 256) > limit:  # room for at least a short answer
