@@ -1,4 +1,5 @@
 """Whose output file it is, and who is writing it (humdsl/outputs.py)."""
+import os
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,23 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_writes(tmp
     result = CliRunner().invoke(main, args)  # the lock is gone with its holder
     assert result.exit_code in (0, 1) and Path("out.jsonl").exists(), result.output
     assert not Path(".out.jsonl.lock").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folders_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    spec = tmp_path / "t.hum"
+    spec.write_text('task t : classify {\n  labels { a b }\n  instruction "x"\n  formats bare_label\n}\n',
+                    encoding="utf-8")
+    Path("in.jsonl").write_text('{"id": "1", "text": "x"}\n', encoding="utf-8")
+    locked.chmod(0o555)
+    try:
+        result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(locked / "out")])
+        assert result.exit_code == 1 and "cannot write into" in result.output and "Traceback" not in result.output
+        result = CliRunner().invoke(main, ["run", str(spec), "--task", "t", "--input", "in.jsonl",
+                                           "--output", str(locked / "o.jsonl")])
+        assert result.exit_code == 1 and "permission denied" in result.output
+    finally:
+        locked.chmod(0o755)
