@@ -24,17 +24,17 @@ SHOWN_PROBLEMS = 20
               "sst2, trec-coarse, trec-fine, canonical, or one a plugin registers.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The corpus (JSONL).")
 @click.option("--seed", default=0, show_default=True, help="Same spec, data and seed: the same corpus, byte for byte.")
-@click.option("--per-example", type=int, help="Instances made from each example (spec: per_example).")
+@click.option("--per-example", type=click.IntRange(min=1), help="Instances made from each example (spec: per_example).")
 @click.option("--style", type=click.Choice(["alpaca", "chat"]), help="instruction/input/output lines or chat messages.")
-@click.option("--label-batch", type=int, help="Most labels named in one instruction.")
-@click.option("--negative-ratio", type=float, help="Share of a label batch given to labels absent from the example.")
-@click.option("--hard-negative-ratio", type=float, help="Share of the negatives taken from 'similar' labels.")
-@click.option("--few-shot", type=int, help="Spec examples shown in each instruction.")
-@click.option("--max-guidelines", type=int, help="Most guidelines cited in one instruction.")
-@click.option("--max-rules", type=int, help="Most preference rules cited in one instruction.")
+@click.option("--label-batch", type=click.IntRange(min=1), help="Most labels named in one instruction.")
+@click.option("--negative-ratio", type=click.FloatRange(0, 1), help="Share of a label batch given to labels absent from the example.")
+@click.option("--hard-negative-ratio", type=click.FloatRange(0, 1), help="Share of the negatives taken from 'similar' labels.")
+@click.option("--few-shot", type=click.IntRange(min=0), help="Spec examples shown in each instruction.")
+@click.option("--max-guidelines", type=click.IntRange(min=0), help="Most guidelines cited in one instruction.")
+@click.option("--max-rules", type=click.IntRange(min=0), help="Most preference rules cited in one instruction.")
 @click.option("--format-weights", help="How often each format is drawn, e.g. json_by_label=2,tagged=0 "
               "(a format left out weighs 1).")
-@click.option("--jobs", default=1, show_default=True,
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, at most one per core (the output does not change).")
 @click.option("--shard", help="I/N: make only every N-th example, starting with the I-th (1-based).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),

@@ -394,12 +394,20 @@ def test_format_weights(tmp_path):
     (["--task", "nope"], "no task 'nope'"),
     (["--task", "ticket_triage", "--shard", "4/3"], "--shard takes I/N"),
     (["--task", "ticket_triage", "--adapter", "conll-x"], "unknown adapter 'conll-x'"),
-    (["--task", "ticket_triage", "--negative-ratio", "1.5"], "--negative-ratio must be between 0 and 1"),
-    (["--task", "ticket_triage", "--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_clear_errors(args, message, tmp_path):
     result = synth(TICKETS, "--data", TRIAGE_GOLD, "--out", tmp_path / "o.jsonl", *args)
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("args,option", [
+    (["--negative-ratio", "1.5"], "--negative-ratio"), (["--jobs", "0"], "--jobs"),
+    (["--per-example", "0"], "--per-example"), (["--few-shot", "-1"], "--few-shot"),
+])
+def test_numbers_out_of_range_are_usage_errors(args, option, tmp_path):
+    result = synth(TICKETS, "--task", "ticket_triage", "--data", TRIAGE_GOLD, "--out", tmp_path / "o.jsonl", *args)
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output
     assert not (tmp_path / "o.jsonl").exists()
 
 
