@@ -132,6 +132,10 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/hum-effect"))
     ap.add_argument("--reuse", action="store_true", help="keep models already trained into --work")
     ap.add_argument("--only", default=",".join(TASKS))
+    ap.add_argument("--formats", help="only these formats (comma-separated); default: every one listed")
+    ap.add_argument("--retrieved-first-format-only", action="store_true",
+                    help="score the shipped model with retrieved shots on each task's first format only (its "
+                         "prompts are four times as long: the slowest column on a CPU)")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -142,6 +146,10 @@ def main() -> None:
                                         text=True).stdout.strip(),
                "tokens_per_finetune": args.tokens, "n_per_task": args.n, "models": models,
                "corpora": {}, "training": {}, "rows": []}
+    if args.reuse and RESULTS.exists():  # keep the rows an earlier run into the same --work scored
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        results["rows"] = earlier.get("rows", [])
+    rows = {(r["task"], r["format"]): r for r in results["rows"]}
     trained = {}
     for name in ("baseline_mix", "hum_mix"):
         corpus, summary = make_corpus(name, args.work)
@@ -154,13 +162,21 @@ def main() -> None:
         gold = dev_gold(task, args.n, args.work)
         _, _, _, _, train_file, formats, held = TASKS[task]
         for fmt in formats:
-            row = {"task": task, "format": fmt, "held_out": fmt == held, "scores": {}}
-            results["rows"].append(row)
+            if args.formats and fmt not in args.formats.split(","):
+                continue
+            row = rows.get((task, fmt))
+            if row is None:
+                row = {"task": task, "format": fmt, "held_out": fmt == held, "scores": {}}
+                results["rows"].append(row)
             runs = [("shipped (spec's 2 examples)", None, {}),
                     ("shipped (4 retrieved)", None, {"shots_from": train_file}),
                     ("baseline_mix", str(trained["baseline_mix"]), {"shots": 0}),
                     ("hum_mix", str(trained["hum_mix"]), {"shots": 0})]
+            if args.retrieved_first_format_only and fmt != formats[0]:
+                runs = [r for r in runs if r[0] != "shipped (4 retrieved)"]
             for label, model, opts in runs:
+                if label in row["scores"]:
+                    continue
                 row["scores"][label] = score(task, fmt, model, gold, args.work, label.split()[0] + str(len(opts)),
                                              **opts)
                 print(f"{task:8} {fmt:16} {label:28} {100 * row['scores'][label]['score']:6.2f}  "
