@@ -77,13 +77,8 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
         opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
                             parse_shard(shard) if shard else None, strict, exact, policy)
         summary = synthesise(spec, opts, progress=tty_progress)
-    except SynthError as e:
-        click.echo(f"humc: {e}", err=True)
-        sys.exit(1)
-    except GrammarInvalid as e:
-        click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
-                   f"{str(e).splitlines()[0]}; please report it", err=True)
-        sys.exit(3)
+    except (SynthError, GrammarInvalid) as e:
+        _fail(e)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for problem in summary.problems[:SHOWN_PROBLEMS]:
@@ -137,13 +132,8 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
     try:
         opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact)
         summary = synthesise_corpus(spec, opts, progress=progress)
-    except SynthError as e:
-        click.echo(f"humc: {e}", err=True)
-        sys.exit(1)
-    except GrammarInvalid as e:
-        click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
-                   f"{str(e).splitlines()[0]}; please report it", err=True)
-        sys.exit(3)
+    except (SynthError, GrammarInvalid) as e:
+        _fail(e)
     click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
                f"to {out_path}; {summary.problem_count} problems", err=True)
     if report_dir:
@@ -154,6 +144,18 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
                        f"(the corpus is written: {out_path})", err=True)
             sys.exit(1)
     sys.exit(0 if summary.ok else 1)
+
+
+def _fail(e: Exception) -> None:
+    """Bad input (exit 1), or a grammar llguidance refused: a compiler bug (exit 3)."""
+    from .synth import SynthError
+
+    if isinstance(e, SynthError):
+        click.echo(f"humc: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
+               f"{str(e).splitlines()[0]}; please report it", err=True)
+    sys.exit(3)
 
 
 def _exit_cleanly_on_sigterm() -> None:

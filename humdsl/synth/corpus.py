@@ -73,15 +73,20 @@ def parse_shard(text: str) -> tuple[int, int]:
     return pair
 
 
-def _task_ir(spec_path: str, task: str) -> dict:
+def load_spec(spec_path: str):
+    """The spec, or a SynthError saying why it cannot be used."""
     from ..api import SpecError, load
 
     try:
-        spec = load(spec_path)
+        return load(spec_path)
     except SpecError as e:
         raise SynthError(f"{spec_path} has errors:\n{e}") from None
     except OSError as e:
         raise SynthError(f"cannot read {spec_path}: {e.strerror}") from None
+
+
+def _task_ir(spec_path: str, task: str) -> dict:
+    spec = load_spec(spec_path)
     if task not in spec.tasks:
         raise SynthError(f"no task '{task}' in {spec_path}; it has: {', '.join(spec.tasks) or 'none'}")
     return spec.tasks[task].ir

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outputs import new_partial
-from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results
+from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results, load_spec
 from .policy import Policy
 from .stats import Stats
 
@@ -65,14 +65,7 @@ class CorpusSummary:
 
 
 def load_corpus(spec_path: str, name: str) -> dict:
-    from ..api import SpecError, load
-
-    try:
-        spec = load(spec_path)
-    except SpecError as e:
-        raise SynthError(f"{spec_path} has errors:\n{e}") from None
-    except OSError as e:
-        raise SynthError(f"cannot read {spec_path}: {e.strerror}") from None
+    spec = load_spec(spec_path)
     if name not in spec.corpora:
         raise SynthError(f"no corpus '{name}' in {spec_path}; it has: {', '.join(spec.corpora) or 'none'}")
     return spec.corpora[name]
