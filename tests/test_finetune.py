@@ -136,3 +136,21 @@ def test_wrong_options_are_usage_errors(tmp_path):
     for args in (["--epochs", "0"], ["--max-tokens", "-5"], ["--method", "qlora"], ["--batch-size", "0"]):
         result = CliRunner().invoke(main, ["finetune", str(TRIAGE), "--out", str(tmp_path / "o"), *args])
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_lora_adapters_are_merged_into_a_plain_model_folder(tmp_path, model_dir):
+    from safetensors.torch import load_file
+
+    data = corpus(tmp_path, "chat", copies=8)
+    out = tmp_path / "lora"
+    result = finetune(opts(data, out, model_dir, method="lora", lora_r=4, max_tokens=1200), log=lambda line: None)
+    assert result.last_loss < result.first_loss
+    weights = load_file(out / "model.safetensors")
+    assert not any("lora" in k for k in weights)  # merged: no adapter left to load
+    base = load_file(model_dir / "model.safetensors")
+    changed = [k for k in base if k in weights and not (base[k] == weights[k]).all()]
+    assert changed  # and the merge changed the weights it adapted
+    run = CliRunner().invoke(main, ["run", str(TICKETS), "--task", "ticket_triage", "--input", str(TRIAGE),
+                                    "--output", str(tmp_path / "o.jsonl"), "--model", str(out), "--limit", "1"])
+    assert run.exit_code in (0, 1), run.output  # 1: a random model's answer may not parse
+    assert len((tmp_path / "o.jsonl.partial").read_text(encoding="utf-8").splitlines()) == 1  # --limit 1 of 8
