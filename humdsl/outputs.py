@@ -72,9 +72,8 @@ def check_path(output: Path, input_path: Path) -> None:
         raise OutputRefused(f"--output {output} is a folder: give a file name")
     if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
         raise OutputRefused(f"--output {output} is the input file: it would be overwritten")
-    parent = output.parent if str(output.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputRefused(f"cannot write into {parent}: permission denied")
+    if output.parent.exists() and not os.access(output.parent, os.W_OK | os.X_OK):
+        raise OutputRefused(f"cannot write into {output.parent}: permission denied")
     for path in (output, output.with_name(output.name + ".partial")):
         if path.exists():
             problem = foreign(path)

@@ -36,8 +36,9 @@ def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loa
             if "id" not in obj:
                 out.problems.append(f"{where}: a line needs an \"id\"")
                 continue
-            if id_problem(obj["id"]):
-                out.problems.append(f"{where}: {id_problem(obj['id'])}")
+            bad_id = id_problem(obj["id"])
+            if bad_id:
+                out.problems.append(f"{where}: {bad_id}")
                 continue
             key = str(obj["id"])
             record = obj.get("record", obj.get("output"))

@@ -48,6 +48,21 @@ KEPT_PROBLEMS = 1000  # problem lines kept in memory; the rest are only counted
 
 
 @dataclass
+class ProblemLog:
+    """Problem lines as they are found: all counted, the first KEPT_PROBLEMS kept; with strict,
+    the first one stops the run."""
+    strict: bool = False
+    kept: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def note(self, found: list[str]) -> None:
+        self.count += len(found)
+        self.kept.extend(found[:max(0, KEPT_PROBLEMS - len(self.kept))])
+        if self.strict and self.count:
+            raise SynthError(f"stopped at the first problem (--strict): {self.kept[0]}")
+
+
+@dataclass
 class SynthSummary:
     stats: Stats
     problems: list[str]  # the first KEPT_PROBLEMS
@@ -202,14 +217,8 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     except OSError as e:
         raise SynthError(f"cannot read {opts.data}: {e.strerror}") from None
 
-    stats, problems, count = Stats(), [], 0
-
-    def note(found: list[str]) -> None:
-        nonlocal count
-        count += len(found)
-        problems.extend(found[:max(0, KEPT_PROBLEMS - len(problems))])
-        if opts.strict and count:
-            raise SynthError(f"stopped at the first problem (--strict): {problems[0]}")
+    stats, log = Stats(), ProblemLog(opts.strict)
+    note = log.note
     start = time.monotonic()
     try:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
@@ -227,11 +236,11 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
                 if progress:
                     progress(stats, time.monotonic() - start)
             note(report.skipped)  # what the reader found after the last example
-            if not stats.examples and not count:
+            if not stats.examples and not log.count:
                 note([f"{opts.data}: no examples in the file"])
         if not stats.instances:  # never replace a corpus with nothing
-            first = f": {problems[0]}" if problems else ""
-            raise SynthError(f"no instance could be made from {opts.data} ({count} problems{first}); "
+            first = f": {log.kept[0]}" if log.kept else ""
+            raise SynthError(f"no instance could be made from {opts.data} ({log.count} problems{first}); "
                              f"{opts.out} is left as it was")
         os.replace(tmp, opts.out)
     except BaseException:
@@ -240,7 +249,7 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     from ..ir import content_hash
 
     spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
-    return SynthSummary(stats, problems, count, adapter, policy, time.monotonic() - start, spec)
+    return SynthSummary(stats, log.kept, log.count, adapter, policy, time.monotonic() - start, spec)
 
 
 def tty_progress(stats: Stats, elapsed: float) -> None:

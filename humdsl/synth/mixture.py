@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outputs import new_partial
-from .corpus import KEPT_PROBLEMS, SynthError, SynthOptions, _guarded, _results, load_spec
+from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results, load_spec
 from .policy import Policy
 from .stats import Stats
 
@@ -130,13 +130,8 @@ def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> 
     random.Random(f"{opts.seed}:{task_ir['name']}:{part['data']}").shuffle(order)
     order = order[:part.get("examples", len(order))]
     summary = PartSummary(task_ir["name"], part["data"], adapter, target, Stats(), policy)
-
-    def note(found: list[str]) -> None:
-        summary.problem_count += len(found)
-        summary.problems.extend(found[:max(0, KEPT_PROBLEMS - len(summary.problems))])
-        if opts.strict and summary.problem_count:
-            raise SynthError(f"stopped at the first problem (--strict): {summary.problems[0]}")
-
+    log = ProblemLog(opts.strict)
+    note = log.note
     note(report.skipped)
     synth_opts = SynthOptions(task_ir["name"], data, opts.out, adapter, opts.seed, opts.jobs, None,
                               opts.strict, opts.exact)
@@ -162,6 +157,7 @@ def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> 
             note([f"{data.name}: only {len(lines)} of the {target} instances asked of "
                   f"'{task_ir['name']}' could be made from its {len(order)} examples"])
         del lines[target:]
+    summary.problems, summary.problem_count = log.kept, log.count
     summary.formats = dict(sorted(Counter(json.loads(line)["meta"]["format"] for line in lines).items()))
     summary.seconds = time.monotonic() - start
     return lines, summary
