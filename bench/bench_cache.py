@@ -39,7 +39,7 @@ def main() -> None:
     import humdsl
     from humdsl.runtime.constraint_cache import ConstraintCache
     from humdsl.runtime.models import load
-    from humdsl.runtime.decode import DecodeError
+    from humdsl.runtime.protocol import DecodeError
     from humdsl.runtime.schema_backends import schema_decoder, schema_positions
 
     loaded = load("smollm2")

@@ -46,7 +46,7 @@ def main() -> None:
     import humdsl
     from humdsl.prompts import PromptChoice, prompt_text
     from humdsl.runtime.checked import CheckedMatcher
-    from humdsl.runtime.decode import Sampling
+    from humdsl.runtime.protocol import Sampling
     from humdsl.runtime.jumpforward import JumpForwardDecoder
     from humdsl.runtime.models import load
 

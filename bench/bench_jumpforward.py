@@ -54,7 +54,8 @@ def main() -> None:
     import humdsl
     from humdsl.adapters.readers import read_examples
     from humdsl.prompts import PromptChoice, prompt_text
-    from humdsl.runtime.decode import OutlinesDecoder, Sampling
+    from humdsl.runtime.outlines_decoder import OutlinesDecoder
+    from humdsl.runtime.protocol import Sampling
     from humdsl.runtime.jumpforward import JumpForwardDecoder
     from humdsl.runtime.models import load
 

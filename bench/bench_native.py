@@ -127,7 +127,7 @@ def _renders(fmt, example: dict) -> bool:
 def _compare(task, fmt, choice, constraint, warm, groups, loaded) -> dict:
     """Each group's inputs decoded in both modes, taking turns going first."""
     from humdsl.prompts import prompt_text
-    from humdsl.runtime.decode import Sampling
+    from humdsl.runtime.protocol import Sampling
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
     tok, found = loaded.tokenizer, {}

@@ -30,8 +30,9 @@ def main() -> None:
 
     import torch
 
-    from humdsl.runtime.decode import Sampling
-    from humdsl.runtime.jumpforward import JumpForwardDecoder, unpacked
+    from humdsl.runtime.protocol import Sampling
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+    from humdsl.runtime.llg import unpacked
 
     torch.manual_seed(0)
     bits = torch.arange(32, dtype=torch.int32)

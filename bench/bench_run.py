@@ -77,7 +77,8 @@ def main() -> None:
     from humdsl.evaluate import metrics
     from humdsl.formats import FormatParseError, build
     from humdsl.prompts import PromptChoice, prompt_text
-    from humdsl.runtime.decode import Sampling, make_decoder
+    from humdsl.runtime.decoders import make_decoder
+    from humdsl.runtime.protocol import Sampling
     from humdsl.runtime.models import load
 
     if args.threads:

@@ -1,6 +1,7 @@
 """The Python API: humdsl.load(path).task(name)."""
 from __future__ import annotations
 
+from .errors import HumError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from .ir import content_hash
 from .jsonl import lone_surrogate
 
 
-class SpecError(Exception):
+class SpecError(HumError):
     """A spec has errors; .diagnostics holds them and str() renders them as humc check does."""
 
     def __init__(self, diagnostics: list[Diagnostic], rendered: str):
@@ -18,9 +19,21 @@ class SpecError(Exception):
         self.diagnostics = diagnostics
 
 
+class SpecUnusable(HumError):
+    """A command's spec cannot be read or has errors (the message says which, and where)."""
+
+
+class UnknownTask(HumError, KeyError):
+    """The spec has no task of that name; the message lists those it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Task:
     ir: dict
+    spec_dir: Path | None = None  # where paths in the task's run profile are relative to
 
     @property
     def name(self) -> str:
@@ -43,48 +56,39 @@ class Task:
             raise KeyError(f"task '{self.name}' has no format '{name}'; it has: {', '.join(formats)}")
         return build(self.ir, formats[name] if name else self.ir["formats"][0])
 
-    def run(self, inputs, *, model=None, format: str | None = None, labels: list[str] | None = None,
-            shots: int | None = None, shots_from: str | Path | None = None, temperature: float = 0.0,
-            seed: int | None = None, batch_size: int = 4, decoder: str = "auto", backend: str = "llguidance") -> list[dict]:
-        """Decode each input under the task's grammar and return canonical records. `inputs` are
-        strings or {"text": ..., "question": ...} dicts; `model` is a folder, a .gguf file,
-        'smollm2', or a model already loaded with humdsl.runtime.models.load (reuse it).
-        `shots`: how many worked examples the prompt shows (default 2 of the spec's, or 4 from
-        `shots_from`, a labelled dataset file whose examples most similar to each input are
-        shown instead; humdsl.shots.ShotsError when it cannot be read).
-        `decoder`: "auto" (jump-forward where it applies), "jump-forward" or "outlines".
-        `backend`: "llguidance", or "outlines_core" / "xgrammar" for a JSON format (its JSON
-        Schema, compiled once and kept in the on-disk constraint cache). An answer that does not
-        parse raises FormatParseError; a row whose matcher failed mid-answer raises DecodeError."""
-        from .prompts import PromptChoice, prompt_text
-        from .shots import Shots
-        from .runtime.decode import DecodeError, RowFailure, Sampling, make_decoder
+    def run(self, inputs, *, model=None, batch_size: int = 4, **settings) -> list[dict]:
+        """Decode each input under the task's grammar and return canonical records, exactly as
+        `humc run` does (the same Session). `inputs` are strings or {"text": ..., "question": ...}
+        dicts; `model` is a folder, a .gguf file, 'smollm2', or a model already loaded with
+        humdsl.runtime.models.load (reuse it). `settings` are those of humdsl.session.Settings,
+        as `humc run`'s options: format, labels, shots, shots_from (a labelled dataset file whose
+        examples most similar to each input are shown), temperature, top_p, seed, reason,
+        decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
+        "xgrammar"), decision ("greedy", "exact", "calibrated"), prompt_style, phrasing, prompt;
+        what is left out comes from the task's run profile. Bad settings raise SessionError (or
+        ShotsError); an answer that does not parse raises FormatParseError, a row whose matcher
+        failed mid-answer DecodeError, an input too long for the model InputRefused."""
+        from .formats import FormatParseError
         from .runtime.models import LoadedModel, load
-        from .runtime.run import row_constraint, takes_languages
+        from .session import Session, Settings
 
-        fmt = self.format(format)
-        loaded = model if isinstance(model, LoadedModel) else load(model)
-        decoder = make_decoder(loaded, decoder, backend=backend, fmt=fmt, batch=labels)
+        if settings.get("shots_from") is not None:
+            settings["shots_from"] = Path(settings["shots_from"])
+        session = Session(self.ir, Settings(**settings), self.spec_dir)  # an unknown setting is a TypeError
         rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
         for i, r in enumerate(rows):
             if lone_surrogate(r) is not None:  # it would fail wherever the text is encoded
                 raise ValueError(f"input {i} holds half of a surrogate pair alone, which is not Unicode text")
-        examples = Shots.of(self.ir, fmt, labels, shots, Path(shots_from) if shots_from else None)
+            r["id"] = str(i)
+        session.start(model if isinstance(model, LoadedModel) else load(model))
         out = []
         for i in range(0, len(rows), batch_size):
-            chunk = rows[i:i + batch_size]
-            if backend == "llguidance":
-                grammars = [row_constraint(fmt, labels, r["text"], takes_languages(decoder)) for r in chunk]
-                budget = max(fmt.budget(batch=labels, source=r["text"]) for r in chunk)
-            else:  # one schema for every row
-                grammars, budget = [None] * len(chunk), decoder.budget
-            prompts = [prompt_text(self.ir, fmt, r, PromptChoice(batch=labels, examples=examples.for_row(r)))
-                       for r in chunk]
-            texts = decoder.generate(prompts, grammars, budget, Sampling(temperature, 1.0, seed))
-            for k, (t, r) in enumerate(zip(texts, chunk)):
-                if isinstance(t, RowFailure):
-                    raise DecodeError(f"input {i + k}: decoding stopped: {t.message}")
-                out.append(fmt.parse(t, batch=labels, source=r["text"]))
+            for k, outcome in enumerate(session.decode(rows[i:i + batch_size])):
+                if isinstance(outcome.failure, FormatParseError):
+                    raise outcome.failure
+                if outcome.failure is not None:
+                    raise type(outcome.failure)(f"input {i + k}: {outcome.failure}")
+                out.append(outcome.record)
         return out
 
     def synth(self, examples, *, seed: int = 0, **policy):
@@ -122,7 +126,7 @@ class Spec:
 
     def task(self, name: str) -> Task:
         if name not in self.tasks:
-            raise KeyError(f"no task '{name}' in {self.path}; it has: {', '.join(self.tasks)}")
+            raise UnknownTask(f"no task '{name}' in {self.path}; it has: {', '.join(self.tasks) or 'none'}")
         return self.tasks[name]
 
 
@@ -133,4 +137,16 @@ def load(path: str | Path) -> Spec:
         errors = [d for d in result.diagnostics if d.is_error]
         raise SpecError(errors, "\n".join(render_text(d, sources) for d in errors))
     irs = lower(result)
-    return Spec(str(path), {name: Task(ir) for name, ir in irs.items()}, lower_corpora(result))
+    spec_dir = Path(path).parent
+    return Spec(str(path), {name: Task(ir, spec_dir) for name, ir in irs.items()}, lower_corpora(result))
+
+
+def load_task(path: str | Path, name: str) -> dict:
+    """A task's IR for a command: a one-line HumError where the spec cannot be read, has errors,
+    or has no task of that name."""
+    try:
+        return load(path).task(name).ir
+    except SpecError as e:
+        raise SpecUnusable(f"{path} has errors:\n{e}") from None
+    except OSError as e:
+        raise SpecUnusable(f"cannot read {path}: {e.strerror}") from None

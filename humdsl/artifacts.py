@@ -1,6 +1,7 @@
 """Write compiled artifacts: manifest.json and one IR file per task, byte-identical across runs."""
 from __future__ import annotations
 
+from .errors import HumError
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ def dump(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
 
 
-class ArtifactError(Exception):
+class ArtifactError(HumError):
     """The artifacts cannot be written where asked: one line for the user."""
 
 

@@ -2,11 +2,12 @@
 backend fails silently on a bad one), matching text against it, and sampling under it."""
 from __future__ import annotations
 
+from .errors import InternalError
 import threading
 from dataclasses import dataclass
 
 
-class GrammarInvalid(Exception):
+class GrammarInvalid(InternalError):
     """llguidance rejected a grammar the compiler produced: a compiler bug, reported loudly."""
 
 

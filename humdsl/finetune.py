@@ -14,6 +14,7 @@ What it adds is what keeps training and running in step:
 """
 from __future__ import annotations
 
+from .errors import HumError
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ IDENTITY = "humc-finetune.json"
 CHECKPOINTS = "checkpoints"
 
 
-class FinetuneError(Exception):
+class FinetuneError(HumError):
     """A problem that stops a fine-tune: one line for the user."""
 
 

@@ -451,3 +451,14 @@ def _align(rows: list[list[str]]) -> dict[int, str]:
 
 def _join_cells(cells: list[str]) -> str:
     return " ".join(c for c in cells if c)
+
+
+def format_text(text: str, path: str = "<string>"):
+    """(formatted text, diagnostics); the text is None when the file has syntax errors."""
+    from .syntax.parser import parse_source
+
+    src = SourceFile(path, text)
+    module, diags = parse_source(src)
+    if diags:
+        return None, diags
+    return format_module(module, src), []

@@ -5,6 +5,7 @@ counts as `humc run`'s own output (so that --output never takes someone else's f
 """
 from __future__ import annotations
 
+from .errors import HumError
 import glob
 import json
 import os
@@ -62,7 +63,7 @@ def _alive(pid: int) -> bool:
 RUN_KEYS = ("id", "task", "format", "spec")  # every line humc run writes has them
 
 
-class OutputRefused(Exception):
+class OutputRefused(HumError):
     """The output path cannot be used: one line for the user."""
 
 

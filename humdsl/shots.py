@@ -2,6 +2,7 @@
 a dataset file, chosen per input (retrieval.py), each written in the format being run."""
 from __future__ import annotations
 
+from .errors import HumError
 from pathlib import Path
 
 from .formats import Unrenderable
@@ -10,7 +11,7 @@ SPEC_SHOTS = 2  # the spec's examples shown by default
 RETRIEVED_SHOTS = 4  # retrieved examples shown by default
 
 
-class ShotsError(Exception):
+class ShotsError(HumError):
     """The shots cannot be had: a one-line message for the user."""
 
 

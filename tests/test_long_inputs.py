@@ -151,7 +151,7 @@ def test_both_decoders_build_a_2000_word_inline_grammar(model_dir, tmp_path):
         from pathlib import Path
         from llguidance import LLMatcher
         import humdsl
-        from humdsl.runtime.decode import OutlinesDecoder
+        from humdsl.runtime.outlines_decoder import OutlinesDecoder
         from humdsl.runtime.jumpforward import JumpForwardDecoder
         from humdsl.runtime.models import load
         text = Path({str(tmp_path / "text.txt")!r}).read_text(encoding="utf-8")

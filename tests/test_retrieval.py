@@ -87,7 +87,7 @@ def test_shots_from_a_file_that_cannot_serve_is_a_clear_error(tmp_path):
 
 
 def test_run_shows_each_input_its_nearest_examples(model_dir, tmp_path, monkeypatch):
-    from humdsl.runtime import run as run_module
+    from humdsl import session as run_module
 
     seen = []
     real = run_module.prompt_text

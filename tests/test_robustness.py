@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from humdsl.compiler import check_paths
-from humdsl.fmt_cli import format_text
+from humdsl.fmt import format_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for folder in ("specs", "stdlib", "examples", "tests/cases")

@@ -238,7 +238,8 @@ def test_reason_then_answer(model_dir, tmp_path):
 def test_reasoning_grammar_wraps_the_answer():
     import humdsl
     from humdsl.constraints import validate
-    from humdsl.runtime.run import split_reasoning, with_reasoning
+    from humdsl.formats.reasoning import with_reasoning
+    from humdsl.session import split_reasoning
 
     fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
     grammar = with_reasoning(fmt.grammar(source="Ann met Bo."), 80)

@@ -38,7 +38,7 @@ def test_the_profile_is_in_the_ir_only_where_declared(tmp_path):
 
 
 def test_run_takes_the_profile_and_the_command_line_overrides_it(model_dir, tmp_path, monkeypatch):
-    from humdsl.runtime import run as run_module
+    from humdsl import session as run_module
 
     spec = _spec_with_profile(tmp_path, {"answer_format": "json_labels", "phrasing": 2, "prompt": "lean",
                                          "shots": 1, "shots_from": "data/gold.jsonl", "decision": "calibrated"})

@@ -1,6 +1,7 @@
 """Scoring canonical records with each field's standard metrics (humc eval)."""
 from __future__ import annotations
 
+from ..errors import HumError
 from pathlib import Path
 
 from . import metrics
@@ -9,12 +10,14 @@ from .io import field_of, merge, read
 KINDS = tuple(metrics.SCORERS)
 
 
-class EvalError(Exception):
+class EvalError(HumError):
     """Bad input to scoring (unknown kind, unreadable files, no overlap): a one-line message."""
 
 
 class EvalUsageError(EvalError):
     """Options that do not go together (a scorer for another kind, a --by field no line has)."""
+
+    exit_status = 2
 
 
 def _readable(path: str | Path, what: str) -> None:

@@ -2,10 +2,11 @@
 and a comparison of groups (formats, phrasings, prediction files)."""
 from __future__ import annotations
 
+from ..errors import HumError
 from pathlib import Path
 
 
-class PlotUnavailable(Exception):
+class PlotUnavailable(HumError):
     pass
 
 

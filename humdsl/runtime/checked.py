@@ -22,7 +22,7 @@ Validity never rests on the proposer: every token is consumed by the exact match
 drafts come from it, and it alone says when an answer is finished."""
 from __future__ import annotations
 
-from .decode import DecodeError
+from .protocol import DecodeError
 
 
 class CheckedMatcher:

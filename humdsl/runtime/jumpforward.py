@@ -55,13 +55,15 @@ import time
 from array import array
 from collections import OrderedDict
 from contextlib import contextmanager
+from typing import Any, Sequence
 
 from ..constraints import new_matcher
-from ..formats.dag import LiteralDag
 from ..formats.spans import without_grounding, without_length_bounds
 from .checked import CheckedMatcher, EarlyStart
 from .dag_matcher import DagMatcher, TokenTable
-from .decode import DecodeError, GrammarRejected, RowFailure, Sampling
+from .llg import LlgMatcher, ll_tokenizer_for
+from .protocol import (AnswerDag, Matcher, DecodeError, Grammar, GrammarRejected, RowFailure, Sampling, Unsupported,
+                       constraint_of)
 from .kv_cache import cache_keyword, new_cache, returned_cache
 from .models import has_chat_template, model_prompt
 
@@ -69,27 +71,6 @@ MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
 MAX_LOOSE = 32  # grammars without grounding kept compiled (one per format and label batch in use)
 SPARSE = 4096  # greedy picks among at most this many allowed tokens by their ids alone
-
-
-class Unsupported(DecodeError):
-    """The loaded model cannot be driven by this loop (use the Outlines path)."""
-
-
-_LLTOKENIZERS: dict[int, tuple[object, object]] = {}
-
-
-def ll_tokenizer_for(hf_tokenizer):
-    """The llguidance tokenizer of a transformers tokenizer, built and checked once per tokenizer
-    (~1 s); DecodeError when llguidance cannot read it (`constraints.ll_tokenizer`)."""
-    hit = _LLTOKENIZERS.get(id(hf_tokenizer))
-    if hit is None or hit[0] is not hf_tokenizer:
-        from ..constraints import TokenizerMisread, ll_tokenizer
-
-        try:
-            hit = _LLTOKENIZERS[id(hf_tokenizer)] = (hf_tokenizer, ll_tokenizer(hf_tokenizer))
-        except TokenizerMisread as e:
-            raise DecodeError(str(e)) from None
-    return hit[1]
 
 
 def unsupported_reason(loaded) -> str | None:
@@ -109,22 +90,14 @@ def unsupported_reason(loaded) -> str | None:
     return None
 
 
-def unpacked(bitmask_row, vocab: int):
-    """llguidance's bitmask (int32 words: token 32w+k is bit k of word w) as a numpy boolean per
-    token: 0.01 ms, against 0.05 ms for the same with torch shifts."""
-    import numpy as np
-
-    words = bitmask_row.numpy().astype("<i4", copy=False)
-    return np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab].view(np.bool_)
-
-
 class JumpForwardDecoder:
     name = "jump-forward"
-    takes_languages = True  # a row's constraint may be a LiteralDag as well as a grammar
+    accepts = frozenset({Grammar, AnswerDag})  # a grounded format's answers for its input need no build
+    budget = None
+    cache = None
 
     def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True,
                  checked_masks: bool = True, early_start: bool | None = None):
-        import torch
 
         reason = unsupported_reason(loaded)
         if reason:
@@ -140,14 +113,13 @@ class JumpForwardDecoder:
         self.vocab = self.lltok.vocab_size
         pad = self.tokenizer.pad_token_id
         self.pad = pad if pad is not None else self.eos
-        self.bitmask = torch.zeros((1, (self.vocab + 31) // 32), dtype=torch.int32)
         self.prefix_cache = prefix_cache
         self.max_draft = MAX_DRAFT if drafts else 0
         self.checked_masks = checked_masks
         # None: on accelerators only. On a CPU the build's own CPU time is spent on the cores the
         # prompt's pass is using, and the first token came no sooner (bench/README.md).
         self.early_start = self.device.type != "cpu" if early_start is None else early_start
-        self._loose: OrderedDict[str, object] = OrderedDict()  # grammar text -> compiled matcher
+        self._loose: OrderedDict[str, LlgMatcher] = OrderedDict()  # grammar text -> compiled matcher
         self._builder = None  # the background thread that builds grounded grammars
         # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
         self.ragged = self.device.type != "cpu" if ragged is None else ragged
@@ -163,26 +135,34 @@ class JumpForwardDecoder:
         return list(self.tokenizer(model_prompt(self.tokenizer, prompt, self.chat))["input_ids"])
 
     def _matcher(self, row: int, lark: str) -> CheckedMatcher:
-        from llguidance import LLMatcher
 
         # No separate validate_grammar: building the matcher checks the grammar too, with the same
         # message, and checking it first cost another 3-9 ms per input (100-1,000 words).
-        m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
+        m = self._llg(lark)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
         unbounded = without_length_bounds(lark) if self.checked_masks else lark
         if unbounded == lark:
             return CheckedMatcher(m)
-        proposer = new_matcher(self.lltok, LLMatcher.grammar_from_lark(unbounded), log_level=1)
+        proposer = self._llg(unbounded)
         return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
-    def _row_matcher(self, row: int, lark) -> CheckedMatcher:
-        """The row's matcher: a DagMatcher for a LiteralDag; for a grammar that grounds spans, an
+    def _llg(self, lark: str) -> LlgMatcher:
+        from llguidance import LLMatcher
+
+        return LlgMatcher(new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1), self.vocab)
+
+    def _row_matcher(self, row: int, constraint) -> CheckedMatcher:
+        """The row's matcher: a DagMatcher for an answer DAG; for a grammar that grounds spans, an
         EarlyStart on the grammar without grounding while the real one is built in the
         background."""
-        if isinstance(lark, LiteralDag):
+        c = constraint_of(constraint)
+        if isinstance(c, AnswerDag):
             self.stats["native"] += 1
-            return CheckedMatcher(DagMatcher(lark, TokenTable.of(self.lltok)))
+            return CheckedMatcher(DagMatcher(c.dag, TokenTable.of(self.lltok)))
+        if not isinstance(c, Grammar):
+            raise TypeError(f"jump-forward decoding takes grammars and answer DAGs, not {type(c).__name__}")
+        lark = c.lark
         loose = without_grounding(lark) if self.early_start else None
         start = self._loose_copy(loose) if loose is not None else None
         if start is None:
@@ -194,13 +174,11 @@ class JumpForwardDecoder:
         self.stats["early"] += 1
         return EarlyStart(start, self._builder.submit(self._matcher, row, lark))
 
-    def _loose_copy(self, lark: str):
+    def _loose_copy(self, lark: str) -> LlgMatcher | None:
         """A fresh matcher of a grammar without grounding: compiled on first use, then copied."""
-        from llguidance import LLMatcher
-
         m = self._loose.get(lark)
         if m is None:
-            m = new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1)
+            m = self._llg(lark)
             if m.is_error():
                 return None  # the real grammar's own build will say what is wrong
             self._loose[lark] = m
@@ -225,13 +203,13 @@ class JumpForwardDecoder:
                 self.stats["build_wait_s"] += time.perf_counter() - t
 
     # -- the loop --------------------------------------------------------------------------------
-    def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
+    def generate(self, prompts: list[str], constraints: Sequence[Any], max_new_tokens: int,
                  sampling: Sampling) -> list[str | RowFailure]:
         import torch
 
-        if len(prompts) != len(grammars):
-            raise ValueError("one grammar per prompt")
-        matchers = [self._row_matcher(i, g) for i, g in enumerate(grammars)]
+        if len(prompts) != len(constraints):
+            raise ValueError("one constraint per prompt")
+        matchers = [self._row_matcher(i, c) for i, c in enumerate(constraints)]
         gen_rng = None
         if sampling.temperature > 0:
             gen_rng = torch.Generator(device="cpu")
@@ -401,16 +379,12 @@ class JumpForwardDecoder:
             self.stats["refused"] += 1
         return self._pick(row, m.exact, logits, done, sampling, rng)
 
-    def _allowed(self, row, m, done: int):
+    def _allowed(self, row, m: Matcher, done: int):
         """The mask: a numpy boolean per token of the vocabulary."""
-        from llguidance.torch import fill_next_token_bitmask
-
-        if isinstance(m, DagMatcher):
-            return m.allowed_mask()  # its table is this decoder's tokenizer's: one entry per token
-        fill_next_token_bitmask(m, self.bitmask, 0)
+        mask = m.allowed_mask()
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
-        return unpacked(self.bitmask[0], self.vocab)
+        return mask
 
     def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
         """The masked argmax, or a masked sample. Where few tokens are allowed, greedy looks at

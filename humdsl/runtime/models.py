@@ -1,6 +1,7 @@
 """Loading a local model: a Hugging Face folder, a GGUF file, or the bundled SmolLM2."""
 from __future__ import annotations
 
+from ..errors import HumError
 import hashlib
 import os
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from ..resources import cache_dir
 DEFAULT_MODEL = "smollm2"
 
 
-class ModelError(Exception):
+class ModelError(HumError):
     """The model cannot be found or loaded: a one-line message for the user."""
 
 

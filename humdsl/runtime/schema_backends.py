@@ -17,7 +17,8 @@ import json
 
 from ..formats.spans import MAX_FREE_CHARS
 from .constraint_cache import ConstraintCache, entry_key, tokenizer_hash
-from .decode import DecodeError, Sampling, run_generator
+from .outlines_decoder import run_generator
+from .protocol import DecodeError, JsonSchema, Sampling, constraint_of
 
 BACKENDS = ("llguidance", "outlines_core", "xgrammar")
 _NUMBER_BYTES = 24  # no schema backend here bounds a number's digits reliably; a longer one is cut
@@ -155,10 +156,19 @@ def schema_decoder(loaded, backend: str, fmt, batch: list[str] | None = None, ch
     return SchemaDecoder(loaded, backend, schema)
 
 
+def _schema(constraint) -> dict:
+    c = constraint_of(constraint)
+    if not isinstance(c, JsonSchema):
+        raise TypeError(f"a schema decoder takes JSON Schemas, not {type(c).__name__}")
+    return c.schema
+
+
 class SchemaDecoder:
-    """The Outlines path on outlines_core or xgrammar: one compiled constraint for the run's
-    schema, from the on-disk cache when it is there, applied to every row (the schema does not
-    vary by input, so `generate` ignores the per-row grammars). `budget` is the schema's."""
+    """The Outlines path on outlines_core or xgrammar: one compiled constraint per schema, from
+    the on-disk cache when it is there, applied to every row of a batch (a schema does not vary by
+    input). `schema` is the run's, bounded; `budget` is its token budget."""
+
+    accepts = frozenset({JsonSchema})
 
     def __init__(self, loaded, backend: str, schema: dict, cache: ConstraintCache | None = None):
         import outlines
@@ -239,10 +249,14 @@ class SchemaDecoder:
 
         return XGrammarLogitsProcessor(self.compiled(schema), self.model.tensor_library_name)
 
-    def generate(self, prompts: list[str], grammars, max_new_tokens: int, sampling: Sampling) -> list[str]:
+    def generate(self, prompts: list[str], constraints, max_new_tokens: int, sampling: Sampling) -> list[str]:
         import outlines
 
-        processor = self.processor(self.schema)  # a fresh processor per batch: it holds the rows' states
+        schemas = {json.dumps(_schema(c), sort_keys=True) for c in constraints}
+        if len(schemas) > 1:
+            raise ValueError("a schema decoder decodes a batch under one schema")
+        schema = json.loads(schemas.pop()) if schemas else self.schema
+        processor = self.processor(schema)  # a fresh processor per batch: it holds the rows' states
         generator = outlines.Generator(self.model, processor=processor)
         tok = self.loaded.tokenizer
         return run_generator(generator, prompts, max_new_tokens, tok.eos_token_id, tok.pad_token_id, sampling)

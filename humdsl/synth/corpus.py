@@ -9,6 +9,7 @@ never left half-written.
 """
 from __future__ import annotations
 
+from ..errors import HumError
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ from .stats import Stats
 CHUNK = 64  # examples per unit of work handed to a process
 
 
-class SynthError(Exception):
+class SynthError(HumError):
     """A problem that stops synthesis before or while it runs: one line (or a few) for the user."""
 
 
@@ -89,22 +90,21 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def load_spec(spec_path: str):
-    """The spec, or a SynthError saying why it cannot be used."""
-    from ..api import SpecError, load
+    """The spec, or a one-line HumError saying why it cannot be used."""
+    from ..api import SpecError, SpecUnusable, load
 
     try:
         return load(spec_path)
     except SpecError as e:
-        raise SynthError(f"{spec_path} has errors:\n{e}") from None
+        raise SpecUnusable(f"{spec_path} has errors:\n{e}") from None
     except OSError as e:
-        raise SynthError(f"cannot read {spec_path}: {e.strerror}") from None
+        raise SpecUnusable(f"cannot read {spec_path}: {e.strerror}") from None
 
 
 def _task_ir(spec_path: str, task: str) -> dict:
-    spec = load_spec(spec_path)
-    if task not in spec.tasks:
-        raise SynthError(f"no task '{task}' in {spec_path}; it has: {', '.join(spec.tasks) or 'none'}")
-    return spec.tasks[task].ir
+    from ..api import load_task
+
+    return load_task(spec_path, task)
 
 
 # ---- workers ------------------------------------------------------------------------------------

@@ -38,16 +38,13 @@ def finetune(corpus, model, out_dir, method, epochs, max_tokens, learning_rate, 
     """Fine-tune a model on a corpus made by `humc synth`, with the loss on the answers only and
     the prompts exactly as `humc run` gives them. The folder written is a model `humc run
     --model` takes. Needs the train extra: pip install 'humdsl[train]'."""
-    from .finetune import FinetuneError, FinetuneOptions, log_to_stderr
-    from .finetune import finetune as run_finetune
+    from ..finetune import FinetuneOptions, log_to_stderr
+    from ..finetune import finetune as run_finetune
 
     opts = FinetuneOptions(Path(corpus), Path(out_dir), model, method, epochs, max_tokens, learning_rate,
                            batch_size, grad_accum, max_length, lora_r, seed, bf16, save_steps, restart)
     try:
         result = run_finetune(opts, log=log_to_stderr)
-    except FinetuneError as e:
-        click.echo(f"humc: {e}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         click.echo(f"humc: interrupted; run the same command again to resume from the last checkpoint "
                    f"in {Path(out_dir) / 'checkpoints'}", err=True)

@@ -6,21 +6,11 @@ import sys
 
 import click
 
-from .outputs import write_atomic
-from .diagnostics import Diagnostics, render_text
-from .fmt import format_module
-from .loader import collect_paths
-from .source import SourceFile
-from .syntax.parser import parse_source
-
-
-def format_text(text: str, path: str = "<string>"):
-    """(formatted text, diagnostics); the text is None when the file has syntax errors."""
-    src = SourceFile(path, text)
-    module, diags = parse_source(src)
-    if diags:
-        return None, diags
-    return format_module(module, src), []
+from ..outputs import write_atomic
+from ..diagnostics import Diagnostics, render_text
+from ..fmt import format_text
+from ..loader import collect_paths
+from ..source import SourceFile
 
 
 def run_fmt(paths: list[str], check_only: bool, show_diff: bool) -> int:
@@ -62,3 +52,12 @@ def run_fmt(paths: list[str], check_only: bool, show_diff: bool) -> int:
     if failed:
         return 1
     return 1 if (check_only and changed) else 0
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would change.")
+@click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
+def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
+    """Rewrite specs in the canonical layout (comments kept; idempotent)."""
+    sys.exit(run_fmt(list(paths), check_only=check_only, show_diff=diff))

@@ -1,44 +1,33 @@
-"""Constrained decoding behind one small interface. The Outlines path: a transformers model,
-the llguidance backend built once per model, one grammar per row of a batch."""
+"""The plain Outlines path: a transformers model through Outlines' generator, the llguidance
+backend built once per model, one grammar per row of a batch."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .protocol import Grammar, RowFailure, Sampling, constraint_of
 
 
-class DecodeError(Exception):
-    """Decoding failed for a row: the grammar was rejected or the matcher reached an error. The
-    message names the row of the batch."""
-
-
-class GrammarRejected(DecodeError):
-    """llguidance rejected a grammar the compiler produced: a compiler bug, reported loudly."""
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """In place of a row's text: its matcher stopped with an error mid-answer (a resource limit
-    of llguidance, say). The run writes that row as an error line and goes on with the others;
-    an errored matcher allows EOS alone, so without this the cut text could pass as an answer."""
-    message: str
-    text: str  # what was generated before it stopped
-
-
-@dataclass
-class Sampling:
-    temperature: float = 0.0  # 0: greedy
-    top_p: float = 1.0
-    seed: int | None = None
+def _lark(constraint) -> str:
+    c = constraint_of(constraint)
+    if not isinstance(c, Grammar):
+        raise TypeError(f"the Outlines decoder takes grammars, not {type(c).__name__}")
+    return c.lark
 
 
 class OutlinesDecoder:
+    """Outlines' transformers generator with one llguidance grammar per row."""
+
     name = "outlines+llguidance"
+    accepts = frozenset({Grammar})
+    budget = None
+    cache = None
 
     def __init__(self, loaded):
         import outlines
         from outlines.backends.llguidance import LLGuidanceLogitsProcessor
 
-        from .jumpforward import ll_tokenizer_for
+        from .llg import ll_tokenizer_for
 
         self.loaded = loaded
         self.model = outlines.from_transformers(loaded.model, loaded.tokenizer)
@@ -88,12 +77,12 @@ class OutlinesDecoder:
 
         self.per_row = PerRow
 
-    def generate(self, prompts: list[str], grammars: list[str], max_new_tokens: int,
+    def generate(self, prompts: list[str], constraints: Sequence[Any], max_new_tokens: int,
                  sampling: Sampling) -> list[str | RowFailure]:
         import outlines
         from llguidance import LLMatcher
 
-        specs = [LLMatcher.grammar_from_lark(g) for g in grammars]
+        specs = [LLMatcher.grammar_from_lark(_lark(c)) for c in constraints]
         processor = self.per_row(specs, self.llg_tokenizer, self.model.tensor_library_name)
         generator = outlines.Generator(self.model, processor=processor)
         # Stop on the token the grammar ends with, whatever the model's generation config names
@@ -119,32 +108,3 @@ def run_generator(generator, prompts: list[str], max_new_tokens: int, eos_id: in
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # llguidance warns for rows that already finished
         return generator.batch(prompts, **kwargs)
-
-
-DECODERS = ("auto", "jump-forward", "outlines")
-
-
-def make_decoder(loaded, choice: str = "auto", backend: str = "llguidance", fmt=None, batch=None):
-    """The decoder for `choice`: "auto" is jump-forward wherever it applies (a transformers
-    causal LM with a fast tokenizer, on llguidance) and the Outlines path otherwise;
-    "jump-forward" insists on it (DecodeError when the model cannot run it); "outlines" forces the
-    plain Outlines path. Another `backend` (outlines_core, xgrammar) is the Outlines path on the
-    JSON Schema of `fmt` (schema_backends.py)."""
-    if choice not in DECODERS:
-        raise DecodeError(f"unknown decoder {choice!r}; choose one of: {', '.join(DECODERS)}")
-    if backend != "llguidance":
-        from .schema_backends import schema_decoder
-
-        if fmt is None:
-            raise DecodeError(f"the {backend} backend needs the format whose schema it compiles")
-        return schema_decoder(loaded, backend, fmt, batch, choice)
-    if choice == "outlines":
-        return OutlinesDecoder(loaded)
-    from .jumpforward import JumpForwardDecoder, unsupported_reason
-
-    reason = unsupported_reason(loaded)
-    if reason is None:
-        return JumpForwardDecoder(loaded)
-    if choice == "jump-forward":
-        raise DecodeError(f"jump-forward decoding cannot run this model: {reason}")
-    return OutlinesDecoder(loaded)

@@ -1,4 +1,4 @@
-"""The `humc synth` command: options in, a corpus and a summary out."""
+"""humc synth: options in, a corpus and a summary out (synth/)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-SHOWN_PROBLEMS = 20
+from .common import SHOWN_PROBLEMS, usage_error
 
 
 @click.command()
@@ -46,10 +46,9 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
           strict, exact) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
     instances with varied phrasings, label batches, guidelines, rules and formats."""
-    from .constraints import GrammarInvalid
-    from .synth import SynthError, SynthOptions, synthesise
-    from .synth import report as reporting
-    from .synth.corpus import parse_shard, tty_progress
+    from ..synth import SynthOptions, synthesise
+    from ..synth import report as reporting
+    from ..synth.corpus import parse_shard, tty_progress
 
     if corpus_name:
         _corpus(spec, corpus_name, diversity, out_path, seed, jobs, report_dir, strict, exact,
@@ -62,8 +61,7 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
                                             ("--shard", shard)) if v is not None])
     for flag, value in (("--task", task), ("--data", data)):
         if value is None:
-            click.echo(f"humc: synth needs {flag} (or --corpus NAME)", err=True)
-            sys.exit(2)
+            usage_error(f"synth needs {flag} (or --corpus NAME)")
     policy = {"diversity": diversity, "per_example": per_example, "style": style, "label_batch": label_batch,
               "negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
               "few_shot": few_shot, "max_guidelines": max_guidelines, "max_rules": max_rules}
@@ -71,14 +69,11 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
         click.echo(f"humc: --report {report_dir} is a file, not a folder", err=True)
         sys.exit(1)
     _exit_cleanly_on_sigterm()
-    try:
-        if format_weights:
-            policy["format_weights"] = _weights(format_weights)
-        opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
-                            parse_shard(shard) if shard else None, strict, exact, policy)
-        summary = synthesise(spec, opts, progress=tty_progress)
-    except (SynthError, GrammarInvalid) as e:
-        _fail(e)
+    if format_weights:
+        policy["format_weights"] = _weights(format_weights)
+    opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
+                        parse_shard(shard) if shard else None, strict, exact, policy)
+    summary = synthesise(spec, opts, progress=tty_progress)  # GrammarInvalid: a compiler bug (exit 3)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for problem in summary.problems[:SHOWN_PROBLEMS]:
@@ -107,14 +102,11 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
 
 def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exact, given) -> None:
     """humc synth --corpus NAME: each part as its declaration says, shuffled into OUT."""
-    from .constraints import GrammarInvalid
-    from .synth import SynthError
-    from .synth.mixture import CorpusOptions, synthesise_corpus, write_report
+    from ..synth.mixture import CorpusOptions, synthesise_corpus, write_report
 
     if given:
-        click.echo(f"humc: {given[0]} does not go with --corpus: a corpus declares each part's task, "
-                   "data and settings in the spec", err=True)
-        sys.exit(2)
+        usage_error(f"{given[0]} does not go with --corpus: a corpus declares each part's task, "
+                    "data and settings in the spec")
     if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
         click.echo(f"humc: --report {report_dir} is a file, not a folder", err=True)
         sys.exit(1)
@@ -129,11 +121,8 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
             click.echo(f"  {problem}", err=True)
         if part.problem_count > SHOWN_PROBLEMS:
             click.echo(f"  ... and {part.problem_count - SHOWN_PROBLEMS} more problems", err=True)
-    try:
-        opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact)
-        summary = synthesise_corpus(spec, opts, progress=progress)
-    except (SynthError, GrammarInvalid) as e:
-        _fail(e)
+    opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact)
+    summary = synthesise_corpus(spec, opts, progress=progress)
     click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
                f"to {out_path}; {summary.problem_count} problems", err=True)
     if report_dir:
@@ -144,18 +133,6 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
                        f"(the corpus is written: {out_path})", err=True)
             sys.exit(1)
     sys.exit(0 if summary.ok else 1)
-
-
-def _fail(e: Exception) -> None:
-    """Bad input (exit 1), or a grammar llguidance refused: a compiler bug (exit 3)."""
-    from .synth import SynthError
-
-    if isinstance(e, SynthError):
-        click.echo(f"humc: {e}", err=True)
-        sys.exit(1)
-    click.echo(f"humc: internal error: a compiled grammar was refused by llguidance: "
-               f"{str(e).splitlines()[0]}; please report it", err=True)
-    sys.exit(3)
 
 
 def _exit_cleanly_on_sigterm() -> None:
@@ -169,7 +146,7 @@ def _exit_cleanly_on_sigterm() -> None:
 
 
 def _weights(text: str) -> dict[str, float]:
-    from .synth import SynthError
+    from ..synth import SynthError
 
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):

@@ -1,0 +1,284 @@
+"""A task made ready to answer inputs: its format, labels, worked examples and settings, and once
+a model is attached, its decoder. `humc run` (runtime/run.py, which adds files, resuming and
+progress) and the Python API (`Task.run`) both answer through a Session, so they cannot drift.
+
+    session = Session(task_ir, Settings(format="tuples"), spec_dir)   # checks, no model yet
+    session.start(load("smollm2"))
+    outcomes = session.decode([{"id": "1", "text": "..."}])            # one Outcome per row
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import HumError
+from .formats import FormatParseError, InputTooLarge, build
+from .formats.reasoning import REASON_MARK, with_reasoning
+from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
+from .prompts import PromptChoice, prompt_text
+from .runtime.protocol import AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling
+from .shots import Shots
+
+
+class SessionError(HumError):
+    """Settings the task cannot run with (an unknown format or label, a decision the format cannot
+    take, a decoder that cannot run the model): one line for the user."""
+
+
+class InputRefused(HumError):
+    """An input that cannot be answered: too long for the model, or too large for its grammar."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What makes a run's answers what they are. None: the task's run profile says (profile.py),
+    else the default there."""
+    format: str | None = None
+    labels: list[str] | None = None  # a label batch (default: every label)
+    shots: int | None = None  # None: 2 of the spec's examples, or 4 retrieved from `shots_from`
+    shots_from: Path | None = None  # labelled examples; each input shows its most similar ones
+    shots_adapter: str | None = None  # how to read `shots_from` (detected when None)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    reason: int = 0  # > 0: a free reasoning line of at most this many characters before the answer
+    decoder: str = "auto"  # auto (jump-forward where it applies), jump-forward, outlines
+    backend: str = "llguidance"  # or outlines_core / xgrammar, for JSON formats (schema_backends.py)
+    decision: str | None = None  # greedy, or exact / calibrated: every allowed answer scored (decisions.py)
+    prompt_style: str | None = None  # chat, or plain: the prompt as a document (decisions only)
+    phrasing: int | None = None  # which instruction phrasing, from 1
+    prompt: str | None = None  # what of the task the prompt shows: full, lean, bare (prompts.py)
+
+
+@dataclass
+class Outcome:
+    """A row's answer: its record, or why there is none (`error`, and for the API `failure`)."""
+    record: dict | None
+    raw: str
+    reasoning: str | None = None  # with Settings.reason
+    p: float | None = None  # with an exact or calibrated decision: its probability
+    ranking: list[dict] | None = None  # ... and the runners-up
+    error: str | None = None
+    failure: Exception | None = None
+
+
+REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
+                 "followed by the answer in the format above.")
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    head, sep, answer = text.partition(REASON_MARK)
+    if not sep:
+        raise FormatParseError("the output has no 'Answer:' line after its reasoning", len(text))
+    return head, answer
+
+
+def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Settings:
+    """The settings with what was left open taken from the task's run profile (a `shots_from`
+    there is relative to the spec), then from the defaults."""
+    def pick(given, name):
+        return given if given is not None else profile.get(name, DEFAULTS[name])
+
+    shots_from = settings.shots_from
+    if shots_from is None and profile.get("shots_from"):
+        shots_from = (spec_dir or Path(".")) / profile["shots_from"]
+    return replace(settings, format=pick(settings.format, "answer_format"), shots=pick(settings.shots, "shots"),
+                   shots_from=shots_from, decision=pick(settings.decision, "decision"),
+                   prompt_style=pick(settings.prompt_style, "prompt_style"),
+                   phrasing=pick(settings.phrasing, "phrasing"), prompt=pick(settings.prompt, "prompt"))
+
+
+def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0) -> Constraint:
+    """A row's constraint for a decoder that takes `accepts`: the format's answer DAG where it has
+    one (grounded formats: nothing to compile; no inline input too long), else its grammar; with
+    `reason`, behind a reasoning line of at most that many characters. InputTooLarge where the
+    input makes the grammar too large for llguidance."""
+    if AnswerDag in accepts:
+        dag = fmt.language(batch=labels, source=source, reason=reason)
+        if dag is not None:
+            return AnswerDag(dag)
+    grammar = fmt.grammar(batch=labels, source=source)
+    return Grammar(with_reasoning(grammar, reason) if reason else grammar)
+
+
+def context_limit(loaded) -> int | None:
+    """The most tokens the model reads at once (its position table), or None when unknown."""
+    config = getattr(loaded.model, "config", None)
+    n = getattr(config, "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+class Session:
+    def __init__(self, task: dict, settings: Settings, spec_dir: Path | None = None):
+        """Checks the settings against the task (SessionError) and reads the worked examples
+        (shots.ShotsError); loads no model."""
+        self.task = task
+        self.settings = s = with_profile(settings, task.get("run") or {}, spec_dir)
+        formats = {f["name"]: f for f in task["formats"]}
+        self.format_name = s.format or task["formats"][0]["name"]
+        if self.format_name not in formats:
+            raise SessionError(f"task '{task['name']}' has no format '{self.format_name}'; "
+                               f"it has: {', '.join(formats)}")
+        self.fmt = build(task, formats[self.format_name])
+        codes = [lab["code"] for lab in task.get("labels", [])]
+        self.labels = s.labels or None
+        if self.labels:
+            unknown = [x for x in self.labels if x not in codes]
+            if unknown:
+                raise SessionError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
+        self.shots = Shots.of(task, self.fmt, self.labels, s.shots, s.shots_from, s.shots_adapter)
+        self.options = self._decision_options()  # the answers scored, for exact or calibrated decisions
+        if s.backend != "llguidance" and s.reason > 0:
+            raise SessionError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
+                               f"is a grammar, which {s.backend} cannot take here)")
+        self.decoder = None
+        self.loaded = None
+
+    def _decision_options(self):
+        """The answers to score for an exact or calibrated decision (None for greedy), or why not."""
+        from .runtime.decisions import NotEnumerable, answers
+
+        s = self.settings
+        if s.decision not in DECISIONS:
+            raise SessionError(f"unknown decision {s.decision!r}; choose one of: {', '.join(DECISIONS)}")
+        if s.prompt not in PROMPT_PARTS:
+            raise SessionError(f"unknown prompt {s.prompt!r}; choose one of: {', '.join(PROMPT_PARTS)}")
+        count = max(1, len(self.task.get("instructions") or []))
+        if not 1 <= s.phrasing <= count:
+            raise SessionError(f"--phrasing {s.phrasing}: the task has {count} instruction phrasing(s)")
+        if s.prompt_style not in PROMPT_STYLES:
+            raise SessionError(f"unknown prompt style {s.prompt_style!r}; choose one of: {', '.join(PROMPT_STYLES)}")
+        if s.decision == "greedy":
+            if s.prompt_style != "chat":
+                raise SessionError(f"--prompt-style {s.prompt_style} is for --decision exact or calibrated: "
+                                   f"decoding writes the answer as the chat template's reply")
+            return None
+        if s.reason > 0:
+            raise SessionError(f"--decision {s.decision} scores whole answers: it takes no --reason line")
+        if s.backend != "llguidance" or s.decoder == "outlines":
+            raise SessionError(f"--decision {s.decision} scores answers on humdsl's own model loop: leave "
+                               f"--decoder and --backend at their defaults")
+        try:
+            return answers(self.fmt, self.labels)
+        except NotEnumerable as e:
+            raise SessionError(f"--decision {s.decision}: {e}") from None
+
+    # -- with a model ----------------------------------------------------------------------------
+    def start(self, loaded) -> None:
+        """Attach a loaded model (runtime.models.load): builds the decoder (SessionError where it
+        cannot run the model)."""
+        from .runtime.decisions import AnswerScorer
+        from .runtime.decoders import make_decoder
+
+        s = self.settings
+        try:
+            self.decoder = make_decoder(loaded, "jump-forward" if self.options else s.decoder, backend=s.backend,
+                                        fmt=self.fmt, batch=self.labels)
+        except DecodeError as e:
+            raise SessionError(f"--decision {s.decision}: {e}" if self.options else str(e)) from None
+        self.loaded = loaded
+        self.scorer = AnswerScorer(self.decoder, s.prompt_style) if self.options else None
+        self.limit = context_limit(loaded)
+        self._schema = None
+
+    def prompt(self, row: dict) -> str:
+        prompt = prompt_text(self.task, self.fmt, row, self._choice(row))
+        return prompt + REASON_PROMPT + "\n" if self.settings.reason > 0 else prompt
+
+    def _choice(self, row: dict) -> PromptChoice:
+        return PromptChoice(instruction=self.settings.phrasing - 1, batch=self.labels,
+                            examples=self.shots.for_row(row), parts=self.settings.prompt)
+
+    def decode(self, rows: list[dict]) -> list[Outcome]:
+        """One Outcome per row, in order. Rows too long for the model or too large for their
+        grammar are refused before any token is decoded; the others are decoded as one batch."""
+        if self.decoder is None:
+            raise RuntimeError("Session.start(model) first")
+        prompts = {row["id"]: self.prompt(row) for row in rows}
+        refused = {row["id"]: why for row in rows if (why := self._too_long(row, prompts[row["id"]]))}
+        if self.options is not None:
+            return [_refused(refused[r["id"]]) if r["id"] in refused else self._decided(r) for r in rows]
+        constraints = {}
+        for row in rows:
+            if row["id"] in refused:
+                continue
+            try:
+                constraints[row["id"]] = self.constraint(row)
+            except InputTooLarge as e:
+                refused[row["id"]] = f"the input was refused: {e}"
+        live = [r for r in rows if r["id"] not in refused]
+        texts = self.decoder.generate([prompts[r["id"]] for r in live], [constraints[r["id"]] for r in live],
+                                      self.budget(live), Sampling(self.settings.temperature, self.settings.top_p,
+                                                                  self.settings.seed)) if live else []
+        decoded = dict(zip([r["id"] for r in live], texts))
+        return [_refused(refused[r["id"]]) if r["id"] in refused else self._parsed(r, decoded[r["id"]])
+                for r in rows]
+
+    def constraint(self, row: dict) -> Constraint:
+        if JsonSchema in self.decoder.accepts:  # one schema for every row
+            if self._schema is None:
+                from .runtime.schema_backends import bounded_schema
+
+                self._schema = JsonSchema(bounded_schema(self.fmt.json_schema(self.labels)))
+            return self._schema
+        return row_constraint(self.fmt, self.labels, row["text"], self.decoder.accepts, self.settings.reason)
+
+    def budget(self, rows: list[dict]) -> int:
+        """The answer budget in tokens for a batch of rows: the format's for the longest, or the
+        decoder's own (a schema's), with room for a reasoning line."""
+        if self.decoder.budget is not None:
+            budget = self.decoder.budget  # grounding is checked when each answer is parsed
+        else:
+            budget = max((self.fmt.budget(batch=self.labels, source=r["text"]) for r in rows), default=0)
+        reason = self.settings.reason
+        return budget + 4 * reason + len(REASON_MARK) if reason > 0 else budget
+
+    def _parsed(self, row: dict, text) -> Outcome:
+        if isinstance(text, RowFailure):
+            return Outcome(None, text.text, error=f"decoding stopped: {text.message}",
+                           failure=DecodeError(f"decoding stopped: {text.message}"))
+        out = Outcome(None, text)
+        try:
+            if self.settings.reason > 0:
+                out.reasoning, text = split_reasoning(text)
+                out.raw = text
+            out.record = self.fmt.parse(text, batch=self.labels, source=row["text"])
+        except FormatParseError as e:
+            backend = self.settings.backend
+            out.error = f"the output did not parse: {e.message}" + (
+                f" (on {backend} the schema cannot ground spans or hold every rule: "
+                f"they are checked here, after decoding)" if backend != "llguidance" else "")
+            out.failure = e
+        return out
+
+    def _decided(self, row: dict) -> Outcome:
+        from .runtime.decisions import content_free_row, decide
+
+        choice = self._choice(row)
+        prompt = prompt_text(self.task, self.fmt, row, choice)
+        blank = None
+        if self.settings.decision == "calibrated":
+            empty = content_free_row(row, [f["name"] for f in self.task["inputs"]])
+            blank = prompt_text(self.task, self.fmt, empty, choice)
+        d = decide(self.scorer, prompt, self.options, self.fmt, self.labels, row["text"], blank)
+        return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
+
+    def _too_long(self, row: dict, prompt: str) -> str | None:
+        """Why this input cannot be answered within the model's context, or None. Checked before its
+        grammar is built or a token decoded: a huge input is refused in a moment, as its own line."""
+        if self.limit is None:
+            return None
+        from .runtime.models import model_prompt
+
+        tokenizer = self.loaded.tokenizer
+        tokens = len(tokenizer(model_prompt(tokenizer, prompt))["input_ids"])
+        reason = self.settings.reason
+        answer = self.fmt.budget(batch=self.labels, source=row["text"]) + (4 * reason if reason > 0 else 0)
+        if tokens + min(answer, 256) > self.limit:  # room for at least a short answer
+            return (f"the input is too long for the model: its prompt is {tokens} tokens and the model reads "
+                    f"at most {self.limit}; split the text or use a model with a longer context")
+        return None
+
+
+def _refused(why: str) -> Outcome:
+    return Outcome(None, "", error=why, failure=InputRefused(why))
