@@ -64,10 +64,6 @@ class Diagnostics:
         for d in diags:
             self.add(d)
 
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self.items)
-
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=Diagnostic.sort_key)
 
@@ -83,13 +79,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
         return (exact_case,)
     hits = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
     return tuple(lowered[h] for h in hits)
-
-
-def suggestion_note(suggestions: Sequence[str]) -> tuple[str, ...]:
-    if not suggestions:
-        return ()
-    quoted = " or ".join(f"'{s}'" for s in suggestions)
-    return (f"did you mean {quoted}?",)
 
 
 # ---- rendering ------------------------------------------------------------------------------

@@ -69,10 +69,6 @@ def _texts(node) -> list[str]:
     return seen
 
 
-def task_hash(ir: dict) -> str:
-    return content_hash(ir)
-
-
 def lower_corpus(corpus) -> dict:
     """A corpus declaration: its settings, and per part the task's IR, where its data is (a path
     relative to the spec, as written), and the synthesis overrides."""

@@ -15,10 +15,6 @@ class Kind:
     nested: dict  # list hole -> holes inside it
     settings: frozenset[str] = frozenset()
 
-    @property
-    def has_labels(self) -> bool:
-        return "labels" in self.allowed
-
 
 COMMON_MEMBERS = frozenset({"version", "about", "guideline", "prefer", "instruction", "formats",
                             "input", "example", "test", "synth", "run"})

@@ -82,7 +82,6 @@ class InlineFormat:
         if parts[0].kind != "lit" or parts[-1].kind != "lit":
             raise FormatUnfit("an inline mark starts and ends with literal text, as in \"[{text}]({type})\"")
         self.parts = parts
-        self.text_first = holes[0] == "text"
         self.type_hole = next(h for h in holes if h.startswith("type"))
 
     def check_fit(self, batch: list[str] | None = None) -> None:

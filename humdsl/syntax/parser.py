@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
 import sys
+import threading
+from functools import lru_cache
 
 # Lark imports the third-party 'regex' module when it is installed (transformers brings it) but
 # only uses it when asked to; hiding it while Lark loads saves ~40 ms on every `humc check`.
@@ -25,7 +25,22 @@ from ..source import SourceFile, Span
 from . import ast
 from .strings import StringError, decode_long, decode_short
 
-_comments: list[Token] = []  # filled by the lexer callback during one parse
+class _ParseState(threading.local):
+    """What one parse collects, per thread: the parser object is shared (building it costs), its
+    lexer callback and AST builder are not re-entered by a thread, so parses in several threads
+    (an editor server's) do not mix their comments, sources or errors."""
+
+    def __init__(self) -> None:
+        self.src = SourceFile("<none>", "")
+        self.errors: list[Diagnostic] = []
+        self.comments: list[Token] = []  # filled by the lexer callback
+
+
+_STATE = _ParseState()
+
+
+def _comment(token: Token) -> None:
+    _STATE.comments.append(token)
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +48,7 @@ def _lark() -> Lark:
     """The parser, building the AST as it reduces (no intermediate parse tree: about twice as fast)."""
     text = grammar_path().read_text(encoding="utf-8")
     kwargs = dict(parser="lalr", keep_all_tokens=True, maybe_placeholders=False,
-                  lexer_callbacks={"COMMENT": _comments.append}, transformer=_BUILDER)
+                  lexer_callbacks={"COMMENT": _comment}, transformer=_BUILDER)
     try:
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -217,12 +232,18 @@ def _filtered(fn):
 
 
 class _ToAst(Transformer):
-    """Called by the parser on every reduction; `src` and `errors` are set for each parse."""
+    """Called by the parser on every reduction; `src` and `errors` are this thread's parse's."""
 
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
-        self.src: SourceFile = SourceFile("<none>", "")
-        self.errors: list[Diagnostic] = []
+
+    @property
+    def src(self) -> SourceFile:
+        return _STATE.src
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return _STATE.errors
 
     def _tok_span(self, tok: Token) -> Span:
         return Span(self.src.path, tok.start_pos, tok.end_pos, tok.line, tok.column,
@@ -549,9 +570,8 @@ def parse_source(src: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
     text = src.text
     errors: list[Diagnostic] = []
     for _ in range(MAX_SYNTAX_ERRORS):
-        _comments.clear()
         errors.clear()
-        _BUILDER.src, _BUILDER.errors = src, errors
+        _STATE.src, _STATE.errors, _STATE.comments = src, errors, []
         try:
             decls = _lark().parse(text)
             break
@@ -563,8 +583,8 @@ def parse_source(src: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
                 return ast.Module(src.span(0, len(src.text)), (), ()), diags
     else:
         return ast.Module(src.span(0, len(src.text)), (), ()), diags
-    comments = tuple(ast.Comment(_BUILDER._tok_span(t), str(t)) for t in _comments)
-    _comments.clear()
+    comments = tuple(ast.Comment(_BUILDER._tok_span(t), str(t)) for t in _STATE.comments)
+    _STATE.comments = []
     module = ast.Module(src.span(0, len(src.text)), decls, comments)
     return module, diags + list(errors)
 
