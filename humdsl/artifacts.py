@@ -34,7 +34,7 @@ def rule_table(task_ir: dict, fmt) -> list[dict]:
                 "advisory": "prompt text only"}[how]
         if effect == "max_items" and fmt.shape == "inline":
             how, note = "advisory", "inline marks are bounded by the input, not by a count"
-        elif effect == "max_items" and getattr(fmt.impl, "grouped", False):
+        elif effect == "max_items" and fmt.grouped:
             note = "the grammar bounds the list of each label"
         out.append({"id": r["id"], "effect": effect, "enforced_by": how,
                     "kind": "advisory" if how == "advisory" else "enforced", "note": note})

@@ -102,7 +102,7 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
         about, guidelines, rules = "", [], []
     if choice.parts == "bare":
         labels = [{**lab, "description": ""} for lab in labels]
-    empty = fmt.impl.block.empty if fmt.shape == "text" and hasattr(fmt.impl, "block") else None
+    empty = fmt.empty_answer()
     description = (fmt.describe[0] if fmt.describe else f"the {fmt.name} format")
     return _fill(
         instruction=instruction, about=about,

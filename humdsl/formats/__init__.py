@@ -8,10 +8,26 @@
 """
 from __future__ import annotations
 
+from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
 
 __all__ = ["Format", "build", "FormatParseError", "FormatUnfit", "InputTooLarge", "Unrenderable"]
+
+
+def implementation(schema: Schema, decl: dict) -> FormatImpl:
+    """The implementation a format's declaration asks for."""
+    if schema.kind == "record":
+        from .records import RecordFormat
+        return RecordFormat(schema, decl)
+    if "json" in decl:
+        from .jsonic import JsonFormat
+        return JsonFormat(schema, decl)
+    if "inline" in decl:
+        from .inline import InlineFormat
+        return InlineFormat(schema, decl)
+    from .textual import TextFormat
+    return TextFormat(schema, decl)
 
 
 class Format:
@@ -21,31 +37,27 @@ class Format:
         self.name: str = format_ir["name"]
         self.id: str = format_ir["id"]
         self.schema = Schema(task_ir)
-        decl = format_ir["decl"]
-        if self.schema.kind == "record":
-            from .records import RecordFormat
-            self.shape = "json" if "json" in decl else "text"
-            self.impl = RecordFormat(self.schema, decl)
-        elif "json" in decl:
-            from .jsonic import JsonFormat
-            self.shape = "json"
-            self.impl = JsonFormat(self.schema, decl)
-        elif "inline" in decl:
-            from .inline import InlineFormat
-            self.shape = "inline"
-            self.impl = InlineFormat(self.schema, decl)
-        else:
-            from .textual import TextFormat
-            self.shape = "text"
-            self.impl = TextFormat(self.schema, decl)
-        self.describe: list[str] = decl.get("describe", [])
+        self.impl = implementation(self.schema, format_ir["decl"])
+        self.describe: list[str] = format_ir["decl"].get("describe", [])
         self._skeletons: dict[tuple, object] = {}
+
+    @property
+    def shape(self) -> str:
+        """How the answer is written: "json", "text" or "inline"."""
+        return self.impl.shape
+
+    @property
+    def grouped(self) -> bool:
+        """Items keyed by label: max_items bounds each label's list."""
+        return self.impl.grouped
 
     def check_fit(self, batch: list[str] | None = None) -> None:
         """Raise FormatUnfit if this format cannot serve the task (ambiguous labels or literals)."""
-        check = getattr(self.impl, "check_fit", None)
-        if check is not None:
-            check(batch)
+        self.impl.check_fit(batch)
+
+    def empty_answer(self) -> str | None:
+        """The text of an empty answer, where the format declares one."""
+        return self.impl.empty_answer()
 
     def render(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> str:
         """The answer text for a record; raises Unrenderable for a record the format cannot write
@@ -67,10 +79,7 @@ class Format:
     def normalise(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> dict:
         """The record as this format gives it back: in the batch, deduplicated where the task
         says so, and for formats keyed by label, grouped by label."""
-        own = getattr(self.impl, "normalise", None)
-        if own is None:
-            return self.schema.normalise(record, batch)
-        return own(record, batch, source) if self.shape == "inline" else own(record, batch)
+        return self.impl.normalise(record, batch, source)
 
     def parse(self, text: str, batch: list[str] | None = None, source: str | None = None) -> dict:
         return self.impl.parse(text, batch, source)
@@ -84,9 +93,8 @@ class Format:
         builds its own; a format that grounds spans has its grammar's skeleton with the input's
         spans written in (formats/answer_dag.py), where the skeleton is readable. `reason`: behind
         a reasoning line of at most that many characters (formats/reasoning.py; not inline)."""
-        own = getattr(self.impl, "language", None)
-        if own is not None:
-            return own(batch, source) if not reason else None
+        if self.impl.own_language:
+            return self.impl.language(batch, source) if not reason else None
         if source is None or not self.schema.grounded:
             return None
         skeleton = self.skeleton(batch, reason)
@@ -104,10 +112,10 @@ class Format:
             from .lark_nfa import Unreadable, read_skeleton
             from .reasoning import REASONING, reasoning_rule, with_reasoning
 
-            own = getattr(self.impl, "skeleton", None)
+            own = self.impl.skeleton(batch)
             found = None
             if own is not None:
-                lark, rules = own(batch)
+                lark, rules = own
                 if reason:
                     lark, rules = with_reasoning(lark, reason), {**rules, REASONING: reasoning_rule(reason)}
                 try:
@@ -122,12 +130,11 @@ class Format:
         substring terminal of grounded spans). What the per-input grammar adds is what `parse`
         with the input checks. Inline formats have none (FormatUnfit): their answers are checked
         on the input's `language`."""
-        own = getattr(self.impl, "loose_grammar", None)
-        return own(batch) if own is not None else self.impl.grammar(batch, None)
+        return self.impl.grammar(batch, None)
 
     def json_schema(self, batch: list[str] | None = None) -> dict | None:
-        fn = getattr(self.impl, "json_schema", None)
-        return fn(batch) if fn is not None and self.shape == "json" else None
+        """The JSON Schema of a JSON-shaped format's answers; None for the others."""
+        return self.impl.json_schema(batch)
 
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         return self.impl.max_bytes(batch, source)
