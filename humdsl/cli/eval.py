@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
+from ..adapters.readers import ADAPTERS
+from ..kinds import KINDS
 from .common import SHOWN_PROBLEMS
 
 @click.command(name="eval")
 @click.option("--task", "task", required=True,
-              help="A task kind (entities, relations, events, triples, qa, classify, record), or a task "
-                   "name with --spec.")
+              help=f"A task kind ({', '.join(KINDS)}), or a task name with --spec.")
 @click.option("--spec", type=click.Path(), help="The spec declaring the task (gives the kind and labels).")
 @click.option("--gold", required=True, type=click.Path(),
               help="Gold: canonical JSONL (id, text, record), or a public dataset file (see --adapter).")
-@click.option("--adapter", help="How to read --gold: conll-iob1, conll-iob2, conll-bilou, conll04, "
-                                "semeval2010, phee, casie, carb, squad, sst2, trec-coarse, trec-fine, "
-                                "canonical; detected from the file when left out.")
+@click.option("--adapter", help=f"How to read --gold: {', '.join(ADAPTERS)}, or one a plugin registers; "
+                                "detected from the file when left out.")
 @click.option("--pred", "preds", required=True, multiple=True, type=click.Path(),
               help="Predictions: humc run output or canonical JSONL. Give two to compare them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")

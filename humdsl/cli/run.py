@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES
+from ..runtime.protocol import BACKENDS, DECODERS
 
 @click.command()
 @click.argument("spec", type=click.Path())
@@ -45,11 +46,11 @@ from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES
 @click.option("--reason", default=0, show_default=True, type=click.IntRange(min=0),
               help="Let the model reason on one line of at most this many characters before its answer.")
 @click.option("--decoder", default="auto", show_default=True,
-              type=click.Choice(["auto", "jump-forward", "outlines"]),
+              type=click.Choice(DECODERS),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
                    "outlines: the plain Outlines path.")
 @click.option("--backend", default="llguidance", show_default=True,
-              type=click.Choice(["llguidance", "outlines_core", "xgrammar"]),
+              type=click.Choice(BACKENDS),
               help="The constraint backend. outlines_core and xgrammar take a JSON format's JSON Schema, "
                    "compiled once and kept in the on-disk constraint cache; grounded spans are then "
                    "checked after decoding instead of enforced.")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
+from ..adapters.readers import ADAPTERS
+from ..synth_settings import DIVERSITY, SETTINGS, STYLES
 from .common import SHOWN_PROBLEMS, usage_error
+
+
+def _help(name: str) -> str:
+    """A setting's option help: what it does, and its name in a spec's synth { } block."""
+    return f"{SETTINGS[name].meaning[0].upper()}{SETTINGS[name].meaning[1:]} (spec: {name}, default {SETTINGS[name].default})."
 
 
 @click.command()
@@ -16,22 +23,21 @@ from .common import SHOWN_PROBLEMS, usage_error
 @click.option("--data", type=click.Path(), help="A labelled dataset file.")
 @click.option("--corpus", "corpus_name", help="Instead of --task and --data: make the spec's corpus of this "
               "name (a mixture of tasks, each read from its declared data), shuffled into one file.")
-@click.option("--diversity", type=click.Choice(["hum", "baseline"]),
+@click.option("--diversity", type=click.Choice(DIVERSITY),
               help="'baseline': the first phrasing, one JSON format, every label, no guidelines, rules, "
               "negatives sampled or shots (the control of the Hum ablation). Default: the spec's, else 'hum'.")
-@click.option("--adapter", help="How to read --data (default: detected from the file). "
-              "conll-iob1, conll-iob2, conll-bilou, conll04, semeval2010, phee, casie, carb, squad, "
-              "sst2, trec-coarse, trec-fine, canonical, or one a plugin registers.")
+@click.option("--adapter", help="How to read --data (default: detected from the file): "
+              f"{', '.join(ADAPTERS)}, or one a plugin registers.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The corpus (JSONL).")
 @click.option("--seed", default=0, show_default=True, help="Same spec, data and seed: the same corpus, byte for byte.")
-@click.option("--per-example", type=click.IntRange(min=1), help="Instances made from each example (spec: per_example).")
-@click.option("--style", type=click.Choice(["alpaca", "chat"]), help="instruction/input/output lines or chat messages.")
-@click.option("--label-batch", type=click.IntRange(min=1), help="Most labels named in one instruction.")
-@click.option("--negative-ratio", type=click.FloatRange(0, 1), help="Share of a label batch given to labels absent from the example.")
-@click.option("--hard-negative-ratio", type=click.FloatRange(0, 1), help="Share of the negatives taken from 'similar' labels.")
-@click.option("--few-shot", type=click.IntRange(min=0), help="Spec examples shown in each instruction.")
-@click.option("--max-guidelines", type=click.IntRange(min=0), help="Most guidelines cited in one instruction.")
-@click.option("--max-rules", type=click.IntRange(min=0), help="Most preference rules cited in one instruction.")
+@click.option("--per-example", type=click.IntRange(min=1), help=_help("per_example"))
+@click.option("--style", type=click.Choice(STYLES), help=_help("style"))
+@click.option("--label-batch", type=click.IntRange(min=1), help=_help("label_batch"))
+@click.option("--negative-ratio", type=click.FloatRange(0, 1), help=_help("negative_ratio"))
+@click.option("--hard-negative-ratio", type=click.FloatRange(0, 1), help=_help("hard_negative_ratio"))
+@click.option("--few-shot", type=click.IntRange(min=0), help=_help("few_shot"))
+@click.option("--max-guidelines", type=click.IntRange(min=0), help=_help("max_guidelines"))
+@click.option("--max-rules", type=click.IntRange(min=0), help=_help("max_rules"))
 @click.option("--format-weights", help="How often each format is drawn, e.g. json_by_label=2,tagged=0 "
               "(a format left out weighs 1).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),

@@ -2,9 +2,7 @@
 a schema decoder on the outlines_core and xgrammar backends."""
 from __future__ import annotations
 
-from .protocol import DecodeError
-
-DECODERS = ("auto", "jump-forward", "outlines")
+from .protocol import DECODERS, DecodeError
 
 
 def make_decoder(loaded, choice: str = "auto", backend: str = "llguidance", fmt=None, batch=None):

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from .constraint_cache import ConstraintCache
 
 
+DECODERS = ("auto", "jump-forward", "outlines")  # decoders.make_decoder
+BACKENDS = ("llguidance", "outlines_core", "xgrammar")  # the constraint engines; schema_backends.py
+
+
 class DecodeError(InternalError):
     """Decoding failed for a row: the grammar was rejected or the matcher reached an error. The
     message names the row of the batch."""

@@ -18,9 +18,8 @@ import json
 from ..formats.spans import MAX_FREE_CHARS
 from .constraint_cache import ConstraintCache, entry_key, tokenizer_hash
 from .outlines_decoder import run_generator
-from .protocol import DecodeError, JsonSchema, Sampling, constraint_of
+from .protocol import BACKENDS, DecodeError, JsonSchema, Sampling, constraint_of
 
-BACKENDS = ("llguidance", "outlines_core", "xgrammar")
 _NUMBER_BYTES = 24  # no schema backend here bounds a number's digits reliably; a longer one is cut
 # and reported as an answer that does not parse
 

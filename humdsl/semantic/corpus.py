@@ -9,16 +9,16 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import codes
 from ..diagnostics import did_you_mean
 from ..syntax import ast
 from .context import Context, CorpusModel, CorpusPartModel
-from .synth import SETTINGS as SYNTH_SETTINGS
+from ..synth_settings import DIVERSITY
+from ..synth_settings import SETTINGS as SYNTH_SETTINGS
 from .synth import valid_settings
-
-DIVERSITY = ("hum", "baseline")
 
 # name -> (type, check, what it means)
 CORPUS_SETTINGS = {
@@ -35,7 +35,7 @@ PART_SETTINGS = {
     "share": (float, lambda v: 0 < v <= 1, "the fraction of the corpus's instances made from this part"),
     "examples": (int, lambda v: v >= 1, "the most source examples used (a seeded sample of the file)"),
     "baseline_format": (str, lambda v: bool(v), "the one format a baseline-diversity corpus writes"),
-    **{k: (typ, check, meaning) for k, (typ, check, _, meaning) in SYNTH_SETTINGS.items() if k != "style"},
+    **{k: (v.type, v.check, v.meaning) for k, v in SYNTH_SETTINGS.items() if k != "style"},
 }
 
 
@@ -102,7 +102,7 @@ def _part(ctx: Context, module, node: ast.CorpusPart, tasks: dict, base: Path,
     return CorpusPartModel(task, settings, policy)
 
 
-def _fits(name: str, value, task) -> tuple[str, list[str]] | None:
+def _fits(name: str, value, task) -> tuple[str, Sequence[str]] | None:
     """(why, suggestions) when a well-typed value does not fit, or None."""
     if name == "adapter":
         from ..adapters.readers import available

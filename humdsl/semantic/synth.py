@@ -3,42 +3,22 @@ from __future__ import annotations
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..synth_settings import SETTINGS, defaults
 from ..syntax import ast
 from .context import Context
-
-# name -> (type, check, default, what it means)
-SETTINGS = {
-    "per_example": (int, lambda v: v >= 1, 4, "instances made from each source example"),
-    "label_batch": (int, lambda v: v >= 1, 8, "largest number of labels named in one instruction"),
-    "negative_ratio": (float, lambda v: 0 <= v <= 1, 0.3,
-                       "share of a label batch given to labels absent from the example"),
-    "hard_negative_ratio": (float, lambda v: 0 <= v <= 1, 0.5,
-                            "share of the negatives drawn from 'similar' labels when there are some"),
-    "few_shot": (int, lambda v: v >= 0, 0, "spec examples shown in each instruction"),
-    "max_guidelines": (int, lambda v: v >= 0, 3, "largest number of guidelines in one instruction"),
-    "max_rules": (int, lambda v: v >= 0, 3, "largest number of preference rules in one instruction"),
-    "style": (str, lambda v: v in ("alpaca", "chat"), "alpaca", "'alpaca' or 'chat'"),
-    "format_weights": (dict, lambda v: all(w >= 0 for w in v.values()), {},
-                       "{ format: weight, ... }: how often each format is drawn (a format left out "
-                       "weighs 1, a weight of 0 never draws it)"),
-}
-
-
-def defaults() -> dict:
-    return {k: v[2] for k, v in SETTINGS.items()}
-
 
 def check_synth(ctx: Context) -> None:
     for task in ctx.tasks:
         policy = defaults()
         for node in task.members.get("synth", [])[:1]:
-            table = {k: (typ, check, meaning) for k, (typ, check, _, meaning) in SETTINGS.items()}
+            table = {k: (v.type, v.check, v.meaning) for k, v in SETTINGS.items()}
             for s, name, value in valid_settings(ctx, task, node, table, "synthesis setting",
                                                  codes.UNKNOWN_SYNTH_SETTING, codes.BAD_SYNTH_VALUE):
                 if name == "format_weights":
                     known = _format_names(task)
                     unknown = [k for k in value if known is not None and k not in known]
                     if unknown:
+                        assert known is not None  # `unknown` is empty when the formats are not known
                         ctx.error(codes.BAD_SYNTH_VALUE, f"'format_weights' names a format the task does not "
                                   f"have: {unknown[0]}", s.value.span,
                                   notes=["the task's formats: " + ", ".join(known)],

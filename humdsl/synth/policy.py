@@ -1,19 +1,25 @@
 """The synthesis policy: the task's `synth { }` block, with command-line overrides on top."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
+
+from ..synth_settings import DIVERSITY, SETTINGS, flag
+
+_D = {k: s.default for k, s in SETTINGS.items()}
 
 
 @dataclass(frozen=True)
 class Policy:
-    per_example: int = 4
-    label_batch: int = 8
-    negative_ratio: float = 0.3
-    hard_negative_ratio: float = 0.5
-    few_shot: int = 0
-    max_guidelines: int = 3
-    max_rules: int = 3
-    style: str = "alpaca"
+    """The settings of synth_settings.SETTINGS (their defaults there), and the ablation's two."""
+    per_example: int = _D["per_example"]
+    label_batch: int = _D["label_batch"]
+    negative_ratio: float = _D["negative_ratio"]
+    hard_negative_ratio: float = _D["hard_negative_ratio"]
+    few_shot: int = _D["few_shot"]
+    max_guidelines: int = _D["max_guidelines"]
+    max_rules: int = _D["max_rules"]
+    style: str = _D["style"]
     format_weights: dict = field(default_factory=dict)  # format name -> weight; absent: 1
     # "hum": everything above varies; "baseline": what a one-template converter writes (the
     # ablation's control): the first phrasing, one format, every label, nothing else.
@@ -40,28 +46,18 @@ class Policy:
     def problems(self, formats: list[str]) -> list[str]:
         """What is wrong with these settings for a task with these formats (as CLI flags)."""
         out = []
-        if self.per_example < 1:
-            out.append("--per-example must be at least 1")
-        if self.label_batch < 1:
-            out.append("--label-batch must be at least 1")
-        if not 0 <= self.negative_ratio <= 1:
-            out.append("--negative-ratio must be between 0 and 1")
-        if not 0 <= self.hard_negative_ratio <= 1:
-            out.append("--hard-negative-ratio must be between 0 and 1")
-        if self.few_shot < 0:
-            out.append("--few-shot cannot be negative")
-        if self.style not in ("alpaca", "chat"):
-            out.append("--style is 'alpaca' or 'chat'")
-        if self.diversity not in ("hum", "baseline"):
-            out.append("--diversity is 'hum' or 'baseline'")
+        for name, setting in SETTINGS.items():
+            value = getattr(self, name)
+            if name == "format_weights":
+                if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in value.values()):
+                    out.append(f"{flag(name)} takes finite weights of 0 or more")
+            elif not setting.check(value):
+                out.append(f"{flag(name)} must be {setting.must}")
+        if self.diversity not in DIVERSITY:
+            out.append("--diversity must be 'hum' or 'baseline'")
         if self.baseline_format is not None and self.baseline_format not in formats:
             out.append(f"the baseline format '{self.baseline_format}' is not a format of the task "
                        f"(it has: {', '.join(formats)})")
-        import math
-
-        if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0
-               for w in self.format_weights.values()):
-            out.append("--format-weights takes finite weights of 0 or more")
         unknown = [n for n in self.format_weights if n not in formats]
         if unknown:
             out.append(f"--format-weights names '{unknown[0]}', not a format of the task "
