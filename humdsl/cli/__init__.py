@@ -46,9 +46,10 @@ def _register() -> None:
     from .fmt import fmt
     from .run import run
     from .synth import synth
+    from .test import test_cmd
     from .tune import tune
 
-    for command in (check, fmt, compile_cmd, run, tune, synth, finetune, eval_cmd):
+    for command in (check, fmt, compile_cmd, run, test_cmd, tune, synth, finetune, eval_cmd):
         main.add_command(command)
 
 

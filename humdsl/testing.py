@@ -1,0 +1,219 @@
+"""humc test: a spec's own examples and tests, checked.
+
+Without a model, every example and test is written in every format of its task, read back to the
+same record, and accepted by the format's grammar for its input (the checks `humc check` cannot
+make: they need the formats built). With a model, each `test` is run as `humc run` runs it (the
+same Session, the task's run profile) and its expectation checked: `expect` (exactly this record),
+`includes` (at least these items), `excludes` (none of these items); `repeat` runs and a pass
+rate for sampled decoding.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import HumError
+
+
+class NoTests(HumError):
+    """The specs hold no example or test to check (exit 5, as pytest's "no tests collected")."""
+
+    exit_status = 5
+
+
+@dataclass
+class Case:
+    """One example or test of a task, where it is written."""
+    task: dict  # the task's IR
+    spec_dir: Path
+    keyword: str  # "example" or "test"
+    id: str
+    file: str
+    line: int
+    entry: dict  # {"id", "input", and "output" | "expect" / "includes" / "excludes"}
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.task['name']}/{self.id}"
+
+
+@dataclass
+class Result:
+    case: Case
+    check: str  # "formats" (no model) or "model"
+    passed: bool
+    detail: str = ""  # why it failed, or what was checked
+    runs: int = 0
+    passes: int = 0
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Result]:
+        return [r for r in self.results if not r.passed]
+
+
+def collect(paths: list[str], task: str | None = None) -> list[Case]:
+    """Every example and test of the specs' tasks (of `task` alone when given), with its line."""
+    from .api import SpecError, SpecUnusable, UnknownTask
+    from .compiler import check_paths, lower
+    from .diagnostics import render_text
+
+    result = check_paths(list(paths))
+    if not result.ok:
+        errors = [d for d in result.diagnostics if d.is_error]
+        rendered = "\n".join(render_text(d, result.program.sources) for d in errors)
+        raise SpecUnusable(f"{', '.join(paths)} has errors:\n{SpecError(errors, rendered)}")
+    irs = lower(result)
+    if task is not None and task not in irs:
+        raise UnknownTask(f"no task '{task}' in {', '.join(paths)}; it has: {', '.join(irs) or 'none'}")
+    cases = []
+    for model in result.entry_tasks():
+        if task is not None and model.name != task:
+            continue
+        ir = irs[model.name]
+        path = Path(model.symbol.module.key)
+        lines = {}
+        for keyword in ("example", "test"):
+            for n, node in enumerate(model.members.get(keyword, []), start=1):
+                lines[(keyword, node.name.text if node.name else f"{keyword}-{n}")] = node.span.line
+        for keyword, entries in (("example", ir["examples"]), ("test", ir["tests"])):
+            for entry in entries:
+                cases.append(Case(ir, path.parent, keyword, entry["id"], _shown(path),
+                                  lines.get((keyword, entry["id"]), model.decl.span.line), entry))
+    return cases
+
+
+def _shown(path: Path) -> str:
+    """The path as the user would write it: relative to the working folder where it is inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# -- without a model -------------------------------------------------------------------------------
+def check_formats(case: Case, verifier) -> Result:
+    """The case's record written in every format of its task, read back and accepted by the
+    format's grammar for its input."""
+    from .formats import FormatUnfit, InputTooLarge, Unrenderable, build
+
+    record = case.entry.get("output") or case.entry.get("expect")
+    if record is None:  # a test of includes / excludes alone has no whole record to write
+        return Result(case, "formats", True, "no whole record to write (includes/excludes only)")
+    text = case.entry["input"]["text"]
+    names = []
+    for f in case.task["formats"]:
+        fmt = build(case.task, f)
+        try:
+            answer = fmt.render(record, source=text)
+            problem = verifier.problem(fmt, answer, None, text)
+        except (Unrenderable, FormatUnfit) as e:
+            problem = f"it cannot be written: {e}"
+        except InputTooLarge:
+            continue  # the input is too long for this format's grammar: nothing to hold it to
+        if problem:
+            return Result(case, "formats", False, f"format '{fmt.name}': {problem}")
+        names.append(fmt.name)
+    return Result(case, "formats", True, f"{len(names)} format(s): {', '.join(names)}")
+
+
+# -- with a model ----------------------------------------------------------------------------------
+def run_tests(cases: list[Case], loaded, settings, repeat: int = 1, pass_rate: float = 1.0,
+              batch_size: int = 4, progress=None) -> list[Result]:
+    """Each test case run `repeat` times through a Session and its expectation checked; a test
+    passes when at least `pass_rate` of its runs do."""
+    from .session import Session
+
+    results = []
+    by_task: dict[str, list[Case]] = {}
+    for case in cases:
+        if case.keyword == "test":
+            by_task.setdefault(case.task["name"], []).append(case)
+    for group in by_task.values():
+        session = Session(group[0].task, settings, group[0].spec_dir)
+        session.start(loaded)
+        rows = [{**case.entry["input"], "id": f"{case.id}#{k}"} for case in group for k in range(repeat)]
+        outcomes = []
+        for i in range(0, len(rows), batch_size):
+            outcomes += session.decode(rows[i:i + batch_size])
+            if progress:
+                progress(len(outcomes), len(rows))
+        for n, case in enumerate(group):
+            verdicts = [_verdict(session.fmt.schema, case.entry, o) for o in outcomes[n * repeat:(n + 1) * repeat]]
+            passes = sum(v is None for v in verdicts)
+            ok = passes >= pass_rate * repeat
+            why = next((v for v in verdicts if v is not None), "") if not ok else ""
+            results.append(Result(case, "model", ok, why, repeat, passes))
+    return results
+
+
+def _verdict(schema, entry: dict, outcome) -> str | None:
+    """None when the answer meets the test's expectation; else what is wrong, briefly."""
+    if outcome.record is None:
+        return f"no answer: {outcome.error}"
+    got = Counter(_items(schema, outcome.record))
+    if "expect" in entry:
+        want = Counter(_items(schema, entry["expect"]))
+        if got != want:
+            return _difference(want - got, got - want)
+    if "includes" in entry:
+        missing = Counter(_items(schema, entry["includes"])) - got
+        if missing:
+            return _difference(missing, Counter())
+    if "excludes" in entry:
+        present = [x for x in _items(schema, entry["excludes"]) if x in got]
+        if present:
+            return _difference(Counter(), Counter(present))
+    return None
+
+
+def _items(schema, record: dict) -> list[str]:
+    """The record's items in a canonical text each (a record's fields, for the record kind)."""
+    try:
+        items = schema.to_items(schema.normalise(record))
+    except ValueError:  # a user-defined record: its fields are its items
+        items = [{k: v} for k, v in record.items() if v is not None]
+    return [json.dumps(x, sort_keys=True, ensure_ascii=False) for x in items]
+
+
+def _difference(missing: Counter, extra: Counter) -> str:
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(sorted(missing.elements())))
+    if extra:
+        parts.append("unexpected " + ", ".join(sorted(extra.elements())))
+    return "; ".join(parts)
+
+
+# -- reports ---------------------------------------------------------------------------------------
+def junit(report: Report) -> str:
+    """The results as JUnit XML (one test suite per task), for CI systems."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name="humc test", tests=str(len(report.results)),
+                      failures=str(len(report.failed)))
+    suites: dict[str, ET.Element] = {}
+    for r in report.results:
+        task = r.case.task["name"]
+        if task not in suites:
+            suites[task] = ET.SubElement(root, "testsuite", name=task)
+        case = ET.SubElement(suites[task], "testcase", classname=f"{task}.{r.check}", name=f"{r.case.keyword} {r.case.id}",
+                             file=r.case.file, line=str(r.case.line))
+        if not r.passed:
+            ET.SubElement(case, "failure", message=r.detail).text = f"{r.case.where}: {r.detail}"
+    for task, suite in suites.items():
+        mine = [r for r in report.results if r.case.task["name"] == task]
+        suite.set("tests", str(len(mine)))
+        suite.set("failures", str(sum(not r.passed for r in mine)))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

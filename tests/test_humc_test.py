@@ -1,0 +1,111 @@
+"""humc test: examples and tests written in every format (no model), and tests run on a model."""
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from humdsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SPEC = """task senti : classify {
+  labels { pos neg }
+  instruction "Is the sentence positive or negative?"
+  formats bare_label, json_label
+
+  example {
+    input "What a lovely day."
+    output pos
+  }
+  test says_pos {
+    input "I liked it a lot."
+    expect pos
+  }
+  test says_neg {
+    input "I liked it a lot."
+    expect neg
+  }
+}
+
+task names : entities {
+  labels { PER LOC }
+  instruction "Find the names."
+  formats json_by_label, tuples
+
+  test no_place_named_ann {
+    input "Ann met Bo in Oslo."
+    excludes { LOC: ["Ann"] }
+  }
+}
+"""
+
+
+def humc(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_every_bundled_example_and_test_is_written_in_every_format_but_openies_extra_arguments():
+    r = humc("test", ROOT / "specs", ROOT / "examples")
+    failed = [line for line in r.output.splitlines() if "FAILED" in line]
+    # triple_tuples has no place for a fact's further arguments: the two examples that have
+    # some cannot be shown in that format (prompts in it leave them out)
+    assert all("openie.hum:" in line and "format 'triple_tuples'" in line for line in failed), r.output
+    assert len(failed) == 2 and r.exit_code == 1
+    assert "specs/ner.hum:58: test conll03/match_report [formats] ok" in r.output
+
+
+def test_an_example_a_format_cannot_write_fails_with_its_line(tmp_path):
+    spec = tmp_path / "lossy.hum"
+    spec.write_text((ROOT / "specs" / "openie.hum").read_text(encoding="utf-8"), encoding="utf-8")
+    r = humc("test", spec, "--junit", tmp_path / "report.xml")
+    assert r.exit_code == 1
+    assert "lossy.hum:35: example carb/example-1 [formats] FAILED: format 'triple_tuples'" in r.output
+    root = ET.parse(tmp_path / "report.xml").getroot()
+    assert root.get("failures") == "2" and root.get("tests") == "3"
+    failure = root.find(".//testcase[@name='example example-1']/failure")
+    assert failure is not None and "triple_tuples" in failure.get("message")
+
+
+def test_each_test_runs_on_the_model_and_its_expectation_is_checked(tmp_path, model_dir):
+    """Two tests of one input expect different labels: a single-label answer passes exactly one."""
+    spec = tmp_path / "t.hum"
+    spec.write_text(SPEC, encoding="utf-8")
+    r = humc("test", spec, "--model", model_dir, "--task", "senti", "--junit", tmp_path / "j.xml")
+    model_lines = [line for line in r.output.splitlines() if "[model]" in line]
+    assert len(model_lines) == 2, r.output
+    assert sum("FAILED" in line for line in model_lines) == 1 and r.exit_code == 1
+    failed = next(line for line in model_lines if "FAILED" in line)
+    assert "(0/1 runs)" in failed and "missing {\"label\":" in failed
+    # the verdicts are those of humc run's answer for that input
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "1", "text": "I liked it a lot."}) + "\n")
+    humc("run", spec, "--task", "senti", "--model", model_dir, "--input", tmp_path / "in.jsonl",
+         "--output", tmp_path / "out.jsonl")
+    label = json.loads((tmp_path / "out.jsonl").read_text())["record"]["label"]
+    assert f"says_{label} [model] ok" in r.output
+
+
+def test_repeats_sample_anew_and_excludes_are_checked(tmp_path, model_dir):
+    spec = tmp_path / "t.hum"
+    spec.write_text(SPEC, encoding="utf-8")
+    r = humc("test", spec, "--model", model_dir, "--task", "names", "--repeat", "3", "--temperature", "1",
+             "--seed", "2")
+    line = next(x for x in r.output.splitlines() if "[model]" in x)
+    assert "names/no_place_named_ann" in line and "/3 runs)" in line
+    again = humc("test", spec, "--model", model_dir, "--task", "names", "--repeat", "3", "--temperature", "1",
+                 "--seed", "2")
+    assert again.output == r.output  # seeded: the same runs
+
+
+def test_nothing_to_check_and_an_unknown_task_are_their_own_exits(tmp_path):
+    empty = tmp_path / "empty.hum"
+    empty.write_text('task t : classify {\n  labels { a b }\n  instruction "Pick."\n  formats bare_label\n}\n',
+                     encoding="utf-8")
+    r = humc("test", empty)
+    assert r.exit_code == 5 and "humc: no example or test in" in r.output
+    r = humc("test", empty, "--task", "nope")
+    assert r.exit_code == 1 and "no task 'nope'" in r.output
+    broken = tmp_path / "broken.hum"
+    broken.write_text("task t : classify {\n", encoding="utf-8")
+    r = humc("test", broken)
+    assert r.exit_code == 1 and "broken.hum has errors" in r.output and "Traceback" not in r.output
