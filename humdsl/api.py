@@ -70,6 +70,7 @@ class Task:
         failed mid-answer DecodeError, an input too long for the model InputRefused."""
         from .formats import FormatParseError
         from .runtime.models import LoadedModel, load
+        from .runtime.protocol import DecodeError
         from .session import Session, Settings
 
         if settings.get("shots_from") is not None:
@@ -88,6 +89,8 @@ class Task:
                     raise outcome.failure
                 if outcome.failure is not None:
                     raise type(outcome.failure)(f"input {i + k}: {outcome.failure}")
+                if outcome.record is None:
+                    raise DecodeError(f"input {i + k}: no answer")
                 out.append(outcome.record)
         return out
 

@@ -98,8 +98,8 @@ def _write_all(result: CheckResult, spec: str, out_dir: Path) -> dict:
             base = f"tasks/{name}/{fmt.name}"
             prompts = [put(f"{base}/prompt-{n + 1}.jinja", template_artifact(ir, fmt, PromptChoice(instruction=n)))
                        for n in range(max(1, len(ir["instructions"])))]
-            entry = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
-                     "rules": rule_table(ir, fmt)}
+            entry: dict[str, object] = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
+                                        "rules": rule_table(ir, fmt)}
             if fmt.shape == "inline":
                 entry["grammar"] = None  # built for each input from its text
             else:

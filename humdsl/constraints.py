@@ -171,6 +171,7 @@ def _byte_level(hf_tokenizer):
             return None
 
     class Vocabulary:
+        tokens: list[bytes]  # set below, from the function's list
         eos_token_id = hf_tokenizer.eos_token_id
         bos_token_id = hf_tokenizer.bos_token_id
         special_token_ids = sorted(special)

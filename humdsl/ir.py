@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from .semantic.context import Label, TaskModel
 
@@ -21,7 +22,7 @@ def content_hash(value) -> str:
 
 
 def _label(lab: Label) -> dict:
-    out = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
+    out: dict[str, Any] = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
     if lab.head is not None or lab.tail is not None:
         out["head"], out["tail"] = lab.head, lab.tail
     if lab.roles is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def find_cycles(program: Program) -> None:
             visit(key)
 
 
-def collect_paths(paths: list[str | Path], diags: Diagnostics) -> list[Path]:
+def collect_paths(paths: Sequence[str | Path], diags: Diagnostics) -> list[Path]:
     """Expand folders to the .hum files inside them, sorted for a stable order."""
     files: list[Path] = []
     for p in map(Path, paths):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import HumError
 from .formats import FormatParseError, InputTooLarge, build
@@ -18,6 +19,10 @@ from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
 from .prompts import PromptChoice, prompt_text
 from .runtime.protocol import AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling
 from .shots import Shots
+
+if TYPE_CHECKING:
+    from .runtime.decisions import AnswerScorer
+    from .runtime.protocol import Decoder
 
 
 class SessionError(HumError):
@@ -131,20 +136,24 @@ class Session:
         if s.backend != "llguidance" and s.reason > 0:
             raise SessionError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
                                f"is a grammar, which {s.backend} cannot take here)")
-        self.decoder = None
-        self.loaded = None
+        self.decoder: Decoder | None = None  # set by start()
+        self.loaded: Any = None
+        self.scorer: AnswerScorer | None = None
+        self.limit: int | None = None
+        self._schema: JsonSchema | None = None
 
     def _decision_options(self):
         """The answers to score for an exact or calibrated decision (None for greedy), or why not."""
         from .runtime.decisions import NotEnumerable, answers
 
         s = self.settings
+        phrasing = s.phrasing if s.phrasing is not None else 1
         if s.decision not in DECISIONS:
             raise SessionError(f"unknown decision {s.decision!r}; choose one of: {', '.join(DECISIONS)}")
         if s.prompt not in PROMPT_PARTS:
             raise SessionError(f"unknown prompt {s.prompt!r}; choose one of: {', '.join(PROMPT_PARTS)}")
         count = max(1, len(self.task.get("instructions") or []))
-        if not 1 <= s.phrasing <= count:
+        if not 1 <= phrasing <= count:
             raise SessionError(f"--phrasing {s.phrasing}: the task has {count} instruction phrasing(s)")
         if s.prompt_style not in PROMPT_STYLES:
             raise SessionError(f"unknown prompt style {s.prompt_style!r}; choose one of: {', '.join(PROMPT_STYLES)}")
@@ -177,23 +186,22 @@ class Session:
         except DecodeError as e:
             raise SessionError(f"--decision {s.decision}: {e}" if self.options else str(e)) from None
         self.loaded = loaded
-        self.scorer = AnswerScorer(self.decoder, s.prompt_style) if self.options else None
+        self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat") if self.options else None
         self.limit = context_limit(loaded)
-        self._schema = None
 
     def prompt(self, row: dict) -> str:
         prompt = prompt_text(self.task, self.fmt, row, self._choice(row))
         return prompt + REASON_PROMPT + "\n" if self.settings.reason > 0 else prompt
 
     def _choice(self, row: dict) -> PromptChoice:
-        return PromptChoice(instruction=self.settings.phrasing - 1, batch=self.labels,
-                            examples=self.shots.for_row(row), parts=self.settings.prompt)
+        s = self.settings
+        return PromptChoice(instruction=(s.phrasing or 1) - 1, batch=self.labels, examples=self.shots.for_row(row),
+                            parts=s.prompt or "full")
 
     def decode(self, rows: list[dict]) -> list[Outcome]:
         """One Outcome per row, in order. Rows too long for the model or too large for their
         grammar are refused before any token is decoded; the others are decoded as one batch."""
-        if self.decoder is None:
-            raise RuntimeError("Session.start(model) first")
+        decoder = self._decoder()
         prompts = {row["id"]: self.prompt(row) for row in rows}
         refused = {row["id"]: why for row in rows if (why := self._too_long(row, prompts[row["id"]]))}
         if self.options is not None:
@@ -207,27 +215,37 @@ class Session:
             except InputTooLarge as e:
                 refused[row["id"]] = f"the input was refused: {e}"
         live = [r for r in rows if r["id"] not in refused]
-        texts = self.decoder.generate([prompts[r["id"]] for r in live], [constraints[r["id"]] for r in live],
+        texts = decoder.generate([prompts[r["id"]] for r in live], [constraints[r["id"]] for r in live],
                                       self.budget(live), Sampling(self.settings.temperature, self.settings.top_p,
                                                                   self.settings.seed)) if live else []
         decoded = dict(zip([r["id"] for r in live], texts))
         return [_refused(refused[r["id"]]) if r["id"] in refused else self._parsed(r, decoded[r["id"]])
                 for r in rows]
 
+    def _decoder(self) -> Decoder:
+        if self.decoder is None:
+            raise RuntimeError("Session.start(model) first")
+        return self.decoder
+
     def constraint(self, row: dict) -> Constraint:
-        if JsonSchema in self.decoder.accepts:  # one schema for every row
+        accepts = self._decoder().accepts
+        if JsonSchema in accepts:  # one schema for every row
             if self._schema is None:
                 from .runtime.schema_backends import bounded_schema
 
-                self._schema = JsonSchema(bounded_schema(self.fmt.json_schema(self.labels)))
+                schema = self.fmt.json_schema(self.labels)
+                if schema is None:
+                    raise SessionError(f"format '{self.fmt.name}' has no JSON Schema")
+                self._schema = JsonSchema(bounded_schema(schema))
             return self._schema
-        return row_constraint(self.fmt, self.labels, row["text"], self.decoder.accepts, self.settings.reason)
+        return row_constraint(self.fmt, self.labels, row["text"], accepts, self.settings.reason)
 
     def budget(self, rows: list[dict]) -> int:
         """The answer budget in tokens for a batch of rows: the format's for the longest, or the
         decoder's own (a schema's), with room for a reasoning line."""
-        if self.decoder.budget is not None:
-            budget = self.decoder.budget  # grounding is checked when each answer is parsed
+        fixed = self._decoder().budget
+        if fixed is not None:
+            budget = fixed  # grounding is checked when each answer is parsed
         else:
             budget = max((self.fmt.budget(batch=self.labels, source=r["text"]) for r in rows), default=0)
         reason = self.settings.reason
@@ -260,6 +278,7 @@ class Session:
         if self.settings.decision == "calibrated":
             empty = content_free_row(row, [f["name"] for f in self.task["inputs"]])
             blank = prompt_text(self.task, self.fmt, empty, choice)
+        assert self.scorer is not None  # start() makes one wherever there are options
         d = decide(self.scorer, prompt, self.options, self.fmt, self.labels, row["text"], blank)
         return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
 

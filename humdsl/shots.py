@@ -60,6 +60,7 @@ class Shots:
             return []
         from .synth.gold import prepare
 
+        assert self.task_ir is not None  # Shots.of gives retrieved shots the task's IR
         ordered = self.fmt.schema.ordered  # as synthesis writes gold answers: no offsets, in order
         pairs = ((e, prepare(self.task_ir, e["record"], e["text"], ordered))
                  for e in self.demonstrations.candidates(row, self.k))
@@ -68,7 +69,7 @@ class Shots:
 
 def _rendered(fmt, batch, pairs, k: int) -> list[dict]:
     """The first k (input, record) pairs the format can write, as {"input", "answer"}."""
-    out = []
+    out: list[dict] = []
     for inp, record in pairs:
         if len(out) >= k:
             break

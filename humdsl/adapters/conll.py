@@ -61,7 +61,9 @@ def tags_to_spans(tags: list[str], scheme: str) -> list[tuple[str, int, int]]:
     IOB1 follows conlleval: I-X starts a chunk unless it continues one of type X; B-X only
     appears where a chunk directly follows another of the same type."""
     spans: list[tuple[str, int, int]] = []
-    cur_type, cur_start = None, 0
+    cur_type: str | None = None
+    cur_start = 0
+    typ: str | None
     for i, tag in enumerate(tags + ["O"]):
         prefix, _, typ = tag.partition("-")
         if tag == "O" or not typ:

@@ -113,7 +113,7 @@ def phee(path: Path, report: Report) -> Iterator[dict]:
                 if trig is None:
                     report.skipped.append(f"{where}: event {e.get('event_id')} has no usable trigger")
                     continue
-                args = []
+                args: list[dict] = []
                 for role in _PHEE_MAIN:
                     if role in e:
                         _phee_args(e[role], role, text, args)
@@ -184,7 +184,7 @@ def carb(path: Path, report: Report) -> Iterator[dict]:
                 order.append(sentence)
                 tuples[sentence] = []
                 first[sentence] = n
-            t = {"subject": arg1, "predicate": rel, "object": arg2}
+            t: dict[str, str | list[str]] = {"subject": arg1, "predicate": rel, "object": arg2}
             if rest:
                 t["args"] = rest
             tuples[sentence].append(t)
@@ -317,7 +317,7 @@ def iter_examples(path: str | Path, adapter: str | None = None) -> tuple[Iterato
     name = adapter or detect(path)
     plugins = _plugins()  # loaded once: for the adapters, and for why a plugin is missing
     adapters = available(plugins)
-    if name not in adapters and isinstance(broken := plugins.get(name), str):
+    if name not in adapters and name is not None and isinstance(broken := plugins.get(name), str):
         raise ValueError(broken)
     if name not in adapters:
         raise ValueError(f"cannot tell the format of {path}; give --adapter, one of {', '.join(adapters)}"

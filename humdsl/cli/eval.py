@@ -75,7 +75,7 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
             groups = {Path(p).stem: r["main_score"]["value"] for p, r in zip(preds, results)}
         elif by and results[0]["by"]:
             groups = {k: v["score"] for k, v in results[0]["by"]["groups"].items()}
-        for path in write(results[0], Path(plot_dir), groups):  # PlotUnavailable without matplotlib
-            click.echo(f"wrote {path}", err=True)
+        for written in write(results[0], Path(plot_dir), groups):  # PlotUnavailable without matplotlib
+            click.echo(f"wrote {written}", err=True)
     sys.exit(1 if problems else 0)
 

@@ -22,6 +22,7 @@ class Loaded:
     failures: int = 0  # predictions whose output did not parse
     formats: dict[str, str] = field(default_factory=dict)  # id -> format name (predictions)
     rows: list[tuple[str, dict, dict | None]] = field(default_factory=list)  # (id, line, record)
+    skipped: list[str] = field(default_factory=list)  # gold items an adapter left out (read_gold)
 
 
 def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loaded:
@@ -86,7 +87,7 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
 
 def field_of(line: dict, path: str) -> str:
     """A metadata value of a prediction line, by dotted path: 'format', 'meta.phrasing', ..."""
-    value = line
+    value: object = line
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return "(none)" if value is None else str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from typing import Callable
 
 
 def prf(tp: float, n_pred: float, n_gold: float) -> dict:
@@ -17,7 +18,9 @@ def prf(tp: float, n_pred: float, n_gold: float) -> dict:
 def _multiset_scores(gold_sets: list[Counter], pred_sets: list[Counter], label_of) -> dict:
     """Micro, macro and per-label P/R/F1 from per-example multisets of hashable tuples; a
     repeated mention counts twice (matched at most as often as it occurs in gold)."""
-    tp, npred, ngold = Counter(), Counter(), Counter()
+    tp: Counter[str] = Counter()
+    npred: Counter[str] = Counter()
+    ngold: Counter[str] = Counter()
     for g, p in zip(gold_sets, pred_sets):
         for key, count in p.items():
             npred[label_of(key)] += count
@@ -68,9 +71,9 @@ def _partial_entities(gold, pred) -> dict:
 
 def relations(gold: list[dict], pred: list[dict | None], typed: bool = False) -> dict:
     def bag(rec, with_type_args: bool, boundaries_only: bool = False):
-        out = Counter()
+        out: Counter[tuple] = Counter()
         for r in (rec or {}).get("relations", []):
-            key = (r["type"], _norm(r["head"]), _norm(r["tail"]))
+            key: tuple = (r["type"], _norm(r["head"]), _norm(r["tail"]))
             if with_type_args:
                 key += (r.get("head_type"), r.get("tail_type"))
             out[key] += 1
@@ -90,7 +93,9 @@ def semeval(gold: list[dict], pred: list[dict | None]) -> dict:
             return "Other"
         r = rels[0]
         return f"{r['type']}|{_norm(r['head'])}|{_norm(r['tail'])}"
-    tp, npred, ngold = Counter(), Counter(), Counter()
+    tp: Counter[str] = Counter()
+    npred: Counter[str] = Counter()
+    ngold: Counter[str] = Counter()
     for g, p in zip(gold, pred):
         gl, pl = label(g), label(p)
         gt, pt = gl.split("|")[0], pl.split("|")[0]
@@ -111,7 +116,7 @@ def events(gold: list[dict], pred: list[dict | None]) -> dict:
                        for e in (rec or {}).get("events", []))
 
     def args(rec, typed):
-        out = Counter()
+        out: Counter[tuple] = Counter()
         for e in (rec or {}).get("events", []):
             for a in e.get("arguments", []):
                 out[(e["type"], (a["role"] if typed else None), _norm(a["text"]))] += 1
@@ -260,8 +265,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-SCORERS = {"entities": entities, "relations": relations, "events": events, "triples": triples,
-           "qa": qa, "classify": classify, "record": records}
+SCORERS: dict[str, Callable[..., dict]] = {
+    "entities": entities, "relations": relations, "events": events, "triples": triples,
+    "qa": qa, "classify": classify, "record": records}
 
 
 # ---- per-input statistics, for breakdowns and the paired bootstrap ------------------------------
@@ -282,7 +288,7 @@ def main_score_name(kind: str, gold: list[dict]) -> str:
 
 def per_input(kind: str, gold: list[dict], pred: list[dict | None]) -> list[tuple]:
     """One tuple of additive statistics per input; main_score turns a sum of them into the score."""
-    out = []
+    out: list[tuple] = []
     for g, p in zip(gold, pred):
         if kind in ("entities", "relations"):
             m = SCORERS[kind]([g], [p])["strict"]["micro"]

@@ -27,7 +27,7 @@ class FreeAt(NamedTuple):
     the text (None: nothing can), and the first bytes of all that may follow it."""
     machine: Machine
     state: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count, read as at.count
     after: int | None
     exits: frozenset[int]
 
@@ -82,9 +82,10 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         if found is None:
             found = [(text, (v - u) * stride) for text, v in lits[u] if live[v]]
             for e, (r, v) in enumerate(spans[u]):
-                if live[v] and not chains[r].free:
+                chain = chains[r]
+                if live[v] and not chain.free:
                     base = 1 + e * per_edge  # node(0, e, r, state), the index found once per chain
-                    found += [(text, base + k) for text, k in chains[r].start_indices()]
+                    found += [(text, base + k) for text, k in chain.start_indices()]
             steps_kept[key] = found
         return found
 
@@ -119,7 +120,12 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
             _, _, (r, u), state = span_edge(x)
             if not chains[r].may_end(state):
                 return []
-        return [node(u, e, r, chains[r].start) for e, (r, v) in enumerate(spans[u]) if chains[r].free and live[v]]
+        out = []
+        for e, (r, v) in enumerate(spans[u]):
+            chain = chains[r]
+            if chain.free and live[v]:
+                out.append(node(u, e, r, chain.start))
+        return out
 
     firsts: dict[int, frozenset[int]] = {}
 

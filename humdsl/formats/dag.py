@@ -19,7 +19,7 @@ A node may also stand at later nodes with nothing read (`skips`: where a free te
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 Edge = tuple[bytes, int]
 Position = tuple[int, int]
@@ -83,6 +83,17 @@ class Free:
         self.row, self.exits, self.text = row, exits, text
 
 
+class MaskMemo(Protocol):
+    """What LiteralDag.masks offers a matcher (answer_dag._SharedMasks): masks shared between
+    positions whose futures read alike."""
+
+    def shareable(self, positions: frozenset[Position]) -> bool: ...
+
+    def get(self, positions: frozenset[Position]) -> list[int] | None: ...
+
+    def put(self, positions: frozenset[Position], reached: set[int], mask: list[int]) -> None: ...
+
+
 class LiteralDag:
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
                  final: Callable[[int], bool] | None = None,
@@ -102,7 +113,7 @@ class LiteralDag:
         self._shared: dict[object, tuple[_Trie, int]] = {}  # a Shifted key's trie, and its farthest step
         self._opened: dict[int, frozenset[Position]] = {}
         self.trace: set[int] | None = None  # when a set, `advance` adds every node it reaches
-        self.masks = None  # masks a builder knows how to share between positions (answer_dag.py)
+        self.masks: MaskMemo | None = None  # masks a builder knows how to share between positions (answer_dag.py)
 
     def _trie(self, i: int) -> tuple[_Trie, int]:
         """Node i's trie and what to add to the targets it names, built when first asked (a
@@ -193,6 +204,7 @@ class LiteralDag:
         go on, those places; where edges end, the nodes they lead to. With `wanted`, only the
         positions that may read a byte it takes next are sure to be kept (a walk's next step)."""
         out: set[Position] = set()
+        leads: Iterable[int]
         tries, skip = self._tries, self._may_begin if wanted is not None else None
         for pos in read:
             if pos[0] == STEP:
@@ -206,7 +218,7 @@ class LiteralDag:
                 j += shift
                 if self.trace is not None:
                     self.trace.add(j)
-                if skip is None or j == self.n or skip(j, wanted):
+                if skip is None or wanted is None or j == self.n or skip(j, wanted):
                     out |= self.at(j)
         return frozenset(out)
 

@@ -18,6 +18,7 @@ must be in, and its bytes so far only while they may still become one of the few
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -196,7 +197,7 @@ def machine(rule: FreeRule) -> Machine:
 class FreeChains:
     """One free rule's texts, as answer_dag.py asks them of span chains: a state is (machine
     state, units started), numbered by Machine.index."""
-    free = True
+    free: Literal[True] = True
 
     def __init__(self, rule: FreeRule):
         self.machine = machine(rule)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .dag import LiteralDag
+from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
 from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, lark_string, span_problem
@@ -45,7 +46,7 @@ def _span_ends(source: str, max_words: int) -> tuple[tuple[str, ...], _SpanEnds]
 
 
 def _ends_at(chunks, i: int, max_words: int) -> list[int]:
-    out = []
+    out: list[int] = []
     if span_problem(chunks[i][0], multiline=True) and not chunks[i][0].isalnum():
         if chunks[i][0] in ",.;:!?)]}" or chunks[i].isspace():
             return out
@@ -71,9 +72,12 @@ def _occurrences(source: str, text: str) -> list[int]:
     return out
 
 
-class InlineFormat:
+class InlineFormat(FormatImpl):
+    shape = "inline"
+    own_language = True
+
     def __init__(self, schema: Schema, decl: dict):
-        self.schema = schema
+        super().__init__(schema, decl)
         parts = [Part("lit", p["lit"], 0) if "lit" in p else Part("hole", p["hole"], 0)
                  for p in decl["inline"]]
         holes = [p.value for p in parts if p.kind == "hole"]
@@ -173,7 +177,7 @@ class InlineFormat:
                 return seen[(p, i)]
             seen[(p, i)] = None
             if i == len(chunks):
-                result = [] if p == len(text) else None
+                result: list | None = [] if p == len(text) else None
                 seen[(p, i)] = result
                 return result
             for j in ends[i] if text.startswith(lead, p) else ():

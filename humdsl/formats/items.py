@@ -76,12 +76,6 @@ class Schema:
                 return lab.name
         return code
 
-    def code_of(self, pool: str, name: str) -> str | None:
-        for lab in self.label_pool(pool):
-            if lab.name == name:
-                return lab.code
-        return None
-
     # ---- what a hole means: shared by every kind of format ------------------------------------
     def hole_kind(self, hole: str, nested: bool) -> tuple[str, str | None]:
         """('label', pool) | ('span', None) | ('free', None) | ('nested', None)."""

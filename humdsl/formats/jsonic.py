@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
 from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, FreeRule, SpanRule, has_grounded_span, intern_terminal,
@@ -26,23 +27,25 @@ def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-class JsonFormat:
+class JsonFormat(FormatImpl):
+    shape = "json"
+
     def __init__(self, schema: Schema, decl: dict):
-        self.schema = schema
+        super().__init__(schema, decl)
         self.template = decl["json"]
         self.nested_field = NESTED_FIELD.get(schema.kind)
         self.list_kind = schema.kind in ("entities", "relations", "events", "triples")
         # Keyed by label ({ type: [text] }), max_items bounds each label's list, not the total.
         self.grouped = self.list_kind and "object" in self.template
 
-    def normalise(self, record: dict, batch: list[str] | None = None) -> dict:
+    def normalise(self, record: dict, batch: list[str] | None = None, source: str | None = None) -> dict:
         """Keyed by label, items come back grouped in label-batch order (stable within a label)."""
         batch = self.schema.batch_or_all(batch)
         record = self.schema.normalise(record, batch)
         if not self.grouped:
             return record
         key = self.template["object"][0]["by"].partition(".")[0]
-        order = {code: n for n, code in enumerate(batch)}
+        order: dict[str | None, int] = {code: n for n, code in enumerate(batch)}
         items = sorted(self.schema.to_items(record), key=lambda it: order.get(it.get(key), len(order)))
         return self.schema.from_items(items)
 
@@ -98,6 +101,7 @@ class JsonFormat:
             return [self._render_item(t["each"], it, ctx, nested, event_type) for it in items]
         group = t["object"][0]
         pool = self._hole(group["by"], nested)[1]
+        assert pool is not None  # a group is keyed by a label hole
         out = {}
         for code in self._labels(pool, ctx[0], event_type):
             members = [it for it in items if it.get(group["by"].partition(".")[0]) == code]
@@ -124,6 +128,7 @@ class JsonFormat:
         if self.schema.kind == "qa" and value is None:
             return None
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             allowed = self._labels(pool, ctx[0], event_type)
             if value not in allowed:
                 raise Unrenderable(f"'{value}' is not one of the labels {allowed}")
@@ -184,6 +189,7 @@ class JsonFormat:
             return out
         group = t["object"][0]
         pool = self._hole(group["by"], nested)[1]
+        assert pool is not None  # a group is keyed by a label hole
         if not isinstance(value, dict):
             raise FormatParseError("expected a JSON object", 0)
         by_display = {self._display(pool, c, group["by"]): c for c in self._labels(pool, ctx[0], event_type)}
@@ -225,6 +231,7 @@ class JsonFormat:
             item[base] = None
             return
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             allowed = self._labels(pool, ctx[0], event_type)
             by_display = {self._display(pool, c, hole): c for c in allowed}
             if value not in by_display:
@@ -296,6 +303,7 @@ class JsonFormat:
                     "maxItems": max_items}
         group = t["object"][0]
         pool = self._hole(group["by"], nested)[1]
+        assert pool is not None  # a group is keyed by a label hole
         keys = [self._display(pool, c, group["by"]) for c in self._labels(pool, batch, event_type)]
         return {"type": "object", "properties": {k: self._schema_list(group["value"], batch, nested,
                                                                       event_type, max_items) for k in keys},
@@ -316,6 +324,7 @@ class JsonFormat:
             return self._schema_list(t, batch, True, event_type, limit)
         kind, pool = self._hole(t["hole"], nested)
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             codes = self._labels(pool, batch, event_type) if pool != "roles" else \
                 [r.code for r in self.schema.roles]
             return {"enum": [self._display(pool, c, t["hole"]) for c in codes]}
@@ -373,6 +382,7 @@ class _JsonLark:
             return self.rule("list", body)
         group = t["object"][0]
         pool = self.fmt._hole(group["by"], nested)[1]
+        assert pool is not None  # a group is keyed by a label hole
         parts = []
         for n, code in enumerate(self.fmt._labels(pool, self.batch, event_type)):
             key = dumps(self.fmt._display(pool, code, group["by"])) + ": "
@@ -406,6 +416,7 @@ class _JsonLark:
         hole = t["hole"]
         kind, pool = fmt._hole(hole, nested)
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             if pool == "labels" and event_type is not None and not nested and fmt.schema.kind == "events":
                 codes = [event_type]
             else:
@@ -446,6 +457,7 @@ class _JsonBytes:
             return 2 + max_items * (self.item_bytes(t["each"], nested) + 2)
         group = t["object"][0]
         pool = self.fmt._hole(group["by"], nested)[1]
+        assert pool is not None  # a group is keyed by a label hole
         codes = self.fmt._labels(pool, self.batch, None) if pool != "roles" else \
             [r.code for r in self.fmt.schema.roles]
         return 2 + sum(len(dumps(self.fmt._display(pool, c, group["by"])).encode()) + 4 +
@@ -465,6 +477,7 @@ class _JsonBytes:
             return self.list_bytes(t, True, limit)
         kind, pool = fmt._hole(t["hole"], nested)
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             labels = fmt.schema.label_pool(pool)
             return 2 + max((len(dumps(fmt._display(pool, lab.code, t["hole"])).encode()) for lab in labels),
                            default=0)

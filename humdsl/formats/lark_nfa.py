@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .spans import SpanRule
+from .spans import FreeRule, SpanRule
 
 # States past this many, and the skeleton is left to llguidance (a repeat of repeats can be large).
 MAX_STATES = 200_000
@@ -35,7 +35,7 @@ class Skeleton:
     lits: list[list[tuple[bytes, int]]]
     spans: list[list[tuple[int, int]]]
     accepting: list[bool]
-    rules: list[SpanRule]
+    rules: list[SpanRule | FreeRule]
     _live: dict[tuple[bool, ...], list[bool]] = field(default_factory=dict)
     _repeated: dict[tuple[bool, ...], frozenset[int]] = field(default_factory=dict)
 
@@ -56,6 +56,8 @@ class Skeleton:
         and liveness): the only ones whose masks another state may share (answer_dag.py)."""
         found = self._repeated.get(passable)
         if found is None:
+            seen: dict[tuple, int]
+            twice: set[int]
             live, seen, twice = self.live(passable), {}, set()
             for u in range(len(self.lits)):
                 shape = (self.accepting[u], tuple((text, live[v]) for text, v in self.lits[u]),
@@ -67,7 +69,7 @@ class Skeleton:
         return found
 
 
-def read_skeleton(lark: str, rules: dict[str, SpanRule]) -> Skeleton:
+def read_skeleton(lark: str, rules: dict[str, SpanRule | FreeRule]) -> Skeleton:
     """The skeleton of `lark` (a grammar with no input bound), whose grounded span terminals are
     those named in `rules`. Raises Unreadable."""
     defs: dict[str, tuple[str | None, str]] = {}
@@ -84,11 +86,11 @@ def read_skeleton(lark: str, rules: dict[str, SpanRule]) -> Skeleton:
 
 
 class _Builder:
-    def __init__(self, defs: dict[str, tuple[str | None, str]], rules: dict[str, SpanRule]):
+    def __init__(self, defs: dict[str, tuple[str | None, str]], rules: dict[str, SpanRule | FreeRule]):
         self.defs, self.span_rules = defs, rules
         self.parsed: dict[str, tuple] = {}
         self.expanding: set[str] = set()  # the rules being written out (a rule inside itself: recursion)
-        self.rule_ids: dict[SpanRule, int] = {}
+        self.rule_ids: dict[SpanRule | FreeRule, int] = {}
         self.eps: list[list[int]] = []
         self.lits: list[list[tuple[bytes, int]]] = []
         self.spans: list[list[tuple[int, int]]] = []
@@ -184,11 +186,12 @@ class _Builder:
         return Skeleton([sorted({(b, index[v]) for b, v in lits[u]}) for u in kept],
                         [sorted({(r, index[v]) for r, v in spans[u]}) for u in kept],
                         [accepting[u] for u in kept],
-                        sorted(self.rule_ids, key=self.rule_ids.get))
+                        sorted(self.rule_ids, key=self.rule_ids.__getitem__))
 
 
 def _parse(body: str) -> tuple:
-    tokens, at = [], 0
+    tokens: list[tuple] = []
+    at = 0
     body = body.rstrip()
     while at < len(body):
         m = _TOKEN.match(body, at)

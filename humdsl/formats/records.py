@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
 from .numbers import float_regex, format_float, format_int, int_range_regex
@@ -21,11 +22,12 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-class RecordFormat:
+class RecordFormat(FormatImpl):
     def __init__(self, schema: Schema, decl: dict):
-        self.schema = schema
+        super().__init__(schema, decl)
         self.fields = schema.ir.get("fields", [])
         self.is_json = "json" in decl
+        self.shape = "json" if self.is_json else "text"
         if self.is_json:
             if decl["json"] != {"hole": "value"}:
                 raise FormatUnfit("a JSON format for records is written: json value")
@@ -173,7 +175,7 @@ class RecordFormat:
         except json.JSONDecodeError as e:
             raise FormatParseError(f"not a valid value: {e.msg}", 0) from None
 
-    def normalise(self, record: dict, batch=None) -> dict:
+    def normalise(self, record: dict, batch=None, source: str | None = None) -> dict:
         out = {}
         for f in self.fields:
             v = record.get(f["name"])
@@ -274,7 +276,9 @@ class RecordFormat:
             g.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
         return "\n".join(g.rules) + "\n"
 
-    def json_schema(self, batch=None) -> dict:
+    def json_schema(self, batch=None) -> dict | None:
+        if not self.is_json:
+            return None
         return {"$schema": "https://json-schema.org/draft/2020-12/schema",
                 **self._schema({"type": "record", "fields": self.fields})}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 from .spans import _BAD_FIRST, _BAD_LAST, WHITESPACE, SpanRule, _json_escaped, chunks, json_written
 
@@ -36,7 +37,7 @@ class InputChunks:
 
 
 class SpanChains:
-    free = False
+    free: Literal[False] = False
 
     def __init__(self, chunks_: InputChunks, rule: SpanRule):
         self.parts, self.n = chunks_.parts, len(chunks_.parts)

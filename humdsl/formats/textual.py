@@ -11,7 +11,9 @@ One declaration gives three functions that agree by construction:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
+from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import NESTED_FIELD, Schema
 from .spans import (MAX_FREE_CHARS, FreeRule, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
@@ -46,9 +48,9 @@ class Call:
     item_label: str | None = None  # the event type whose arguments are being handled
 
 
-class TextFormat:
+class TextFormat(FormatImpl):
     def __init__(self, schema: Schema, decl: dict):
-        self.schema = schema
+        super().__init__(schema, decl)
         self.block = Block.from_decl(decl)
         self.nested_field = NESTED_FIELD.get(schema.kind)
 
@@ -135,13 +137,15 @@ class TextFormat:
             value = self._item_value(item, part.value)
             stops = self._stops(block, i, multi, outer)
             if kind == "label":
+                assert pool is not None  # hole_kind pairs "label" with its pool
                 allowed = self._labels(pool, call, nested)
                 if value not in allowed:
                     raise Unrenderable(f"'{value}' is not one of the labels {allowed}")
                 out.append(self._display(pool, value, part.value))
             elif kind == "nested":
                 sub = Call(call.batch, call.source, item.get("type"))
-                out.append(self._render_block(block.nested[part.value.partition(".")[0]], value or [],
+                nested_items = cast("list[dict]", value or [])  # the item's nested list, as stored
+                out.append(self._render_block(block.nested[part.value.partition(".")[0]], nested_items,
                                               sub, True, stops))
             else:
                 problem = span_problem(value, stops=stops, ends=self._ends(block, i),
@@ -149,6 +153,7 @@ class TextFormat:
                                        max_words=self.schema.max_words if self._grounded(kind) else None)
                 if problem:
                     raise Unrenderable(f"{part.value}: {problem}")
+                assert isinstance(value, str)  # span_problem rejects anything but a string
                 out.append(value)
         return "".join(out)
 
@@ -221,6 +226,7 @@ class TextFormat:
         kind, pool = self._hole_kind(part.value, nested)
         stops = self._stops(block, n, multi, outer)
         if kind == "label":
+            assert pool is not None  # hole_kind pairs "label" with its pool
             allowed = self._labels(pool, call, nested)
             by_display = {self._display(pool, c, part.value): c for c in allowed}
             if value_text not in by_display:
@@ -242,6 +248,9 @@ class TextFormat:
             self._set_value(item, part.value, value_text)
 
     # ---- fitness: labels and literals that would make the output ambiguous -----------------------
+    def empty_answer(self) -> str | None:
+        return self.block.empty
+
     def check_fit(self, batch: list[str] | None = None) -> None:
         call = Call(self.schema.batch_or_all(batch), None)
         self._fit_block(self.block, call, nested=False, outer=())
@@ -263,6 +272,7 @@ class TextFormat:
             kind, pool = self._hole_kind(part.value, nested)
             stops = self._stops(block, n, multi, outer)
             if kind == "label":
+                assert pool is not None  # hole_kind pairs "label" with its pool
                 pools = [call.batch] if pool == "labels" else (
                     [self._labels(pool, Call(call.batch, None, t), nested) for t in call.batch]
                     if pool == "roles" else [self._labels(pool, call, nested)])
@@ -307,6 +317,7 @@ class TextFormat:
                 continue
             kind, pool = self._hole_kind(part.value, nested)
             if kind == "label":
+                assert pool is not None  # hole_kind pairs "label" with its pool
                 codes = self._labels(pool, call, nested) if pool != "roles" else \
                     [r.code for r in self.schema.roles]
                 item += max((_b(self._display(pool, c, part.value)) for c in codes), default=0)
@@ -412,6 +423,7 @@ class _LarkBuilder:
             kind, pool = fmt._hole_kind(part.value, nested)
             stops = fmt._stops(block, n, multi, outer)
             if kind == "label":
+                assert pool is not None  # hole_kind pairs "label" with its pool
                 codes = [fixed_type] if (fixed_type is not None and pool == "labels") else \
                     fmt._labels(pool, call, nested)
                 options = sorted({fmt._display(pool, c, part.value) + follow for c in codes})

@@ -226,7 +226,9 @@ class DagMatcher:
                     if first:
                         return out, masks
                 if longer in extendable:  # else no token goes on: the positions after are not needed
-                    stack.append((longer, dag.advance(readers, lambda b, p=longer: p + bytes((b,)) in prefixes)))
+                    def wanted(b: int, p: bytes = longer) -> bool:
+                        return p + bytes((b,)) in prefixes
+                    stack.append((longer, dag.advance(readers, wanted)))
         return out, masks
 
     def _forced_bytes(self) -> tuple[bytes, frozenset]:

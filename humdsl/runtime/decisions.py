@@ -194,7 +194,9 @@ def decide(scorer: AnswerScorer, prompt: str, options: Answers, fmt, batch, sour
 
 def _groups(tokens: list[list[int]], limit: int) -> list[list[list[int]]]:
     """Consecutive answers, as many per group as fit `limit` tokens (one at least)."""
-    groups, current, size = [], [], 0
+    groups: list[list[list[int]]] = []
+    current: list[list[int]] = []
+    size = 0
     for t in tokens:
         if current and size + len(t) > limit:
             groups.append(current)

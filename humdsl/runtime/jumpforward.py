@@ -54,6 +54,7 @@ import os
 import time
 from array import array
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Sequence
 
@@ -120,7 +121,7 @@ class JumpForwardDecoder:
         # prompt's pass is using, and the first token came no sooner (bench/README.md).
         self.early_start = self.device.type != "cpu" if early_start is None else early_start
         self._loose: OrderedDict[str, LlgMatcher] = OrderedDict()  # grammar text -> compiled matcher
-        self._builder = None  # the background thread that builds grounded grammars
+        self._builder: ThreadPoolExecutor | None = None  # the background thread that builds grounded grammars
         # None: ragged batches on an accelerator, one row at a time on a CPU (faster there)
         self.ragged = self.device.type != "cpu" if ragged is None else ragged
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
@@ -168,8 +169,6 @@ class JumpForwardDecoder:
         if start is None:
             return self._matcher(row, lark)
         if self._builder is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="humdsl-grammar")
         self.stats["early"] += 1
         return EarlyStart(start, self._builder.submit(self._matcher, row, lark))
@@ -487,11 +486,10 @@ class _Batch:
         # as such only by newer transformers (older ones index every row with every position, and
         # each row got the last row's logits).
         wanted = None
+        keep: Any = 1  # the last position's logits, or these positions'
         if tails is not None:
             wanted = [list(range(len(c) - k, len(c))) for c, k in zip(chunks, tails)]
             keep = torch.tensor(sorted({p for w in wanted for p in w}), device=dec.device)
-        else:
-            keep = 1
         with _native_gqa(dec.device):
             out = dec.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
                             use_cache=True, logits_to_keep=keep, **{dec.cache_keyword: self.cache})

@@ -8,6 +8,11 @@ Needs transformers' layered cache API (`transformers.cache_utils.DynamicLayer`, 
 elsewhere `new_cache` returns the stock `DynamicCache` and the decoder works as before."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
 ROOM = 256  # spare positions allocated beyond what is needed, before doubling takes over
 
 _LAYER_CLASS: list = []
@@ -25,6 +30,10 @@ def _growing_layer():
 
     class GrowingLayer(DynamicLayer):
         """`keys` and `values` are views of the first `length` positions of larger buffers."""
+
+        # The buffers (torch tensors): both None until the first update, both set by _grow after.
+        _k: Any
+        _v: Any
 
         def lazy_initialization(self, key_states, value_states) -> None:
             super().lazy_initialization(key_states, value_states)
@@ -85,7 +94,7 @@ def _growing_layer():
     return GrowingLayer
 
 
-def new_cache(prefill: list[tuple[object, object]] | None = None):
+def new_cache(prefill: list[tuple[Tensor, Tensor]] | None = None):
     """An empty cache, or one holding copies of these per-layer (keys, values)."""
     from transformers import DynamicCache
 

@@ -2,6 +2,8 @@
 its matchers in the shape of protocol.Matcher (a mask as one boolean per token)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .protocol import DecodeError
 
 _LLTOKENIZERS: dict[int, tuple[object, object]] = {}
@@ -36,7 +38,7 @@ class LlgMatcher:
     def __init__(self, inner, vocab: int):
         self.inner = inner
         self.vocab = vocab
-        self._bitmask = None  # allocated on the first mask: many matchers only check tokens
+        self._bitmask: Any = None  # a torch tensor, allocated on the first mask: many matchers only check tokens
 
     def allowed_mask(self):
         import torch

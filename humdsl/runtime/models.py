@@ -111,7 +111,7 @@ def _load(name: str | None) -> LoadedModel:
         raise ModelError(f"cannot load the model at {path}: {type(e).__name__}: {e}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model.to(device).eval()
+    model.to(device).eval()  # type: ignore[arg-type]  # transformers' decorated `to` is typed as unbound
     if device == "cpu":
         column_major_weights(model)
     return LoadedModel(model, tok, str(path.resolve()), device)

@@ -49,7 +49,8 @@ class RunSummary:
 
 
 def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]:
-    rows, problems = [], []
+    rows: list[dict] = []
+    problems: list[str] = []
     seen: set[str] = set()
     try:
         for where, obj in objects(path, problems):
@@ -60,7 +61,7 @@ def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]
             if bad_id:
                 problems.append(f"{where}: {bad_id}")
                 continue
-            missing = [k for k in required if not isinstance(obj.get(k), str) or not obj.get(k).strip()]
+            missing = [k for k in required if not isinstance(obj.get(k), str) or not str(obj[k]).strip()]
             if missing:
                 problems.append(f"{where}: the input lacks {', '.join(repr(m) for m in missing)}")
                 continue
@@ -153,7 +154,9 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     except OutputRefused as e:
         raise RunError(str(e)) from None
     session = Session(task, opts, Path(spec_path).parent)
-    opts = session.settings  # with the task's run profile
+    resolved = session.settings  # with the task's run profile
+    assert isinstance(resolved, RunOptions)  # with_profile keeps the settings' class
+    opts = resolved
     rows, problems = read_inputs(opts.input, [f["name"] for f in task["inputs"]])
     summary = RunSummary(bad_input=problems, output=opts.output)
 
@@ -200,7 +203,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
 
             loaded = load_model(opts.model)
             session.start(loaded)
-            summary.decoder = session.decoder.name
+            decoder = session._decoder()
+            summary.decoder = decoder.name
             meta["model"] = loaded.name
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
@@ -212,8 +216,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                         summary.written += 1
                         summary.failed += outcome.error is not None
                     _flushed(out, summary, len(todo), start, progress)
-            if session.decoder.cache is not None:
-                summary.cache = session.decoder.cache.stats.summary()
+            if decoder.cache is not None:
+                summary.cache = decoder.cache.stats.summary()
         if partial.exists() and (opts.limit is None or len(_done_ids(partial)) >= len(rows)):
             os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
     finally:

@@ -185,7 +185,7 @@ class SchemaDecoder:
         self.loaded = loaded
         self.cache = cache or ConstraintCache()
         self.model = outlines.from_transformers(loaded.model, loaded.tokenizer)
-        self._backend = None  # built on first use: only a cache miss needs it for outlines_core
+        self._backend: object | None = None  # built on first use: only a cache miss needs it for outlines_core
         self._tokenizer_hash = tokenizer_hash(loaded.tokenizer)
         self._compiled: dict[str, object] = {}
         self.schema = schema

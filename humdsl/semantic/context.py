@@ -125,7 +125,7 @@ class Context:
 
     # ---- diagnostics ---------------------------------------------------------------------------
     def error(self, code: str, message: str, span: Span | None, *, notes=(), suggestions=(),
-              task: TaskModel | None = None) -> None:
+              task: TaskModel | CorpusModel | None = None) -> None:
         self.diags.error(code, message, span, notes=notes, suggestions=suggestions)
         if task is not None and codes.CODES[code].severity == "error":
             task.ok = False
@@ -142,7 +142,7 @@ class Context:
         return names
 
     def resolve(self, module: Module, qname: ast.QName, want: type | tuple, noun: str,
-                task: TaskModel | None = None) -> Symbol | None:
+                task: TaskModel | CorpusModel | None = None) -> Symbol | None:
         """Resolve a (possibly alias-qualified) name to a declaration of the wanted type."""
         parts = [p.text for p in qname.parts]
         if len(parts) == 1:

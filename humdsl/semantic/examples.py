@@ -216,9 +216,9 @@ class Normaliser:
                 self.fail(codes.EXAMPLE_SHAPE, "a triple is (\"subject\", \"predicate\", \"object\")",
                           item)
             # Open IE predicates often add words ("is", "has"): grounding covers the arguments.
-            rec = {"subject": self.span_text(s, "subject"),
-                   "predicate": self.span_text(p, "predicate", grounded=False),
-                   "object": self.span_text(o, "object")}
+            rec: dict[str, str | list[str]] = {"subject": self.span_text(s, "subject"),
+                                               "predicate": self.span_text(p, "predicate", grounded=False),
+                                               "object": self.span_text(o, "object")}
             if rest:
                 rec["args"] = [self.span_text(x, "argument") for x in rest]
             out.append(rec)

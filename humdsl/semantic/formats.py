@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..formats.items import LABEL_HOLES, NESTED_LABEL_HOLES
 from ..formats.template import TemplateError, parse_template
 from ..kinds import KINDS
 from ..syntax import ast
-from .context import Context
+from .context import Context, Symbol
 
 TEXT_KEYS = {"item", "inline"}  # values are templates with holes
 PLAIN_KEYS = {"join", "empty", "before", "after"}
@@ -19,6 +20,11 @@ def check_format_decls(ctx: Context) -> None:
         for sym in ctx.namespaces.get(module.key, {}).values():
             if isinstance(sym.decl, ast.FormatDecl):
                 ctx.format_checked[id(sym.decl)] = _check_format(ctx, sym.decl)
+
+
+# The holes a format may group items by (formats.items.Schema.hole_kind: 'label' holes).
+_LABEL_HOLES = frozenset(hole for table in (LABEL_HOLES, NESTED_LABEL_HOLES)
+                         for holes in table.values() for hole in holes)
 
 
 def _check_format(ctx: Context, decl: ast.FormatDecl) -> bool:
@@ -34,8 +40,8 @@ def _check_format(ctx: Context, decl: ast.FormatDecl) -> bool:
         return False  # the holes depend on the kinds: check the body once they are right
     holes = frozenset.intersection(*(k.holes for k in kinds))
     nested = {}
-    for k in kinds:
-        for hole, inner in k.nested.items():
+    for kind in kinds:
+        for hole, inner in kind.nested.items():
             nested[hole] = inner
     mode = "list" if kinds and all(k.list_key for k in kinds) else "item"
     _check_block(ctx, decl.stmts, holes, nested, decl.name.text, decl.span, top=True, mode=mode)
@@ -133,9 +139,14 @@ def _check_json_template(ctx, value, holes, nested, mode: str) -> None:
                           "as in { type: [text] }", value.span)
                 return
             key = grouped[0].key
+            assert isinstance(key, ast.Name)  # `grouped` holds the pairs keyed by a name
             if key.text not in scope:
                 ctx.error(codes.BAD_FORMAT, f"unknown hole '{key.text}' as a key; write "
                           f"\"{key.text}\" for a fixed key", key.span, suggestions=did_you_mean(key.text, scope))
+                return
+            if key.text not in _LABEL_HOLES:  # the formats write one key per label of the hole
+                ctx.error(codes.BAD_FORMAT, f"'{key.text}' is not a label hole: a grouping object is keyed "
+                          "by a label, as in { type: [text] }", key.span)
                 return
             inner = grouped[0].value
             if not isinstance(inner, ast.ListValue):
@@ -207,13 +218,14 @@ def _json_model(value):
 
 
 def resolve_task_formats(ctx: Context) -> None:
-    prelude_formats = []
+    prelude_formats: list[Symbol] = []
+    sym: Symbol | None
     for key in ctx.program.prelude:
         for sym in ctx.namespaces.get(key, {}).values():
             if isinstance(sym.decl, ast.FormatDecl):
                 prelude_formats.append(sym)
     for task in ctx.tasks:
-        chosen = []
+        chosen: list[Symbol] = []
         nodes = task.members.get("formats")
         if nodes:
             for ref in nodes[0].refs:
@@ -251,7 +263,7 @@ def check_format_fit(ctx: Context) -> None:
             continue
         ir = lower_task(task)
         explicit = task.members.get("formats")
-        refs = {}
+        refs: dict[str, ast.QName] = {}
         if explicit:
             for ref in explicit[0].refs:
                 refs.setdefault(ref.parts[-1].text, ref)

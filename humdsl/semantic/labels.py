@@ -65,7 +65,7 @@ def _labels_from_items(ctx: Context, task: TaskModel | None, items, keyword: str
             continue
         seen[code] = item
         natural = item.name.value if item.name is not None else None
-        if item.name is not None and not natural.strip():
+        if item.name is not None and not item.name.value.strip():
             ctx.error(codes.EMPTY_TEXT, f"empty name for {noun} '{code}'", item.name.span, task=task)
             natural = None
         key = (natural or code).casefold()

@@ -54,6 +54,7 @@ def _build_task(ctx: Context, sym) -> TaskModel:
     for node in decl.members:
         key = member_keyword(node)
         if key == "setting":
+            assert isinstance(node, ast.Setting)  # member_keyword says "setting" only for these
             _setting(ctx, task, node)
             continue
         task.members.setdefault(key, []).append(node)
@@ -118,7 +119,7 @@ def _setting(ctx: Context, task: TaskModel, node: ast.Setting) -> None:
                   value.span, task=task)
 
 
-def _texts(ctx: Context, task: TaskModel, texts, what: str) -> list[str]:
+def _texts(ctx: Context, task: TaskModel | None, texts, what: str) -> list[str]:
     seen: dict[str, int] = {}
     out = []
     for t in texts:
@@ -134,7 +135,7 @@ def _texts(ctx: Context, task: TaskModel, texts, what: str) -> list[str]:
     return out
 
 
-def texts_of(ctx: Context, task: TaskModel, texts, what: str) -> list[str]:
+def texts_of(ctx: Context, task: TaskModel | None, texts, what: str) -> list[str]:
     return _texts(ctx, task, texts, what)
 
 

@@ -63,7 +63,8 @@ class Node:
         return f"{type(self).__name__}({inner})"
 
 
-Node = node(type("Node", (Node,), {"__annotations__": {"span": "Span"}, "__slots__": ()}))
+# The decorated class replaces the bare one under the same name: a dynamic rebinding mypy cannot follow.
+Node = node(type("Node", (Node,), {"__annotations__": {"span": "Span"}, "__slots__": ()}))  # type: ignore[misc]
 
 
 # ---- leaves and values ---------------------------------------------------------------------

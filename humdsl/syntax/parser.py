@@ -129,7 +129,7 @@ def _unclosed_brace(text: str) -> int | None:
 def _syntax_diagnostic(err: UnexpectedInput, src: SourceFile) -> tuple[Diagnostic, int]:
     """The diagnostic for one Lark error, and the offset where it happened."""
     if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream
+        pos = _at(err.pos_in_stream)
         ch = src.text[pos] if pos < len(src.text) else ""
         if ch == '"':
             return Diagnostic(codes.BAD_STRING, "unterminated string literal", src.span(pos, pos + 1),
@@ -201,6 +201,11 @@ def _last(x):
     return sp.end, sp.end_line, sp.end_column
 
 
+def _at(position: int | None) -> int:
+    """Lark's positions are typed optional; the LALR lexer always sets them."""
+    return position if position is not None else 0
+
+
 def _spanned(fn):
     """Give a rule method the span of everything it reduced, and only its meaningful children
     (the parser keeps every token so that spans cover keywords and braces)."""
@@ -231,6 +236,14 @@ def _filtered(fn):
     return rule
 
 
+def _io_rule(keyword: str):
+    """The rule method of one of the five IO keywords (input, output, expect, ...)."""
+    @_spanned
+    def rule(self, span, children):
+        return ast.IO(span, keyword, children[0])
+    return rule
+
+
 class _ToAst(Transformer):
     """Called by the parser on every reduction; `src` and `errors` are this thread's parse's."""
 
@@ -246,8 +259,8 @@ class _ToAst(Transformer):
         return _STATE.errors
 
     def _tok_span(self, tok: Token) -> Span:
-        return Span(self.src.path, tok.start_pos, tok.end_pos, tok.line, tok.column,
-                    tok.end_line, tok.end_column)
+        return Span(self.src.path, _at(tok.start_pos), _at(tok.end_pos), _at(tok.line), _at(tok.column),
+                    _at(tok.end_line), _at(tok.end_column))
 
     def _name(self, tok) -> ast.Name:
         if isinstance(tok, ast.Name):
@@ -462,12 +475,6 @@ class _ToAst(Transformer):
     @_spanned
     def test(self, span, children):
         return self._example(span, "test", children)
-
-    def _io_rule(keyword):  # noqa: N805 - a small factory for the five IO rules
-        @_spanned
-        def rule(self, span, children):
-            return ast.IO(span, keyword, children[0])
-        return rule
 
     io_input = _io_rule("input")
     io_output = _io_rule("output")

@@ -126,13 +126,16 @@ def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_pat
 
 
 def _work(chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
+    assert _worker is not None  # the pool runs _init_worker in each worker first
     return _chunk_result(_worker, chunk)
 
 
 def _chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
     """A chunk's corpus text, counts and problems, merged where they are made: a worker sends
     back one string and one Stats per chunk rather than a list and a Stats per example."""
-    text, stats, problems = [], Stats(), []
+    text: list[str] = []
+    stats = Stats()
+    problems: list[str] = []
     for ordinal, ex in chunk:
         lines, example_stats, example_problems = synth.example(ex, ordinal)
         text.extend(line + "\n" for line in lines)
@@ -216,6 +219,7 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         raise SynthError(str(e)) from None
     except OSError as e:
         raise SynthError(f"cannot read {opts.data}: {e.strerror}") from None
+    assert adapter is not None  # iter_examples raises ValueError when no adapter is given or detected
 
     stats, log = Stats(), ProblemLog(opts.strict)
     note = log.note

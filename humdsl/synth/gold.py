@@ -38,8 +38,8 @@ def unknown_labels(task_ir: dict, record: dict) -> list[str]:
     codes = {lab["code"] for lab in task_ir.get("labels", [])}
     used: list[str] = []
     if kind == "classify":
-        used = record["labels"] if "labels" in record else record.get("label")
-        used = [u for u in (used if isinstance(used, list) else [used]) if u is not None]
+        raw = record["labels"] if "labels" in record else record.get("label")
+        used = [u for u in (raw if isinstance(raw, list) else [raw]) if u is not None]
     elif kind in ("entities", "relations", "events"):
         used = [item.get("type") for item in record.get(kind, [])]
     bad = [u for u in used if u not in codes]

@@ -70,7 +70,9 @@ class Synthesiser:
         text = ex["text"]
         gold = prepare(self.task, record, text, self.ordered)
         draw = Draw(self.seed, ordinal, ex.get("id", ""))
-        lines, seen, failures = [], set(), {}
+        lines: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        failures: dict[str, dict[str, None]] = {}  # why -> formats (an ordered set)
         shown_input = input_text(self.task, ex)
         source, example_id = self._short(where), str(ex.get("id", ordinal))
         present = present_labels(self.task, gold)
@@ -125,9 +127,9 @@ class Synthesiser:
             if problem:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue
-            shots = self._shots(fmt, choice)
-            choice.shots = [i for i, _ in shots]  # what is shown, for meta and the report
-            shots = [shot for _, shot in shots]
+            shown = self._shots(fmt, choice)
+            choice.shots = [i for i, _ in shown]  # what is shown, for meta and the report
+            shots = [shot for _, shot in shown]
             pc = PromptChoice(instruction=choice.instruction, batch=choice.batch,
                               guidelines=choice.guidelines, rules=choice.rules, examples=shots,
                               descriptions=choice.descriptions)
@@ -159,6 +161,7 @@ class Synthesiser:
         return short_location(where, self.data_path)
 
     def _line(self, instruction: str, shown_input: str, answer: str, meta: dict) -> str:
+        body: dict[str, object]
         if self.policy.style == "chat":
             body = {"messages": [{"role": "user", "content": instruction + "\n" + shown_input + "\n"},
                                  {"role": "assistant", "content": answer}]}

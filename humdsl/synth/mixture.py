@@ -16,11 +16,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..outputs import new_partial
 from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results, load_spec
 from .policy import Policy
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from ..adapters.readers import Report
 
 
 @dataclass
@@ -71,7 +75,7 @@ def load_corpus(spec_path: str, name: str) -> dict:
     return spec.corpora[name]
 
 
-def targets(corpus: dict) -> list[int | None]:
+def targets(corpus: dict) -> list[int] | list[None]:
     """Instances per part. With `instances` set, each part's share of it, the parts without a
     share splitting what is left evenly, rounded so that the parts add up to it exactly (largest
     remainders first, ties to the earlier part). Without it, None: every example the part reads."""
@@ -101,7 +105,7 @@ def _policy(part: dict, corpus: dict, opts: CorpusOptions) -> Policy:
     return policy
 
 
-def _examples(part: dict, corpus: dict) -> tuple[list[dict], object, Path, str]:
+def _examples(part: dict, corpus: dict) -> tuple[list[dict], Report, Path, str]:
     from ..adapters.readers import detect, iter_examples
 
     data = Path(corpus["spec_dir"]) / part["data"]
@@ -110,8 +114,9 @@ def _examples(part: dict, corpus: dict) -> tuple[list[dict], object, Path, str]:
         raise SynthError(f"{where}: no data file at {data}")
     try:
         adapter = part.get("adapter") or detect(data)
-        examples, report = iter_examples(data, adapter)
-        examples = list(_guarded(examples, data, adapter))  # a reader's failure: one clear line
+        read, report = iter_examples(data, adapter)
+        assert adapter is not None  # iter_examples raises ValueError when no adapter is given or detected
+        examples = list(_guarded(read, data, adapter))  # a reader's failure: one clear line
     except SynthError as e:
         raise SynthError(f"{where}: {str(e).replace('--adapter', 'adapter')}") from None
     except ValueError as e:
@@ -201,10 +206,11 @@ def _write(out: Path, lines: list[str]) -> None:
 
 def report(summary: CorpusSummary) -> dict:
     """What the corpus holds, per part: the counts `humc synth --report` gives one task."""
-    out = {"corpus": summary.name, "instances": summary.instances, "parts": []}
+    parts: list[dict] = []
+    out = {"corpus": summary.name, "instances": summary.instances, "parts": parts}
     for p in summary.parts:
         s = p.stats
-        out["parts"].append({
+        parts.append({
             "task": p.task, "data": p.data, "adapter": p.adapter, "asked": p.target,
             "instances": sum(p.formats.values()),
             "examples_read": s.examples, "duplicates_removed": s.duplicates, "failed_instances": s.failed,

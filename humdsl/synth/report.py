@@ -26,7 +26,7 @@ def distribution(lengths: Counter) -> dict:
 
     lo, hi = values[0], values[-1]
     width = max(1, -(-(hi - lo + 1) // 10))
-    bins = Counter()
+    bins: Counter[int] = Counter()
     for v, c in lengths.items():
         bins[(v - lo) // width] += c
     return {"count": total, "min": lo, "max": hi,

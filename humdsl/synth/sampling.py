@@ -25,7 +25,7 @@ def present_labels(task_ir: dict, record: dict) -> list[str]:
     """The labels a gold record uses, in order of first use."""
     kind = task_ir["kind"]
     if kind == "classify":
-        found = record.get("labels") if "labels" in record else [record.get("label")]
+        found = record["labels"] if "labels" in record else [record.get("label")]
     elif kind in LABELLED:
         found = [item.get("type") for item in record.get(kind, [])]
     else:

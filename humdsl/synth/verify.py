@@ -35,6 +35,8 @@ class _Bytes:
 
 
 class Verifier:
+    """Checks answers of one task's formats (its cache keys on format ids, which tasks share)."""
+
     def __init__(self, exact: bool = False, cache_size: int = 512):
         from llguidance import LLTokenizer, TokenizerWrapper
 
