@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .errors import HumError
 import json
+from dataclasses import dataclass
 import os
 import shutil
 import tempfile
@@ -75,46 +76,60 @@ def write_artifacts(result: CheckResult, spec: str, out_dir: Path) -> dict:
     return manifest
 
 
-def _write_all(result: CheckResult, spec: str, out_dir: Path) -> dict:
+@dataclass
+class TaskArtifacts:
+    """What `humc compile` writes for one task: its files (path in the folder -> text) and its
+    manifest entry (which names those files)."""
+    files: dict[str, str]
+    entry: dict
+
+
+def task_artifacts(name: str, ir: dict) -> TaskArtifacts:
+    """One task's compiled files: its IR and, per format, the prompts, grammar and schema."""
     from . import constraints
     from .formats import build
     from .prompts import PromptChoice, template_artifact
 
+    files: dict[str, str] = {}
+
+    def put(rel: str, text: str) -> str:
+        files[rel] = text
+        return rel
+
+    put(f"tasks/{name}/ir.json", dump(ir))
+    formats = []
+    for fmt_ir in ir["formats"]:
+        fmt = build(ir, fmt_ir)
+        base = f"tasks/{name}/{fmt.name}"
+        prompts = [put(f"{base}/prompt-{n + 1}.jinja", template_artifact(ir, fmt, PromptChoice(instruction=n)))
+                   for n in range(max(1, len(ir["instructions"])))]
+        entry: dict[str, object] = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
+                                    "rules": rule_table(ir, fmt)}
+        if fmt.shape == "inline":
+            entry["grammar"] = None  # built for each input from its text
+        else:
+            lark = fmt.grammar()
+            constraints.validate(lark)  # llguidance fails silently at run time: fail here
+            header = ("// humdsl grammar for llguidance (Lark dialect). Built for all labels; at run\n"
+                      "// time each input gets its own copy, with label batches and grounded spans.\n")
+            entry["grammar"] = put(f"{base}/grammar.lark", header + lark)
+            entry["max_bytes_without_input"] = fmt.max_bytes()
+        schema = fmt.json_schema()
+        entry["schema"] = put(f"{base}/schema.json", dump(schema)) if schema else None
+        formats.append(entry)
+    return TaskArtifacts(files, {"name": name, "kind": ir["kind"], "version": ir["version"],
+                                 "hash": content_hash(ir), "ir": f"tasks/{name}/ir.json", "formats": formats,
+                                 "files": {rel: _sha(text) for rel, text in sorted(files.items())}})
+
+
+def _write_all(result: CheckResult, spec: str, out_dir: Path) -> dict:
     irs = lower(result)
     tasks = []
     for name in sorted(irs):
-        ir = irs[name]
-        files = {}
-
-        def put(rel: str, text: str) -> str:
+        compiled = task_artifacts(name, irs[name])
+        for rel, text in compiled.files.items():
             write_atomic(out_dir / rel, text)
-            files[rel] = _sha(text)
-            return rel
-
-        put(f"tasks/{name}/ir.json", dump(ir))
-        formats = []
-        for fmt_ir in ir["formats"]:
-            fmt = build(ir, fmt_ir)
-            base = f"tasks/{name}/{fmt.name}"
-            prompts = [put(f"{base}/prompt-{n + 1}.jinja", template_artifact(ir, fmt, PromptChoice(instruction=n)))
-                       for n in range(max(1, len(ir["instructions"])))]
-            entry: dict[str, object] = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
-                                        "rules": rule_table(ir, fmt)}
-            if fmt.shape == "inline":
-                entry["grammar"] = None  # built for each input from its text
-            else:
-                lark = fmt.grammar()
-                constraints.validate(lark)  # llguidance fails silently at run time: fail here
-                header = ("// humdsl grammar for llguidance (Lark dialect). Built for all labels; at run\n"
-                          "// time each input gets its own copy, with label batches and grounded spans.\n")
-                entry["grammar"] = put(f"{base}/grammar.lark", header + lark)
-                entry["max_bytes_without_input"] = fmt.max_bytes()
-            schema = fmt.json_schema()
-            entry["schema"] = put(f"{base}/schema.json", dump(schema)) if schema else None
-            formats.append(entry)
-        tasks.append({"name": name, "kind": ir["kind"], "version": ir["version"],
-                      "hash": content_hash(ir), "ir": f"tasks/{name}/ir.json", "formats": formats,
-                      "files": dict(sorted(files.items()))})
+        tasks.append(compiled.entry)
     manifest = {
         "humdsl": __version__,
         "spec": Path(spec).name,

@@ -44,12 +44,13 @@ def _register() -> None:
     from .eval import eval_cmd
     from .finetune import finetune
     from .fmt import fmt
+    from .lock import lock_cmd
     from .run import run
     from .synth import synth
     from .test import test_cmd
     from .tune import tune
 
-    for command in (check, fmt, compile_cmd, run, test_cmd, tune, synth, finetune, eval_cmd):
+    for command in (check, fmt, compile_cmd, lock_cmd, test_cmd, run, tune, synth, finetune, eval_cmd):
         main.add_command(command)
 
 
