@@ -41,6 +41,7 @@ def main() -> None:
 def _register() -> None:
     from .check import check
     from .compile import compile_cmd
+    from .diff import diff_cmd
     from .eval import eval_cmd
     from .finetune import finetune
     from .fmt import fmt
@@ -50,7 +51,7 @@ def _register() -> None:
     from .test import test_cmd
     from .tune import tune
 
-    for command in (check, fmt, compile_cmd, lock_cmd, test_cmd, run, tune, synth, finetune, eval_cmd):
+    for command in (check, fmt, compile_cmd, diff_cmd, lock_cmd, test_cmd, run, tune, synth, finetune, eval_cmd):
         main.add_command(command)
 
 

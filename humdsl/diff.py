@@ -1,0 +1,301 @@
+"""humc diff: what changed between two versions of a spec, each change classed by what it breaks.
+
+- breaking: records written under the old spec may no longer fit (a label, field, input or
+  format removed, a format's shape or the kind changed, a rule newly enforced or tightened);
+- dangerous: the records still fit, but what the model is asked changed, so corpora and scores
+  made before are stale (an instruction, guideline or description reworded, an example changed);
+- safe: nothing made before goes stale (a label, format or paraphrase added, tests changed).
+
+The comparison is of the compiled IR, so layout and comments never count; a label renamed without
+being declared a rename is a removal (breaking) and an addition (safe).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import HumError
+
+SEVERITIES = ("breaking", "dangerous", "safe")
+BUMP_FOR = {"breaking": "major", "dangerous": "minor", "safe": "patch"}
+ORDER = {"none": 0, "patch": 1, "minor": 2, "major": 3}
+
+
+class DiffError(HumError):
+    """Specs that cannot be compared: unreadable, with errors, or a revision git does not know."""
+
+
+@dataclass(frozen=True)
+class Change:
+    severity: str  # breaking | dangerous | safe; "version" for a --check-version problem
+    task: str
+    what: str  # the part: "label MISC", "guideline longest", "format tuples", ...
+    message: str
+    file: str = ""
+    line: int = 0
+    added: bool = False  # something new (a minor bump under --check-version, even when safe)
+
+    def text(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        return f"{where}{self.severity}: task {self.task}: {self.message}"
+
+
+@dataclass
+class Side:
+    """One version of a spec file: its tasks' IR and the line of each part."""
+    file: str
+    irs: dict[str, dict]
+    lines: dict[tuple[str, str], int]  # (task, part) -> line, part "" for the task itself
+
+
+def load_side(path: Path | None, shown: str) -> Side:
+    """A spec version; an absent file is a spec with no task (all added, or all removed)."""
+    if path is None or not path.exists():
+        return Side(shown, {}, {})
+    from .compiler import check_paths, lower
+    from .diagnostics import render_text
+
+    result = check_paths([path])
+    if not result.ok:
+        errors = [d for d in result.diagnostics if d.is_error]
+        raise DiffError(f"{shown} has errors:\n" + "\n".join(render_text(d, result.program.sources) for d in errors))
+    lines: dict[tuple[str, str], int] = {}
+    for model in result.entry_tasks():
+        lines[(model.name, "")] = model.decl.span.line
+        for keyword, nodes in model.members.items():
+            for node in nodes:
+                name = getattr(node, "name", None)
+                part = f"{keyword} {name.text}" if name is not None and hasattr(name, "text") else keyword
+                lines.setdefault((model.name, part), node.span.line)
+                lines.setdefault((model.name, keyword), node.span.line)
+    return Side(shown, lower(result), lines)
+
+
+def diff_sides(old: Side, new: Side) -> list[Change]:
+    changes: list[Change] = []
+    for name in sorted(set(old.irs) | set(new.irs)):
+        if name not in new.irs:
+            changes.append(_at(old, name, "", Change("breaking", name, "task", "task removed: records and runs made with it have no spec")))
+        elif name not in old.irs:
+            changes.append(_at(new, name, "", Change("safe", name, "task", "task added", added=True)))
+        else:
+            changes += [_at(new, name, part, c) for part, c in _task_changes(name, old.irs[name], new.irs[name])]
+    return changes
+
+
+def _at(side: Side, task: str, part: str, change: Change) -> Change:
+    line = side.lines.get((task, part)) or side.lines.get((task, part.split(" ")[0])) or side.lines.get((task, ""), 0)
+    return Change(change.severity, change.task, change.what, change.message, side.file, line, change.added)
+
+
+def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
+    out: list[tuple[str, Change]] = []
+
+    def add(severity: str, part: str, what: str, message: str, added: bool = False) -> None:
+        out.append((part, Change(severity, task, what, message, added=added)))
+
+    if a["kind"] != b["kind"]:
+        add("breaking", "", "kind", f"kind {a['kind']} -> {b['kind']}: no record of the old kind fits")
+    if bool(a.get("multilabel")) != bool(b.get("multilabel")):
+        add("breaking", "labels", "multilabel", "labels per answer changed (one / several): records no longer fit")
+    if a.get("about") != b.get("about"):
+        add("dangerous", "about", "about", "'about' changed: the prompt says something else")
+    _named(add, "labels", "label", a.get("labels") or [], b.get("labels") or [], key="code")
+    _named(add, "labels", "type", a.get("types") or [], b.get("types") or [], key="code")
+    _named(add, "labels", "role", a.get("roles") or [], b.get("roles") or [], key="code")
+    _named(add, "input", "input", a.get("inputs") or [], b.get("inputs") or [], key="name")
+    _fields(add, a.get("fields") or [], b.get("fields") or [])
+    _paraphrases(add, "instruction", "instruction", "the instruction", a.get("instructions") or [],
+                 b.get("instructions") or [])
+    _guidelines(add, a.get("guidelines") or [], b.get("guidelines") or [])
+    _rules(add, a.get("rules") or [], b.get("rules") or [])
+    _formats(add, a.get("formats") or [], b.get("formats") or [])
+    _entries(add, "example", a.get("examples") or [], b.get("examples") or [], "dangerous",
+             "the prompts show the examples")
+    _entries(add, "test", a.get("tests") or [], b.get("tests") or [], "safe", "")
+    for key, what in (("synth", "synthesis settings"), ("run", "run profile"), ("similar", "similar labels")):
+        if (a.get(key) or None) != (b.get(key) or None):
+            add("dangerous", key if key != "similar" else "similar", key,
+                f"{what} changed: corpora or runs made before were made otherwise")
+    return out
+
+
+def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str) -> None:
+    """Labels, types, roles, inputs: by code (or name)."""
+    a, b = {x[key]: x for x in old}, {x[key]: x for x in new}
+    for k in a:
+        if k not in b:
+            add("breaking", part, f"{noun} {k}", f"{noun} {k} removed: records that hold it no longer fit")
+    for k in b:
+        if k not in a:
+            severity = "breaking" if noun == "input" else "safe"
+            why = "old inputs lack it" if noun == "input" else "old records still fit"
+            add(severity, part, f"{noun} {k}", f"{noun} {k} added ({why})", added=True)
+            continue
+        x, y = a[k], b[k]
+        if x.get("name") != y.get("name"):
+            add("dangerous", part, f"{noun} {k}", f"{noun} {k} is now shown as {y.get('name')!r} "
+                f"(was {x.get('name')!r})")
+        _paraphrases(add, part, f"{noun} {k}", f"the description of {noun} {k}", x.get("descriptions") or [],
+                     y.get("descriptions") or [])
+        for extra in ("head", "tail", "roles"):
+            if x.get(extra) != y.get(extra):
+                add("breaking", part, f"{noun} {k}", f"{noun} {k}: its {extra} changed: records may no longer fit")
+
+
+def _paraphrases(add, part: str, what: str, subject: str, old: list[str], new: list[str]) -> None:
+    """A text and its alternative phrasings: the first is what prompts show by default."""
+    if old == new:
+        return
+    if old[:1] != new[:1]:
+        add("dangerous", part, what, f"{subject} changed")
+    elif set(old) <= set(new):
+        n = len(set(new) - set(old))
+        add("safe", part, what, f"{subject}: {n} paraphrase{'s' * (n != 1)} added", added=True)
+    else:
+        add("dangerous", part, what, f"{subject}: paraphrases removed or changed")
+
+
+def _fields(add, old: list[dict], new: list[dict]) -> None:
+    a, b = {f["name"]: f for f in old}, {f["name"]: f for f in new}
+    for k in a:
+        if k not in b:
+            add("breaking", "fields", f"field {k}", f"field {k} removed: records that hold it no longer fit")
+    for k in b:
+        if k not in a:
+            add("breaking", "fields", f"field {k}", f"field {k} added: records written before lack it", added=True)
+        elif a[k].get("type") != b[k].get("type"):
+            add("breaking", "fields", f"field {k}", f"field {k}: its type changed")
+        elif a[k].get("descriptions") != b[k].get("descriptions"):
+            _paraphrases(add, "fields", f"field {k}", f"the description of field {k}", a[k].get("descriptions") or [],
+                         b[k].get("descriptions") or [])
+
+
+def _guidelines(add, old: list[dict], new: list[dict]) -> None:
+    a, b = {g["id"]: g for g in old}, {g["id"]: g for g in new}
+    for k in a:
+        if k not in b:
+            add("dangerous", f"guideline {k}", f"guideline {k}", f"guideline {k} removed")
+    for k in b:
+        part = f"guideline {k}"
+        if k not in a:
+            add("dangerous", part, part, f"guideline {k} added: the model is asked something new", added=True)
+            continue
+        if a[k].get("scope") != b[k].get("scope"):
+            add("dangerous", part, part, f"guideline {k}: the labels it is for changed")
+        _paraphrases(add, part, part, f"the text of guideline {k}", a[k].get("texts") or [], b[k].get("texts") or [])
+
+
+def _rules(add, old: list[dict], new: list[dict]) -> None:
+    a, b = {r["id"]: r for r in old}, {r["id"]: r for r in new}
+    enforced = ("grammar", "parser")
+    for k in a:
+        if k not in b:
+            add("dangerous", "prefer", f"rule {a[k]['name']}", f"rule {a[k]['name']} removed")
+    for k in b:
+        name = b[k]["name"]
+        if k not in a:
+            if b[k]["enforced_by"] in enforced:
+                add("breaking", "prefer", f"rule {name}", f"rule {name} added and enforced by the "
+                    f"{b[k]['enforced_by']}: records that break it no longer fit", added=True)
+            else:
+                add("dangerous", "prefer", f"rule {name}", f"rule {name} added", added=True)
+            continue
+        if a[k].get("effect") != b[k].get("effect") or a[k]["enforced_by"] != b[k]["enforced_by"]:
+            severity = "breaking" if b[k]["enforced_by"] in enforced else "dangerous"
+            add(severity, "prefer", f"rule {name}", f"rule {name}: what it enforces changed "
+                f"({json.dumps((a[k].get('effect') or {}).get('args'))} -> "
+                f"{json.dumps((b[k].get('effect') or {}).get('args'))})")
+        _paraphrases(add, "prefer", f"rule {name}", f"the text of rule {name}", a[k].get("texts") or [],
+                     b[k].get("texts") or [])
+
+
+def _formats(add, old: list[dict], new: list[dict]) -> None:
+    a, b = {f["name"]: f for f in old}, {f["name"]: f for f in new}
+    for k in a:
+        if k not in b:
+            add("breaking", "formats", f"format {k}", f"format {k} removed: answers written in it are no longer read")
+    for k in b:
+        if k not in a:
+            add("safe", "formats", f"format {k}", f"format {k} added", added=True)
+        elif {x: v for x, v in a[k]["decl"].items() if x != "describe"} != \
+                {x: v for x, v in b[k]["decl"].items() if x != "describe"}:
+            add("breaking", "formats", f"format {k}", f"format {k}: its shape changed: answers written in the "
+                "old shape may no longer parse")
+        elif a[k]["decl"].get("describe") != b[k]["decl"].get("describe"):
+            add("dangerous", "formats", f"format {k}", f"format {k}: its description in the prompt changed")
+    if [f["name"] for f in old][:1] != [f["name"] for f in new][:1] and old and new and new[0]["name"] in a:
+        add("dangerous", "formats", "formats", f"the default format is now {new[0]['name']} "
+            f"(was {old[0]['name']})")
+
+
+def _entries(add, noun: str, old: list[dict], new: list[dict], severity: str, why: str) -> None:
+    a, b = {e["id"]: e for e in old}, {e["id"]: e for e in new}
+    tail = f" ({why})" if why else ""
+    for k in a:
+        if k not in b:
+            add(severity, noun, f"{noun} {k}", f"{noun} {k} removed{tail}")
+    for k in b:
+        if k not in a:
+            add(severity, f"{noun} {k}", f"{noun} {k}", f"{noun} {k} added{tail}", added=True)
+        elif a[k] != b[k]:
+            add(severity, f"{noun} {k}", f"{noun} {k}", f"{noun} {k} changed{tail}")
+
+
+# -- versions --------------------------------------------------------------------------------------
+def required_bump(changes: list[Change]) -> str:
+    """The semver bump the changes of one task call for: major, minor, patch or none."""
+    need = "none"
+    for c in changes:
+        level = "minor" if c.added and c.severity == "safe" else BUMP_FOR[c.severity]
+        if ORDER[level] > ORDER[need]:
+            need = level
+    return need
+
+
+def actual_bump(old: str, new: str) -> str | None:
+    """The bump from `old` to `new` (none where equal), or None where either is not X.Y.Z or the
+    version went down."""
+    try:
+        a = tuple(int(x) for x in old.split("."))
+        b = tuple(int(x) for x in new.split("."))
+    except ValueError:
+        return None
+    if len(a) != 3 or len(b) != 3 or b < a:
+        return None
+    if b[0] > a[0]:
+        return "major"
+    if b[1] > a[1]:
+        return "minor"
+    return "patch" if b[2] > a[2] else "none"
+
+
+def version_problems(old: Side, new: Side, changes: list[Change]) -> list[Change]:
+    """Per task whose changes call for a bigger version bump than it got, a "version" change
+    saying so (at the task's version line)."""
+    out = []
+    for name in sorted(set(old.irs) & set(new.irs)):
+        mine = [c for c in changes if c.task == name]
+        need = required_bump(mine)
+        was, now = old.irs[name]["version"], new.irs[name]["version"]
+        got = actual_bump(was, now)
+        if got is None:
+            problem = f"version {was} -> {now} is not a semver increase"
+        elif ORDER[got] < ORDER[need]:
+            problem = f"version {was} -> {now} is a {got} bump; these changes need a {need} bump"
+        else:
+            continue
+        out.append(_at(new, name, "version", Change("version", name, "version", problem)))
+    return out
+
+
+def as_json(changes: list[Change]) -> str:
+    return json.dumps([asdict(c) for c in changes], indent=2, ensure_ascii=False)
+
+
+def github(changes: list[Change]) -> str:
+    """GitHub Actions workflow commands: each change annotates its line in the pull request."""
+    level = {"breaking": "error", "version": "error", "dangerous": "warning", "safe": "notice"}
+    return "".join(f"::{level[c.severity]} file={c.file},line={c.line},title=humc diff: {c.severity}::"
+                   f"task {c.task}: {c.message}\n" for c in changes)
