@@ -30,16 +30,17 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
     """Score predictions against gold with the field's standard metrics."""
     import json as _json
 
-    from ..evaluate import compare, evaluate
+    from ..evaluate import compare, evaluate, provenance_warnings
     from ..evaluate.report import render
     from .common import usage_error
 
-    kind, labels = task, None
+    kind, labels, task_hash = task, None, None
     if spec:
         from ..api import load_task
+        from ..ir import content_hash
 
         ir = load_task(spec, task)
-        kind = ir["kind"]
+        kind, task_hash = ir["kind"], content_hash(ir)
         labels = [lab["code"] for lab in ir.get("labels", [])] or None
     if len(preds) > 2:
         usage_error("give one --pred to score, or two to compare")
@@ -51,6 +52,8 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
         click.echo(problem, err=True)
     if len(problems) > SHOWN_PROBLEMS:
         click.echo(f"... and {len(problems) - SHOWN_PROBLEMS} more problems (--json lists them all)", err=True)
+    for warning in provenance_warnings(results, list(preds), task_hash):
+        click.echo(f"humc: warning: {warning}", err=True)
     if as_json:
         payload = results[0] if len(results) == 1 else {"files": dict(zip(preds, results)),
                                                         "comparison": comparison}

@@ -117,6 +117,7 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
                    "missing_predictions": len(missing), "extra_predictions": len(extra)},
         "problems": problems,
         "gold_items_skipped_by_adapter": getattr(gold, "skipped", [])[:50],
+        "specs": {"gold": list(gold.specs.values()), "predictions": list(pred.specs.values())},
         "missing_ids": missing[:20],
         "extra_ids": extra[:20],
     }
@@ -149,3 +150,30 @@ def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: 
     result["main_score"] = metrics.main_score_name(kind, g)
     result["problems"] = gold.problems + a.problems + b.problems
     return result
+
+
+def provenance_warnings(results: list[dict], names: list[str], task_hash: str | None = None) -> list[str]:
+    """Where the predictions were made with another version of the task than the gold, the
+    spec given, or each other (by the spec hash their lines carry): scores that may mislead."""
+    out = []
+
+    def shown(specs: list[dict]) -> str:
+        return ", ".join(f"{s['name']} {s['version']} ({s['hash'][:12]})" for s in specs)
+
+    for name, result in zip(names, results):
+        preds, gold = result["specs"]["predictions"], result["specs"]["gold"]
+        if len(preds) > 1:
+            out.append(f"{name} mixes answers of {len(preds)} versions of the spec: {shown(preds)}")
+        if task_hash and preds and any(s["hash"] != task_hash for s in preds):
+            out.append(f"{name} was made with another version of the task than the spec given "
+                       f"({shown(preds)}, now {task_hash[:12]}): `humc diff` shows what changed")
+        gold_hashes = {s["hash"] for s in gold}
+        if gold_hashes and preds and {s["hash"] for s in preds} != gold_hashes:
+            out.append(f"{name} and the gold come from different versions of the spec "
+                       f"({shown(preds)} against {shown(gold)})")
+    if len(results) == 2:
+        a = {s["hash"] for s in results[0]["specs"]["predictions"]}
+        b = {s["hash"] for s in results[1]["specs"]["predictions"]}
+        if a and b and a != b:
+            out.append(f"{names[0]} and {names[1]} were made with different versions of the spec")
+    return out

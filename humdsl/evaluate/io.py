@@ -23,6 +23,7 @@ class Loaded:
     formats: dict[str, str] = field(default_factory=dict)  # id -> format name (predictions)
     rows: list[tuple[str, dict, dict | None]] = field(default_factory=list)  # (id, line, record)
     skipped: list[str] = field(default_factory=list)  # gold items an adapter left out (read_gold)
+    specs: dict[str, dict] = field(default_factory=dict)  # spec hash -> {name, version, hash}, from lines' "spec"
 
 
 def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loaded:
@@ -58,6 +59,9 @@ def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loa
             if record is None:
                 out.failures += 1
             out.rows.append((key, obj, record))
+            spec = obj.get("spec")
+            if isinstance(spec, dict) and isinstance(spec.get("hash"), str):
+                out.specs.setdefault(spec["hash"], {k: spec.get(k) for k in ("name", "version", "hash")})
             if "format" in obj:
                 out.formats[key] = str(obj["format"])
             if key in out.records:
