@@ -53,6 +53,8 @@ BAD_SIMILAR = _code("H034", "error", "invalid 'similar' group")
 UNKNOWN_SETTING = _code("H035", "error", "unknown task member or setting")
 BAD_SETTING_VALUE = _code("H036", "error", "invalid setting value")
 BAD_LABEL_CODE = _code("H037", "error", "invalid label code")
+BAD_RENAME = _code("H038", "error", "a label renamed from a code the task still has, or from two labels")
+BAD_APPROVAL = _code("H039", "error", "an approval without a version or a reason")
 # formats
 FORMAT_KIND_MISMATCH = _code("H040", "error", "format does not fit the task kind")
 BAD_FORMAT = _code("H041", "error", "invalid format declaration")

@@ -114,6 +114,9 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
     _entries(add, "example", a.get("examples") or [], b.get("examples") or [], "dangerous",
              "the prompts show the examples")
     _entries(add, "test", a.get("tests") or [], b.get("tests") or [], "safe", "")
+    new_approvals = [x for x in b.get("approvals", []) if x not in a.get("approvals", [])]
+    for approval in new_approvals:
+        add("safe", "approve", "approval", f"changes at {approval['version']} approved: {approval['reason']}")
     for key, what in (("synth", "synthesis settings"), ("run", "run profile"), ("similar", "similar labels")):
         if (a.get(key) or None) != (b.get(key) or None):
             add("dangerous", key if key != "similar" else "similar", key,
@@ -122,12 +125,21 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
 
 
 def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str) -> None:
-    """Labels, types, roles, inputs: by code (or name)."""
+    """Labels, types, roles, inputs: by code (or name); a declared rename (renamed_from) as one."""
     a, b = {x[key]: x for x in old}, {x[key]: x for x in new}
+    renamed = {was: k for k, x in b.items() if k not in a for was in x.get("renamed_from") or [] if was in a
+               and was not in b}
     for k in a:
-        if k not in b:
+        if k in renamed:
+            add("breaking", part, f"{noun} {renamed[k]}", f"{noun} {k} renamed to {renamed[k]}: records that hold "
+                f"{k} need the new code")
+            _paraphrases(add, part, f"{noun} {renamed[k]}", f"the description of {noun} {renamed[k]}",
+                         a[k].get("descriptions") or [], b[renamed[k]].get("descriptions") or [])
+        elif k not in b:
             add("breaking", part, f"{noun} {k}", f"{noun} {k} removed: records that hold it no longer fit")
     for k in b:
+        if k in renamed.values():
+            continue
         if k not in a:
             severity = "breaking" if noun == "input" else "safe"
             why = "old inputs lack it" if noun == "input" else "old records still fit"
@@ -279,6 +291,8 @@ def version_problems(old: Side, new: Side, changes: list[Change]) -> list[Change
         mine = [c for c in changes if c.task == name]
         need = required_bump(mine)
         was, now = old.irs[name]["version"], new.irs[name]["version"]
+        if any(a["version"] == now for a in new.irs[name].get("approvals", [])) and was != now:
+            continue  # the spec says these changes are intended at this version
         got = actual_bump(was, now)
         if got is None:
             problem = f"version {was} -> {now} is not a semver increase"

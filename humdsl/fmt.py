@@ -149,6 +149,8 @@ class _Printer:
     def _member(self, node, indent: str) -> None:
         if isinstance(node, ast.Version):
             self.out.append(f"{indent}version {string(node.value, indent)}")
+        elif isinstance(node, ast.Approve):
+            self.out.append(f"{indent}approve {string(node.version, indent)} {string(node.reason, indent)}")
         elif isinstance(node, ast.About):
             self.out.append(f"{indent}about {string(node.text, indent)}")
         elif isinstance(node, ast.Labels):
@@ -245,6 +247,7 @@ class _Printer:
             cells.append("roles(" + ", ".join(name(r) for r in sig.roles) + ")")
         else:
             cells.append("")
+        cells.append("renamed_from " + ", ".join(name(r) for r in item.renamed_from) if item.renamed_from else "")
         return cells
 
     def _label_cells(self, item: ast.LabelItem, indent: str):

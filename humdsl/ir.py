@@ -27,6 +27,8 @@ def _label(lab: Label) -> dict:
         out["head"], out["tail"] = lab.head, lab.tail
     if lab.roles is not None:
         out["roles"] = lab.roles
+    if lab.renamed_from:  # only where declared: other specs keep their hashes
+        out["renamed_from"] = lab.renamed_from
     return out
 
 
@@ -59,6 +61,8 @@ def lower_task(task: TaskModel) -> dict:
         ir["similar"] = task.similar
     if task.run_profile:  # only where declared: a spec without one keeps its hashes
         ir["run"] = task.run_profile
+    if task.approvals:  # likewise
+        ir["approvals"] = task.approvals
     return ir
 
 

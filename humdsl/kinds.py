@@ -16,7 +16,7 @@ class Kind:
     settings: frozenset[str] = frozenset()
 
 
-COMMON_MEMBERS = frozenset({"version", "about", "guideline", "prefer", "instruction", "formats",
+COMMON_MEMBERS = frozenset({"version", "approve", "about", "guideline", "prefer", "instruction", "formats",
                             "input", "example", "test", "synth", "run"})
 LABELLED = frozenset({"labels", "similar"})
 

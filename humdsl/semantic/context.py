@@ -46,6 +46,7 @@ class Label:
     head: str | None = None
     tail: str | None = None
     roles: list[str] | None = None
+    renamed_from: list[str] = field(default_factory=list)  # codes it had before (humc diff reads them)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TaskModel:
     inputs: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
+    approvals: list[dict] = field(default_factory=list)  # {"version", "reason"}: intended changes
     synth: dict[str, Any] = field(default_factory=dict)
     run_profile: dict[str, Any] = field(default_factory=dict)  # only the settings declared
     ok: bool = True  # no error was reported inside this task

@@ -79,6 +79,7 @@ def _labels_from_items(ctx: Context, task: TaskModel | None, items, keyword: str
         names[key] = item
         descriptions = texts_of(ctx, task, item.descriptions, "description")
         label = Label(code, natural, descriptions, item.span)
+        label.renamed_from = [r.text for r in item.renamed_from]
         sig = item.signature
         if task is None:
             if isinstance(sig, ast.RelSignature):
@@ -97,7 +98,24 @@ def _labels_from_items(ctx: Context, task: TaskModel | None, items, keyword: str
             else:
                 label.roles = [r.text for r in sig.roles]
         out.append(label)
+    _check_renames(ctx, task, items, seen, noun)
     return out
+
+
+def _check_renames(ctx: Context, task: TaskModel | None, items, declared: dict, noun: str) -> None:
+    """A label renamed from a code the task still declares, or two labels renamed from one."""
+    claimed: dict[str, str] = {}
+    for item in items:
+        for old in item.renamed_from:
+            if old.text in declared:
+                ctx.error(codes.BAD_RENAME, f"{noun} '{item.code.text}' is renamed from '{old.text}', "
+                          f"which is still a {noun} here", old.span,
+                          notes=["renamed_from names the codes this label had in earlier versions"], task=task)
+            elif old.text in claimed:
+                ctx.error(codes.BAD_RENAME, f"'{old.text}' is renamed to both '{claimed[old.text]}' and "
+                          f"'{item.code.text}'", old.span, task=task)
+            else:
+                claimed[old.text] = item.code.text
 
 
 def resolve_labels(ctx: Context) -> None:

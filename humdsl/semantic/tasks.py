@@ -13,7 +13,7 @@ MEMBER_OF = {
     ast.Version: "version", ast.About: "about", ast.Guideline: "guideline", ast.Prefer: "prefer",
     ast.Instruction: "instruction", ast.Formats: "formats", ast.Similar: "similar",
     ast.InputField: "input", ast.Fields: "fields", ast.Synth: "synth",
-    ast.RunProfile: "run",
+    ast.RunProfile: "run", ast.Approve: "approve",
 }
 SINGLE = {"version", "about", "labels", "types", "roles", "fields", "synth", "run", "formats"}
 
@@ -81,6 +81,15 @@ def _build_task(ctx: Context, sym) -> TaskModel:
                       notes=["write MAJOR.MINOR.PATCH, e.g. \"1.0.0\" or \"2.1.0-beta.1\""], task=task)
     if "about" in task.members:
         task.about = task.members["about"][0].text.value
+    for node in task.members.get("approve", []):
+        version, reason = node.version.value, node.reason.value
+        if not SEMVER.match(version):
+            ctx.error(codes.BAD_APPROVAL, f"'{version}' is not a semantic version", node.version.span,
+                      notes=["approve \"VERSION\" \"REASON\": the version whose changes are intended"], task=task)
+        elif not reason.strip():
+            ctx.error(codes.BAD_APPROVAL, "an approval needs its reason", node.reason.span, task=task)
+        else:
+            task.approvals.append({"version": version, "reason": reason})
     for node in task.members.get("instruction", []):
         _texts(ctx, task, node.texts, "instruction")
     task.inputs = _inputs(ctx, task)

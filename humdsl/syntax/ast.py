@@ -156,6 +156,7 @@ class LabelItem(Node):
     name: Str | None
     signature: RelSignature | RoleSignature | None
     descriptions: tuple[Str, ...]
+    renamed_from: tuple[Name, ...] = ()  # the codes this label had in earlier versions
 
 
 @node
@@ -168,6 +169,14 @@ class LabelBlock(Node):
 @node
 class Version(Node):
     value: Str
+
+
+@node
+class Approve(Node):
+    """`approve "VERSION" "REASON"`: the changes made in that version are intended, whatever
+    bump `humc diff --check-version` would ask for."""
+    version: Str
+    reason: Str
 
 
 @node

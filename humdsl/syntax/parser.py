@@ -236,6 +236,14 @@ def _filtered(fn):
     return rule
 
 
+class _Renamed:
+    """A label's `renamed_from` codes, told apart from its descriptions (also a tuple)."""
+
+    def __init__(self, span: Span, codes: tuple) -> None:
+        self.span = span
+        self.codes = codes
+
+
 def _io_rule(keyword: str):
     """The rule method of one of the five IO keywords (input, output, expect, ...)."""
     @_spanned
@@ -353,14 +361,21 @@ class _ToAst(Transformer):
         code = self._name(children[0])
         name = sig = None
         descriptions: tuple = ()
+        renamed: tuple = ()
         for c in children[1:]:
             if isinstance(c, ast.Str):
                 name = c
             elif isinstance(c, (ast.RelSignature, ast.RoleSignature)):
                 sig = c
+            elif isinstance(c, _Renamed):
+                renamed = c.codes
             elif isinstance(c, tuple):
                 descriptions = c
-        return ast.LabelItem(span, code, name, sig, descriptions)
+        return ast.LabelItem(span, code, name, sig, descriptions, renamed)
+
+    @_spanned
+    def renamed(self, span, children):
+        return _Renamed(span, tuple(self._name(c) for c in children))
 
     @_spanned
     def rel_signature(self, span, children):
@@ -374,6 +389,10 @@ class _ToAst(Transformer):
     @_spanned
     def version(self, span, children):
         return ast.Version(span, children[0])
+
+    @_spanned
+    def approve(self, span, children):
+        return ast.Approve(span, children[0], children[1])
 
     @_spanned
     def about(self, span, children):
