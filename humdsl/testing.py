@@ -51,6 +51,7 @@ class Result:
     detail: str = ""  # why it failed, or what was checked
     runs: int = 0
     passes: int = 0
+    cached: bool = False  # taken from the result cache, not run now
 
 
 @dataclass
@@ -128,33 +129,97 @@ def check_formats(case: Case, verifier) -> Result:
 
 
 # -- with a model ----------------------------------------------------------------------------------
-def run_tests(cases: list[Case], loaded, settings, repeat: int = 1, pass_rate: float = 1.0,
-              batch_size: int = 4, progress=None) -> list[Result]:
+def run_tests(cases: list[Case], model: str | None, settings, repeat: int = 1, pass_rate: float = 1.0,
+              batch_size: int = 4, progress=None, cache: ResultCache | None = None) -> list[Result]:
     """Each test case run `repeat` times through a Session and its expectation checked; a test
-    passes when at least `pass_rate` of its runs do."""
+    passes when at least `pass_rate` of its runs do. With a cache, a test already run with the
+    same task, model, settings and expectation is not run again (and the model not loaded when
+    none has to run)."""
+    from .runtime.models import load, model_fingerprint
     from .session import Session
 
-    results = []
+    fingerprint = model_fingerprint(model) if cache is not None else ""
+    results: dict[int, Result] = {}
+    loaded = None
     by_task: dict[str, list[Case]] = {}
     for case in cases:
         if case.keyword == "test":
             by_task.setdefault(case.task["name"], []).append(case)
     for group in by_task.values():
         session = Session(group[0].task, settings, group[0].spec_dir)
+        keys = {id(c): cache.key(c, session.settings, fingerprint, repeat, pass_rate) for c in group} if cache else {}
+        todo = []
+        for case in group:
+            hit = cache.get(keys[id(case)], case) if cache is not None else None
+            if hit is not None:
+                results[id(case)] = hit
+            else:
+                todo.append(case)
+        if not todo:
+            continue
+        if loaded is None:
+            loaded = load(model)
         session.start(loaded)
-        rows = [{**case.entry["input"], "id": f"{case.id}#{k}"} for case in group for k in range(repeat)]
+        rows = [{**case.entry["input"], "id": f"{case.id}#{k}"} for case in todo for k in range(repeat)]
         outcomes = []
         for i in range(0, len(rows), batch_size):
             outcomes += session.decode(rows[i:i + batch_size])
             if progress:
                 progress(len(outcomes), len(rows))
-        for n, case in enumerate(group):
+        for n, case in enumerate(todo):
             verdicts = [_verdict(session.fmt.schema, case.entry, o) for o in outcomes[n * repeat:(n + 1) * repeat]]
             passes = sum(v is None for v in verdicts)
             ok = passes >= pass_rate * repeat
             why = next((v for v in verdicts if v is not None), "") if not ok else ""
-            results.append(Result(case, "model", ok, why, repeat, passes))
-    return results
+            results[id(case)] = Result(case, "model", ok, why, repeat, passes)
+            if cache is not None:
+                cache.put(keys[id(case)], results[id(case)])
+    return [results[id(c)] for c in cases if id(c) in results]
+
+
+class ResultCache:
+    """Results of tests run on a model, one small file each, under the humc cache folder, keyed
+    by everything the answer depends on: the task's IR (its run profile included), the test,
+    the model's files, the decoding settings, and humdsl's version."""
+
+    def __init__(self, folder: Path | None = None):
+        from .resources import cache_dir
+
+        self.folder = folder or cache_dir() / "test-results"
+
+    def key(self, case: Case, settings, fingerprint: str, repeat: int, pass_rate: float) -> str:
+        import hashlib
+        from dataclasses import asdict
+
+        from . import __version__
+        from .ir import canonical_json, content_hash
+
+        shots = settings.shots_from
+        shots_stat = None
+        if shots is not None and Path(shots).is_file():
+            st = Path(shots).stat()
+            shots_stat = [str(Path(shots).resolve()), st.st_size, st.st_mtime_ns]
+        what = {"task": content_hash(case.task), "test": case.entry, "model": fingerprint,
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
+                "shots": shots_stat, "repeat": repeat, "pass_rate": pass_rate, "humdsl": __version__}
+        return hashlib.sha256(canonical_json(what).encode("utf-8")).hexdigest()
+
+    def get(self, key: str, case: Case) -> Result | None:
+        try:
+            data = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            return Result(case, "model", bool(data["passed"]), str(data["detail"]), int(data["runs"]),
+                          int(data["passes"]), cached=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # not there, or unreadable: run it again
+
+    def put(self, key: str, result: Result) -> None:
+        from .outputs import write_atomic
+
+        try:
+            write_atomic(self.folder / f"{key}.json", json.dumps(
+                {"passed": result.passed, "detail": result.detail, "runs": result.runs, "passes": result.passes}))
+        except OSError:
+            pass  # a cache that cannot be written costs time, never a result
 
 
 def _verdict(schema, entry: dict, outcome) -> str | None:

@@ -93,8 +93,8 @@ def test_repeats_sample_anew_and_excludes_are_checked(tmp_path, model_dir):
     line = next(x for x in r.output.splitlines() if "[model]" in x)
     assert "names/no_place_named_ann" in line and "/3 runs)" in line
     again = humc("test", spec, "--model", model_dir, "--task", "names", "--repeat", "3", "--temperature", "1",
-                 "--seed", "2")
-    assert again.output == r.output  # seeded: the same runs
+                 "--seed", "2", "--no-cache")
+    assert again.output == r.output.replace(", cached", "")  # seeded: the same runs
 
 
 def test_nothing_to_check_and_an_unknown_task_are_their_own_exits(tmp_path):
@@ -109,3 +109,28 @@ def test_nothing_to_check_and_an_unknown_task_are_their_own_exits(tmp_path):
     broken.write_text("task t : classify {\n", encoding="utf-8")
     r = humc("test", broken)
     assert r.exit_code == 1 and "broken.hum has errors" in r.output and "Traceback" not in r.output
+
+
+def test_results_are_cached_by_task_test_model_and_settings(tmp_path, model_dir, monkeypatch):
+    monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))  # not the results of the tests above
+    spec = tmp_path / "t.hum"
+    spec.write_text(SPEC, encoding="utf-8")
+    first = humc("test", spec, "--model", model_dir, "--task", "senti")
+    assert "runs)" in first.output and ", cached)" not in first.output
+    from humdsl.runtime import models
+
+    real_load = models.load
+
+    def no_load(name):
+        raise AssertionError("the model was loaded although every result was cached")
+
+    monkeypatch.setattr(models, "load", no_load)  # the cache is read before any model is loaded
+    again = humc("test", spec, "--model", model_dir, "--task", "senti")
+    assert again.output.count("runs, cached)") == 2
+    assert again.output.replace(", cached", "") == first.output and again.exit_code == first.exit_code
+    monkeypatch.setattr(models, "load", real_load)
+    assert ", cached)" not in humc("test", spec, "--model", model_dir, "--task", "senti", "--no-cache").output
+    assert ", cached)" not in humc("test", spec, "--model", model_dir, "--task", "senti", "--seed", "7",
+                                   "--temperature", "1").output
+    spec.write_text(SPEC.replace("Is the sentence positive or negative?", "Positive or negative?"), encoding="utf-8")
+    assert ", cached)" not in humc("test", spec, "--model", model_dir, "--task", "senti").output

@@ -18,8 +18,10 @@ import click
               help="Share of a test's runs that must pass.")
 @click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(min=0.0), help="0 is greedy.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-cache", is_flag=True, help="Run every test on the model again, even where the same task, "
+              "test, model and settings have a cached result.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write the results as JUnit XML.")
-def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, junit_path) -> None:
+def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, no_cache, junit_path) -> None:
     """Check a spec's examples and tests: each is written in every format of its task, read back
     and accepted by the format's grammar; with --model each test is also run and its `expect`,
     `includes` or `excludes` checked. Exit 0 when all pass, 1 when one fails, 5 when there is
@@ -27,7 +29,7 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, junit_pat
     from ..outputs import write_atomic
     from ..session import Settings
     from ..synth.verify import Verifier
-    from ..testing import NoTests, Report, check_formats, collect, junit, run_tests
+    from ..testing import NoTests, Report, ResultCache, check_formats, collect, junit, run_tests
 
     cases = collect(list(paths), task)
     if not cases:
@@ -39,17 +41,15 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, junit_pat
         report.results.append(check_formats(case, verifier))
     tests = [c for c in cases if c.keyword == "test"]
     if model and tests:
-        from ..runtime.models import load
-
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
                 sys.stderr.write(f"\r{done}/{total} runs ")
                 sys.stderr.flush()
 
-        report.results += run_tests(tests, load(model), Settings(temperature=temperature, seed=seed),
-                                    repeat, pass_rate, progress=progress)
+        report.results += run_tests(tests, model, Settings(temperature=temperature, seed=seed), repeat, pass_rate,
+                                    progress=progress, cache=None if no_cache else ResultCache())
     for r in report.results:
-        runs = f" ({r.passes}/{r.runs} runs)" if r.runs else ""
+        runs = f" ({r.passes}/{r.runs} runs{', cached' if r.cached else ''})" if r.runs else ""
         verdict = "ok" if r.passed else "FAILED"
         what = "formats" if r.check == "formats" else "model"
         click.echo(f"{r.case.where}: {r.case.keyword} {r.case.name} [{what}] {verdict}{runs}"

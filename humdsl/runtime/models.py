@@ -53,6 +53,19 @@ def model_name(name: str | None) -> str:
     return str((_smollm2_gguf() if name == DEFAULT_MODEL else Path(name)).resolve())
 
 
+def model_fingerprint(name: str | None) -> str:
+    """The model's resolved path and its files' sizes and times: what a cached result made with
+    it depends on (a folder fine-tuned again gets another fingerprint). ModelError where it is not
+    there."""
+    path = Path(model_name(name))
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        stats = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    except OSError as e:
+        raise ModelError(f"cannot read the model {path}: {e.strerror}") from None
+    return hashlib.sha256("\n".join([str(path), *stats]).encode("utf-8")).hexdigest()
+
+
 _LOADED: dict[tuple[str, float], LoadedModel] = {}
 
 
