@@ -3,9 +3,9 @@
 Without a model, every example and test is written in every format of its task, read back to the
 same record, and accepted by the format's grammar for its input (the checks `humc check` cannot
 make: they need the formats built). With a model, each `test` is run as `humc run` runs it (the
-same Session, the task's run profile) and its expectation checked: `expect` (exactly this record),
-`includes` (at least these items), `excludes` (none of these items); `repeat` runs and a pass
-rate for sampled decoding.
+same Session, the task's run profile) and its expectation checked: `expect` (exactly this record,
+or with `min_f1 X` an item-level F1 of at least X against it), `includes` (at least these items),
+`excludes` (none of these items); `repeat` runs and a pass rate for sampled decoding.
 """
 from __future__ import annotations
 
@@ -229,7 +229,11 @@ def _verdict(schema, entry: dict, outcome) -> str | None:
     got = Counter(_items(schema, outcome.record))
     if "expect" in entry:
         want = Counter(_items(schema, entry["expect"]))
-        if got != want:
+        if "min_f1" in entry:  # close enough: item-level F1 against the expected record
+            f1 = _f1(want, got)
+            if f1 < entry["min_f1"]:
+                return f"F1 {f1:.2f} is below {entry['min_f1']:g}: " + _difference(want - got, got - want)
+        elif got != want:
             return _difference(want - got, got - want)
     if "includes" in entry:
         missing = Counter(_items(schema, entry["includes"])) - got
@@ -240,6 +244,13 @@ def _verdict(schema, entry: dict, outcome) -> str | None:
         if present:
             return _difference(Counter(), Counter(present))
     return None
+
+
+def _f1(want: Counter, got: Counter) -> float:
+    if not want and not got:
+        return 1.0
+    tp = sum((want & got).values())
+    return 2 * tp / (sum(want.values()) + sum(got.values()))
 
 
 def _items(schema, record: dict) -> list[str]:

@@ -134,3 +134,21 @@ def test_results_are_cached_by_task_test_model_and_settings(tmp_path, model_dir,
                                    "--temperature", "1").output
     spec.write_text(SPEC.replace("Is the sentence positive or negative?", "Positive or negative?"), encoding="utf-8")
     assert ", cached)" not in humc("test", spec, "--model", model_dir, "--task", "senti").output
+
+
+def test_min_f1_passes_an_answer_close_enough_to_expect():
+    import humdsl
+    from humdsl.session import Outcome
+    from humdsl.testing import _verdict
+
+    schema = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format().schema
+    expect = {"entities": [{"type": "PER", "text": "Ann"}, {"type": "PER", "text": "Bo"},
+                           {"type": "LOC", "text": "Oslo"}]}
+    answer = Outcome({"entities": [{"type": "PER", "text": "Ann"}, {"type": "LOC", "text": "Oslo"}]}, "")
+    assert _verdict(schema, {"expect": expect}, answer).startswith("missing")  # not exact
+    assert _verdict(schema, {"expect": expect, "min_f1": 0.8}, answer) is None  # F1 = 0.8
+    why = _verdict(schema, {"expect": expect, "min_f1": 0.9}, answer)
+    assert why.startswith("F1 0.80 is below 0.9: missing") and "Bo" in why
+    assert _verdict(schema, {"expect": {"entities": []}, "min_f1": 0.5}, Outcome({"entities": []}, "")) is None
+    assert _verdict(schema, {"expect": expect}, Outcome(None, "", error="the output did not parse")) == \
+        "no answer: the output did not parse"

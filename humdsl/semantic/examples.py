@@ -13,7 +13,8 @@ from ..diagnostics import did_you_mean
 from ..syntax import ast
 from .context import Context, TaskModel
 
-IO_KEYS = {"example": ("input", "output"), "test": ("input", "expect", "includes", "excludes")}
+IO_KEYS = {"example": ("input", "output"), "test": ("input", "expect", "includes", "excludes", "min_f1")}
+RECORD_KEYS = ("output", "expect", "includes", "excludes")  # the keys whose value is a record
 
 
 class _Bad(Exception):
@@ -404,9 +405,9 @@ def _example(ctx: Context, task: TaskModel, node: ast.Example, keyword: str, n: 
             ctx.error(codes.EXAMPLE_INCOMPLETE, f"'{io.keyword}' is given twice", io.span, task=task)
             return None
         got[io.keyword] = io
-    outputs = [k for k in allowed[1:] if k in got]
+    outputs = [k for k in allowed[1:] if k in got and k in RECORD_KEYS]
     if "input" not in got or not outputs:
-        missing = "input" if "input" not in got else " or ".join(f"'{k}'" for k in allowed[1:])
+        missing = "input" if "input" not in got else " or ".join(f"'{k}'" for k in allowed[1:] if k in RECORD_KEYS)
         ctx.error(codes.EXAMPLE_INCOMPLETE, f"this {keyword} has no {missing}", node.span, task=task)
         return None
     inp = normalise_input(ctx, task, got["input"].value)
@@ -418,4 +419,16 @@ def _example(ctx: Context, task: TaskModel, node: ast.Example, keyword: str, n: 
         if record is None:
             return None
         entry[key] = record
+    if "min_f1" in got:
+        node_f1 = got["min_f1"]
+        f1 = node_f1.value.value if isinstance(node_f1.value, ast.Num) else None
+        if "expect" not in got:
+            ctx.error(codes.EXAMPLE_INCOMPLETE, "'min_f1' scores the answer against 'expect', which this "
+                      "test lacks", node_f1.span, task=task)
+            return None
+        if not isinstance(f1, (int, float)) or not 0 < f1 <= 1:
+            ctx.error(codes.EXAMPLE_VALUE, "'min_f1' is a number above 0 and at most 1, e.g. min_f1 0.8",
+                      node_f1.value.span, task=task)
+            return None
+        entry["min_f1"] = float(f1)
     return entry

@@ -500,6 +500,7 @@ class _ToAst(Transformer):
     io_expect = _io_rule("expect")
     io_includes = _io_rule("includes")
     io_excludes = _io_rule("excludes")
+    io_min_f1 = _io_rule("min_f1")
 
     @_spanned
     def synth(self, span, children):
