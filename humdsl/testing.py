@@ -5,7 +5,8 @@ same record, and accepted by the format's grammar for its input (the checks `hum
 make: they need the formats built). With a model, each `test` is run as `humc run` runs it (the
 same Session, the task's run profile) and its expectation checked: `expect` (exactly this record,
 or with `min_f1 X` an item-level F1 of at least X against it), `includes` (at least these items),
-`excludes` (none of these items); `repeat` runs and a pass rate for sampled decoding.
+`excludes` (none of these items), `one_of` (any of these records); `repeat` runs and a pass rate
+for sampled decoding.
 """
 from __future__ import annotations
 
@@ -108,23 +109,26 @@ def check_formats(case: Case, verifier) -> Result:
     format's grammar for its input."""
     from .formats import FormatUnfit, InputTooLarge, Unrenderable, build
 
-    record = case.entry.get("output") or case.entry.get("expect")
-    if record is None:  # a test of includes / excludes alone has no whole record to write
+    whole = case.entry.get("output") or case.entry.get("expect")
+    records = [whole] if whole is not None else list(case.entry.get("one_of") or [])
+    if not records:  # a test of includes / excludes alone has no whole record to write
         return Result(case, "formats", True, "no whole record to write (includes/excludes only)")
     text = case.entry["input"]["text"]
     names = []
     for f in case.task["formats"]:
         fmt = build(case.task, f)
-        try:
-            answer = fmt.render(record, source=text)
-            problem = verifier.problem(fmt, answer, None, text)
-        except (Unrenderable, FormatUnfit) as e:
-            problem = f"it cannot be written: {e}"
-        except InputTooLarge:
-            continue  # the input is too long for this format's grammar: nothing to hold it to
-        if problem:
-            return Result(case, "formats", False, f"format '{fmt.name}': {problem}")
-        names.append(fmt.name)
+        for record in records:
+            try:
+                answer = fmt.render(record, source=text)
+                problem = verifier.problem(fmt, answer, None, text)
+            except (Unrenderable, FormatUnfit) as e:
+                problem = f"it cannot be written: {e}"
+            except InputTooLarge:
+                break  # the input is too long for this format's grammar: nothing to hold it to
+            if problem:
+                return Result(case, "formats", False, f"format '{fmt.name}': {problem}")
+        else:
+            names.append(fmt.name)
     return Result(case, "formats", True, f"{len(names)} format(s): {', '.join(names)}")
 
 
@@ -235,6 +239,11 @@ def _verdict(schema, entry: dict, outcome) -> str | None:
                 return f"F1 {f1:.2f} is below {entry['min_f1']:g}: " + _difference(want - got, got - want)
         elif got != want:
             return _difference(want - got, got - want)
+    if "one_of" in entry:
+        options = [Counter(_items(schema, r)) for r in entry["one_of"]]
+        if got not in options:
+            shown = " | ".join(", ".join(sorted(o.elements())) or "nothing" for o in options)
+            return f"not one of the answers allowed ({shown}): got {', '.join(sorted(got.elements())) or 'nothing'}"
     if "includes" in entry:
         missing = Counter(_items(schema, entry["includes"])) - got
         if missing:

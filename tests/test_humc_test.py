@@ -172,3 +172,21 @@ def test_real_smollm2_runs_a_bundled_spec_test_as_humc_run_answers_it(tmp_path, 
     humc("run", spec, "--task", "sst2", "--input", tmp_path / "in.jsonl", "--output", tmp_path / "out.jsonl")
     label = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["record"]["label"]
     assert (" ok " in line + " ") == (label == test["expect"]["label"])
+
+
+def test_one_of_passes_any_of_the_answers_listed(tmp_path):
+    from humdsl.session import Outcome
+    from humdsl.testing import _verdict
+
+    spec = tmp_path / "mood.hum"
+    spec.write_text('task mood : classify {\n  labels { positive negative neutral }\n  instruction "How?"\n'
+                    '  formats bare_label\n  test either {\n    input "It was fine."\n'
+                    '    one_of [positive, neutral]\n  }\n}\n', encoding="utf-8")
+    task = humdsl.load(spec).task("mood")
+    entry = task.ir["tests"][0]
+    assert entry["one_of"] == [{"label": "positive"}, {"label": "neutral"}]
+    schema = task.format().schema
+    assert _verdict(schema, entry, Outcome({"label": "neutral"}, "")) is None
+    assert _verdict(schema, entry, Outcome({"label": "negative"}, "")).startswith("not one of the answers allowed")
+    r = humc("test", spec)  # each answer listed is written in every format
+    assert r.exit_code == 0 and "test mood/either [formats] ok" in r.output

@@ -13,8 +13,9 @@ from ..diagnostics import did_you_mean
 from ..syntax import ast
 from .context import Context, TaskModel
 
-IO_KEYS = {"example": ("input", "output"), "test": ("input", "expect", "includes", "excludes", "min_f1")}
-RECORD_KEYS = ("output", "expect", "includes", "excludes")  # the keys whose value is a record
+IO_KEYS = {"example": ("input", "output"),
+           "test": ("input", "expect", "includes", "excludes", "one_of", "min_f1")}
+RECORD_KEYS = ("output", "expect", "includes", "excludes", "one_of")  # the keys that hold records
 
 
 class _Bad(Exception):
@@ -415,6 +416,17 @@ def _example(ctx: Context, task: TaskModel, node: ast.Example, keyword: str, n: 
         return None
     entry: dict = {"id": node.name.text if node.name else f"{keyword}-{n}", "input": inp}
     for key in outputs:
+        if key == "one_of":  # a list of records, any of which passes
+            value = got[key].value
+            if not isinstance(value, ast.ListValue) or len(value.items) < 2:
+                ctx.error(codes.EXAMPLE_SHAPE, "'one_of' lists the answers that pass, two or more: "
+                          "one_of [positive, neutral]", value.span, task=task)
+                return None
+            records = [normalise_output(ctx, task, v, inp["text"]) for v in value.items]
+            if any(r is None for r in records):
+                return None
+            entry[key] = records
+            continue
         record = normalise_output(ctx, task, got[key].value, inp["text"])
         if record is None:
             return None

@@ -268,7 +268,7 @@ class Fields(Node):
 
 @node
 class IO(Node):
-    keyword: str  # input | output | expect | includes | excludes | min_f1
+    keyword: str  # input | output | expect | includes | excludes | min_f1 | one_of
     value: Value
 
 

@@ -501,6 +501,7 @@ class _ToAst(Transformer):
     io_includes = _io_rule("includes")
     io_excludes = _io_rule("excludes")
     io_min_f1 = _io_rule("min_f1")
+    io_one_of = _io_rule("one_of")
 
     @_spanned
     def synth(self, span, children):
