@@ -297,7 +297,8 @@ def version_problems(old: Side, new: Side, changes: list[Change]) -> list[Change
         if got is None:
             problem = f"version {was} -> {now} is not a semver increase"
         elif ORDER[got] < ORDER[need]:
-            problem = f"version {was} -> {now} is a {got} bump; these changes need a {need} bump"
+            bumped = f"{was} was not bumped" if got == "none" else f"{was} -> {now} is a {got} bump"
+            problem = f"version {bumped}; these changes need a {need} bump"
         else:
             continue
         out.append(_at(new, name, "version", Change("version", name, "version", problem)))
