@@ -60,7 +60,8 @@ class Task:
         """Decode each input under the task's grammar and return canonical records, exactly as
         `humc run` does (the same Session). `inputs` are strings or {"text": ..., "question": ...}
         dicts; `model` is a folder, a .gguf file, 'smollm2', or a model already loaded with
-        humdsl.runtime.models.load (reuse it). `settings` are those of humdsl.session.Settings,
+        humdsl.runtime.models.load (reuse it), or a server's decoder
+        (humdsl.runtime.openai_engine.OpenAIDecoder(base_url)). `settings` are those of humdsl.session.Settings,
         as `humc run`'s options: format, labels, shots, shots_from (a labelled dataset file whose
         examples most similar to each input are shown), temperature, top_p, seed, reason,
         decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
@@ -81,7 +82,10 @@ class Task:
             if lone_surrogate(r) is not None:  # it would fail wherever the text is encoded
                 raise ValueError(f"input {i} holds half of a surrogate pair alone, which is not Unicode text")
             r["id"] = str(i)
-        session.start(model if isinstance(model, LoadedModel) else load(model))
+        if hasattr(model, "generate") and hasattr(model, "accepts"):  # a decoder made elsewhere: a server's
+            session.use(model)
+        else:
+            session.start(model if isinstance(model, LoadedModel) else load(model))
         out = []
         for i in range(0, len(rows), batch_size):
             for k, outcome in enumerate(session.decode(rows[i:i + batch_size])):

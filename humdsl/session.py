@@ -141,6 +141,7 @@ class Session:
         self.scorer: AnswerScorer | None = None
         self.limit: int | None = None
         self._schema: JsonSchema | None = None
+        self._checker: Any = None  # a synth.verify.Verifier, for answers from a server
 
     def _decision_options(self):
         """The answers to score for an exact or calibrated decision (None for greedy), or why not."""
@@ -173,6 +174,13 @@ class Session:
             raise SessionError(f"--decision {s.decision}: {e}") from None
 
     # -- with a model ----------------------------------------------------------------------------
+    def use(self, decoder: Decoder) -> None:
+        """Decode with a decoder made elsewhere (a server's, runtime/openai_engine.py)."""
+        if self.options is not None:
+            raise SessionError(f"--decision {self.settings.decision} scores answers on humdsl's own model loop, "
+                               f"not on {decoder.name}")
+        self.decoder = decoder
+
     def start(self, loaded) -> None:
         """Attach a loaded model (runtime.models.load): builds the decoder (SessionError where it
         cannot run the model)."""
@@ -227,23 +235,35 @@ class Session:
             raise RuntimeError("Session.start(model) first")
         return self.decoder
 
-    def constraint(self, row: dict) -> Constraint:
+    def _uses_schema(self) -> bool:
+        """A JSON Schema for every row (a schema backend, or a server asked for one), not a grammar."""
         accepts = self._decoder().accepts
-        if JsonSchema in accepts:  # one schema for every row
-            if self._schema is None:
-                from .runtime.schema_backends import bounded_schema
+        return JsonSchema in accepts and (self.settings.backend != "llguidance" or Grammar not in accepts)
 
-                schema = self.fmt.json_schema(self.labels)
-                if schema is None:
-                    raise SessionError(f"format '{self.fmt.name}' has no JSON Schema")
-                self._schema = JsonSchema(bounded_schema(schema))
-            return self._schema
-        return row_constraint(self.fmt, self.labels, row["text"], accepts, self.settings.reason)
+    def _json_schema(self) -> JsonSchema:
+        if self._schema is None:
+            from .runtime.schema_backends import bounded_schema
+
+            schema = self.fmt.json_schema(self.labels)
+            if schema is None:
+                raise SessionError(f"format '{self.fmt.name}' is not JSON-shaped, and the {self.settings.backend} "
+                                   f"backend takes JSON Schema: choose a JSON format or the llguidance backend")
+            self._schema = JsonSchema(bounded_schema(schema))
+        return self._schema
+
+    def constraint(self, row: dict) -> Constraint:
+        if self._uses_schema():  # one schema for every row
+            return self._json_schema()
+        return row_constraint(self.fmt, self.labels, row["text"], self._decoder().accepts, self.settings.reason)
 
     def budget(self, rows: list[dict]) -> int:
         """The answer budget in tokens for a batch of rows: the format's for the longest, or the
         decoder's own (a schema's), with room for a reasoning line."""
         fixed = self._decoder().budget
+        if fixed is None and self._uses_schema():
+            from .runtime.schema_backends import schema_budget
+
+            fixed = schema_budget(self._json_schema().schema)
         if fixed is not None:
             budget = fixed  # grounding is checked when each answer is parsed
         else:
@@ -260,6 +280,10 @@ class Session:
             if self.settings.reason > 0:
                 out.reasoning, text = split_reasoning(text)
                 out.raw = text
+            if self._decoder().remote and not self._uses_schema():  # a server's answer: held to its grammar here
+                problem = self._verifier().problem(self.fmt, text, self.labels, row["text"])
+                if problem:
+                    raise FormatParseError(f"the server's answer is not in the format's grammar: {problem}", 0)
             out.record = self.fmt.parse(text, batch=self.labels, source=row["text"])
         except FormatParseError as e:
             backend = self.settings.backend
@@ -268,6 +292,13 @@ class Session:
                 f"they are checked here, after decoding)" if backend != "llguidance" else "")
             out.failure = e
         return out
+
+    def _verifier(self):
+        if self._checker is None:
+            from .synth.verify import Verifier
+
+            self._checker = Verifier(exact=True)
+        return self._checker
 
     def _decided(self, row: dict) -> Outcome:
         from .runtime.decisions import content_free_row, decide

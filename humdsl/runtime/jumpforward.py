@@ -63,6 +63,7 @@ from ..formats.spans import without_grounding, without_length_bounds
 from .checked import CheckedMatcher, EarlyStart
 from .dag_matcher import DagMatcher, TokenTable
 from .llg import LlgMatcher, ll_tokenizer_for
+from .constraint_cache import ConstraintCache
 from .protocol import (AnswerDag, Matcher, DecodeError, Grammar, GrammarRejected, RowFailure, Sampling, Unsupported,
                        constraint_of)
 from .kv_cache import cache_keyword, new_cache, returned_cache
@@ -94,8 +95,9 @@ def unsupported_reason(loaded) -> str | None:
 class JumpForwardDecoder:
     name = "jump-forward"
     accepts = frozenset({Grammar, AnswerDag})  # a grounded format's answers for its input need no build
-    budget = None
-    cache = None
+    budget: int | None = None  # the format's, per batch
+    cache: ConstraintCache | None = None
+    remote = False
 
     def __init__(self, loaded, prefix_cache: bool = True, ragged: bool | None = None, drafts: bool = True,
                  checked_masks: bool = True, early_start: bool | None = None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Sequence
 
+from .constraint_cache import ConstraintCache
 from .protocol import Grammar, RowFailure, Sampling, constraint_of
 
 
@@ -20,8 +21,9 @@ class OutlinesDecoder:
 
     name = "outlines+llguidance"
     accepts = frozenset({Grammar})
-    budget = None
-    cache = None
+    budget: int | None = None  # the format's, per batch
+    cache: ConstraintCache | None = None
+    remote = False
 
     def __init__(self, loaded):
         import outlines

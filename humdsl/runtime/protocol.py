@@ -95,6 +95,7 @@ class Decoder(Protocol):
     accepts: frozenset[type]  # the constraint kinds `generate` takes
     budget: int | None  # the answer budget in tokens when the decoder fixes it (a schema's); None: the format's
     cache: ConstraintCache | None  # the on-disk constraint cache, on the decoders that use one
+    remote: bool  # the answers come from another process (a server): each is checked against its grammar
 
     def generate(self, prompts: list[str], constraints: Sequence[Any], max_new_tokens: int,
                  sampling: Sampling) -> list[str | RowFailure]:

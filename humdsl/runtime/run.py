@@ -35,6 +35,10 @@ class RunOptions(Settings):
     output: Path
     batch_size: int = 4
     limit: int | None = None  # process at most this many more inputs
+    engine: str = "local"  # or "openai": a server (base_url) runs the model (runtime/openai_engine.py)
+    base_url: str | None = None
+    api_key_env: str | None = None  # the environment variable holding the server's API key
+    concurrency: int = 4  # requests in flight, with the openai engine
 
 
 @dataclass
@@ -102,8 +106,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
         try:
             obj = json.loads(line)
             model = obj.get("model")
-            if model and model not in resolved:
-                resolved[model] = str(Path(model).resolve())
+            if model and model not in resolved:  # a path, or a server's openai:URL/NAME as it is
+                resolved[model] = model if model.startswith("openai:") else str(Path(model).resolve())
             theirs = {"task": obj["task"], "format": obj["format"], "spec hash": obj["spec"]["hash"],
                       "model": resolved[model] if model else None, "decision": obj.get("decision", "greedy"),
                       "prompt style": obj.get("prompt_style", "chat"), "phrasing": obj.get("phrasing", 1),
@@ -159,6 +163,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     opts = resolved
     rows, problems = read_inputs(opts.input, [f["name"] for f in task["inputs"]])
     summary = RunSummary(bad_input=problems, output=opts.output)
+    server = _server(opts, session)  # connected and probed before anything is written
 
     lock = _locked(opts.output)
     try:
@@ -167,7 +172,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
                     "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()}}
         try:
-            identity["model"] = model_name(opts.model)
+            identity["model"] = server.name if server is not None else model_name(opts.model)
         except ModelError:
             pass  # loading it says why, where there is anything to do
         existing = partial if partial.exists() else opts.output
@@ -199,13 +204,16 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 meta[key.replace(" ", "_")] = value
 
         if todo:
-            from .models import load as load_model
+            if server is not None:
+                meta["model"] = server.name
+            else:
+                from .models import load as load_model
 
-            loaded = load_model(opts.model)
-            session.start(loaded)
+                loaded = load_model(opts.model)
+                session.start(loaded)
+                meta["model"] = loaded.name
             decoder = session._decoder()
             summary.decoder = decoder.name
-            meta["model"] = loaded.name
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
             with partial.open("a", encoding="utf-8") as out:
@@ -223,6 +231,25 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     finally:
         lock.__exit__()
     return summary
+
+
+def _server(opts: RunOptions, session: Session):
+    """With --engine openai: the server's decoder, connected and probed, in the session."""
+    if opts.engine == "local":
+        if opts.base_url:
+            raise RunError("--base-url goes with --engine openai")
+        return None
+    if opts.engine != "openai":
+        raise RunError(f"unknown engine {opts.engine!r}; choose local or openai")
+    if not opts.base_url:
+        raise RunError("--engine openai needs --base-url, e.g. http://localhost:8000")
+    if opts.decoder != "auto":
+        raise RunError("--decoder chooses humdsl's own decoding loop; with --engine openai the server decodes")
+    from .openai_engine import OpenAIDecoder, api_key_from
+
+    server = OpenAIDecoder(opts.base_url, opts.model, api_key_from(opts.api_key_env), opts.concurrency)
+    session.use(server)
+    return server
 
 
 def _line(row: dict, outcome: Outcome, meta: dict) -> str:

@@ -168,6 +168,7 @@ class SchemaDecoder:
     input). `schema` is the run's, bounded; `budget` is its token budget."""
 
     accepts = frozenset({JsonSchema})
+    remote = False
 
     def __init__(self, loaded, backend: str, schema: dict, cache: ConstraintCache | None = None):
         import outlines
