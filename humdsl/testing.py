@@ -133,16 +133,21 @@ def check_formats(case: Case, verifier) -> Result:
 
 
 # -- with a model ----------------------------------------------------------------------------------
-def run_tests(cases: list[Case], model: str | None, settings, repeat: int = 1, pass_rate: float = 1.0,
+def run_tests(cases: list[Case], model, settings, repeat: int = 1, pass_rate: float = 1.0,
               batch_size: int = 4, progress=None, cache: ResultCache | None = None) -> list[Result]:
-    """Each test case run `repeat` times through a Session and its expectation checked; a test
+    """Each test case run `repeat` times through a Session and its expectation checked (`model`: a
+    name as humc run takes it, or a server's decoder); a test
     passes when at least `pass_rate` of its runs do. With a cache, a test already run with the
     same task, model, settings and expectation is not run again (and the model not loaded when
     none has to run)."""
     from .runtime.models import load, model_fingerprint
     from .session import Session
 
-    fingerprint = model_fingerprint(model) if cache is not None else ""
+    server = model if hasattr(model, "generate") else None  # a server's decoder (runtime/openai_engine.py)
+    if cache is None:
+        fingerprint = ""
+    else:  # a server's weights cannot be seen from here: its URL and model name stand for them
+        fingerprint = server.name if server is not None else model_fingerprint(model)
     results: dict[int, Result] = {}
     loaded = None
     by_task: dict[str, list[Case]] = {}
@@ -161,9 +166,12 @@ def run_tests(cases: list[Case], model: str | None, settings, repeat: int = 1, p
                 todo.append(case)
         if not todo:
             continue
-        if loaded is None:
-            loaded = load(model)
-        session.start(loaded)
+        if server is not None:
+            session.use(server)
+        else:
+            if loaded is None:
+                loaded = load(model)
+            session.start(loaded)
         rows = [{**case.entry["input"], "id": f"{case.id}#{k}"} for case in todo for k in range(repeat)]
         outcomes = []
         for i in range(0, len(rows), batch_size):

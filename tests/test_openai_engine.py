@@ -176,3 +176,11 @@ def test_a_budget_past_the_servers_context_is_left_to_the_grammar(tmp_path):
         server.requests.clear()
         assert dec.generate(["a"], [grammar], 3000, Sampling())[0] in ("yes", "no")
         assert [b.get("max_tokens") for b in server.requests] == [3000, None]  # refused, then without
+
+
+def test_humc_test_runs_the_tests_on_a_server(tmp_path):
+    with FakeServer() as server:
+        r = humc("test", SPEC, "--task", "conll03", "--engine", "openai", "--base-url", server.url)
+    line = next(x for x in r.output.splitlines() if "[model]" in x)
+    assert "test conll03/match_report [model]" in line and "/1 runs)" in line, r.output
+    assert any("Lyon beat Porto" in b["messages"][0]["content"] for b in server.requests)

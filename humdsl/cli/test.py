@@ -18,14 +18,20 @@ import click
               help="Share of a test's runs that must pass.")
 @click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(min=0.0), help="0 is greedy.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "openai"]),
+              help="openai: run the tests on an OpenAI-compatible server (vLLM) at --base-url, as humc run does.")
+@click.option("--base-url", "base_url", help="With --engine openai: the server.")
+@click.option("--api-key-env", "api_key_env", help="With --engine openai: the environment variable holding its API key.")
 @click.option("--no-cache", is_flag=True, help="Run every test on the model again, even where the same task, "
               "test, model and settings have a cached result.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write the results as JUnit XML.")
-def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, no_cache, junit_path) -> None:
+def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, engine, base_url, api_key_env, no_cache,
+             junit_path) -> None:
     """Check a spec's examples and tests: each is written in every format of its task, read back
     and accepted by the format's grammar; with --model each test is also run and its `expect`,
     `includes` or `excludes` checked. Exit 0 when all pass, 1 when one fails, 5 when there is
     nothing to check."""
+    from ..errors import UsageError
     from ..outputs import write_atomic
     from ..session import Settings
     from ..synth.verify import Verifier
@@ -40,6 +46,12 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, no_cache,
         verifier = verifiers.setdefault(id(case.task), Verifier(exact=True))
         report.results.append(check_formats(case, verifier))
     tests = [c for c in cases if c.keyword == "test"]
+    if engine == "openai":
+        if not base_url:
+            raise UsageError("--engine openai needs --base-url, e.g. http://localhost:8000")
+        from ..runtime.openai_engine import OpenAIDecoder, api_key_from
+
+        model = OpenAIDecoder(base_url, model, api_key_from(api_key_env)) if tests else model
     if model and tests:
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
