@@ -42,13 +42,17 @@ def _help(name: str) -> str:
               "(a format left out weighs 1).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, at most one per core (the output does not change).")
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="ray: the examples synthesised by --jobs Ray actors, on a local Ray cluster or --address "
+                   "(the corpus is the same, byte for byte).")
+@click.option("--address", help="With --engine ray: an existing Ray cluster, e.g. ray://head:10001 or auto.")
 @click.option("--shard", help="I/N: make only every N-th example, starting with the I-th (1-based).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
               help="Write report.json and PNG charts into this folder.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line or failed instance.")
 @click.option("--exact", is_flag=True, help="Verify each answer with its own per-input grammar (slower).")
 def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
-          hard_negative_ratio, few_shot, max_guidelines, max_rules, format_weights, jobs, shard, report_dir,
+          hard_negative_ratio, few_shot, max_guidelines, max_rules, format_weights, jobs, engine, address, shard, report_dir,
           strict, exact) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
     instances with varied phrasings, label batches, guidelines, rules and formats."""
@@ -64,7 +68,8 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
                                             ("--hard-negative-ratio", hard_negative_ratio),
                                             ("--few-shot", few_shot), ("--max-guidelines", max_guidelines),
                                             ("--max-rules", max_rules), ("--format-weights", format_weights),
-                                            ("--shard", shard)) if v is not None])
+                                            ("--shard", shard), ("--address", address),
+                                            ("--engine", None if engine == "local" else engine)) if v is not None])
     for flag, value in (("--task", task), ("--data", data)):
         if value is None:
             usage_error(f"synth needs {flag} (or --corpus NAME)")
@@ -77,8 +82,10 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     _exit_cleanly_on_sigterm()
     if format_weights:
         policy["format_weights"] = _weights(format_weights)
+    if address and engine != "ray":
+        usage_error("--address goes with --engine ray")
     opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
-                        parse_shard(shard) if shard else None, strict, exact, policy)
+                        parse_shard(shard) if shard else None, strict, exact, policy, engine, address)
     summary = synthesise(spec, opts, progress=tty_progress)  # GrammarInvalid: a compiler bug (exit 3)
     if sys.stderr.isatty():
         click.echo("", err=True)

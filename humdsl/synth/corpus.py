@@ -43,6 +43,8 @@ class SynthOptions:
     strict: bool = False
     exact: bool = False  # verify every answer with its own per-input grammar
     policy: dict = field(default_factory=dict)  # command-line overrides of the spec's synth block
+    engine: str = "local"  # or "ray": the chunks made by Ray actors (ray_engine.py)
+    address: str | None = None  # an existing Ray cluster; None: a local one
 
 
 KEPT_PROBLEMS = 1000  # problem lines kept in memory; the rest are only counted
@@ -171,6 +173,12 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
 def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[str, Stats, list[str]]]:
     """Per-chunk results in source order, with at most a few chunks in flight per process."""
     chunks = _chunks(numbered, CHUNK)
+    if opts.engine == "ray":
+        from .ray_engine import ray_results
+
+        yield from ray_results(task_ir, policy, opts.seed, opts.exact, str(opts.data), chunks, opts.jobs,
+                               opts.address)
+        return
     if opts.jobs <= 1:
         synth = Synthesiser(task_ir, policy, opts.seed, opts.exact, str(opts.data))
         for chunk in chunks:
@@ -204,8 +212,10 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
         raise SynthError("; ".join(bad))
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
-    # More processes than cores only costs memory (each holds the spec and its grammars).
-    opts.jobs = min(opts.jobs, os.cpu_count() or 1)
+    # More processes than cores only costs memory (each holds the spec and its grammars); a Ray
+    # cluster's cores are its own.
+    if opts.engine != "ray":
+        opts.jobs = min(opts.jobs, os.cpu_count() or 1)
     if opts.data.is_dir():
         raise SynthError(f"cannot read {opts.data}: it is a folder; give a dataset file")
     if not opts.data.is_file():

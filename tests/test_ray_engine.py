@@ -1,0 +1,44 @@
+"""humc synth --engine ray: Ray actors on a local cluster make the corpus `--jobs` makes locally,
+byte for byte."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from humdsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "examples" / "support_tickets.hum"
+DATA = ROOT / "examples" / "data" / "tickets_entities.gold.jsonl"
+
+
+def humc(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'humdsl[ray]'")
+def test_ray_actors_make_the_local_corpus_byte_for_byte(tmp_path):
+    import json
+
+    from humdsl.synth.corpus import CHUNK
+
+    lines = [json.loads(x) for x in DATA.read_text(encoding="utf-8").splitlines()]
+    data = tmp_path / "data.jsonl"  # enough examples for several chunks, so both actors work
+    data.write_text("".join(json.dumps({**x, "id": f"{x['id']}-{n}"}) + "\n"
+                            for n in range(3 * CHUNK // len(lines) + 1) for x in lines), encoding="utf-8")
+    local = tmp_path / "local.jsonl"
+    r = humc("synth", SPEC, "--task", "ticket_entities", "--data", data, "--out", local, "--seed", "4")
+    assert r.exit_code == 0, r.output
+    for jobs in ("1", "2"):
+        out = tmp_path / f"ray{jobs}.jsonl"
+        r = humc("synth", SPEC, "--task", "ticket_entities", "--data", data, "--out", out, "--seed", "4",
+                 "--engine", "ray", "--jobs", jobs)
+        assert r.exit_code == 0, r.output
+        assert out.read_bytes() == local.read_bytes()
+
+
+def test_ray_options_go_together():
+    r = humc("synth", SPEC, "--task", "ticket_entities", "--data", DATA, "--out", "/tmp/x.jsonl",
+             "--address", "auto")
+    assert r.exit_code == 2 and "--address goes with --engine ray" in r.output
