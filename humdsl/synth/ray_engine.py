@@ -10,6 +10,7 @@ adapter; the actors keep the adapters and the memory bound of the local path.)
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 from ..errors import HumError
@@ -30,9 +31,9 @@ def ray_results(task_ir: dict, policy, seed: int, exact: bool, data_path: str, c
     if not ray.is_initialized():
         try:
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise RayError(f"cannot start or reach the Ray cluster{f' at {address}' if address else ''}: {e}") from None
         started_here = True
@@ -42,7 +43,7 @@ def ray_results(task_ir: dict, policy, seed: int, exact: bool, data_path: str, c
         pending: list = []
         turn = 0
         for chunk in chunks:
-            pending.append(actors[turn % workers].run.remote(chunk))
+            pending.append(getattr(actors[turn % workers], "run").remote(chunk))  # Ray's handle: typed loosely
             turn += 1
             if len(pending) >= 2 * workers:  # bounded: the dataset is never read ahead in full
                 yield ray.get(pending.pop(0))
