@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..outputs import new_partial
-from .instances import Synthesiser
+from .instances import Synthesiser, chunk_result
 from .policy import Policy
 from .stats import Stats
 
@@ -129,21 +129,7 @@ def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_pat
 
 def _work(chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
     assert _worker is not None  # the pool runs _init_worker in each worker first
-    return _chunk_result(_worker, chunk)
-
-
-def _chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
-    """A chunk's corpus text, counts and problems, merged where they are made: a worker sends
-    back one string and one Stats per chunk rather than a list and a Stats per example."""
-    text: list[str] = []
-    stats = Stats()
-    problems: list[str] = []
-    for ordinal, ex in chunk:
-        lines, example_stats, example_problems = synth.example(ex, ordinal)
-        text.extend(line + "\n" for line in lines)
-        stats.add(example_stats)
-        problems.extend(example_problems)
-    return "".join(text), stats, problems
+    return chunk_result(_worker, chunk)
 
 
 def _guarded(examples: Iterator[dict], data: Path, adapter: str) -> Iterator[dict]:
@@ -182,7 +168,7 @@ def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[str, Stats, list
     if opts.jobs <= 1:
         synth = Synthesiser(task_ir, policy, opts.seed, opts.exact, str(opts.data))
         for chunk in chunks:
-            yield _chunk_result(synth, chunk)
+            yield chunk_result(synth, chunk)
         return
     import multiprocessing as mp
 

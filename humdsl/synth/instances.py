@@ -193,3 +193,17 @@ def short_location(where: str, data_path: str | None) -> str:
         return Path(data_path).name + where[len(data_path):]
     path, sep, rest = where.partition(":")
     return Path(path).name + sep + rest if sep and "/" in path else where
+
+
+def chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str, Stats, list[str]]:
+    """A chunk's corpus text, counts and problems, merged where they are made: a worker sends
+    back one string and one Stats per chunk rather than a list and a Stats per example."""
+    text: list[str] = []
+    stats = Stats()
+    problems: list[str] = []
+    for ordinal, ex in chunk:
+        lines, example_stats, example_problems = synth.example(ex, ordinal)
+        text.extend(line + "\n" for line in lines)
+        stats.add(example_stats)
+        problems.extend(example_problems)
+    return "".join(text), stats, problems

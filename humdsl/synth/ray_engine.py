@@ -63,6 +63,6 @@ class _Synth:
         self.synth = Synthesiser(task_ir, policy, seed, exact, data_path)
 
     def run(self, chunk: list) -> tuple:
-        from .corpus import _chunk_result
+        from .instances import chunk_result
 
-        return _chunk_result(self.synth, chunk)
+        return chunk_result(self.synth, chunk)
