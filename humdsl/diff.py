@@ -43,16 +43,27 @@ class Change:
 
 @dataclass
 class Side:
-    """One version of a spec file: its tasks' IR and the line of each part."""
-    file: str
+    """One version of some spec files: their tasks' IR, the file of each, and the line of each part."""
     irs: dict[str, dict]
+    files: dict[str, str]  # task -> the file it is declared in, as shown
     lines: dict[tuple[str, str], int]  # (task, part) -> line, part "" for the task itself
+
+    def merge(self, other: "Side") -> None:
+        """Another file's tasks into this side (tasks are compared by name, whichever file holds
+        them, so that moving a spec keeps its tasks' changes); DiffError for a name in two files."""
+        for name in other.irs:
+            if name in self.irs:
+                raise DiffError(f"task '{name}' is declared in both {self.files[name]} and {other.files[name]}: "
+                                f"compare those files one at a time")
+        self.irs.update(other.irs)
+        self.files.update(other.files)
+        self.lines.update(other.lines)
 
 
 def load_side(path: Path | None, shown: str) -> Side:
     """A spec version; an absent file is a spec with no task (all added, or all removed)."""
     if path is None or not path.exists():
-        return Side(shown, {}, {})
+        return Side({}, {}, {})
     from .compiler import check_paths, lower
     from .diagnostics import render_text
 
@@ -69,7 +80,8 @@ def load_side(path: Path | None, shown: str) -> Side:
                 part = f"{keyword} {name.text}" if name is not None and hasattr(name, "text") else keyword
                 lines.setdefault((model.name, part), node.span.line)
                 lines.setdefault((model.name, keyword), node.span.line)
-    return Side(shown, lower(result), lines)
+    irs = lower(result)
+    return Side(irs, {name: shown for name in irs}, lines)
 
 
 def diff_sides(old: Side, new: Side) -> list[Change]:
@@ -80,13 +92,16 @@ def diff_sides(old: Side, new: Side) -> list[Change]:
         elif name not in old.irs:
             changes.append(_at(new, name, "", Change("safe", name, "task", "task added", added=True)))
         else:
+            if old.files[name] != new.files[name]:
+                changes.append(_at(new, name, "", Change("safe", name, "task", f"task moved from {old.files[name]}")))
             changes += [_at(new, name, part, c) for part, c in _task_changes(name, old.irs[name], new.irs[name])]
     return changes
 
 
 def _at(side: Side, task: str, part: str, change: Change) -> Change:
     line = side.lines.get((task, part)) or side.lines.get((task, part.split(" ")[0])) or side.lines.get((task, ""), 0)
-    return Change(change.severity, change.task, change.what, change.message, side.file, line, change.added)
+    return Change(change.severity, change.task, change.what, change.message, side.files.get(task, ""), line,
+                  change.added)
 
 
 def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
@@ -101,9 +116,10 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
         add("breaking", "labels", "multilabel", "labels per answer changed (one / several): records no longer fit")
     if a.get("about") != b.get("about"):
         add("dangerous", "about", "about", "'about' changed: the prompt says something else")
-    _named(add, "labels", "label", a.get("labels") or [], b.get("labels") or [], key="code")
-    _named(add, "labels", "type", a.get("types") or [], b.get("types") or [], key="code")
-    _named(add, "labels", "role", a.get("roles") or [], b.get("roles") or [], key="code")
+    names = _writes_names(b)
+    _named(add, "labels", "label", a.get("labels") or [], b.get("labels") or [], key="code", writes_names=names)
+    _named(add, "labels", "type", a.get("types") or [], b.get("types") or [], key="code", writes_names=names)
+    _named(add, "labels", "role", a.get("roles") or [], b.get("roles") or [], key="code", writes_names=names)
     _named(add, "input", "input", a.get("inputs") or [], b.get("inputs") or [], key="name")
     _fields(add, a.get("fields") or [], b.get("fields") or [])
     _paraphrases(add, "instruction", "instruction", "the instruction", a.get("instructions") or [],
@@ -124,9 +140,14 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
     return out
 
 
-def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str) -> None:
-    """Labels, types, roles, inputs: by code (or name); a declared rename (renamed_from) as one."""
+def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str, writes_names: bool = False) -> None:
+    """Labels, types, roles, inputs: by code (or name); a declared rename (renamed_from) as one.
+    `writes_names`: a format of the task writes these labels' natural names into its answers."""
     a, b = {x[key]: x for x in old}, {x[key]: x for x in new}
+    common = [k for k in a if k in b]
+    if common != [k for k in b if k in a]:
+        add("dangerous", part, f"{noun}s", f"the order of the {noun}s changed (prompts, grammars and formats "
+            f"keyed by {noun} list them in order)")
     renamed = {was: k for k, x in b.items() if k not in a for was in x.get("renamed_from") or [] if was in a
                and was not in b}
     for k in a:
@@ -147,13 +168,28 @@ def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str
             continue
         x, y = a[k], b[k]
         if x.get("name") != y.get("name"):
-            add("dangerous", part, f"{noun} {k}", f"{noun} {k} is now shown as {y.get('name')!r} "
-                f"(was {x.get('name')!r})")
+            if writes_names:
+                add("breaking", part, f"{noun} {k}", f"{noun} {k} is now written {y.get('name')!r} (was "
+                    f"{x.get('name')!r}): answers of the formats that write names no longer parse")
+            else:
+                add("dangerous", part, f"{noun} {k}", f"{noun} {k} is now shown as {y.get('name')!r} "
+                    f"(was {x.get('name')!r})")
         _paraphrases(add, part, f"{noun} {k}", f"the description of {noun} {k}", x.get("descriptions") or [],
                      y.get("descriptions") or [])
         for extra in ("head", "tail", "roles"):
             if x.get(extra) != y.get(extra):
                 add("breaking", part, f"{noun} {k}", f"{noun} {k}: its {extra} changed: records may no longer fit")
+
+
+def _writes_names(task: dict) -> bool:
+    """Does a format of the task write labels by their natural names (a `{type.name}` hole)?"""
+    return any(".name" in json.dumps(f.get("decl", {})) for f in task.get("formats") or [])
+
+
+def _reordered(add, part: str, noun: str, old: list, new: list) -> None:
+    common = [k for k in old if k in new]
+    if common != [k for k in new if k in old]:
+        add("dangerous", part, f"{noun}s", f"the order of the {noun}s changed (prompts show them in order)")
 
 
 def _paraphrases(add, part: str, what: str, subject: str, old: list[str], new: list[str]) -> None:
@@ -186,6 +222,7 @@ def _fields(add, old: list[dict], new: list[dict]) -> None:
 
 def _guidelines(add, old: list[dict], new: list[dict]) -> None:
     a, b = {g["id"]: g for g in old}, {g["id"]: g for g in new}
+    _reordered(add, "guideline", "guideline", list(a), list(b))
     for k in a:
         if k not in b:
             add("dangerous", f"guideline {k}", f"guideline {k}", f"guideline {k} removed")
@@ -201,6 +238,7 @@ def _guidelines(add, old: list[dict], new: list[dict]) -> None:
 
 def _rules(add, old: list[dict], new: list[dict]) -> None:
     a, b = {r["id"]: r for r in old}, {r["id"]: r for r in new}
+    _reordered(add, "prefer", "rule", list(a), list(b))
     enforced = ("grammar", "parser")
     for k in a:
         if k not in b:
@@ -215,12 +253,22 @@ def _rules(add, old: list[dict], new: list[dict]) -> None:
                 add("dangerous", "prefer", f"rule {name}", f"rule {name} added", added=True)
             continue
         if a[k].get("effect") != b[k].get("effect") or a[k]["enforced_by"] != b[k]["enforced_by"]:
-            severity = "breaking" if b[k]["enforced_by"] in enforced else "dangerous"
+            severity = "breaking" if b[k]["enforced_by"] in enforced and not _loosened(a[k], b[k]) else "dangerous"
             add(severity, "prefer", f"rule {name}", f"rule {name}: what it enforces changed "
                 f"({json.dumps((a[k].get('effect') or {}).get('args'))} -> "
                 f"{json.dumps((b[k].get('effect') or {}).get('args'))})")
         _paraphrases(add, "prefer", f"rule {name}", f"the text of rule {name}", a[k].get("texts") or [],
                      b[k].get("texts") or [])
+
+
+def _loosened(a: dict, b: dict) -> bool:
+    """A bound raised (max_items(3) -> max_items(5)): what fitted before still fits."""
+    ea, eb = a.get("effect") or {}, b.get("effect") or {}
+    if ea.get("name") != eb.get("name") or not str(eb.get("name", "")).startswith("max_"):
+        return False
+    x, y = ea.get("args") or {}, eb.get("args") or {}
+    return x.keys() == y.keys() and all(isinstance(y[k], (int, float)) and isinstance(x[k], (int, float))
+                                        and y[k] >= x[k] for k in x)
 
 
 def _formats(add, old: list[dict], new: list[dict]) -> None:
@@ -244,13 +292,15 @@ def _formats(add, old: list[dict], new: list[dict]) -> None:
 
 def _entries(add, noun: str, old: list[dict], new: list[dict], severity: str, why: str) -> None:
     a, b = {e["id"]: e for e in old}, {e["id"]: e for e in new}
+    if severity == "dangerous":  # examples: prompts show them in order
+        _reordered(add, noun, noun, list(a), list(b))
     tail = f" ({why})" if why else ""
     for k in a:
         if k not in b:
             add(severity, noun, f"{noun} {k}", f"{noun} {k} removed{tail}")
     for k in b:
-        if k not in a:
-            add(severity, f"{noun} {k}", f"{noun} {k}", f"{noun} {k} added{tail}", added=True)
+        if k not in a:  # a test added asks no more than a patch: nothing made before goes stale
+            add(severity, f"{noun} {k}", f"{noun} {k}", f"{noun} {k} added{tail}", added=severity != "safe")
         elif a[k] != b[k]:
             add(severity, f"{noun} {k}", f"{noun} {k}", f"{noun} {k} changed{tail}")
 
@@ -266,21 +316,32 @@ def required_bump(changes: list[Change]) -> str:
     return need
 
 
+def _precedence(version: str) -> tuple | None:
+    """Semantic versioning's order of versions (build metadata ignored), or None where it is not one."""
+    from .semantic.tasks import SEMVER
+
+    m = SEMVER.match(version)
+    if not m:
+        return None
+    pre = m.group(4)
+    parts = tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in pre.split(".")) if pre else ()
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))), (0 if pre else 1, parts)
+
+
 def actual_bump(old: str, new: str) -> str | None:
-    """The bump from `old` to `new` (none where equal), or None where either is not X.Y.Z or the
-    version went down."""
-    try:
-        a = tuple(int(x) for x in old.split("."))
-        b = tuple(int(x) for x in new.split("."))
-    except ValueError:
+    """The bump from `old` to `new` (none where equal), or None where either is not a semantic
+    version or the version went down. A change to or between pre-releases of the same version is
+    a "pre-release" bump: they promise nothing, so any increase will do."""
+    a, b = _precedence(old), _precedence(new)
+    if a is None or b is None or b < a:
         return None
-    if len(a) != 3 or len(b) != 3 or b < a:
-        return None
-    if b[0] > a[0]:
+    if b[0][0] > a[0][0]:
         return "major"
-    if b[1] > a[1]:
+    if b[0][1] > a[0][1]:
         return "minor"
-    return "patch" if b[2] > a[2] else "none"
+    if b[0][2] > a[0][2]:
+        return "patch"
+    return "none" if b == a else "pre-release"
 
 
 def version_problems(old: Side, new: Side, changes: list[Change]) -> list[Change]:
@@ -291,12 +352,15 @@ def version_problems(old: Side, new: Side, changes: list[Change]) -> list[Change
         mine = [c for c in changes if c.task == name]
         need = required_bump(mine)
         was, now = old.irs[name]["version"], new.irs[name]["version"]
-        if any(a["version"] == now for a in new.irs[name].get("approvals", [])) and was != now:
-            continue  # the spec says these changes are intended at this version
         got = actual_bump(was, now)
+        approved = any(a["version"] == now for a in new.irs[name].get("approvals", []))
         if got is None:
             problem = f"version {was} -> {now} is not a semver increase"
-        elif ORDER[got] < ORDER[need]:
+        elif approved and got != "none":
+            continue  # the spec says these changes are intended at this version
+        elif got == "pre-release":
+            continue  # pre-releases promise nothing: any increase will do
+        elif got != "pre-release" and ORDER[got] < ORDER[need]:
             bumped = f"{was} was not bumped" if got == "none" else f"{was} -> {now} is a {got} bump"
             problem = f"version {bumped}; these changes need a {need} bump"
         else:
@@ -312,5 +376,14 @@ def as_json(changes: list[Change]) -> str:
 def github(changes: list[Change]) -> str:
     """GitHub Actions workflow commands: each change annotates its line in the pull request."""
     level = {"breaking": "error", "version": "error", "dangerous": "warning", "safe": "notice"}
-    return "".join(f"::{level[c.severity]} file={c.file},line={c.line},title=humc diff: {c.severity}::"
-                   f"task {c.task}: {c.message}\n" for c in changes)
+    return "".join(f"::{level[c.severity]} file={_prop(c.file)},line={c.line},title=humc diff: {c.severity}::"
+                   f"{_data(f'task {c.task}: {c.message}')}\n" for c in changes)
+
+
+def _data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub asks: spec text cannot start a command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")

@@ -27,6 +27,8 @@ def _git(args: list[str], cwd: Path) -> bytes:
 
 def repo_root(path: Path) -> Path:
     folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:  # a path deleted in the working tree
+        folder = folder.parent
     try:
         out = _git(["rev-parse", "--show-toplevel"], folder.resolve())
     except GitError:
@@ -35,11 +37,34 @@ def repo_root(path: Path) -> Path:
 
 
 def export(root: Path, rev: str, dest: Path) -> None:
-    """The repository's tree at `rev`, written into `dest`."""
+    """The .hum files of the repository's tree at `rev`, written into `dest` (specs import only
+    .hum files; nothing else is needed, and nothing else is written)."""
     try:
         _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
     except GitError:
         raise GitError(f"unknown revision {rev!r} in {root}") from None
-    data = _git(["archive", "--format=tar", rev], root)
+    listed = _git(["ls-tree", "-r", "--name-only", "-z", rev], root).decode("utf-8").split("\0")
+    specs = [p for p in listed if p.endswith(".hum")]
+    dest.mkdir(parents=True, exist_ok=True)
+    if not specs:
+        return
+    data = _git(["archive", "--format=tar", rev, "--", *specs], root)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+        tar.extractall(dest, filter=_regular_files)
+
+
+def _regular_files(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """Plain files and folders inside `dest` only: a link (or a name escaping it) is left out."""
+    if not (member.isfile() or member.isdir()):
+        return None
+    try:
+        return tarfile.data_filter(member, path)
+    except tarfile.FilterError:
+        return None
+
+
+def tracked_specs(root: Path, folder: Path) -> list[Path]:
+    """The .hum files under `folder` that git knows or would add (tracked, or untracked and not
+    ignored): a virtual environment's copy of the standard library is not a spec of the project."""
+    out = _git(["ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", str(folder)], root)
+    return sorted({root / p for p in out.decode("utf-8").split("\0") if p.endswith(".hum")})

@@ -119,10 +119,10 @@ def read_lock(path: Path) -> Lock:
         if not line.strip():
             continue
         if line.startswith("spec "):
-            parts = line.split(" ")
-            if len(parts) != 3:
+            head, _, spec_hash = line[len("spec "):].rpartition(" ")  # a path may hold spaces
+            if not head or not spec_hash:
                 raise LockError(f"{path}:{n}: a spec line is `spec PATH HASH`")
-            current = lock.specs[parts[1]] = SpecLock(parts[1], parts[2])
+            current = lock.specs[head] = SpecLock(head, spec_hash)
         elif current is not None and line.startswith(("  task ", "    format ")):
             current.lines.append(line)
         else:
@@ -180,7 +180,8 @@ def _pairs(a: list[str], b: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    """The spec's path from the lock's folder (with ../ where it is outside), so that the lock
+    works in every checkout."""
+    import os
+
+    return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()

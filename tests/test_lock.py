@@ -76,3 +76,19 @@ def test_a_foreign_file_is_not_overwritten_and_a_missing_lock_is_explained(tmp_p
     broken.write_text("task t : classify {\n", encoding="utf-8")
     r = humc("lock", broken, "--lock", project / "humc.lock")
     assert r.exit_code == 1 and "broken.hum has errors" in r.output and not (project / "humc.lock").exists()
+
+
+def test_paths_with_spaces_and_outside_the_lock_folder_round_trip(tmp_path):
+    (tmp_path / "my specs").mkdir()
+    shutil.copy(ROOT / "specs" / "classify.hum", tmp_path / "my specs" / "classify.hum")
+    (tmp_path / "project").mkdir()
+    lock = tmp_path / "project" / "humc.lock"
+    assert humc("lock", tmp_path / "my specs", "--lock", lock).exit_code == 0
+    assert "spec ../my specs/classify.hum " in lock.read_text(encoding="utf-8")
+    r = humc("lock", "--check", "--lock", lock)
+    assert r.exit_code == 0, r.output
+
+
+def test_an_unwritable_lock_is_one_line():
+    r = humc("lock", ROOT / "specs" / "classify.hum", "--lock", "/proc/humc.lock")
+    assert r.exit_code == 1 and r.output.startswith("humc: cannot use") and "internal error" not in r.output

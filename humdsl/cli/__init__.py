@@ -24,6 +24,10 @@ class Humc(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as e:  # a file the command could not read or write: the user's to fix
+            where = f" {e.filename}" if e.filename else ""
+            click.echo(f"humc: cannot use{where}: {e.strerror or e}", err=True)
+            ctx.exit(1)
         except Exception as e:  # a bug: one line, and the traceback on request
             if os.environ.get("HUMC_DEBUG"):
                 raise

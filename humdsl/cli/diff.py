@@ -25,11 +25,15 @@ def diff_cmd(paths, rev, rev2, as_json, github, check_version, fail_on) -> None:
     [PATH...]` (git). Each change of labels, descriptions, guidelines, rules, instructions, formats,
     examples and tests is classed: breaking (records made before may no longer fit), dangerous
     (they fit, but what the model is asked changed) or safe."""
-    from ..diff import Change, as_json as to_json, diff_sides, github as to_github, load_side, version_problems
+    from ..diff import Change, DiffError, Side, load_side, version_problems
+    from ..diff import as_json as to_json
+    from ..diff import diff_sides
+    from ..diff import github as to_github
     from .common import usage_error
 
     if rev2 and not rev:
         usage_error("--to goes with --against")
+    old, new = Side({}, {}, {}), Side({}, {}, {})
     with tempfile.TemporaryDirectory(prefix="humc-diff-") as tmp:
         if rev:
             pairs = _revision_pairs(list(paths) or ["."], rev, rev2, Path(tmp))
@@ -37,14 +41,20 @@ def diff_cmd(paths, rev, rev2, as_json, github, check_version, fail_on) -> None:
             if len(paths) != 2:
                 usage_error("give two files or folders to compare (OLD NEW), or --against REV")
             pairs = _path_pairs(Path(paths[0]), Path(paths[1]))
-        changes: list[Change] = []
-        problems: list[Change] = []
+        # Every file of each side first, then tasks compared by name: a spec moved to another
+        # file keeps its tasks' changes.
         for old_path, new_path, shown in pairs:
-            old, new = load_side(old_path, shown), load_side(new_path, shown)
-            found = diff_sides(old, new)
-            changes += found
-            if check_version:
-                problems += version_problems(old, new, found)
+            try:
+                old.merge(load_side(old_path, shown))
+            except DiffError as e:
+                if not str(e).startswith(shown):
+                    raise
+                # a spec that had errors then cannot be compared; one with errors now is an error
+                click.echo(f"humc: warning: {shown} had errors in {rev or paths[0]}: its tasks there are "
+                           f"not compared (they count as added)", err=True)
+            new.merge(load_side(new_path, shown))
+        changes: list[Change] = diff_sides(old, new)
+        problems: list[Change] = version_problems(old, new, changes) if check_version else []
     ordered = sorted(changes, key=lambda c: (c.file, c.line, c.task))
     if as_json:
         click.echo(to_json(ordered + problems))
@@ -77,34 +87,37 @@ def _path_pairs(old: Path, new: Path) -> list[tuple[Path | None, Path | None, st
 def _folder_pairs(old: Path, new: Path, shown_root: Path) -> list[tuple[Path | None, Path | None, str]]:
     rel = sorted({p.relative_to(old) for p in old.rglob("*.hum")} | {p.relative_to(new) for p in new.rglob("*.hum")})
     return [((old / r) if (old / r).exists() else None, (new / r) if (new / r).exists() else None,
-             str(shown_root / r)) for r in rel]
+             str((shown_root if (new / r).exists() else old) / r)) for r in rel]
 
 
 def _revision_pairs(paths: list[str], rev: str, rev2: str | None, tmp: Path):
-    from ..gitrev import export, repo_root
+    from ..errors import UsageError
+    from ..gitrev import GitError, export, repo_root, tracked_specs
 
     root = repo_root(Path(paths[0]))
     export(root, rev, tmp / "old")
-    newer = root
     if rev2:
         export(root, rev2, tmp / "new")
-        newer = tmp / "new"
     pairs = []
     for given in paths:
         target = Path(given).resolve()
         try:
             rel = target.relative_to(root.resolve())
         except ValueError:
-            from ..gitrev import GitError
-
             raise GitError(f"{given} is not in the repository at {root}") from None
-        shown = Path(given)
-        old_at, new_at = tmp / "old" / rel, newer / rel
-        if old_at.is_dir() or new_at.is_dir() or not (old_at.suffix == ".hum" or new_at.suffix == ".hum"):
-            old_at.mkdir(parents=True, exist_ok=True) if not old_at.exists() else None
-            new_dir = new_at if new_at.exists() else tmp / "empty"
-            new_dir.mkdir(parents=True, exist_ok=True)
-            pairs += _folder_pairs(old_at, new_dir, shown)
+        old_at = tmp / "old" / rel
+        new_at = (tmp / "new" / rel) if rev2 else target
+        if not old_at.exists() and not new_at.exists():
+            raise UsageError(f"{given} is in neither {rev} nor {rev2 or 'the working tree'}")
+        if old_at.is_file() or new_at.is_file() or given.endswith(".hum"):
+            pairs.append((old_at if old_at.exists() else None, new_at if new_at.exists() else None, given))
+            continue
+        old_files = {p.relative_to(old_at) for p in old_at.rglob("*.hum")} if old_at.is_dir() else set()
+        if rev2:
+            new_files = {p.relative_to(new_at) for p in new_at.rglob("*.hum")} if new_at.is_dir() else set()
         else:
-            pairs.append((old_at if old_at.exists() else None, new_at if new_at.exists() else None, str(shown)))
+            new_files = {p.relative_to(target) for p in tracked_specs(root, target)} if target.is_dir() else set()
+        for r in sorted(old_files | new_files):
+            pairs.append(((old_at / r) if r in old_files else None, (new_at / r) if r in new_files else None,
+                          str(Path(given) / r)))
     return pairs
