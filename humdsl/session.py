@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .constraints import GrammarInvalid
 from .errors import HumError
 from .formats import FormatParseError, InputTooLarge, build
 from .formats.reasoning import REASON_MARK, with_reasoning
 from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
 from .prompts import PromptChoice, prompt_text
-from .runtime.protocol import AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling
+from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
+                               row_seed)
 from .shots import Shots
 
 if TYPE_CHECKING:
@@ -223,9 +225,11 @@ class Session:
             except InputTooLarge as e:
                 refused[row["id"]] = f"the input was refused: {e}"
         live = [r for r in rows if r["id"] not in refused]
+        seed = self.settings.seed
+        sampling = Sampling(self.settings.temperature, self.settings.top_p, seed,
+                            None if seed is None else tuple(row_seed(seed, str(r["id"])) for r in live))
         texts = decoder.generate([prompts[r["id"]] for r in live], [constraints[r["id"]] for r in live],
-                                      self.budget(live), Sampling(self.settings.temperature, self.settings.top_p,
-                                                                  self.settings.seed)) if live else []
+                                 self.budget(live), sampling) if live else []
         decoded = dict(zip([r["id"] for r in live], texts))
         return [_refused(refused[r["id"]]) if r["id"] in refused else self._parsed(r, decoded[r["id"]])
                 for r in rows]
@@ -281,7 +285,10 @@ class Session:
                 out.reasoning, text = split_reasoning(text)
                 out.raw = text
             if self._decoder().remote and not self._uses_schema():  # a server's answer: held to its grammar here
-                problem = self._verifier().problem(self.fmt, text, self.labels, row["text"])
+                try:
+                    problem = self._verifier().problem(self.fmt, text, self.labels, row["text"])
+                except GrammarInvalid as e:
+                    problem = f"its grammar for this input could not be built ({str(e).splitlines()[0]})"
                 if problem:
                     raise FormatParseError(f"the server's answer is not in the format's grammar: {problem}", 0)
             out.record = self.fmt.parse(text, batch=self.labels, source=row["text"])
@@ -297,7 +304,7 @@ class Session:
         if self._checker is None:
             from .synth.verify import Verifier
 
-            self._checker = Verifier(exact=True)
+            self._checker = Verifier()  # inline answers on their input's DAG: no grammar too large to build
         return self._checker
 
     def _decided(self, row: dict) -> Outcome:

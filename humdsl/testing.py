@@ -107,6 +107,7 @@ def _shown(path: Path) -> str:
 def check_formats(case: Case, verifier) -> Result:
     """The case's record written in every format of its task, read back and accepted by the
     format's grammar for its input."""
+    from .constraints import GrammarInvalid
     from .formats import FormatUnfit, InputTooLarge, Unrenderable, build
 
     whole = case.entry.get("output") or case.entry.get("expect")
@@ -123,6 +124,8 @@ def check_formats(case: Case, verifier) -> Result:
                 problem = verifier.problem(fmt, answer, None, text)
             except (Unrenderable, FormatUnfit) as e:
                 problem = f"it cannot be written: {e}"
+            except GrammarInvalid as e:  # llguidance cannot hold the grammar for this input
+                problem = f"its grammar for this input could not be built ({str(e).splitlines()[0]})"
             except InputTooLarge:
                 break  # the input is too long for this format's grammar: nothing to hold it to
             if problem:
@@ -134,7 +137,7 @@ def check_formats(case: Case, verifier) -> Result:
 
 # -- with a model ----------------------------------------------------------------------------------
 def run_tests(cases: list[Case], model, settings, repeat: int = 1, pass_rate: float = 1.0,
-              batch_size: int = 4, progress=None, cache: ResultCache | None = None) -> list[Result]:
+              progress=None, cache: ResultCache | None = None) -> list[Result]:
     """Each test case run `repeat` times through a Session and its expectation checked (`model`: a
     name as humc run takes it, or a server's decoder); a test
     passes when at least `pass_rate` of its runs do. With a cache, a test already run with the
@@ -174,8 +177,11 @@ def run_tests(cases: list[Case], model, settings, repeat: int = 1, pass_rate: fl
             session.start(loaded)
         rows = [{**case.entry["input"], "id": f"{case.id}#{k}"} for case in todo for k in range(repeat)]
         outcomes = []
-        for i in range(0, len(rows), batch_size):
-            outcomes += session.decode(rows[i:i + batch_size])
+        # Each test's runs in a batch of their own: each run samples anew (a decoder seeds once per
+        # batch; a server, per row id), and a test's result does not depend on the tests beside
+        # it (its cached result is its own).
+        for i in range(0, len(rows), repeat):
+            outcomes += session.decode(rows[i:i + repeat])
             if progress:
                 progress(len(outcomes), len(rows))
         for n, case in enumerate(todo):

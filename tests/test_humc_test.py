@@ -190,3 +190,14 @@ def test_one_of_passes_any_of_the_answers_listed(tmp_path):
     assert _verdict(schema, entry, Outcome({"label": "negative"}, "")).startswith("not one of the answers allowed")
     r = humc("test", spec)  # each answer listed is written in every format
     assert r.exit_code == 0 and "test mood/either [formats] ok" in r.output
+
+
+def test_a_long_input_in_an_inline_format_is_checked_without_building_its_grammar(tmp_path):
+    text = " ".join(["Ann went to Rome and met Bob in Paris."] * 300)  # past what llguidance holds inline
+    spec = tmp_path / "long.hum"
+    spec.write_text('task names : entities {\n  labels { PER LOC }\n  instruction "Find the names."\n'
+                    '  formats json_by_label, tuples, tagged\n  test long {\n'
+                    f'    input "{text}"\n    expect {{ PER: ["Ann", "Bob"], LOC: ["Rome", "Paris"] }}\n  }}\n}}\n',
+                    encoding="utf-8")
+    r = humc("test", spec)
+    assert r.exit_code == 0 and "test names/long [formats] ok" in r.output, r.output

@@ -92,7 +92,8 @@ class OpenAIDecoder:
 
     def _served_models(self) -> list[str]:
         listed = self._request("/v1/models")
-        entries = [m for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
+        data = listed.get("data") if isinstance(listed, dict) else None
+        entries = [m for m in data if isinstance(m, dict) and m.get("id")] if isinstance(data, list) else []
         if not entries:
             raise EngineError(f"{self.base_url}/v1/models lists no model")
         self._context = {str(m["id"]): m.get("max_model_len") for m in entries}  # vLLM says it; others may not
@@ -103,6 +104,9 @@ class OpenAIDecoder:
         the grammar allows."""
         lark = f"start: {json.dumps(PROBE_ANSWER)}"
         answer = self._complete("Say something.", Grammar(lark), 64, Sampling())
+        if isinstance(answer, RowFailure) and answer.message.startswith(self.base_url):  # the server refused it
+            raise EngineError(f"the probe request was refused: {answer.message}; does the server take "
+                              f"`structured_outputs` (vLLM 0.12 or later)?")
         text = answer if isinstance(answer, str) else answer.text
         if text != PROBE_ANSWER:
             raise EngineError(f"{self.base_url} does not enforce grammars (asked for {PROBE_ANSWER!r} by a grammar, "
@@ -156,13 +160,20 @@ class OpenAIDecoder:
                  sampling: Sampling) -> list[str | RowFailure]:
         if len(prompts) != len(constraints):
             raise ValueError("one constraint per prompt")
-        # Each row its own seed, derived from the run's: the same rows give the same requests.
-        seeds = [None if sampling.seed is None else sampling.seed + i for i in range(len(prompts))]
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        # Each row its own seed (the session's, from the row's id): the same row, the same request,
+        # whatever batch it comes in.
+        if sampling.row_seeds is not None:
+            seeds: list[int | None] = list(sampling.row_seeds)
+        else:
+            seeds = [None if sampling.seed is None else sampling.seed + i for i in range(len(prompts))]
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
             futures = [pool.submit(self._complete, p, c, max_new_tokens, Sampling(sampling.temperature,
                                                                                     sampling.top_p, s))
                        for p, c, s in zip(prompts, constraints, seeds)]
             return [f.result() for f in futures]
+        finally:  # on an error or Ctrl-C, requests not yet sent are dropped rather than waited for
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _error_text(e) -> str:

@@ -56,6 +56,17 @@ class Sampling:
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
     seed: int | None = None
+    # One seed per row, from the run's seed and the row's id (Session): a decoder that samples each
+    # row on its own (a server) uses them, so that a row's answer does not depend on its batch.
+    row_seeds: tuple[int, ...] | None = None
+
+
+def row_seed(seed: int, key: str) -> int:
+    """A row's own seed: stable across processes and batchings (not Python's salted hash)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}\0{key}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

@@ -217,8 +217,10 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
             with partial.open("a", encoding="utf-8") as out:
-                for i in range(0, len(todo), max(1, opts.batch_size)):
-                    chunk = todo[i:i + opts.batch_size]
+                # a server answers `concurrency` requests at once: a batch keeps them all busy
+                step = max(1, opts.batch_size, opts.concurrency if server is not None else 1)
+                for i in range(0, len(todo), step):
+                    chunk = todo[i:i + step]
                     for row, outcome in zip(chunk, session.decode(chunk)):
                         out.write(_line(row, outcome, meta))
                         summary.written += 1
