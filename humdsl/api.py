@@ -78,9 +78,13 @@ class Task:
             settings["shots_from"] = Path(settings["shots_from"])
         session = Session(self.ir, Settings(**settings), self.spec_dir)  # an unknown setting is a TypeError
         rows = [{"text": x} if isinstance(x, str) else dict(x) for x in inputs]
+        required = [f["name"] for f in self.ir["inputs"]]
         for i, r in enumerate(rows):
             if lone_surrogate(r) is not None:  # it would fail wherever the text is encoded
                 raise ValueError(f"input {i} holds half of a surrogate pair alone, which is not Unicode text")
+            missing = [k for k in required if not isinstance(r.get(k), str) or not r[k].strip()]
+            if missing:
+                raise ValueError(f"input {i} lacks {', '.join(repr(m) for m in missing)}")
             r["id"] = str(i)
         if hasattr(model, "generate") and hasattr(model, "accepts"):  # a decoder made elsewhere: a server's
             session.use(model)

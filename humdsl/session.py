@@ -181,6 +181,9 @@ class Session:
         if self.options is not None:
             raise SessionError(f"--decision {self.settings.decision} scores answers on humdsl's own model loop, "
                                f"not on {decoder.name}")
+        if self.settings.decoder != "auto":
+            raise SessionError(f"decoder {self.settings.decoder!r} chooses humdsl's own decoding loop; "
+                               f"{decoder.name} decodes itself")
         self.decoder = decoder
 
     def start(self, loaded) -> None:

@@ -110,7 +110,7 @@ def check_formats(case: Case, verifier) -> Result:
     from .constraints import GrammarInvalid
     from .formats import FormatUnfit, InputTooLarge, Unrenderable, build
 
-    whole = case.entry.get("output") or case.entry.get("expect")
+    whole = case.entry["output"] if "output" in case.entry else case.entry.get("expect")
     records = [whole] if whole is not None else list(case.entry.get("one_of") or [])
     if not records:  # a test of includes / excludes alone has no whole record to write
         return Result(case, "formats", True, "no whole record to write (includes/excludes only)")

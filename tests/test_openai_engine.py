@@ -199,3 +199,16 @@ def test_a_rows_answer_does_not_depend_on_its_batch(tmp_path):
         assert r.exit_code == 0, r.output
         answers.append([x["raw"] for x in lines])
     assert answers[0] == answers[1]
+
+
+def test_the_api_checks_inputs_and_refuses_a_local_decoder_choice_on_a_server():
+    import humdsl
+    from humdsl.runtime.openai_engine import OpenAIDecoder
+    from humdsl.session import SessionError
+
+    squad = humdsl.load(ROOT / "specs" / "qa.hum").task("squad")
+    with pytest.raises(ValueError, match="input 0 lacks 'question'"):
+        squad.run([{"text": "Ann lives in Oslo."}], model=object())
+    with FakeServer() as server:
+        with pytest.raises(SessionError, match="chooses humdsl's own decoding loop"):
+            humdsl.load(SPEC).task("conll03").run(TEXTS, model=OpenAIDecoder(server.url), decoder="outlines")
