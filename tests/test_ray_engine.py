@@ -42,3 +42,21 @@ def test_ray_options_go_together():
     r = humc("synth", SPEC, "--task", "ticket_entities", "--data", DATA, "--out", "/tmp/x.jsonl",
              "--address", "auto")
     assert r.exit_code == 2 and "--address goes with --engine ray" in r.output
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'humdsl[ray]'")
+def test_a_declared_corpus_is_made_on_ray_as_locally(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
+    spec = tmp_path / "tickets.hum"
+    spec.write_text(SPEC.read_text(encoding="utf-8") + (
+        '\ncorpus mix {\n  instances 40\n'
+        '  task ticket_triage { data "data/tickets_triage.gold.jsonl" share 0.5 }\n'
+        '  task ticket_entities { data "data/tickets_entities.gold.jsonl" share 0.5 }\n}\n'), encoding="utf-8")
+    local, ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    r = humc("synth", spec, "--corpus", "mix", "--out", local)
+    assert r.exit_code == 0, r.output
+    r = humc("synth", spec, "--corpus", "mix", "--out", ray, "--engine", "ray", "--jobs", "2")
+    assert r.exit_code == 0, r.output
+    assert ray.read_bytes() == local.read_bytes()

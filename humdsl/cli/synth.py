@@ -61,15 +61,14 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     from ..synth.corpus import parse_shard, tty_progress
 
     if corpus_name:
-        _corpus(spec, corpus_name, diversity, out_path, seed, jobs, report_dir, strict, exact,
+        _corpus(spec, corpus_name, diversity, out_path, seed, jobs, engine, address, report_dir, strict, exact,
                 given=[flag for flag, v in (("--task", task), ("--data", data), ("--adapter", adapter),
                                             ("--per-example", per_example), ("--style", style),
                                             ("--label-batch", label_batch), ("--negative-ratio", negative_ratio),
                                             ("--hard-negative-ratio", hard_negative_ratio),
                                             ("--few-shot", few_shot), ("--max-guidelines", max_guidelines),
                                             ("--max-rules", max_rules), ("--format-weights", format_weights),
-                                            ("--shard", shard), ("--address", address),
-                                            ("--engine", None if engine == "local" else engine)) if v is not None])
+                                            ("--shard", shard)) if v is not None])
     for flag, value in (("--task", task), ("--data", data)):
         if value is None:
             usage_error(f"synth needs {flag} (or --corpus NAME)")
@@ -113,7 +112,7 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     sys.exit(0 if summary.ok else 1)
 
 
-def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exact, given) -> None:
+def _corpus(spec, name, diversity, out_path, seed, jobs, engine, address, report_dir, strict, exact, given) -> None:
     """humc synth --corpus NAME: each part as its declaration says, shuffled into OUT."""
     from ..synth.mixture import CorpusOptions, synthesise_corpus, write_report
 
@@ -134,7 +133,7 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, report_dir, strict, exa
             click.echo(f"  {problem}", err=True)
         if part.problem_count > SHOWN_PROBLEMS:
             click.echo(f"  ... and {part.problem_count - SHOWN_PROBLEMS} more problems", err=True)
-    opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact)
+    opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact, engine, address)
     summary = synthesise_corpus(spec, opts, progress=progress)
     click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
                f"to {out_path}; {summary.problem_count} problems", err=True)

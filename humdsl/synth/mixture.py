@@ -36,6 +36,8 @@ class CorpusOptions:
     diversity: str | None = None  # overrides the declaration's
     strict: bool = False
     exact: bool = False
+    engine: str = "local"  # or "ray" (ray_engine.py)
+    address: str | None = None
 
 
 @dataclass
@@ -139,7 +141,7 @@ def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> 
     note = log.note
     note(report.skipped)
     synth_opts = SynthOptions(task_ir["name"], data, opts.out, adapter, opts.seed, opts.jobs, None,
-                              opts.strict, opts.exact)
+                              opts.strict, opts.exact, engine=opts.engine, address=opts.address)
     lines: list[str] = []
     full = False
 
@@ -172,7 +174,8 @@ def synthesise_corpus(spec_path: str, opts: CorpusOptions, progress=None) -> Cor
     corpus = load_corpus(spec_path, opts.corpus)
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
-    opts.jobs = min(opts.jobs, os.cpu_count() or 1)
+    if opts.engine != "ray":  # a Ray cluster's cores are its own
+        opts.jobs = min(opts.jobs, os.cpu_count() or 1)
     start = time.monotonic()
     lines, parts = [], []
     for part, target in zip(corpus["parts"], targets(corpus)):
