@@ -60,3 +60,25 @@ def test_a_declared_corpus_is_made_on_ray_as_locally(tmp_path):
     r = humc("synth", spec, "--corpus", "mix", "--out", ray, "--engine", "ray", "--jobs", "2")
     assert r.exit_code == 0, r.output
     assert ray.read_bytes() == local.read_bytes()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'humdsl[ray]'")
+def test_humc_run_on_ray_actors_writes_the_local_file(tmp_path, model_dir):
+    import json
+
+    texts = ["Ann Lee met Bo Chan in Oslo .", "The Nordic Energy Forum opened in Bergen .", "Maria flew to Lisbon .",
+             "Kim sold Acme shares in Seoul .", "Tom visited Paris .", "Lena joined Nokia in Espoo ."]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)),
+                      encoding="utf-8")
+    spec = ROOT / "specs" / "ner.hum"
+    common = ["run", spec, "--task", "conll03", "--format", "tuples", "--model", model_dir, "--input", inputs,
+              "--batch-size", "2"]
+    r = humc(*common, "--output", tmp_path / "local.jsonl")
+    assert r.exit_code == 0, r.output
+    r = humc(*common, "--output", tmp_path / "ray.jsonl", "--engine", "ray", "--concurrency", "2")
+    assert r.exit_code == 0, r.output
+    assert "(ray: 2 x jump-forward)" in r.output
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    r = humc(*common, "--output", tmp_path / "x.jsonl", "--address", "auto")
+    assert r.exit_code == 1 and "--address goes with --engine ray" in r.output

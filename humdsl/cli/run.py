@@ -54,16 +54,18 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="The constraint backend. outlines_core and xgrammar take a JSON format's JSON Schema, "
                    "compiled once and kept in the on-disk constraint cache; grounded spans are then "
                    "checked after decoding instead of enforced.")
-@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "openai"]),
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "openai", "ray"]),
               help="local: the model runs in humc. openai: an OpenAI-compatible server (vLLM) runs it, sent each "
-                   "input's grammar; every answer is checked here before it is written.")
+                   "input's grammar; every answer is checked here before it is written. ray: --concurrency Ray "
+                   "actors, each with its own copy of the model (a local cluster, or --address).")
+@click.option("--address", help="With --engine ray: an existing Ray cluster, e.g. auto or ray://head:10001.")
 @click.option("--base-url", "base_url", help="With --engine openai: the server, e.g. http://localhost:8000.")
 @click.option("--api-key-env", "api_key_env", help="With --engine openai: the environment variable holding its API key.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
-              help="With --engine openai: requests in flight.")
+              help="With --engine openai: requests in flight; with --engine ray: actors.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
         decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, decoder, backend,
-        engine, base_url, api_key_env, concurrency) -> None:
+        engine, address, base_url, api_key_env, concurrency) -> None:
     """Run a task on a model: every answer is decoded under its grammar and parsed.
     Options left out come from the task's `run { }` profile in the spec, where it has one."""
     from ..runtime.protocol import DecodeError
@@ -76,7 +78,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                       temperature=temperature, top_p=top_p, seed=seed, limit=limit, reason=reason, decoder=decoder,
                       backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
                       prompt=prompt_parts, engine=engine, base_url=base_url, api_key_env=api_key_env,
-                      concurrency=concurrency)
+                      concurrency=concurrency, address=address)
     try:
         summary = run_task(spec, opts, progress=tty_progress)
     except DecodeError as e:  # a grammar llguidance rejects or a matcher error: a compiler bug

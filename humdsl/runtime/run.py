@@ -35,10 +35,12 @@ class RunOptions(Settings):
     output: Path
     batch_size: int = 4
     limit: int | None = None  # process at most this many more inputs
-    engine: str = "local"  # or "openai": a server (base_url) runs the model (runtime/openai_engine.py)
+    engine: str = "local"  # or "openai": a server (base_url) runs the model (runtime/openai_engine.py),
+    # or "ray": Ray actors, each with the model (runtime/ray_run.py)
     base_url: str | None = None
     api_key_env: str | None = None  # the environment variable holding the server's API key
-    concurrency: int = 4  # requests in flight, with the openai engine
+    concurrency: int = 4  # requests in flight, with the openai engine; actors, with ray
+    address: str | None = None  # an existing Ray cluster, with the ray engine
 
 
 @dataclass
@@ -204,29 +206,41 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 meta[key.replace(" ", "_")] = value
 
         if todo:
-            if server is not None:
-                meta["model"] = server.name
-            else:
-                from .models import load as load_model
+            # a server answers `concurrency` requests at once: a batch keeps them all busy
+            step = max(1, opts.batch_size, opts.concurrency if server is not None else 1)
+            batches = (todo[i:i + step] for i in range(0, len(todo), step))
+            decoder = None
+            if opts.engine == "ray":
+                from .ray_run import ray_outcomes
 
-                loaded = load_model(opts.model)
-                session.start(loaded)
-                meta["model"] = loaded.name
-            decoder = session._decoder()
-            summary.decoder = decoder.name
+                def describe(model: str, decoder_name: str) -> None:
+                    meta["model"] = model
+                    summary.decoder = f"ray: {opts.concurrency} x {decoder_name}"
+
+                results = ray_outcomes(task, opts, Path(spec_path).parent, opts.model, batches, opts.concurrency,
+                                       opts.address, describe)
+            else:
+                if server is not None:
+                    meta["model"] = server.name
+                else:
+                    from .models import load as load_model
+
+                    loaded = load_model(opts.model)
+                    session.start(loaded)
+                    meta["model"] = loaded.name
+                decoder = session._decoder()
+                summary.decoder = decoder.name
+                results = ((batch, session.decode(batch)) for batch in batches)
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
             with partial.open("a", encoding="utf-8") as out:
-                # a server answers `concurrency` requests at once: a batch keeps them all busy
-                step = max(1, opts.batch_size, opts.concurrency if server is not None else 1)
-                for i in range(0, len(todo), step):
-                    chunk = todo[i:i + step]
-                    for row, outcome in zip(chunk, session.decode(chunk)):
+                for chunk, outcomes in results:
+                    for row, outcome in zip(chunk, outcomes):
                         out.write(_line(row, outcome, meta))
                         summary.written += 1
                         summary.failed += outcome.error is not None
                     _flushed(out, summary, len(todo), start, progress)
-            if decoder.cache is not None:
+            if decoder is not None and decoder.cache is not None:
                 summary.cache = decoder.cache.stats.summary()
         if partial.exists() and (opts.limit is None or len(_done_ids(partial)) >= len(rows)):
             os.replace(partial, opts.output)  # every input is done: the file appears whole, at once
@@ -237,12 +251,14 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
 
 def _server(opts: RunOptions, session: Session):
     """With --engine openai: the server's decoder, connected and probed, in the session."""
-    if opts.engine == "local":
+    if opts.engine in ("local", "ray"):
         if opts.base_url:
             raise RunError("--base-url goes with --engine openai")
+        if opts.address and opts.engine != "ray":
+            raise RunError("--address goes with --engine ray")
         return None
     if opts.engine != "openai":
-        raise RunError(f"unknown engine {opts.engine!r}; choose local or openai")
+        raise RunError(f"unknown engine {opts.engine!r}; choose local, openai or ray")
     if not opts.base_url:
         raise RunError("--engine openai needs --base-url, e.g. http://localhost:8000")
     if opts.decoder != "auto":
