@@ -1,7 +1,7 @@
 """Demonstrations chosen per input: the labelled examples most similar to it, by BM25.
 
 A small model learns more from a few examples that look like its input than from a spec's fixed
-ones (on CoNLL-2003 with SmolLM2-135M: strict F1 0.08 -> 0.5 with `tuples`, bench/README.md).
+ones (on CoNLL-2003 with SmolLM2-135M they raise strict F1 several-fold: bench/README.md, "Answer quality").
 BM25 over lower-cased word tokens of every input field; ties go to the earlier example, so the
 choice is deterministic. For classification the shots are spread over the labels, at most
 ceil(k / labels) per answer, so a run of look-alike examples of one label does not decide the

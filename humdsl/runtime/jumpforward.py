@@ -43,11 +43,11 @@ sharing the prefix cache: there a forward pass costs about the same per row what
 (no spare compute to fill), and a ragged batch adds padding (every row is widened to the longest
 forced run), holes in every row's cache, an explicit 4-D mask and, with that mask, transformers'
 repeat-the-KV-heads fallback in SDPA; on SmolLM2 with JSON answers batches of 4 were 2.4x slower
-than one row at a time (see docs/run.md). Greedy output is the same either way.
+than one row at a time (see docs/internals/decoding.md). Greedy output is the same either way.
 
 Same interface as `OutlinesDecoder`, and the same prompt rendering and tokenization, so greedy
 output is token-for-token that of masked greedy decoding on the Outlines path (up to float
-rounding at near-ties; see docs/run.md)."""
+rounding at near-ties; see docs/internals/decoding.md)."""
 from __future__ import annotations
 
 import os
