@@ -7,52 +7,21 @@ so a greedy run writes the file a local run writes.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import HumError
-
-
-class RayRunError(HumError):
-    """Ray is not installed, or the cluster cannot be reached."""
+from ..ray_cluster import ordered_map, ray_cluster
 
 
 def ray_outcomes(task: dict, settings, spec_dir: Path, model: str | None, batches: Iterator[list[dict]],
                  workers: int, address: str | None, describe) -> Iterator[tuple[list[dict], list]]:
     """(batch, its outcomes) in order. `describe(model_name, decoder_name)` is called once the
     first actor has loaded the model."""
-    try:
-        import ray
-    except ImportError:
-        raise RayRunError("--engine ray needs Ray: pip install 'humdsl[ray]'") from None
-    started_here = False
-    if not ray.is_initialized():
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            raise RayRunError(f"cannot start or reach the Ray cluster{f' at {address}' if address else ''}: {e}") from None
-        started_here = True
-    try:
+    with ray_cluster(workers, address) as ray:
         actor_class = ray.remote(num_cpus=1)(_Runner)
         actors = [actor_class.remote(task, settings, str(spec_dir), model) for _ in range(workers)]
         describe(*ray.get(getattr(actors[0], "describe").remote()))
-        pending: list = []
-        turn = 0
-        for batch in batches:
-            pending.append((batch, getattr(actors[turn % workers], "decode").remote(batch)))
-            turn += 1
-            if len(pending) >= 2 * workers:  # bounded: the inputs are never sent ahead in full
-                done, ref = pending.pop(0)
-                yield done, ray.get(ref)
-        for done, ref in pending:
-            yield done, ray.get(ref)
-    finally:
-        if started_here:
-            ray.shutdown()
+        yield from ordered_map(ray, actors, "decode", batches)
 
 
 class _Runner:

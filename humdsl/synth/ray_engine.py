@@ -10,48 +10,19 @@ adapter; the actors keep the adapters and the memory bound of the local path.)
 """
 from __future__ import annotations
 
-import logging
 from typing import Iterator
 
-from ..errors import HumError
-
-
-class RayError(HumError):
-    """Ray is not installed, or the cluster cannot be reached."""
+from ..ray_cluster import ordered_map, ray_cluster
 
 
 def ray_results(task_ir: dict, policy, seed: int, exact: bool, data_path: str, chunks: Iterator[list],
                 workers: int, address: str | None) -> Iterator[tuple]:
     """Per-chunk results (text, stats, problems) in source order, made by `workers` actors."""
-    try:
-        import ray
-    except ImportError:
-        raise RayError("--engine ray needs Ray: pip install 'humdsl[ray]'") from None
-    started_here = False
-    if not ray.is_initialized():
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            raise RayError(f"cannot start or reach the Ray cluster{f' at {address}' if address else ''}: {e}") from None
-        started_here = True
-    try:
+    with ray_cluster(workers, address) as ray:
         actor_class = ray.remote(num_cpus=1)(_Synth)
         actors = [actor_class.remote(task_ir, policy, seed, exact, data_path) for _ in range(workers)]
-        pending: list = []
-        turn = 0
-        for chunk in chunks:
-            pending.append(getattr(actors[turn % workers], "run").remote(chunk))  # Ray's handle: typed loosely
-            turn += 1
-            if len(pending) >= 2 * workers:  # bounded: the dataset is never read ahead in full
-                yield ray.get(pending.pop(0))
-        for ref in pending:
-            yield ray.get(ref)
-    finally:
-        if started_here:
-            ray.shutdown()
+        for _, result in ordered_map(ray, actors, "run", chunks):
+            yield result
 
 
 class _Synth:
