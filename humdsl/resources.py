@@ -27,3 +27,10 @@ def cache_dir() -> Path:
     base = os.environ.get("HUMC_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "humdsl")
     return Path(base)
+
+
+def ir_schema() -> dict:
+    """The JSON Schema of ir.json (the task IR, version ir.IR_VERSION), shipped with the package."""
+    import json
+
+    return json.loads((_PKG / "schemas" / "ir.schema.json").read_text(encoding="utf-8"))

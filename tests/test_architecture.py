@@ -128,3 +128,42 @@ def test_parses_in_several_threads_keep_their_own_comments_and_errors():
         assert module.comments[0].text == f"# note {i}"
         assert len(module.comments) == len(results[0][0].comments)
         assert bool(diags) == bool(i % 2)
+
+
+def _ir_schema():
+    from humdsl.resources import ir_schema
+
+    return ir_schema()
+
+
+def test_every_bundled_task_ir_fits_the_published_schema_of_ir_json(tmp_path):
+    import jsonschema
+
+    import humdsl
+    from humdsl.ir import IR_VERSION
+    from support.tasks import all_tasks
+
+    schema = _ir_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["ir_version"]["const"] == IR_VERSION
+    tasks = list(all_tasks())
+    spec = tmp_path / "extras.hum"  # the members that only some specs declare
+    spec.write_text('task people : entities {\n  version "2.1.0"\n  approve "2.1.0" "renamed"\n'
+                    '  labels {\n    PER "person"\n    GPE "place" renamed_from LOC\n  }\n'
+                    '  instruction "Find them."\n  formats json_by_label\n  run { shots 1 }\n'
+                    '  test t {\n    input "Ann met Bo."\n    expect { PER: ["Ann"] }\n    min_f1 0.5\n  }\n}\n',
+                    encoding="utf-8")
+    tasks.append(("extras.people", humdsl.load(spec).task("people").ir))
+    for tid, ir in tasks:
+        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(ir), key=str)
+        assert not errors, f"{tid}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+
+def test_the_ir_schema_catches_a_missing_member():
+    import jsonschema
+
+    from support.tasks import all_tasks
+
+    ir = dict(all_tasks()[0][1])
+    del ir["labels"]
+    assert list(jsonschema.Draft202012Validator(_ir_schema()).iter_errors(ir))

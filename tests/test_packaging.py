@@ -25,6 +25,7 @@ def test_wheel_contains_grammar_and_stdlib(wheel: Path):
     assert "humdsl/grammar/hum.lark" in names
     for stem in ("formats", "rules", "labels"):
         assert f"humdsl/stdlib/std/{stem}.hum" in names
+    assert "humdsl/schemas/ir.schema.json" in names  # the published schema of ir.json
 
 
 def test_installed_wheel_checks_specs_without_the_checkout(wheel: Path, tmp_path: Path):
