@@ -53,6 +53,7 @@ class Result:
     runs: int = 0
     passes: int = 0
     cached: bool = False  # taken from the result cache, not run now
+    warnings: list[str] = field(default_factory=list)  # passed, but worth knowing
 
 
 @dataclass
@@ -106,7 +107,9 @@ def _shown(path: Path) -> str:
 # -- without a model -------------------------------------------------------------------------------
 def check_formats(case: Case, verifier) -> Result:
     """The case's record written in every format of its task, read back and accepted by the
-    format's grammar for its input."""
+    format's grammar for its input. A format that cannot write the record (one without a place
+    for part of it) is a warning: prompts in that format leave the example out. A written answer
+    its own grammar refuses is a failure: no model could give it."""
     from .constraints import GrammarInvalid
     from .formats import FormatUnfit, InputTooLarge, Unrenderable, build
 
@@ -115,7 +118,7 @@ def check_formats(case: Case, verifier) -> Result:
     if not records:  # a test of includes / excludes alone has no whole record to write
         return Result(case, "formats", True, "no whole record to write (includes/excludes only)")
     text = case.entry["input"]["text"]
-    names = []
+    names, warnings = [], []
     for f in case.task["formats"]:
         fmt = build(case.task, f)
         for record in records:
@@ -123,7 +126,8 @@ def check_formats(case: Case, verifier) -> Result:
                 answer = fmt.render(record, source=text)
                 problem = verifier.problem(fmt, answer, None, text)
             except (Unrenderable, FormatUnfit) as e:
-                problem = f"it cannot be written: {e}"
+                warnings.append(f"format '{fmt.name}' cannot write it ({e}): prompts in that format leave it out")
+                break
             except GrammarInvalid as e:  # llguidance cannot hold the grammar for this input
                 problem = f"its grammar for this input could not be built ({str(e).splitlines()[0]})"
             except InputTooLarge:
@@ -132,7 +136,7 @@ def check_formats(case: Case, verifier) -> Result:
                 return Result(case, "formats", False, f"format '{fmt.name}': {problem}")
         else:
             names.append(fmt.name)
-    return Result(case, "formats", True, f"{len(names)} format(s): {', '.join(names)}")
+    return Result(case, "formats", True, f"{len(names)} format(s): {', '.join(names)}", warnings=warnings)
 
 
 # -- with a model ----------------------------------------------------------------------------------
@@ -310,6 +314,8 @@ def junit(report: Report) -> str:
                              file=r.case.file, line=str(r.case.line))
         if not r.passed:
             ET.SubElement(case, "failure", message=r.detail).text = f"{r.case.where}: {r.detail}"
+        if r.warnings:
+            ET.SubElement(case, "system-out").text = "\n".join(f"warning: {w}" for w in r.warnings)
     for task, suite in suites.items():
         mine = [r for r in report.results if r.case.task["name"] == task]
         suite.set("tests", str(len(mine)))

@@ -65,11 +65,14 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, engine, b
         verdict = "ok" if r.passed else "FAILED"
         what = "formats" if r.check == "formats" else "model"
         click.echo(f"{r.case.where}: {r.case.keyword} {r.case.name} [{what}] {verdict}{runs}"
-                   + (f": {r.detail}" if not r.passed else ""))
+                   + (f": {r.detail}" if not r.passed else "")
+                   + "".join(f"; warning: {w}" for w in r.warnings))
     failed, total = len(report.failed), len(report.results)
     ran = f"; {len(tests)} test(s) run on the model" if model and tests else \
         ("; give --model to run the tests" if tests else "")
-    click.echo(f"{total - failed} passed, {failed} failed ({len(cases)} examples and tests{ran})", err=True)
+    warned = sum(bool(r.warnings) for r in report.results)
+    click.echo(f"{total - failed} passed{f' ({warned} with a warning)' if warned else ''}, {failed} failed "
+               f"({len(cases)} examples and tests{ran})", err=True)
     if junit_path:
         write_atomic(Path(junit_path), junit(report))
     sys.exit(1 if failed else 0)
