@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compiler import check_paths, lower, lower_corpora, spec_hash
-from .diagnostics import Diagnostic, render_text
+from .diagnostics import Diagnostic
 from .ir import content_hash
 from .jsonl import lone_surrogate
 
@@ -144,20 +144,24 @@ class Spec:
 def load(path: str | Path) -> Spec:
     result = check_paths([path])
     if not result.ok:
-        sources = result.program.sources
-        errors = [d for d in result.diagnostics if d.is_error]
-        raise SpecError(errors, "\n".join(render_text(d, sources) for d in errors))
+        raise SpecError(result.errors(), result.errors_text())
     irs = lower(result)
     spec_dir = Path(path).parent
     return Spec(str(path), {name: Task(ir, spec_dir) for name, ir in irs.items()}, lower_corpora(result))
 
 
-def load_task(path: str | Path, name: str) -> dict:
-    """A task's IR for a command: a one-line HumError where the spec cannot be read, has errors,
-    or has no task of that name."""
+def load_checked(path: str | Path) -> Spec:
+    """The spec for a command: SpecUnusable (one line, then the errors) where it cannot be read or
+    has errors."""
     try:
-        return load(path).task(name).ir
+        return load(path)
     except SpecError as e:
         raise SpecUnusable(f"{path} has errors:\n{e}") from None
     except OSError as e:
         raise SpecUnusable(f"cannot read {path}: {e.strerror}") from None
+
+
+def load_task(path: str | Path, name: str) -> dict:
+    """A task's IR for a command: a one-line HumError where the spec cannot be read, has errors,
+    or has no task of that name."""
+    return load_checked(path).task(name).ir

@@ -21,6 +21,15 @@ class CheckResult:
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    def errors_text(self) -> str:
+        """The errors as humc check prints them, one after another."""
+        from .diagnostics import render_text
+
+        return "\n".join(render_text(d, self.program.sources) for d in self.errors())
+
     def entry_tasks(self) -> list:
         entries = set(self.program.entries)
         return [t for t in self.context.tasks if t.symbol.module.key in entries]

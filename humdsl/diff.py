@@ -65,12 +65,10 @@ def load_side(path: Path | None, shown: str) -> Side:
     if path is None or not path.exists():
         return Side({}, {}, {})
     from .compiler import check_paths, lower
-    from .diagnostics import render_text
 
     result = check_paths([path])
     if not result.ok:
-        errors = [d for d in result.diagnostics if d.is_error]
-        raise DiffError(f"{shown} has errors:\n" + "\n".join(render_text(d, result.program.sources) for d in errors))
+        raise DiffError(f"{shown} has errors:\n{result.errors_text()}")
     lines: dict[tuple[str, str], int] = {}
     for model in result.entry_tasks():
         lines[(model.name, "")] = model.decl.span.line
@@ -144,10 +142,7 @@ def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str
     """Labels, types, roles, inputs: by code (or name); a declared rename (renamed_from) as one.
     `writes_names`: a format of the task writes these labels' natural names into its answers."""
     a, b = {x[key]: x for x in old}, {x[key]: x for x in new}
-    common = [k for k in a if k in b]
-    if common != [k for k in b if k in a]:
-        add("dangerous", part, f"{noun}s", f"the order of the {noun}s changed (prompts, grammars and formats "
-            f"keyed by {noun} list them in order)")
+    _reordered(add, part, noun, list(a), list(b), f"prompts, grammars and formats keyed by {noun} list them in order")
     renamed = {was: k for k, x in b.items() if k not in a for was in x.get("renamed_from") or [] if was in a
                and was not in b}
     for k in a:
@@ -186,10 +181,10 @@ def _writes_names(task: dict) -> bool:
     return any(".name" in json.dumps(f.get("decl", {})) for f in task.get("formats") or [])
 
 
-def _reordered(add, part: str, noun: str, old: list, new: list) -> None:
+def _reordered(add, part: str, noun: str, old: list, new: list, why: str = "prompts show them in order") -> None:
     common = [k for k in old if k in new]
     if common != [k for k in new if k in old]:
-        add("dangerous", part, f"{noun}s", f"the order of the {noun}s changed (prompts show them in order)")
+        add("dangerous", part, f"{noun}s", f"the order of the {noun}s changed ({why})")
 
 
 def _paraphrases(add, part: str, what: str, subject: str, old: list[str], new: list[str]) -> None:

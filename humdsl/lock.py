@@ -74,13 +74,10 @@ def spec_files(paths: list[str]) -> list[Path]:
 
 def lock_spec(path: Path, root: Path) -> SpecLock:
     """One spec's entry: its tasks, and per format the hashes of what compile writes."""
-    from .api import SpecError, load
+    from .api import load_checked
     from .artifacts import task_artifacts
 
-    try:
-        spec = load(path)
-    except SpecError as e:
-        raise LockError(f"{path} has errors:\n{e}") from None
+    spec = load_checked(path)
     entry = SpecLock(_relative(path, root), spec.hash[:SHORT])
     for name in sorted(spec.tasks):
         ir = spec.tasks[name].ir

@@ -67,15 +67,12 @@ class Report:
 
 def collect(paths: list[str], task: str | None = None) -> list[Case]:
     """Every example and test of the specs' tasks (of `task` alone when given), with its line."""
-    from .api import SpecError, SpecUnusable, UnknownTask
+    from .api import SpecUnusable, UnknownTask
     from .compiler import check_paths, lower
-    from .diagnostics import render_text
 
     result = check_paths(list(paths))
     if not result.ok:
-        errors = [d for d in result.diagnostics if d.is_error]
-        rendered = "\n".join(render_text(d, result.program.sources) for d in errors)
-        raise SpecUnusable(f"{', '.join(paths)} has errors:\n{SpecError(errors, rendered)}")
+        raise SpecUnusable(f"{', '.join(paths)} has errors:\n{result.errors_text()}")
     irs = lower(result)
     if task is not None and task not in irs:
         raise UnknownTask(f"no task '{task}' in {', '.join(paths)}; it has: {', '.join(irs) or 'none'}")

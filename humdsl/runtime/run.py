@@ -125,8 +125,10 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
 
 # What else makes a run's answers what they are, recorded on each line where not the default:
 # resuming with another value would mix the answers of two runs in one file.
-SETTING_DEFAULTS = {"label batch": None, "shots": None, "shots from": None, "temperature": 0.0,
-                    "top p": 1.0, "seed": None, "reason": 0}
+# Each by the name a line records it under (spaces for underscores), and its Settings field.
+_RECORDED = {"label batch": "labels", "shots": "shots", "shots from": "shots_from", "temperature": "temperature",
+             "top p": "top_p", "seed": "seed", "reason": "reason"}
+SETTING_DEFAULTS = {name: Settings.__dataclass_fields__[f].default for name, f in _RECORDED.items()}
 
 
 def _settings(opts: RunOptions) -> dict[str, tuple]:

@@ -91,18 +91,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return pair
 
 
-def load_spec(spec_path: str):
-    """The spec, or a one-line HumError saying why it cannot be used."""
-    from ..api import SpecError, SpecUnusable, load
-
-    try:
-        return load(spec_path)
-    except SpecError as e:
-        raise SpecUnusable(f"{spec_path} has errors:\n{e}") from None
-    except OSError as e:
-        raise SpecUnusable(f"cannot read {spec_path}: {e.strerror}") from None
-
-
 def _task_ir(spec_path: str, task: str) -> dict:
     from ..api import load_task
 

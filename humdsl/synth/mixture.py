@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..outputs import new_partial
-from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results, load_spec
+from ..api import load_checked
+from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results
 from .policy import Policy
 from .stats import Stats
 
@@ -71,7 +72,7 @@ class CorpusSummary:
 
 
 def load_corpus(spec_path: str, name: str) -> dict:
-    spec = load_spec(spec_path)
+    spec = load_checked(spec_path)
     if name not in spec.corpora:
         raise SynthError(f"no corpus '{name}' in {spec_path}; it has: {', '.join(spec.corpora) or 'none'}")
     return spec.corpora[name]
