@@ -210,3 +210,14 @@ def test_a_long_input_in_an_inline_format_is_checked_without_building_its_gramma
                     encoding="utf-8")
     r = humc("test", spec)
     assert r.exit_code == 0 and "test names/long [formats] ok" in r.output, r.output
+
+
+def test_the_junit_report_never_replaces_someone_elses_file(tmp_path):
+    notes = tmp_path / "notes.xml"
+    notes.write_text("<mine/>\n", encoding="utf-8")
+    r = humc("test", ROOT / "specs" / "ner.hum", "--junit", notes)
+    assert r.exit_code == 1 and "is not a report of humc test" in r.output
+    assert notes.read_text(encoding="utf-8") == "<mine/>\n"
+    report = tmp_path / "report.xml"
+    assert humc("test", ROOT / "specs" / "ner.hum", "--junit", report).exit_code == 0
+    assert humc("test", ROOT / "specs" / "ner.hum", "--junit", report).exit_code == 0  # its own: rewritten

@@ -37,6 +37,8 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, engine, b
     from ..synth.verify import Verifier
     from ..testing import NoTests, Report, ResultCache, check_formats, collect, junit, run_tests
 
+    if junit_path:
+        _check_report_path(Path(junit_path))  # before any work: never someone else's file
     cases = collect(list(paths), task)
     if not cases:
         raise NoTests(f"no example or test in {', '.join(paths)}" + (f" for task '{task}'" if task else ""))
@@ -76,3 +78,19 @@ def test_cmd(paths, task, model, repeat, pass_rate, temperature, seed, engine, b
     if junit_path:
         write_atomic(Path(junit_path), junit(report))
     sys.exit(1 if failed else 0)
+
+
+def _check_report_path(path: Path) -> None:
+    """The --junit file may be new, or a report an earlier humc test wrote; nothing else."""
+    from ..outputs import OutputRefused
+
+    if path.is_dir():
+        raise OutputRefused(f"--junit {path} is a folder: give a file name")
+    if path.exists():
+        try:
+            ours = '<testsuites name="humc test"' in path.read_text(encoding="utf-8")[:500]
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise OutputRefused(f"--junit {path} is not a report of humc test; it is left as it is: "
+                                f"give another file")
