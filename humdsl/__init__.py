@@ -3,8 +3,9 @@
 __version__ = "0.1.0"
 
 
-def load(path):
-    """Check and compile a spec file; returns a humdsl.api.Spec (raises SpecError on errors)."""
+def load(path, with_proposed=False):
+    """Check and compile a spec file; returns a humdsl.api.Spec (raises SpecError on errors).
+    with_proposed: alternatives written `proposed` (not reviewed yet) are used too."""
     from .api import load as _load
 
-    return _load(path)
+    return _load(path, with_proposed)

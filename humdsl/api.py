@@ -141,8 +141,9 @@ class Spec:
         return self.tasks[name]
 
 
-def load(path: str | Path) -> Spec:
-    result = check_paths([path])
+def load(path: str | Path, with_proposed: bool = False) -> Spec:
+    """with_proposed: the alternatives written `proposed` are used like accepted ones."""
+    result = check_paths([path], with_proposed=with_proposed)
     if not result.ok:
         raise SpecError(result.errors(), result.errors_text())
     irs = lower(result)
@@ -150,18 +151,18 @@ def load(path: str | Path) -> Spec:
     return Spec(str(path), {name: Task(ir, spec_dir) for name, ir in irs.items()}, lower_corpora(result))
 
 
-def load_checked(path: str | Path) -> Spec:
+def load_checked(path: str | Path, with_proposed: bool = False) -> Spec:
     """The spec for a command: SpecUnusable (one line, then the errors) where it cannot be read or
     has errors."""
     try:
-        return load(path)
+        return load(path, with_proposed)
     except SpecError as e:
         raise SpecUnusable(f"{path} has errors:\n{e}") from None
     except OSError as e:
         raise SpecUnusable(f"cannot read {path}: {e.strerror}") from None
 
 
-def load_task(path: str | Path, name: str) -> dict:
+def load_task(path: str | Path, name: str, with_proposed: bool = False) -> dict:
     """A task's IR for a command: a one-line HumError where the spec cannot be read, has errors,
     or has no task of that name."""
-    return load_checked(path).task(name).ir
+    return load_checked(path, with_proposed).task(name).ir

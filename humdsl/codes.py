@@ -26,6 +26,7 @@ def _code(code: str, severity: str, title: str) -> str:
 SYNTAX = _code("H001", "error", "syntax error")
 BAD_STRING = _code("H002", "error", "invalid string literal")
 UNREADABLE = _code("H003", "error", "file cannot be read")
+PROPOSED_FIRST = _code("H004", "error", "the first of a text's alternatives is marked proposed")
 # names and imports
 IMPORT_NOT_FOUND = _code("H010", "error", "imported file not found")
 IMPORT_CYCLE = _code("H011", "error", "import cycle")

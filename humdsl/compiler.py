@@ -35,9 +35,10 @@ class CheckResult:
         return [t for t in self.context.tasks if t.symbol.module.key in entries]
 
 
-def check_paths(paths: list[str | Path]) -> CheckResult:
+def check_paths(paths: list[str | Path], with_proposed: bool = False) -> CheckResult:
+    """with_proposed: alternatives written `proposed` go into the IR's texts like accepted ones."""
     program = load_program(paths)
-    ctx = analyse(program)
+    ctx = analyse(program, with_proposed)
     return CheckResult(program, ctx, program.diagnostics.sorted())
 
 

@@ -128,6 +128,7 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
     _entries(add, "example", a.get("examples") or [], b.get("examples") or [], "dangerous",
              "the prompts show the examples")
     _entries(add, "test", a.get("tests") or [], b.get("tests") or [], "safe", "")
+    _proposals(add, a, b)
     new_approvals = [x for x in b.get("approvals", []) if x not in a.get("approvals", [])]
     for approval in new_approvals:
         add("safe", "approve", "approval", f"changes at {approval['version']} approved: {approval['reason']}")
@@ -198,6 +199,47 @@ def _paraphrases(add, part: str, what: str, subject: str, old: list[str], new: l
         add("safe", part, what, f"{subject}: {n} paraphrase{'s' * (n != 1)} added", added=True)
     else:
         add("dangerous", part, what, f"{subject}: paraphrases removed or changed")
+
+
+def _proposals(add, a: dict, b: dict) -> None:
+    """Proposed alternatives are not used until accepted: adding or settling them is safe. An
+    accepted one shows up again as a paraphrase added."""
+    old, new = a.get("proposed") or [], b.get("proposed") or []
+    added = [p for p in new if p not in old]
+    settled = [p for p in old if p not in new]
+    if added:
+        n = len(added)
+        add("safe", added[0]["slot"], "proposals", f"{n} proposal{'s' * (n != 1)} added (not used until accepted)")
+    if settled:
+        accepted = sum(p["text"] in _slot_texts(b, p["slot"]) for p in settled)
+        n = len(settled)
+        add("safe", settled[0]["slot"], "proposals", f"{n} proposal{'s' * (n != 1)} settled "
+            f"({accepted} accepted, {n - accepted} rejected)")
+
+
+def _slot_texts(task: dict, slot: str) -> list[str]:
+    """The texts a task's IR holds for a proposal's slot ("guideline NAME", "label CODE", ...)."""
+    kind, _, name = slot.partition(" ")
+    if kind == "instruction":
+        return task.get("instructions") or []
+    pools = {"guideline": [(g["id"], g["texts"]) for g in task.get("guidelines") or []],
+             "rule": [(r["name"], r["texts"]) for r in task.get("rules") or []],
+             "input": [(i["name"], i["descriptions"]) for i in task.get("inputs") or []],
+             "label": [(x["code"], x["descriptions"]) for key in ("labels", "types", "roles")
+                       for x in task.get(key) or []],
+             "field": list(_field_texts(task.get("fields") or [], ""))}
+    return [t for key, texts in pools.get(kind, []) if key == name for t in texts]
+
+
+def _field_texts(fields: list[dict], prefix: str):
+    """(dotted name, descriptions) of every field, nested records' included."""
+    for f in fields:
+        yield prefix + f["name"], f.get("descriptions") or []
+        inner = f.get("type") or {}
+        while inner.get("type") in ("list", "optional"):
+            inner = inner.get("items") or inner.get("inner") or {}
+        if inner.get("type") == "record":
+            yield from _field_texts(inner.get("fields") or [], f"{prefix}{f['name']}.")
 
 
 def _fields(add, old: list[dict], new: list[dict]) -> None:

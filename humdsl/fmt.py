@@ -318,11 +318,12 @@ def qname(q: ast.QName) -> str:
 
 
 def string(s: ast.Str, indent: str) -> str:
+    keyword = "proposed " if s.proposed else ""  # an alternative not reviewed yet
     if s.long:
         raw = encode_long(s.value, indent + INDENT)
         if raw is not None:
-            return raw
-    return encode_short(s.value)
+            return keyword + raw
+    return keyword + encode_short(s.value)
 
 
 def type_expr(t, indent: str) -> str:

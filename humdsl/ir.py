@@ -43,7 +43,7 @@ def lower_task(task: TaskModel) -> dict:
         "labels": [_label(lab) for lab in task.labels],
         "guidelines": task.guidelines,
         "rules": task.rules,
-        "instructions": [t for node in task.members.get("instruction", []) for t in _texts(node)],
+        "instructions": task.instructions,
         "formats": task.formats,
         "examples": task.examples,
         "tests": task.tests,
@@ -63,15 +63,20 @@ def lower_task(task: TaskModel) -> dict:
         ir["run"] = task.run_profile
     if task.approvals:  # likewise
         ir["approvals"] = task.approvals
+    if task.proposed:  # likewise; listed whether or not they were used, to show what is unreviewed
+        ir["proposed"] = _proposed(task)
     return ir
 
 
-def _texts(node) -> list[str]:
-    seen = []
-    for t in node.texts:
-        if t.value.strip() and t.value not in seen:
-            seen.append(t.value)
-    return seen
+def _proposed(task: TaskModel) -> list[dict]:
+    """The task's proposals in source order: its own file first, then shared declarations'."""
+    own = task.decl.span.path
+
+    def where(entry):
+        span = entry[0]
+        return span.path != own, span.path, span.start
+
+    return [{"slot": slot, "text": text} for _, slot, text in sorted(task.proposed, key=where)]
 
 
 def lower_corpus(corpus) -> dict:

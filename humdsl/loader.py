@@ -70,8 +70,11 @@ def _not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
 
 
 class Loader:
-    def __init__(self) -> None:
+    def __init__(self, overrides: dict[str, str] | None = None) -> None:
         self.program = Program()
+        # resolved path -> text read in place of the file's (humc expand checks a spec with a
+        # proposal in before it writes anything)
+        self.overrides = overrides or {}
 
     def load_file(self, path: Path, *, entry: bool = False, from_span: Span | None = None) -> str | None:
         path = Path(path)
@@ -85,7 +88,10 @@ class Loader:
             return key
         shown = shown_path(path)
         try:
-            raw = path.read_bytes()
+            if key in self.overrides:
+                raw = self.overrides[key].encode("utf-8")
+            else:
+                raw = path.read_bytes()
             text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not content
         except FileNotFoundError:
             if from_span is None:
@@ -178,8 +184,10 @@ def collect_paths(paths: Sequence[str | Path], diags: Diagnostics) -> list[Path]
     return files
 
 
-def load_program(paths: list[str | Path]) -> Program:
-    loader = Loader()
+def load_program(paths: list[str | Path], overrides: dict[str, str] | None = None) -> Program:
+    """The program of the entry files and all they import; `overrides` maps a file's resolved
+    path to text read in its place."""
+    loader = Loader(overrides)
     files = collect_paths(paths, loader.program.diagnostics)
     loader.load_prelude()
     for f in files:

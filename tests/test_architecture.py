@@ -100,19 +100,25 @@ def test_humc_run_and_the_python_api_give_the_same_answers(model_dir, tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)),
                       encoding="utf-8")
-    settings = {"format": "tuples", "temperature": 1.0, "seed": 5, "reason": 30, "labels": ["PER", "LOC"]}
-    out = tmp_path / "out.jsonl"
-    r = CliRunner().invoke(main, ["run", str(spec), "--task", "conll03", "--format", "tuples", "--model",
-                                  str(model_dir), "--input", str(inputs), "--output", str(out),
-                                  "--temperature", "1", "--seed", "5", "--reason", "30", "--labels", "PER,LOC",
-                                  "--batch-size", "2"])
-    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    assert r.exit_code in (0, 1), r.output
-    cli_records = [x["record"] for x in lines]
-    assert all("reasoning" in x for x in lines if x["record"] is not None)
-    api_records = humdsl.load(spec).task("conll03").run(texts, model=str(model_dir), batch_size=2, **settings)
-    assert api_records == cli_records
-    assert any(r["entities"] for r in api_records)  # not only empty answers
+    found = []
+    # a random model may write no entity at all under one seed: the first seeds until one does
+    for seed in range(5, 25):
+        settings = {"format": "tuples", "temperature": 1.0, "seed": seed, "reason": 30, "labels": ["PER", "LOC"]}
+        out = tmp_path / f"out{seed}.jsonl"
+        r = CliRunner().invoke(main, ["run", str(spec), "--task", "conll03", "--format", "tuples", "--model",
+                                      str(model_dir), "--input", str(inputs), "--output", str(out),
+                                      "--temperature", "1", "--seed", str(seed), "--reason", "30", "--labels",
+                                      "PER,LOC", "--batch-size", "2"])
+        lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        assert r.exit_code in (0, 1), r.output
+        cli_records = [x["record"] for x in lines]
+        assert all("reasoning" in x for x in lines if x["record"] is not None)
+        api_records = humdsl.load(spec).task("conll03").run(texts, model=str(model_dir), batch_size=2, **settings)
+        assert api_records == cli_records
+        found += [r for r in api_records if r is not None and r["entities"]]
+        if found:
+            break
+    assert found  # not only empty answers
 
 
 def test_parses_in_several_threads_keep_their_own_comments_and_errors():
@@ -150,10 +156,12 @@ def test_every_bundled_task_ir_fits_the_published_schema_of_ir_json(tmp_path):
     spec = tmp_path / "extras.hum"  # the members that only some specs declare
     spec.write_text('task people : entities {\n  version "2.1.0"\n  approve "2.1.0" "renamed"\n'
                     '  labels {\n    PER "person"\n    GPE "place" renamed_from LOC\n  }\n'
-                    '  instruction "Find them."\n  formats json_by_label\n  run { shots 1 }\n'
+                    '  instruction "Find them."\n    | proposed "List them."\n  formats json_by_label\n  run { shots 1 }\n'
                     '  test t {\n    input "Ann met Bo."\n    expect { PER: ["Ann"] }\n    min_f1 0.5\n  }\n}\n',
                     encoding="utf-8")
-    tasks.append(("extras.people", humdsl.load(spec).task("people").ir))
+    extras = humdsl.load(spec).task("people").ir
+    assert extras["proposed"] == [{"slot": "instruction", "text": "List them."}]
+    tasks.append(("extras.people", extras))
     for tid, ir in tasks:
         errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(ir), key=str)
         assert not errors, f"{tid}: {errors[0].message} at {list(errors[0].absolute_path)}"

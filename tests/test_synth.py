@@ -575,3 +575,21 @@ def test_a_partial_file_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     result = synth(TICKETS, "--task", "ticket_entities", "--data", ENTITY_GOLD, "--out", out)
     assert result.exit_code == 0, result.output
     assert not stale.exists() and other.exists() and out.exists()
+
+
+def test_proposed_alternatives_are_sampled_only_with_with_proposed(tmp_path):
+    from humdsl import proposals
+
+    spec = tmp_path / "tickets.hum"
+    text = "Sort this support ticket into every category that applies."
+    spec.write_text(proposals.insert(TICKETS.read_text(encoding="utf-8"), str(spec), "ticket_triage", "instruction",
+                                     [text]), encoding="utf-8")
+    made = {}
+    for flags in ((), ("--with-proposed",)):
+        out = tmp_path / f"c{len(flags)}.jsonl"
+        result = synth(spec, "--task", "ticket_triage", "--data", TRIAGE_GOLD, "--out", out, "--per-example", 6,
+                       *flags)
+        assert result.exit_code == 0, result.output
+        made[bool(flags)] = out.read_text(encoding="utf-8")
+    assert text not in made[False]
+    assert text in made[True]

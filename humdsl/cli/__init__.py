@@ -47,6 +47,7 @@ def _register() -> None:
     from .compile import compile_cmd
     from .diff import diff_cmd
     from .eval import eval_cmd
+    from .expand import expand_cmd
     from .finetune import finetune
     from .fmt import fmt
     from .lock import lock_cmd
@@ -55,7 +56,8 @@ def _register() -> None:
     from .test import test_cmd
     from .tune import tune
 
-    for command in (check, fmt, compile_cmd, diff_cmd, lock_cmd, test_cmd, run, tune, synth, finetune, eval_cmd):
+    for command in (check, fmt, compile_cmd, diff_cmd, lock_cmd, test_cmd, run, tune, expand_cmd, synth, finetune,
+                    eval_cmd):
         main.add_command(command)
 
 

@@ -51,9 +51,11 @@ def _help(name: str) -> str:
               help="Write report.json and PNG charts into this folder.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line or failed instance.")
 @click.option("--exact", is_flag=True, help="Verify each answer with its own per-input grammar (slower).")
+@click.option("--with-proposed", is_flag=True, help="Sample the spec's proposed alternatives (`| proposed \"...\"`, "
+              "not reviewed yet) like accepted ones; by default they are left out.")
 def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per_example, style, label_batch, negative_ratio,
           hard_negative_ratio, few_shot, max_guidelines, max_rules, format_weights, jobs, engine, address, shard, report_dir,
-          strict, exact) -> None:
+          strict, exact, with_proposed) -> None:
     """Make a verified instruction corpus from a labelled dataset: every example becomes several
     instances with varied phrasings, label batches, guidelines, rules and formats."""
     from ..synth import SynthOptions, synthesise
@@ -62,7 +64,7 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
 
     if corpus_name:
         _corpus(spec, corpus_name, diversity, out_path, seed, jobs, engine, address, report_dir, strict, exact,
-                given=[flag for flag, v in (("--task", task), ("--data", data), ("--adapter", adapter),
+                with_proposed, given=[flag for flag, v in (("--task", task), ("--data", data), ("--adapter", adapter),
                                             ("--per-example", per_example), ("--style", style),
                                             ("--label-batch", label_batch), ("--negative-ratio", negative_ratio),
                                             ("--hard-negative-ratio", hard_negative_ratio),
@@ -84,7 +86,8 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     if address and engine != "ray":
         usage_error("--address goes with --engine ray")
     opts = SynthOptions(task, Path(data), Path(out_path), adapter, seed, jobs,
-                        parse_shard(shard) if shard else None, strict, exact, policy, engine, address)
+                        parse_shard(shard) if shard else None, strict, exact, policy, engine, address,
+                        with_proposed)
     summary = synthesise(spec, opts, progress=tty_progress)  # GrammarInvalid: a compiler bug (exit 3)
     if sys.stderr.isatty():
         click.echo("", err=True)
@@ -112,7 +115,8 @@ def synth(spec, task, data, corpus_name, diversity, adapter, out_path, seed, per
     sys.exit(0 if summary.ok else 1)
 
 
-def _corpus(spec, name, diversity, out_path, seed, jobs, engine, address, report_dir, strict, exact, given) -> None:
+def _corpus(spec, name, diversity, out_path, seed, jobs, engine, address, report_dir, strict, exact, with_proposed,
+            given) -> None:
     """humc synth --corpus NAME: each part as its declaration says, shuffled into OUT."""
     from ..synth.mixture import CorpusOptions, synthesise_corpus, write_report
 
@@ -133,7 +137,7 @@ def _corpus(spec, name, diversity, out_path, seed, jobs, engine, address, report
             click.echo(f"  {problem}", err=True)
         if part.problem_count > SHOWN_PROBLEMS:
             click.echo(f"  ... and {part.problem_count - SHOWN_PROBLEMS} more problems", err=True)
-    opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact, engine, address)
+    opts = CorpusOptions(name, Path(out_path), seed, jobs, diversity, strict, exact, engine, address, with_proposed)
     summary = synthesise_corpus(spec, opts, progress=progress)
     click.echo(f"{summary.instances} instances of corpus '{name}' from {len(summary.parts)} parts written "
                f"to {out_path}; {summary.problem_count} problems", err=True)

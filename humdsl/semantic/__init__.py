@@ -41,8 +41,9 @@ PASSES = [
 ]
 
 
-def analyse(program: Program) -> Context:
-    ctx = Context(program)
+def analyse(program: Program, with_proposed: bool = False) -> Context:
+    """with_proposed: the alternatives written `proposed` are used like the others."""
+    ctx = Context(program, with_proposed)
     for run_pass in PASSES:
         run_pass(ctx)
     return ctx

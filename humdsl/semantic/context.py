@@ -69,6 +69,9 @@ class TaskModel:
     examples: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
     approvals: list[dict] = field(default_factory=list)  # {"version", "reason"}: intended changes
+    instructions: list[str] = field(default_factory=list)  # the phrasings prompts use
+    # (span, slot, text) of each alternative written `proposed`: the IR lists them
+    proposed: list[tuple[Span, str, str]] = field(default_factory=list)
     synth: dict[str, Any] = field(default_factory=dict)
     run_profile: dict[str, Any] = field(default_factory=dict)  # only the settings declared
     ok: bool = True  # no error was reported inside this task
@@ -106,8 +109,10 @@ class CorpusModel:
 
 
 class Context:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, with_proposed: bool = False):
         self.program = program
+        # Alternatives written `proposed` are left out of the texts unless this is set.
+        self.with_proposed = with_proposed
         self.diags: Diagnostics = program.diagnostics
         self.namespaces: dict[str, dict[str, Symbol]] = {}
         self.aliases: dict[str, dict[str, str]] = {}  # module -> alias -> module key

@@ -29,7 +29,8 @@ def check_fields(ctx: Context) -> None:
         task.fields = _fields(ctx, task, nodes[0].items, nodes[0].span)
 
 
-def _fields(ctx: Context, task: TaskModel, items, span) -> list[dict]:
+def _fields(ctx: Context, task: TaskModel, items, span, path: str = "") -> list[dict]:
+    """`path`: the names of the records around these fields ("address."), for proposals' slots."""
     if not items:
         ctx.error(codes.EMPTY_TYPE, "a record needs at least one field", span, task=task)
     out = []
@@ -40,17 +41,18 @@ def _fields(ctx: Context, task: TaskModel, items, span) -> list[dict]:
                       notes=[f"first at line {seen[f.name.text].span.line}"], task=task)
             continue
         seen[f.name.text] = f
-        model = type_model(ctx, task, f.type)
+        model = type_model(ctx, task, f.type, f"{path}{f.name.text}.")
         if model is None:
             continue
         out.append({"name": f.name.text, "type": model,
-                    "descriptions": texts_of(ctx, task, f.texts, "field description")})
+                    "descriptions": texts_of(ctx, task, f.texts, "field description",
+                                             f"field {path}{f.name.text}")})
     return out
 
 
-def type_model(ctx: Context, task: TaskModel, t) -> dict | None:
+def type_model(ctx: Context, task: TaskModel, t, path: str = "") -> dict | None:
     if isinstance(t, ast.RecordType):
-        return {"type": "record", "fields": _fields(ctx, task, t.fields, t.span)}
+        return {"type": "record", "fields": _fields(ctx, task, t.fields, t.span, path)}
     name = t.name.text
     if name not in BASE_TYPES:
         ctx.error(codes.UNKNOWN_TYPE, f"unknown type '{name}'", t.name.span,
@@ -114,7 +116,7 @@ def type_model(ctx: Context, task: TaskModel, t) -> dict | None:
     if len(types) != 1 or not isinstance(args[0], (ast.NamedType, ast.RecordType)):
         bad(f"'{name}' takes one type, first")
         return None
-    inner = type_model(ctx, task, args[0])
+    inner = type_model(ctx, task, args[0], path)
     if inner is None:
         return None
     if name == "optional":

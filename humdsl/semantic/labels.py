@@ -77,7 +77,7 @@ def _labels_from_items(ctx: Context, task: TaskModel | None, items, keyword: str
                       notes=["formats that write names (such as 'Obama is a person.') could not "
                              "tell them apart; give each a distinct name"], task=task)
         names[key] = item
-        descriptions = texts_of(ctx, task, item.descriptions, "description")
+        descriptions = texts_of(ctx, task, item.descriptions, "description", f"label {code}")
         label = Label(code, natural, descriptions, item.span)
         label.renamed_from = [r.text for r in item.renamed_from]
         sig = item.signature
@@ -181,7 +181,7 @@ def check_guidelines(ctx: Context) -> None:
                               suggestions=did_you_mean(name.text, scope_pool), task=task)
                 elif name.text not in scope:
                     scope.append(name.text)
-            texts = texts_of(ctx, task, node.texts, "guideline")
+            texts = texts_of(ctx, task, node.texts, "guideline", f"guideline {gid}")
             task.guidelines.append({"id": gid, "scope": scope, "texts": texts})
 
 

@@ -8,7 +8,7 @@ from ..diagnostics import did_you_mean
 from ..kinds import EFFECTS
 from ..syntax import ast
 from .context import Context, TaskModel
-from .tasks import texts_of
+from .tasks import check_first_accepted, texts_of
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -51,6 +51,7 @@ def _check_rule(ctx: Context, decl: ast.RuleDecl) -> None:
                 if _positive_int(arg) is None:
                     ctx.error(codes.RULE_ARGS, "an effect argument must be a positive whole number or "
                               "one of the rule's parameters", arg.span)
+    check_first_accepted(ctx, None, decl.texts, "rule")
     for text in decl.texts:
         for m in _PLACEHOLDER.finditer(text.value):
             if m.group(1) not in params:
@@ -94,7 +95,7 @@ def _inline_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | None
         ctx.error(codes.BAD_INLINE_RULE, "an inline rule needs a plain name and no arguments: "
                   "prefer name : \"text\" | \"text\"", node.ref.span, task=task)
         return None
-    texts = texts_of(ctx, task, node.texts, "rule")
+    texts = texts_of(ctx, task, node.texts, "rule", f"rule {node.ref.dotted}")
     return {"id": f"{task.name}.{node.ref.dotted}", "name": node.ref.dotted, "effect": None,
             "enforced_by": "advisory", "texts": texts}
 
@@ -137,7 +138,15 @@ def _referenced_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | 
         enforced_by = spec.enforced_by
     elif decl.effect is not None:
         return None  # unknown effect: reported at the declaration
-    texts = [_PLACEHOLDER.sub(lambda m: str(bound.get(m.group(1), m.group(0))), t.value)
-             for t in decl.texts if t.value.strip()]
+    texts = []
+    for t in decl.texts:
+        if not t.value.strip():
+            continue
+        text = _PLACEHOLDER.sub(lambda m: str(bound.get(m.group(1), m.group(0))), t.value)
+        if t.proposed:  # as _texts does: noted for the IR, used only when asked for
+            task.proposed.append((t.span, f"rule {decl.name.text}", text))
+            if not ctx.with_proposed:
+                continue
+        texts.append(text)
     return {"id": sym.qualified, "name": decl.name.text, "effect": effect, "enforced_by": enforced_by,
             "texts": texts}

@@ -32,7 +32,7 @@ def _fits(name: str, value, task) -> str | None:
     if name == "answer_format" and task.formats and value not in _format_names(task):
         return "the task's formats are: " + ", ".join(_format_names(task))
     if name == "phrasing":
-        count = len([t for node in task.members.get("instruction", []) for t in node.texts])
+        count = len(task.instructions)  # as the IR lists them: proposals only when included
         if value > max(1, count):
             return f"the task has {max(1, count)} instruction phrasing(s)"
     if name in ("decision", "prompt_style") and value not in ("greedy", "chat") and task.kind != "classify":

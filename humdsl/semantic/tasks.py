@@ -91,7 +91,7 @@ def _build_task(ctx: Context, sym) -> TaskModel:
         else:
             task.approvals.append({"version": version, "reason": reason})
     for node in task.members.get("instruction", []):
-        _texts(ctx, task, node.texts, "instruction")
+        task.instructions += _texts(ctx, task, node.texts, "instruction", "instruction")
     task.inputs = _inputs(ctx, task)
     return task
 
@@ -128,7 +128,11 @@ def _setting(ctx: Context, task: TaskModel, node: ast.Setting) -> None:
                   value.span, task=task)
 
 
-def _texts(ctx: Context, task: TaskModel | None, texts, what: str) -> list[str]:
+def _texts(ctx: Context, task: TaskModel | None, texts, what: str, slot: str | None = None) -> list[str]:
+    """A text and its alternatives as prompts use them: blank ones and repeats reported and left
+    out, and so are proposed ones unless the analysis includes them. A proposal is checked like
+    the others and, where `task` and `slot` are given, noted on the task for its IR."""
+    check_first_accepted(ctx, task, texts, what)
     seen: dict[str, int] = {}
     out = []
     for t in texts:
@@ -140,12 +144,25 @@ def _texts(ctx: Context, task: TaskModel | None, texts, what: str) -> list[str]:
                       notes=[f"first at line {seen[t.value]}"], task=task)
             continue
         seen[t.value] = t.span.line
+        if t.proposed:
+            if task is not None and slot is not None:
+                task.proposed.append((t.span, slot, t.value))
+            if not ctx.with_proposed:
+                continue
         out.append(t.value)
     return out
 
 
-def texts_of(ctx: Context, task: TaskModel | None, texts, what: str) -> list[str]:
-    return _texts(ctx, task, texts, what)
+def texts_of(ctx: Context, task: TaskModel | None, texts, what: str, slot: str | None = None) -> list[str]:
+    return _texts(ctx, task, texts, what, slot)
+
+
+def check_first_accepted(ctx: Context, task: TaskModel | None, texts, what: str) -> None:
+    """The first text is the canonical one, shown by default: it cannot wait for review."""
+    if texts and texts[0].proposed:
+        ctx.error(codes.PROPOSED_FIRST, f"the first {what} text cannot be proposed", texts[0].span,
+                  notes=["only an alternative after '|' may be marked proposed; accept it by "
+                         "deleting 'proposed', or put an accepted text first"], task=task)
 
 
 STANDARD_INPUTS = {"text": "The input text.", "question": "The question to answer."}
@@ -158,7 +175,7 @@ def _inputs(ctx: Context, task: TaskModel) -> list[dict]:
     seen = {f["name"]: f for f in fields}
     for node in task.members.get("input", []):
         name = node.name.text
-        texts = _texts(ctx, task, node.texts, "input description")
+        texts = _texts(ctx, task, node.texts, "input description", f"input {name}")
         if name in seen and seen[name]["descriptions"]:
             ctx.error(codes.MEMBER_REPEATED, f"input '{name}' is declared twice", node.name.span, task=task)
             continue

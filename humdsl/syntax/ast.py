@@ -88,6 +88,7 @@ class QName(Node):
 class Str(Node):
     value: str
     long: bool = False  # written as a """triple-quoted""" string
+    proposed: bool = False  # an alternative written `| proposed "..."`: not reviewed yet
 
 
 @node

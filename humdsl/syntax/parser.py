@@ -330,6 +330,12 @@ class _ToAst(Transformer):
             key = self._name(key)
         return ast.Pair(span, key, value)
 
+    @_spanned
+    def proposed_string(self, span, children):
+        # The Str keeps the string's own span: diagnostics point at the text, not the keyword.
+        s = children[0]
+        return ast.Str(s.span, s.value, s.long, proposed=True)
+
     @_filtered
     def alts(self, children):
         return tuple(children)

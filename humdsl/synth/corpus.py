@@ -45,6 +45,7 @@ class SynthOptions:
     policy: dict = field(default_factory=dict)  # command-line overrides of the spec's synth block
     engine: str = "local"  # or "ray": the chunks made by Ray actors (ray_engine.py)
     address: str | None = None  # an existing Ray cluster; None: a local one
+    with_proposed: bool = False  # the spec's proposed alternatives sampled too
 
 
 KEPT_PROBLEMS = 1000  # problem lines kept in memory; the rest are only counted
@@ -91,10 +92,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     return pair
 
 
-def _task_ir(spec_path: str, task: str) -> dict:
+def _task_ir(spec_path: str, task: str, with_proposed: bool = False) -> dict:
     from ..api import load_task
 
-    return load_task(spec_path, task)
+    return load_task(spec_path, task, with_proposed)
 
 
 # ---- workers ------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def _results(task_ir, policy, opts, numbered) -> Iterator[tuple[str, Stats, list
 def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummary:
     from ..adapters.readers import detect, iter_examples
 
-    task_ir = _task_ir(spec_path, opts.task)
+    task_ir = _task_ir(spec_path, opts.task, opts.with_proposed)
     if not task_ir["formats"]:
         raise SynthError(f"task '{opts.task}' has no output formats")
     try:

@@ -39,6 +39,7 @@ class CorpusOptions:
     exact: bool = False
     engine: str = "local"  # or "ray" (ray_engine.py)
     address: str | None = None
+    with_proposed: bool = False  # the spec's proposed alternatives sampled too
 
 
 @dataclass
@@ -71,8 +72,8 @@ class CorpusSummary:
         return not self.problem_count
 
 
-def load_corpus(spec_path: str, name: str) -> dict:
-    spec = load_checked(spec_path)
+def load_corpus(spec_path: str, name: str, with_proposed: bool = False) -> dict:
+    spec = load_checked(spec_path, with_proposed)
     if name not in spec.corpora:
         raise SynthError(f"no corpus '{name}' in {spec_path}; it has: {', '.join(spec.corpora) or 'none'}")
     return spec.corpora[name]
@@ -142,7 +143,8 @@ def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> 
     note = log.note
     note(report.skipped)
     synth_opts = SynthOptions(task_ir["name"], data, opts.out, adapter, opts.seed, opts.jobs, None,
-                              opts.strict, opts.exact, engine=opts.engine, address=opts.address)
+                              opts.strict, opts.exact, engine=opts.engine, address=opts.address,
+                              with_proposed=opts.with_proposed)
     lines: list[str] = []
     full = False
 
@@ -172,7 +174,7 @@ def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> 
 
 
 def synthesise_corpus(spec_path: str, opts: CorpusOptions, progress=None) -> CorpusSummary:
-    corpus = load_corpus(spec_path, opts.corpus)
+    corpus = load_corpus(spec_path, opts.corpus, opts.with_proposed)
     if opts.jobs < 1:
         raise SynthError("--jobs must be at least 1")
     if opts.engine != "ray":  # a Ray cluster's cores are its own

@@ -1,0 +1,113 @@
+"""One round of the loop: propose paraphrases for each selected text of a task, filter them, check
+their meaning, and say which survive (written into the spec as proposed alternatives by the
+command, for a person to accept or reject in review)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from ..runtime.protocol import Grammar, RowFailure, Sampling, row_seed
+from . import filters
+from .meaning import MeaningCheck
+from .propose import DEMONSTRATED, Target, budget, grammar, prompt, split
+
+# The stages a proposal passes, in order; the report counts what each one drops.
+STAGES = ("duplicate", "unrelated", "length", "negation", "labels", "check", "meaning")
+TEMPERATURE, TOP_P = 0.7, 0.95  # sampled, so that N proposals differ; seeded, so a round repeats
+
+
+@dataclass
+class Proposal:
+    slot: str
+    text: str
+    kept: bool = True
+    dropped_by: str | None = None  # one of STAGES
+    why: str = ""
+    evidence: dict = field(default_factory=dict)  # the meaning check's flips and scores
+
+    def drop(self, stage: str, why: str) -> None:
+        self.kept, self.dropped_by, self.why = False, stage, why
+
+
+@dataclass
+class Report:
+    task: str
+    model: str
+    seed: int
+    n: int
+    proposals: list[Proposal] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # {"slot", "why"}: where the model gave no answer
+
+    def counts(self) -> dict[str, int]:
+        out = {"proposed": len(self.proposals)}
+        for stage in STAGES:
+            out[f"dropped: {stage}"] = sum(p.dropped_by == stage for p in self.proposals)
+        out["kept"] = sum(p.kept for p in self.proposals)
+        return out
+
+    def kept(self) -> list[Proposal]:
+        return [p for p in self.proposals if p.kept]
+
+    def as_json(self) -> dict:
+        return {"task": self.task, "model": self.model, "seed": self.seed, "n": self.n, "counts": self.counts(),
+                "failures": self.failures, "proposals": [asdict(p) for p in self.proposals]}
+
+
+def generate(decoder, task: dict, chosen: list[Target], n: int, seed: int) -> tuple[dict[str, list[str]], list[dict]]:
+    """Per slot, the model's n proposals (one batch per slot, seeded by the slot: a slot's proposals
+    do not depend on which others were asked for)."""
+    out: dict[str, list[str]] = {}
+    failures = []
+    for target in chosen:
+        sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), (row_seed(seed, target.slot),))
+        [answer] = decoder.generate([prompt(task, target, n)], [Grammar(grammar(target, n))], budget(target, n),
+                                    sampling)
+        if isinstance(answer, RowFailure):
+            failures.append({"slot": target.slot, "why": answer.message})
+            continue
+        out[target.slot] = split(answer)
+    return out, failures
+
+
+def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.LabelNames,
+           still_checks: Callable[[str, str], str | None], meaning: MeaningCheck | None) -> list[Proposal]:
+    """Each proposal through the stages in order; the first that objects drops it."""
+    out: list[Proposal] = []
+    for target in chosen:
+        kept_here: list[str] = []
+        for text in proposed.get(target.slot, []):
+            p = Proposal(target.slot, text)
+            out.append(p)
+            why = filters.duplicate(text, list(target.texts) + list(target.pending) + kept_here + list(DEMONSTRATED))
+            if why:
+                p.drop("duplicate", why)
+                continue
+            why = filters.unrelated(text, target.original)
+            if why:
+                p.drop("unrelated", why)
+                continue
+            why = filters.length(text, target.original)
+            if why:
+                p.drop("length", why)
+                continue
+            why = filters.negation(text, target.original)
+            if why:
+                p.drop("negation", why)
+                continue
+            why = filters.labels(text, target.original, list(target.scope), names)
+            if why:
+                p.drop("labels", why)
+                continue
+            why = still_checks(target.slot, text)
+            if why:
+                p.drop("check", why)
+                continue
+            if meaning is not None:
+                verdict = meaning.judge(target.slot, text)
+                p.evidence = {"flips": verdict.flips, "f1_before": verdict.f1_before, "f1_after": verdict.f1_after,
+                              "checked_on": len(meaning.rows)}
+                if not verdict.ok:
+                    p.drop("meaning", verdict.why)
+                    continue
+            kept_here.append(text)
+    return out
