@@ -89,7 +89,7 @@ def main() -> None:
                 if s.returncode != 0:
                     raise SystemExit(f"humc synth failed:\n{s.stderr}")
             row = {"spec": f"specs/{spec_name}", "task": task, "seconds": round(seconds), "counts": report["counts"],
-                   "kept": [{"slot": p["slot"], "text": p["text"]} for p in report["proposals"] if p["kept"]],
+                   "kept": [{"slot": p["slot"], "text": p["text"]} for p in report["proposals"] if p["survived"]],
                    "corpus_before": diversity(before), "corpus_after": diversity(after)}
             rows.append(row)
             print(json.dumps(row, indent=1), flush=True)

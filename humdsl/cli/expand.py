@@ -51,8 +51,8 @@ def _what(value: str) -> tuple[str, ...]:
 @click.option("--accept", is_flag=True, help="Settle proposals: keep them as ordinary alternatives (no model runs).")
 @click.option("--reject", is_flag=True, help="Settle proposals: delete them (no model runs).")
 @click.option("--slot", "slots", multiple=True,
-              help="With --accept or --reject: only this text, e.g. 'instruction' or 'guideline longest' "
-                   "(repeatable; default: every proposal).")
+              help="Only this text, e.g. 'instruction' or 'guideline longest' (repeatable): the texts a round "
+                   "grows, or the proposals --accept or --reject settles (default: all).")
 def expand_cmd(spec, task, what, n, seed, model, engine, base_url, api_key_env, dev, dev_n, adapter, flip_tolerance,
                f1_tolerance, no_meaning_check, dry_run, report_path, accept, reject, slots) -> None:
     """Grow a task's instructions, guidelines, label descriptions and rules with paraphrases a
@@ -68,49 +68,60 @@ def expand_cmd(spec, task, what, n, seed, model, engine, base_url, api_key_env, 
     if accept or reject:
         _settle(path, task, accept, slots, dry_run)
         return
-    if slots:
-        raise UsageError("--slot is for --accept or --reject")
-    chosen = _what(what)
-    if report_path:
-        _check_report_path(Path(report_path))  # before any work: never someone else's file
+    if adapter and not dev:
+        raise UsageError("--adapter is for --dev")
+    if dev and no_meaning_check:
+        raise UsageError("--dev is for the meaning check; leave out --no-meaning-check")
+    what_chosen = _what(what)
+    report_file = Path(report_path) if report_path else None
+    if report_file is not None:
+        _check_report_path(report_file)  # before any work: never someone else's file
     from ..expand.meaning import MeaningCheck, rows_of
-    from ..expand.spec_round import SpecFile, dev_rows, expand_round, session_runner
+    from ..expand.spec_round import (SpecFile, chosen_targets, dev_rows, expand_round, session_prompter,
+                                     session_runner)
     from ..session import Settings
 
     spec_file = SpecFile(path, task)
-    decoder, model_name, runner_model = _engine(engine, model, base_url, api_key_env)
+    chosen = chosen_targets(spec_file, what_chosen, set(slots) or None)
+    make_decoder, model_name, runner_model = _engine(engine, model, base_url, api_key_env)
     meaning = None
     if not no_meaning_check:
         dev_examples = dev_rows(Path(dev), adapter, spec_file.ir, dev_n) if dev else None
-        run = session_runner(runner_model, Settings(), path.parent)
-        meaning = MeaningCheck(spec_file.ir, rows_of(spec_file.ir, dev_examples), run, flip_tolerance, f1_tolerance)
-    elif dev:
-        raise UsageError("--dev is for the meaning check; leave out --no-meaning-check")
+        rows = rows_of(spec_file.ir, dev_examples)
+        if not rows:
+            click.echo("warning: the task has no examples or tests and no --dev was given: the meaning check "
+                       "cannot run; proposals are kept on the filters alone", err=True)
+        meaning = MeaningCheck(spec_file.ir, rows, session_runner(runner_model, Settings(), path.parent),
+                               flip_tolerance, f1_tolerance, prompter=session_prompter(Settings(), path.parent))
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\rproposing: {done}/{total} texts ")
             sys.stderr.flush()
 
-    report = expand_round(spec_file, decoder(), model_name, chosen, n, seed, meaning, progress)
+    report = expand_round(spec_file, make_decoder, model_name, chosen, n=n, seed=seed, meaning=meaning,
+                          progress=progress)
+    report.options = {"texts": [t.slot for t in chosen], "meaning_check": not no_meaning_check,
+                      "checked_on": len(meaning.rows) if meaning else 0, "dev": dev,
+                      "flip_tolerance": flip_tolerance, "f1_tolerance": f1_tolerance}
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     for p in report.proposals:
-        verdict = "kept   " if p.kept else f"dropped ({p.dropped_by}: {p.why})"
+        verdict = ("kept   " + (f"({p.why}) " if p.why else "")) if p.survived else f"dropped ({p.dropped_by}: {p.why})"
         click.echo(f"{p.slot}: {verdict} {json.dumps(p.text, ensure_ascii=False)}")
     for f in report.failures:
         click.echo(f"{f['slot']}: no proposals: {f['why']}")
     counts = report.counts()
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()), err=True)
-    if report_path:
+    # the spec first: a report that cannot be written loses a report, never the round's proposals
+    written = 0 if dry_run else spec_file.write(report)
+    if report_file is not None:
         from ..outputs import write_atomic
 
-        write_atomic(Path(report_path), json.dumps(report.as_json(), ensure_ascii=False, indent=1) + "\n")
+        write_atomic(report_file, json.dumps(report.as_json(), ensure_ascii=False, indent=1) + "\n")
     if dry_run:
         click.echo("--dry-run: the spec is left as it is", err=True)
-        return
-    written = spec_file.write(report)
-    if written:
+    elif written:
         click.echo(f"wrote {written} proposal(s) into {path} as `proposed` alternatives: review them with git diff, "
                    f"then humc expand {path} --accept or --reject", err=True)
 
@@ -120,16 +131,20 @@ def _engine(engine: str, model: str | None, base_url: str | None, api_key_env: s
     check runs (a model name, or the same server decoder)."""
     from ..errors import UsageError
 
+    made: list = []  # the decoder, once made: the model loads (or the server is probed) when first asked
     if engine == "openai":
         if not base_url:
             raise UsageError("--engine openai needs --base-url, e.g. http://localhost:8000")
         from ..runtime.openai_engine import OpenAIDecoder, api_key_from
 
-        server = OpenAIDecoder(base_url, model, api_key_from(api_key_env))
-        return (lambda: server), server.name, server
-    if base_url:
-        raise UsageError("--base-url is for --engine openai")
-    made: list = []
+        def server():
+            if not made:
+                made.append(OpenAIDecoder(base_url, model, api_key_from(api_key_env)))
+            return made[0]
+
+        return server, f"{base_url} ({model or 'the first model served'})", server
+    if base_url or api_key_env:
+        raise UsageError("--base-url and --api-key-env are for --engine openai")
 
     def local():
         from ..runtime.decoders import make_decoder
@@ -172,6 +187,11 @@ def _check_report_path(path: Path) -> None:
 
     if path.is_dir():
         raise OutputRefused(f"--report {path} is a folder: give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputRefused(f"--report {path}: {parent} is a file, not a folder")
     if path.exists():
         try:
             found = json.loads(path.read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ _CODE_LIKE = re.compile(r"\b[A-Z][A-Z_\-]{1,11}\b")  # PER, GPE, WORK_OF_ART: ho
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return _WORD.findall(text.lower().replace("\u2019", "'"))  # "don’t" is one word, as "don't" is
 
 
 def normalised(text: str) -> str:

@@ -20,13 +20,13 @@ TEMPERATURE, TOP_P = 0.7, 0.95  # sampled, so that N proposals differ; seeded, s
 class Proposal:
     slot: str
     text: str
-    kept: bool = True
+    survived: bool = True
     dropped_by: str | None = None  # one of STAGES
     why: str = ""
     evidence: dict = field(default_factory=dict)  # the meaning check's flips and scores
 
     def drop(self, stage: str, why: str) -> None:
-        self.kept, self.dropped_by, self.why = False, stage, why
+        self.survived, self.dropped_by, self.why = False, stage, why
 
 
 @dataclass
@@ -37,36 +37,37 @@ class Report:
     n: int
     proposals: list[Proposal] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)  # {"slot", "why"}: where the model gave no answer
+    options: dict = field(default_factory=dict)  # what the round was asked: texts, checks, tolerances
 
     def counts(self) -> dict[str, int]:
         out = {"proposed": len(self.proposals)}
         for stage in STAGES:
             out[f"dropped: {stage}"] = sum(p.dropped_by == stage for p in self.proposals)
-        out["kept"] = sum(p.kept for p in self.proposals)
+        out["kept"] = sum(p.survived for p in self.proposals)
         return out
 
     def kept(self) -> list[Proposal]:
-        return [p for p in self.proposals if p.kept]
+        return [p for p in self.proposals if p.survived]
 
     def as_json(self) -> dict:
-        return {"task": self.task, "model": self.model, "seed": self.seed, "n": self.n, "counts": self.counts(),
-                "failures": self.failures, "proposals": [asdict(p) for p in self.proposals]}
+        return {"task": self.task, "model": self.model, "seed": self.seed, "n": self.n, "options": self.options,
+                "counts": self.counts(), "failures": self.failures, "proposals": [asdict(p) for p in self.proposals]}
 
 
-def generate(decoder, task: dict, chosen: list[Target], n: int, seed: int) -> tuple[dict[str, list[str]], list[dict]]:
-    """Per slot, the model's n proposals (one batch per slot, seeded by the slot: a slot's proposals
-    do not depend on which others were asked for)."""
-    out: dict[str, list[str]] = {}
-    failures = []
-    for target in chosen:
-        sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), (row_seed(seed, target.slot),))
-        [answer] = decoder.generate([prompt(task, target, n)], [Grammar(grammar(target, n))], budget(target, n),
-                                    sampling)
-        if isinstance(answer, RowFailure):
-            failures.append({"slot": target.slot, "why": answer.message})
-            continue
-        out[target.slot] = split(answer)
-    return out, failures
+def generate(decoder, task: dict, target: Target, n: int, seed: int) -> list[str] | str:
+    """The model's n proposals for one slot, or why there are none. One batch per slot, seeded by
+    the slot's name: a slot's proposals do not depend on which others were asked for."""
+    sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), (row_seed(seed, target.slot),))
+    [answer] = decoder.generate([prompt(task, target, n)], [Grammar(grammar(target, n))], budget(target, n),
+                                sampling)
+    if isinstance(answer, RowFailure):
+        return answer.message
+    texts = split(answer)
+    # an answer its grammar accepts is exactly n lines, each ended: anything else was cut off (a
+    # token budget reached) or came from a server that did not keep to the grammar
+    if len(texts) != n or answer.count("\n") != n or not answer.endswith("\n"):
+        return f"the answer is not {n} whole lines (cut off, or not under its grammar): {answer[:80]!r}"
+    return texts
 
 
 def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.LabelNames,
@@ -105,7 +106,9 @@ def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.
             if meaning is not None:
                 verdict = meaning.judge(target.slot, text)
                 p.evidence = {"flips": verdict.flips, "f1_before": verdict.f1_before, "f1_after": verdict.f1_after,
-                              "checked_on": len(meaning.rows)}
+                              "checked_on": verdict.checked_on}
+                if verdict.ok and verdict.why:
+                    p.why = verdict.why  # kept, but not checked: the report says why
                 if not verdict.ok:
                     p.drop("meaning", verdict.why)
                     continue

@@ -6,6 +6,7 @@ with the answers that changed as evidence."""
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -14,6 +15,7 @@ FLIP_TOLERANCE = 0.25  # share of the checked inputs whose answer may change
 F1_TOLERANCE = 0.05  # how far the micro-F1 against the gold answers may fall
 
 Runner = Callable[[dict, list[dict]], list]  # (task IR, rows) -> one record (or None) per row
+Prompter = Callable[[dict, dict], str]  # (task IR, row) -> the prompt the model is shown
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,16 @@ class Verdict:
     flips: list[dict] = field(default_factory=list)  # {"id", "before", "after"}
     f1_before: float | None = None
     f1_after: float | None = None
+    checked_on: int = 0  # the rows the task was run on
 
 
 def rows_of(task: dict, dev: list[dict] | None = None) -> list[Row]:
     """The inputs the check runs on: the task's examples and tests (with `expect`), then dev rows."""
-    out = [Row(e["id"], e["input"], e.get("output")) for e in task.get("examples") or []]
-    out += [Row(t["id"], t["input"], t.get("expect")) for t in task.get("tests") or []]
+    # ids the rows cannot share (a session answers rows by id): an example and a test may have one name
+    out = [Row(f"example:{i}:{e['id']}", e["input"], e.get("output")) for i, e in enumerate(task.get("examples") or [])]
+    out += [Row(f"test:{i}:{t['id']}", t["input"], t.get("expect")) for i, t in enumerate(task.get("tests") or [])]
     for i, d in enumerate(dev or []):
-        out.append(Row(f"dev-{d.get('id', i)}", {k: v for k, v in d.items() if k not in ("id", "record")},
+        out.append(Row(f"dev:{i}:{d.get('id', '')}", {k: v for k, v in d.items() if k not in ("id", "record")},
                        d.get("record")))
     return out
 
@@ -78,8 +82,6 @@ def items(record: dict | None) -> Counter:
 
 
 def _canon(v) -> str:
-    import json
-
     return json.dumps(v, sort_keys=True, ensure_ascii=False)
 
 
@@ -103,8 +105,10 @@ class MeaningCheck:
     """Runs the task once as it is (kept) and once per proposal, on the same rows."""
 
     def __init__(self, task: dict, rows: list[Row], run: Runner, flip_tolerance: float = FLIP_TOLERANCE,
-                 f1_tolerance: float = F1_TOLERANCE):
-        self.task, self.rows, self.run = task, rows, run
+                 f1_tolerance: float = F1_TOLERANCE, prompter: Prompter | None = None):
+        """`prompter`: where given, a proposal whose prompts are those of the original (a text the
+        run profile's prompts do not show) is kept without running the task, and said so."""
+        self.task, self.rows, self.run, self.prompter = task, rows, run, prompter
         self.flip_tolerance, self.f1_tolerance = flip_tolerance, f1_tolerance
         self._before: list | None = None
 
@@ -119,14 +123,18 @@ class MeaningCheck:
 
     def judge(self, slot: str, text: str) -> Verdict:
         if not self.rows:
-            return Verdict(True, "no examples, tests or dev rows to check it on")
+            return Verdict(True, "not checked: the task has no examples or tests, and no --dev was given")
+        variant = with_text(self.task, slot, text)
+        if self.prompter is not None and all(self.prompter(variant, self._row(r)) == self.prompter(self.task, self._row(r))
+                                             for r in self.rows):
+            return Verdict(True, "not checked: the task's prompts (its run profile) do not show this text")
         before = self.before()
-        after = self.run(with_text(self.task, slot, text), [self._row(r) for r in self.rows])
+        after = self.run(variant, [self._row(r) for r in self.rows])
         flips = [{"id": r.id, "before": b, "after": a} for r, b, a in zip(self.rows, before, after)
                  if items(b) != items(a)]
         f1_before = micro_f1([(r.gold, b) for r, b in zip(self.rows, before)])
         f1_after = micro_f1([(r.gold, a) for r, a in zip(self.rows, after)])
-        verdict = Verdict(True, flips=flips, f1_before=f1_before, f1_after=f1_after)
+        verdict = Verdict(True, flips=flips, f1_before=f1_before, f1_after=f1_after, checked_on=len(self.rows))
         share = len(flips) / len(self.rows)
         if share > self.flip_tolerance:
             verdict.ok = False

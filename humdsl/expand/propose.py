@@ -88,7 +88,7 @@ def prompt(task: dict, target: Target, n: int) -> str:
         parts[-1] += f"\nLabels: {labels}"
     if target.scope and target.slot.startswith("guideline"):
         parts[-1] += f"\nThis {target.noun} is about: {', '.join(target.scope)}"
-    parts.append(f"Text: {target.original}\nRewrites:")
+    parts.append(f"Text: {' '.join(target.original.split())}\nRewrites:")  # one line, as the rewrites
     return "\n\n".join(parts) + "\n"
 
 
@@ -104,7 +104,7 @@ def grammar(target: Target, n: int) -> str:
     low, high = bounds(target.original)
     line = '"- " TEXT "\\n"'
     return "\n".join([f"start: {' '.join([line] * n)}",
-                      f"TEXT: /[^\\n\\-\\s][^\\n]{{{low - 1},{high - 1}}}/"])
+                      f"TEXT: /[^\\x00-\\x20\\-][^\\x00-\\x1f]{{{low - 1},{high - 1}}}/"])
 
 
 def split(answer: str) -> list[str]:
@@ -119,8 +119,9 @@ def split(answer: str) -> list[str]:
 
 
 def budget(target: Target, n: int) -> int:
-    """Tokens enough for n lines of the longest length allowed (a token holds at least a byte)."""
-    return n * (bounds(target.original)[1] + 4)
+    """Tokens enough for n lines of the longest length allowed: a character is at most 4 bytes of
+    UTF-8, and a token holds at least one (the grammar ends the answer long before, as a rule)."""
+    return n * (4 * bounds(target.original)[1] + 4)
 
 
 def describe(target: Target) -> str:

@@ -11,8 +11,8 @@ from ..errors import HumError
 from ..syntax import ast
 from . import filters
 from .loop import Report, generate, review
-from .meaning import MeaningCheck, Row, rows_of
-from .propose import WHAT, targets
+from .meaning import MeaningCheck
+from .propose import WHAT, Target, targets
 
 
 class ExpandError(HumError):
@@ -77,6 +77,11 @@ class SpecFile:
         self.ir = irs[task]
         self.names = label_names(result, task)
 
+    def slots(self) -> dict[str, list[tuple[str, bool]]]:
+        from ..proposals import slots
+
+        return slots(self.source, str(self.path), self.task)
+
     def with_proposal(self, slot: str, texts: list[str]) -> str:
         from ..proposals import insert
 
@@ -114,33 +119,43 @@ class SpecFile:
             raise ExpandError(f"cannot read {self.path} again to write the proposals: {e}") from None
         if now != self.source:
             raise ExpandError(f"{self.path} changed while humc expand ran; it is left as it is: run it again")
+        from ..proposals import insert
+
         source = self.source
         for slot in dict.fromkeys(p.slot for p in kept):
-            from ..proposals import insert
-
             source = insert(source, str(self.path), self.task, slot, [p.text for p in kept if p.slot == slot])
         write_atomic(self.path, source)
         return len(kept)
 
 
-def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
-    """The task run as humc run runs it (its run profile, the model or a server's decoder): one
-    record, or None, per row."""
+def session_prompter(settings, spec_dir: Path):
+    """The prompt humc run shows for a row of a task (its run profile applied); loads no model."""
     from ..session import Session
 
-    server = model if hasattr(model, "generate") else None
-    loaded: list = []
+    def prompt(task_ir: dict, row: dict) -> str:
+        return Session(task_ir, settings, spec_dir).prompt(row)
+
+    return prompt
+
+
+def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
+    """The task run as humc run runs it (its run profile, the model or a server's decoder): one
+    record, or None, per row. `model`: a name, or a function giving a server's decoder (called
+    when first needed)."""
+    from ..session import Session
+
+    made: list = []  # the loaded model or the server's decoder, once made
 
     def run(task_ir: dict, rows: list[dict]) -> list:
         session = Session(task_ir, settings, spec_dir)
-        if server is not None:
-            session.use(server)
-        else:
-            if not loaded:
-                from ..runtime.models import load
+        if not made:
+            from ..runtime.models import load
 
-                loaded.append(load(model))
-            session.start(loaded[0])
+            made.append(model() if callable(model) else load(model))
+        if callable(model):
+            session.use(made[0])
+        else:
+            session.start(made[0])
         out = []
         for i in range(0, len(rows), batch_size):
             out += [o.record for o in session.decode(rows[i:i + batch_size])]
@@ -161,20 +176,37 @@ def dev_rows(path: Path, adapter: str | None, task_ir: dict, n: int) -> list[dic
             and all(isinstance(e.get(f), str) for f in fields)][:n]
 
 
-def expand_round(spec: SpecFile, decoder, model_name: str, what: tuple[str, ...] = WHAT, n: int = 3, seed: int = 0,
-                 meaning: MeaningCheck | None = None, progress=None) -> Report:
-    chosen = targets(spec.ir, what)
+def chosen_targets(spec: SpecFile, what: tuple[str, ...] = WHAT, slots: set[str] | None = None) -> list[Target]:
+    """The texts a round grows: those `what` selects that this file holds (a label set imported
+    from elsewhere is not this file's to edit), narrowed to `slots`; ExpandError for a slot it
+    does not have, or when nothing is left."""
+    editable = set(spec.slots())
+    chosen = [t for t in targets(spec.ir, what) if t.slot in editable]
+    if slots:
+        unknown = slots - {t.slot for t in chosen}
+        if unknown:
+            raise ExpandError(f"task '{spec.task}' has no text {', '.join(sorted(unknown))} that this file holds "
+                              f"among --what {','.join(what)}; it has: {', '.join(t.slot for t in chosen) or 'none'}")
+        chosen = [t for t in chosen if t.slot in slots]
+    if not chosen:
+        raise ExpandError(f"task '{spec.task}' in {spec.path} holds no text to grow among --what {','.join(what)}")
+    return chosen
+
+
+def expand_round(spec: SpecFile, make_decoder, model_name: str, chosen: list[Target], *, n: int = 3,
+                 seed: int = 0, meaning: MeaningCheck | None = None, progress=None) -> Report:
+    """Proposals for each chosen text, then the review. `make_decoder()` is called once, here:
+    the model loads only after every option has been checked."""
     report = Report(spec.task, model_name, seed, n)
+    decoder = make_decoder()
     proposed: dict[str, list[str]] = {}
     for i, target in enumerate(chosen):
-        got, failures = generate(decoder, spec.ir, [target], n, seed)
-        proposed.update(got)
-        report.failures += failures
+        got = generate(decoder, spec.ir, target, n, seed)
+        if isinstance(got, str):
+            report.failures.append({"slot": target.slot, "why": got})
+        else:
+            proposed[target.slot] = got
         if progress:
             progress(i + 1, len(chosen))
     report.proposals = review(proposed, chosen, spec.names, spec.problem_with, meaning)
     return report
-
-
-__all__ = ["ExpandError", "MeaningCheck", "Row", "SpecFile", "dev_rows", "expand_round", "rows_of",
-           "session_runner"]
