@@ -1,6 +1,7 @@
 """The in-process decoder against a vLLM server (`humc run --engine openai`), on the same
-CoNLL-2003 dev sentences: throughput, valid answers, strict micro-F1, and how many greedy answers
-are the same text on both (same prompt, same grammar).
+CoNLL-2003 dev sentences: throughput, latency (the median and 95th percentile of a request to the
+server; of one input decoded alone in process), valid answers, strict micro-F1, and how many
+greedy answers are the same text on both (same prompt, same grammar).
 
     # a server first (its own virtual environment; see docs/run.md, "On a server")
     python bench/bench_engines.py --base-url http://localhost:8011 --n 100 --concurrency 1,4,16
@@ -45,6 +46,40 @@ def _row(name: str, gold: Path, out: Path, seconds: float, n: int) -> dict:
             "raw": {x["id"]: x["raw"] for x in lines}}
 
 
+class Latencies:
+    """Seconds of each call of `owner.name`, recorded while installed (the bench's own probe: the
+    library records no timings)."""
+
+    def __init__(self, owner, name: str, only=lambda *a, **k: True):
+        self.owner, self.name, self.only, self.seconds = owner, name, only, []
+        self.original = getattr(owner, name)
+
+    def __enter__(self):
+        original, seconds, only = self.original, self.seconds, self.only
+
+        def timed(*args, **kwargs):
+            start = time.monotonic()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if only(*args, **kwargs):
+                    seconds.append(time.monotonic() - start)
+
+        setattr(self.owner, self.name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.owner, self.name, self.original)
+
+    def summary(self) -> dict:
+        xs = sorted(self.seconds)
+        if not xs:
+            return {}
+        return {"latency_p50_s": round(xs[len(xs) // 2], 3), "latency_p95_s": round(xs[min(len(xs) - 1,
+                                                                                         int(0.95 * len(xs)))], 3),
+                "timed_calls": len(xs)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base-url", required=True)
@@ -53,23 +88,32 @@ def main() -> None:
     ap.add_argument("--format", default="tuples")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "engines.json"))
     args = ap.parse_args()
+    from humdsl.runtime.openai_engine import OpenAIDecoder
     from humdsl.runtime.run import RunOptions, run
+    from humdsl.session import Session
 
     spec = str(ROOT / "specs" / "ner.hum")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         gold = _gold(args.n, work)
-        runs = [("in-process (jump-forward)", {}), *[(f"vLLM server, concurrency {c}",
-                                                       {"engine": "openai", "base_url": args.base_url,
-                                                        "concurrency": int(c)})
-                                                      for c in args.concurrency.split(",")]]
+        runs = [("in-process (jump-forward)", {"batch_size": 16}),
+                ("in-process (jump-forward), one input at a time", {"batch_size": 1}),
+                *[(f"vLLM server, concurrency {c}", {"engine": "openai", "base_url": args.base_url,
+                                                      "concurrency": int(c), "batch_size": 16})
+                  for c in args.concurrency.split(",")]]
         for name, extra in runs:
             out = work / f"{len(rows)}.jsonl"
+            if extra.get("engine") == "openai":  # a request's round trip
+                probe = Latencies(OpenAIDecoder, "_request", lambda self, path, body=None: body is not None)
+            else:  # one batch decoded: with batch_size 1, one input's latency
+                probe = Latencies(Session, "decode")
             start = time.monotonic()
-            run(spec, RunOptions(task="conll03", format=args.format, model=None, input=gold, output=out,
-                                 batch_size=16, **extra))
-            rows.append(_row(name, gold, out, time.monotonic() - start, args.n))
+            with probe:
+                run(spec, RunOptions(task="conll03", format=args.format, model=None, input=gold, output=out,
+                                     **extra))
+            rows.append({**_row(name, gold, out, time.monotonic() - start, args.n),
+                         **(probe.summary() if extra.get("engine") == "openai" or extra["batch_size"] == 1 else {})})
             print(f"{name}: {rows[-1]['inputs_per_s']} inputs/s, F1 {rows[-1]['strict_micro_f1']}, "
                   f"valid {rows[-1]['valid']}", flush=True)
     local = rows[0]["raw"]

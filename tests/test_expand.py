@@ -69,6 +69,9 @@ def test_unrelated_and_length_bounds():
     assert "too short" in filters.length("An outage.", original)
     assert "length" in filters.length(original * 3, original)
     assert filters.length("When the service cannot be reached at all, call it an outage.", original) is None
+    cut = "When the service cannot be reached at all, call it"
+    assert "cut off" in filters.length(cut, original, limit=len(cut))
+    assert filters.length(cut, original, limit=len(cut) + 1) is None
 
 
 def test_a_rewrite_that_loses_or_adds_a_negation_is_dropped():

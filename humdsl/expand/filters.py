@@ -103,7 +103,11 @@ def negation(text: str, original: str) -> str | None:
     return None
 
 
-def length(text: str, original: str) -> str | None:
+def length(text: str, original: str, limit: int | None = None) -> str | None:
+    """Why `text` is too short or too long; `limit`: the grammar's bound, which a text reaching it
+    was cut at (mid-sentence, as a rule)."""
+    if limit is not None and len(text) >= limit:
+        return f"cut off at the {limit}-character bound"
     n = len(words(text))
     if n < MIN_WORDS:
         return f"too short ({n} words)"

@@ -9,7 +9,7 @@ from typing import Callable
 from ..runtime.protocol import Grammar, RowFailure, Sampling, row_seed
 from . import filters
 from .meaning import MeaningCheck
-from .propose import DEMONSTRATED, Target, budget, grammar, prompt, split
+from .propose import DEMONSTRATED, Target, bounds, budget, grammar, prompt, split
 
 # The stages a proposal passes, in order; the report counts what each one drops.
 STAGES = ("duplicate", "unrelated", "length", "negation", "labels", "check", "meaning")
@@ -87,7 +87,7 @@ def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.
             if why:
                 p.drop("unrelated", why)
                 continue
-            why = filters.length(text, target.original)
+            why = filters.length(text, target.original, bounds(target.original)[1])
             if why:
                 p.drop("length", why)
                 continue
