@@ -48,10 +48,12 @@ class TuneResult:
         return max(self.trials, key=lambda t: t.score)  # the first measured wins a tie
 
 
-def space(task_ir: dict, shots_from: str | None) -> dict[str, list]:
-    """Each dimension's values for this task. A profile is a dict of the profile settings."""
+def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[str, list]:
+    """Each dimension's values for this task. A profile is a dict of the profile settings. On a
+    server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
+    model's logits, which only humdsl's own loop has."""
     decisions = [("greedy", "chat")]
-    if task_ir["kind"] == "classify":
+    if task_ir["kind"] == "classify" and not server:
         decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
     shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
@@ -88,10 +90,12 @@ def start_profile(task_ir: dict) -> dict:
 
 
 def search(task_ir: dict, measure, shots_from: str | None = None, budget: int = BUDGET,
-           progress=None) -> list[Trial]:
+           progress=None, server: bool = False) -> list[Trial]:
     """Coordinate ascent over `space`; `measure(profile) -> Trial`. Returns every trial, in order."""
-    values = space(task_ir, shots_from)
+    values = space(task_ir, shots_from, server)
     current = start_profile(task_ir)
+    if server and (current["decision"], current["prompt_style"]) not in values["decision"]:
+        current["decision"], current["prompt_style"] = values["decision"][0]  # the spec's asks for logits
     if current["shots_from"] and (current["shots"], current["shots_from"]) not in values["shots"]:
         values["shots"].append((current["shots"], current["shots_from"]))
     seen: dict[str, Trial] = {}
@@ -125,7 +129,8 @@ def search(task_ir: dict, measure, shots_from: str | None = None, budget: int = 
 
 
 def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: str | None,
-         n: int = DEV_SIZE, budget: int = BUDGET, shots_from: Path | None = None, progress=None) -> TuneResult:
+         n: int = DEV_SIZE, budget: int = BUDGET, shots_from: Path | None = None, progress=None,
+         engine: dict | None = None) -> TuneResult:
     """Measure the task's settings on the first `n` examples of `dev` (any dataset file the
     adapters read) with `humc run`'s own path and `humc eval`'s metric."""
     from .adapters.readers import read_examples
@@ -158,7 +163,7 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
                               shots=profile["shots"],
                               shots_from=spec_dir / profile["shots_from"] if profile["shots_from"] else None,
                               decision=profile["decision"], prompt_style=profile["prompt_style"],
-                              phrasing=profile["phrasing"], prompt=profile["prompt"])
+                              phrasing=profile["phrasing"], prompt=profile["prompt"], **(engine or {}))
             start = time.monotonic()
             try:
                 run(spec_path, opts)
@@ -171,7 +176,8 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
             valid = sum(1 for x in lines if x.get("record") is not None) / len(lines)
             return Trial(profile, round(scores["main_score"]["value"], 4), round(valid, 4), round(seconds, 3))
 
-        result.trials = search(task_ir, measure, relative, budget, progress)
+        server = bool(engine) and (engine or {}).get("engine") == "openai"
+        result.trials = search(task_ir, measure, relative, budget, progress, server)
     return result
 
 

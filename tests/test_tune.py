@@ -104,3 +104,23 @@ def test_tune_end_to_end_with_a_tiny_model(model_dir, tmp_path):
     assert CliRunner().invoke(main, ["check", str(spec)]).exit_code == 0
     bad = CliRunner().invoke(main, args[:5] + [str(tmp_path / "missing.jsonl"), "--model", str(model_dir)])
     assert bad.exit_code == 1 and "--dev" in bad.output
+
+
+def test_tune_on_a_server_measures_greedy_decoding_there(tmp_path):
+    from support.fake_openai import FakeServer
+
+    spec = _copy_spec(tmp_path)
+    gold = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
+    with FakeServer() as server:
+        r = CliRunner().invoke(main, ["tune", str(spec), "--task", "ticket_triage", "--dev", str(gold), "--n", "3",
+                                      "--budget", "4", "--engine", "openai", "--base-url", server.url, "--json",
+                                      "--dry-run"])
+        asked = len(server.requests)
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.output[r.output.index("{"):])
+    assert len(payload["trials"]) == 4
+    assert {t["profile"]["decision"] for t in payload["trials"]} == {"greedy"}  # logits stay on the server
+    assert asked >= 4 * 3  # every trial's inputs went to the server (and its probes)
+    usage = CliRunner().invoke(main, ["tune", str(spec), "--task", "ticket_triage", "--dev", str(gold),
+                                      "--engine", "openai"])
+    assert usage.exit_code == 2 and "--base-url" in usage.output
