@@ -423,3 +423,22 @@ def test_a_report_in_a_folder_that_is_a_file_is_refused_before_any_work(tmp_path
 def test_nothing_to_grow_says_so(tmp_path):
     r = humc("expand", spec_file(tmp_path), "--what", "rules", "--no-meaning-check")
     assert r.exit_code == 1 and "holds no text to grow" in r.output
+
+
+def test_expand_on_a_server_sends_each_texts_grammar_and_runs_the_meaning_check_there(tmp_path):
+    from support.fake_openai import FakeServer
+
+    path = spec_file(tmp_path)
+    with FakeServer() as server:
+        r = humc("expand", path, "--engine", "openai", "--base-url", server.url, "--n", "2",
+                 "--what", "instructions", "--report", tmp_path / "r.json")
+        bodies = list(server.requests)
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["counts"]["proposed"] + len(report["failures"]) >= 1
+    grammars = [b.get("structured_outputs", {}).get("grammar", "") for b in bodies]
+    assert any(g.startswith('start: "- " TEXT') for g in grammars)  # the proposals, under their grammar
+    assert report["options"]["checked_on"] == 2  # the example and the test
+    with FakeServer("ignore") as server:  # a server that does not enforce constraints is refused
+        r = humc("expand", path, "--engine", "openai", "--base-url", server.url, "--no-meaning-check")
+    assert r.exit_code == 1, r.output
