@@ -12,7 +12,7 @@ being declared a rename is a removal (breaking) and an addition (safe).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .errors import HumError
@@ -35,6 +35,7 @@ class Change:
     file: str = ""
     line: int = 0
     added: bool = False  # something new (a minor bump under --check-version, even when safe)
+    bumps: bool = True  # False: nothing the task makes changes (a proposal added or rejected), no bump
 
     def text(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file else ""
@@ -98,15 +99,14 @@ def diff_sides(old: Side, new: Side) -> list[Change]:
 
 def _at(side: Side, task: str, part: str, change: Change) -> Change:
     line = side.lines.get((task, part)) or side.lines.get((task, part.split(" ")[0])) or side.lines.get((task, ""), 0)
-    return Change(change.severity, change.task, change.what, change.message, side.files.get(task, ""), line,
-                  change.added)
+    return replace(change, file=side.files.get(task, ""), line=line)
 
 
 def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
     out: list[tuple[str, Change]] = []
 
-    def add(severity: str, part: str, what: str, message: str, added: bool = False) -> None:
-        out.append((part, Change(severity, task, what, message, added=added)))
+    def add(severity: str, part: str, what: str, message: str, added: bool = False, bumps: bool = True) -> None:
+        out.append((part, Change(severity, task, what, message, added=added, bumps=bumps)))
 
     if a["kind"] != b["kind"]:
         add("breaking", "", "kind", f"kind {a['kind']} -> {b['kind']}: no record of the old kind fits")
@@ -202,19 +202,21 @@ def _paraphrases(add, part: str, what: str, subject: str, old: list[str], new: l
 
 
 def _proposals(add, a: dict, b: dict) -> None:
-    """Proposed alternatives are not used until accepted: adding or settling them is safe. An
-    accepted one shows up again as a paraphrase added."""
+    """Proposed alternatives are not used until accepted: adding or settling them is safe and asks
+    no version bump. An accepted one shows up again as a paraphrase added (with its bump)."""
     old, new = a.get("proposed") or [], b.get("proposed") or []
     added = [p for p in new if p not in old]
     settled = [p for p in old if p not in new]
     if added:
         n = len(added)
-        add("safe", added[0]["slot"], "proposals", f"{n} proposal{'s' * (n != 1)} added (not used until accepted)")
+        add("safe", added[0]["slot"], "proposals", f"{n} proposal{'s' * (n != 1)} added (not used until accepted)",
+            bumps=False)
     if settled:
         accepted = sum(p["text"] in _slot_texts(b, p["slot"]) for p in settled)
         n = len(settled)
+        # an accepted one is also a paraphrase added, which asks its own bump
         add("safe", settled[0]["slot"], "proposals", f"{n} proposal{'s' * (n != 1)} settled "
-            f"({accepted} accepted, {n - accepted} rejected)")
+            f"({accepted} accepted, {n - accepted} rejected)", bumps=False)
 
 
 def _slot_texts(task: dict, slot: str) -> list[str]:
@@ -347,6 +349,8 @@ def required_bump(changes: list[Change]) -> str:
     """The semver bump the changes of one task call for: major, minor, patch or none."""
     need = "none"
     for c in changes:
+        if not c.bumps:
+            continue
         level = "minor" if c.added and c.severity == "safe" else BUMP_FOR[c.severity]
         if ORDER[level] > ORDER[need]:
             need = level
