@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .compiler import check_paths, lower, lower_corpora, spec_hash
 from .diagnostics import Diagnostic
-from .ir import content_hash
+from .ir import task_hash
 from .jsonl import lone_surrogate
 
 
@@ -45,7 +45,7 @@ class Task:
 
     @property
     def hash(self) -> str:
-        return content_hash(self.ir)
+        return task_hash(self.ir)
 
     def format(self, name: str | None = None):
         """A format of this task (render, parse, grammar); the first one by default."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .compiler import CheckResult, lower, spec_hash
-from .ir import content_hash
+from .ir import task_hash
 from .outputs import umask, write_atomic
 
 
@@ -118,7 +118,7 @@ def task_artifacts(name: str, ir: dict) -> TaskArtifacts:
         entry["schema"] = put(f"{base}/schema.json", dump(schema)) if schema else None
         formats.append(entry)
     return TaskArtifacts(files, {"name": name, "kind": ir["kind"], "version": ir["version"],
-                                 "hash": content_hash(ir), "ir": f"tasks/{name}/ir.json", "formats": formats,
+                                 "hash": task_hash(ir), "ir": f"tasks/{name}/ir.json", "formats": formats,
                                  "files": {rel: _sha(text) for rel, text in sorted(files.items())}})
 
 

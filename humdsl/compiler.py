@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
-from .ir import content_hash, lower_corpus, lower_task
+from .ir import content_hash, lower_corpus, lower_task, task_hash
 from .loader import Program, load_program
 from .semantic import analyse
 from .semantic.context import Context
@@ -56,4 +56,4 @@ def lower_corpora(result: CheckResult) -> dict[str, dict]:
 
 
 def spec_hash(irs: dict[str, dict]) -> str:
-    return content_hash({name: content_hash(ir) for name, ir in sorted(irs.items())})
+    return content_hash({name: task_hash(ir) for name, ir in sorted(irs.items())})

@@ -21,6 +21,13 @@ def content_hash(value) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+def task_hash(ir: dict) -> str:
+    """What a task's answers, prompts and corpora depend on: its IR without the proposals waiting
+    for review (`proposed`), which nothing uses until they are accepted. Runs, corpora, locks and
+    provenance checks name a task by this hash, so `humc expand` does not make them stale."""
+    return content_hash({k: v for k, v in ir.items() if k != "proposed"})
+
+
 def _label(lab: Label) -> dict:
     out: dict[str, Any] = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
     if lab.head is not None or lab.tail is not None:

@@ -211,14 +211,14 @@ class ResultCache:
         from dataclasses import asdict
 
         from . import __version__
-        from .ir import canonical_json, content_hash
+        from .ir import canonical_json, task_hash
 
         shots = settings.shots_from
         shots_stat = None
         if shots is not None and Path(shots).is_file():
             st = Path(shots).stat()
             shots_stat = [str(Path(shots).resolve()), st.st_size, st.st_mtime_ns]
-        what = {"task": content_hash(case.task), "test": case.entry, "model": fingerprint,
+        what = {"task": task_hash(case.task), "test": case.entry, "model": fingerprint,
                 "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
                 "shots": shots_stat, "repeat": repeat, "pass_rate": pass_rate, "humdsl": __version__}
         return hashlib.sha256(canonical_json(what).encode("utf-8")).hexdigest()

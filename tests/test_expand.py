@@ -442,3 +442,18 @@ def test_expand_on_a_server_sends_each_texts_grammar_and_runs_the_meaning_check_
     with FakeServer("ignore") as server:  # a server that does not enforce constraints is refused
         r = humc("expand", path, "--engine", "openai", "--base-url", server.url, "--no-meaning-check")
     assert r.exit_code == 1, r.output
+
+
+def test_proposals_waiting_for_review_leave_the_task_hash_alone(tmp_path):
+    import humdsl
+
+    path = spec_file(tmp_path)
+    before = humdsl.load(path).task("triage")
+    spec = SpecFile(path, None)
+    spec.write(expand_round(spec, lambda: FakeDecoder(PLANTED), "fake", chosen_targets(spec, ("instructions",)), n=2,
+                            seed=0))
+    after = humdsl.load(path).task("triage")
+    assert after.ir.get("proposed") and after.ir != before.ir
+    assert after.hash == before.hash  # runs, corpora and provenance checks made before stay current
+    assert humc("expand", path, "--accept").exit_code == 0
+    assert humdsl.load(path).task("triage").hash != before.hash  # an accepted text is used: a new hash

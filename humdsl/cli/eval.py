@@ -37,10 +37,10 @@ def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds:
     kind, labels, task_hash = task, None, None
     if spec:
         from ..api import load_task
-        from ..ir import content_hash
+        from ..ir import task_hash as hash_of
 
         ir = load_task(spec, task)
-        kind, task_hash = ir["kind"], content_hash(ir)
+        kind, task_hash = ir["kind"], hash_of(ir)
         labels = [lab["code"] for lab in ir.get("labels", [])] or None
     if len(preds) > 2:
         usage_error("give one --pred to score, or two to compare")

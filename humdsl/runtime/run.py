@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import HumError
-from ..ir import content_hash
+from ..ir import task_hash
 from ..jsonl import id_problem, objects
 from ..outputs import OutputLock, OutputRefused, check_path
 from ..session import Outcome, Session, Settings
@@ -172,7 +172,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     lock = _locked(opts.output)
     try:
         partial = opts.output.with_name(opts.output.name + ".partial")
-        identity = {"task": task["name"], "format": session.format_name, "spec hash": content_hash(task),
+        identity = {"task": task["name"], "format": session.format_name, "spec hash": task_hash(task),
                     "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
                     "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()}}
         try:

@@ -235,9 +235,9 @@ def synthesise(spec_path: str, opts: SynthOptions, progress=None) -> SynthSummar
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    from ..ir import content_hash
+    from ..ir import task_hash
 
-    spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
+    spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": task_hash(task_ir)}
     return SynthSummary(stats, log.kept, log.count, adapter, policy, time.monotonic() - start, spec)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..constraints import GrammarInvalid
 from ..formats import FormatUnfit, Unrenderable, build
-from ..ir import content_hash
+from ..ir import task_hash
 from ..prompts import PromptChoice, input_text, instruction_text
 from .draw import Draw
 from .gold import prepare, shape_problem, unknown_labels
@@ -30,7 +30,7 @@ class Synthesiser:
         self.formats = {f["name"]: build(task_ir, f) for f in task_ir["formats"]}
         self.verifier = Verifier(exact=exact)
         self.ordered = any((r.get("effect") or {}).get("name") == "ordered" for r in task_ir.get("rules", []))
-        self.spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": content_hash(task_ir)}
+        self.spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": task_hash(task_ir)}
         self.inputs = [f["name"] for f in task_ir.get("inputs", [])]
         # Locations start with the data path as the user wrote it; the corpus keeps the file
         # name only, so that it does not depend on where the data was read from.
