@@ -109,7 +109,7 @@ def test_the_grammar_holds_exactly_n_bounded_lines(tokenizers):
     from humdsl.constraints import validate
 
     target = targets({"name": "t", "instructions": ["Label the ticket with its category."]})[0]
-    lark = grammar(target, 2)
+    lark = grammar(target, 2)  # n lines in one answer; humc expand samples n answers of one line
     _, ll = tokenizers
     matcher = llguidance.LLMatcher(ll, validate(lark))
     assert not matcher.is_error(), matcher.get_error()
@@ -178,14 +178,13 @@ class FakeDecoder:
         self.asked: list[str] = []
 
     def generate(self, prompts, constraints, max_new_tokens, sampling):
+        """The i-th copy of a prompt gets the i-th planted line (a filler line past the planted)."""
         out = []
-        for p in prompts:
+        for i, p in enumerate(prompts):
             self.asked.append(p)
             original = p.rsplit("Text: ", 1)[1].split("\nRewrites:")[0]
             lines = self.planted.get(original, [])
-            n = int(p.split("Write ", 1)[1].split(" ")[0])
-            lines = (lines + [f"Filler line number {k} that says nothing of use." for k in range(n)])[:n]
-            out.append("".join(f"- {line}\n" for line in lines))
+            out.append(f"- {lines[i] if i < len(lines) else f'Filler line number {i} that says nothing of use.'}\n")
         return out
 
 
@@ -378,11 +377,15 @@ def test_rows_of_examples_tests_and_dev_never_share_an_id(tmp_path):
 def test_an_answer_cut_off_is_a_failure_not_a_proposal(tmp_path):
     class Cut:
         def generate(self, prompts, constraints, max_new_tokens, sampling):
-            return ["- A first rewrite of the instruction text.\n- A cut second propo"]
+            return ["- A first rewrite of the instruction text.\n", "- A cut second propo"]
 
     spec = SpecFile(spec_file(tmp_path), None)
     report = expand_round(spec, Cut, "cut", chosen_targets(spec, ("instructions",)), n=2, seed=0)
-    assert report.proposals == [] and "not 2 whole lines" in report.failures[0]["why"]
+    assert [p.text for p in report.proposals] == ["A first rewrite of the instruction text."]
+    assert len(report.failures) == 1 and "not one whole line" in report.failures[0]["why"]
+    report = expand_round(spec, lambda: type("AllCut", (), {"generate": lambda self, p, c, m, s: ["- cut"] * len(p)})(),
+                          "cut", chosen_targets(spec, ("instructions",)), n=2, seed=0)
+    assert report.proposals == [] and "not one whole line" in report.failures[0]["why"]
 
 
 def test_a_check_error_drops_the_proposal(tmp_path, monkeypatch):

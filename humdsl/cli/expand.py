@@ -110,7 +110,7 @@ def expand_cmd(spec, task, what, n, seed, model, engine, base_url, api_key_env, 
         verdict = ("kept   " + (f"({p.why}) " if p.why else "")) if p.survived else f"dropped ({p.dropped_by}: {p.why})"
         click.echo(f"{p.slot}: {verdict} {json.dumps(p.text, ensure_ascii=False)}")
     for f in report.failures:
-        click.echo(f"{f['slot']}: no proposals: {f['why']}")
+        click.echo(f"{f['slot']}: a proposal missing: {f['why']}")
     counts = report.counts()
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()), err=True)
     # the spec first: a report that cannot be written loses a report, never the round's proposals

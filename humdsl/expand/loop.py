@@ -54,20 +54,27 @@ class Report:
                 "counts": self.counts(), "failures": self.failures, "proposals": [asdict(p) for p in self.proposals]}
 
 
-def generate(decoder, task: dict, target: Target, n: int, seed: int) -> list[str] | str:
-    """The model's n proposals for one slot, or why there are none. One batch per slot, seeded by
-    the slot's name: a slot's proposals do not depend on which others were asked for."""
-    sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), (row_seed(seed, target.slot),))
-    [answer] = decoder.generate([prompt(task, target, n)], [Grammar(grammar(target, n))], budget(target, n),
-                                sampling)
-    if isinstance(answer, RowFailure):
-        return answer.message
-    texts = split(answer)
-    # an answer its grammar accepts is exactly n lines, each ended: anything else was cut off (a
-    # token budget reached) or came from a server that did not keep to the grammar
-    if len(texts) != n or answer.count("\n") != n or not answer.endswith("\n"):
-        return f"the answer is not {n} whole lines (cut off, or not under its grammar): {answer[:80]!r}"
-    return texts
+def generate(decoder, task: dict, target: Target, n: int, seed: int) -> tuple[list[str], list[str]]:
+    """The model's proposals for one slot, and why any of the n asked for is missing: n samples of one line each, in
+    one batch (one answer of n lines tends to repeat its first line), seeded by the slot's name, so
+    a slot's proposals do not depend on which others were asked for."""
+    seeds = tuple(row_seed(seed, f"{target.slot}#{i}") for i in range(n))
+    sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), seeds)
+    answers = decoder.generate([prompt(task, target)] * n, [Grammar(grammar(target, 1))] * n, budget(target, 1),
+                               sampling)
+    out, problems = [], []
+    for answer in answers:
+        if isinstance(answer, RowFailure):
+            problems.append(answer.message)
+            continue
+        texts = split(answer)
+        # an answer its grammar accepts is one whole line: anything else was cut off (the token
+        # budget reached) or came from a server that did not keep to the grammar
+        if len(texts) != 1 or answer.count("\n") != 1 or not answer.endswith("\n"):
+            problems.append(f"the answer is not one whole line (cut off, or not under its grammar): {answer[:80]!r}")
+            continue
+        out.append(texts[0])
+    return out, problems
 
 
 def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.LabelNames,

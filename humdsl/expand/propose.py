@@ -1,6 +1,6 @@
 """What `humc expand` asks a model to paraphrase, and how: the texts of a task it may grow (its
-slots), the prompt that carries the task and the text, and the grammar the answer is decoded
-under: exactly N lines, each a bounded string, so every answer splits into N proposals."""
+slots), the prompt that carries the task and the text, and the grammar an answer is decoded
+under: a number of lines (one, as humc expand asks), each a bounded string."""
 from __future__ import annotations
 
 import json
@@ -77,10 +77,10 @@ DEMONSTRATION = ("Text: Mark the full name of a person, not only the first name.
 DEMONSTRATED = tuple(line[2:] for line in DEMONSTRATION.splitlines() if line.startswith("- "))
 
 
-def prompt(task: dict, target: Target, n: int) -> str:
-    """The task, its labels and the text, and what to write: n rewordings, one per line."""
-    parts = [f"Rewrite a text from an annotation guide in other words. Keep its meaning exactly: the same "
-             f"labels, the same conditions. Write {n} rewrites, one per line, each starting with '- '.",
+def prompt(task: dict, target: Target) -> str:
+    """The task, its labels and the text, and what to write: a rewording, on a line of its own."""
+    parts = ["Rewrite a text from an annotation guide in other words. Keep its meaning exactly: the same "
+             "labels, the same conditions. Write each rewrite on one line starting with '- '.",
              DEMONSTRATION,
              f"Task: {task.get('about') or task['name']}"]
     labels = label_lines(task)

@@ -201,11 +201,9 @@ def expand_round(spec: SpecFile, make_decoder, model_name: str, chosen: list[Tar
     decoder = make_decoder()
     proposed: dict[str, list[str]] = {}
     for i, target in enumerate(chosen):
-        got = generate(decoder, spec.ir, target, n, seed)
-        if isinstance(got, str):
-            report.failures.append({"slot": target.slot, "why": got})
-        else:
-            proposed[target.slot] = got
+        got, problems = generate(decoder, spec.ir, target, n, seed)
+        proposed[target.slot] = got
+        report.failures += [{"slot": target.slot, "why": why} for why in problems]
         if progress:
             progress(i + 1, len(chosen))
     report.proposals = review(proposed, chosen, spec.names, spec.problem_with, meaning)
