@@ -170,6 +170,9 @@ class Session:
         if s.backend != "llguidance" or s.decoder == "outlines":
             raise SessionError(f"--decision {s.decision} scores answers on humdsl's own model loop: leave "
                                f"--decoder and --backend at their defaults")
+        if s.decision == "channel" and self.fmt.schema.multilabel:
+            raise SessionError("--decision channel scores one label at a time: it is for single-label tasks "
+                               "(use exact or calibrated for a multilabel one)")
         try:
             return answers(self.fmt, self.labels)
         except NotEnumerable as e:
@@ -311,9 +314,18 @@ class Session:
         return self._checker
 
     def _decided(self, row: dict) -> Outcome:
-        from .runtime.decisions import content_free_row, decide
+        from .runtime.decisions import content_free_row, decide, decide_channel
 
         choice = self._choice(row)
+        if self.settings.decision == "channel":
+            from dataclasses import replace
+
+            from .prompts import input_text, instruction_text
+
+            header = instruction_text(self.task, self.fmt, replace(choice, examples=[]))
+            d = decide_channel(self.decoder, header, choice.examples, self.options, input_text(self.task, row),
+                               self.fmt, self.labels, row["text"])
+            return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
         prompt = prompt_text(self.task, self.fmt, row, choice)
         blank = None
         if self.settings.decision == "calibrated":

@@ -55,6 +55,8 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
     decisions = [("greedy", "chat")]
     if task_ir["kind"] == "classify" and not server:
         decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
+        if not task_ir.get("multilabel"):
+            decisions.append(("channel", "plain"))  # a plain document whatever the style: decisions.py
     shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
             "answer_format": [f["name"] for f in task_ir["formats"]],

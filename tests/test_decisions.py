@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from humdsl.cli import main
 from humdsl.formats import build
-from humdsl.runtime.decisions import AnswerScorer, NotEnumerable, answers, decide
+from humdsl.runtime.decisions import (AnswerScorer, NotEnumerable, answers, channel_prompts, decide,
+                                      decide_channel)
 from support.tasks import ROOT, all_tasks
 
 TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
@@ -102,6 +103,27 @@ def test_the_decision_is_the_likeliest_answer_and_its_probability_is_normalised(
     assert sorted(c.record["labels"]) == sorted(options.records[best]["labels"])
 
 
+def test_channel_picks_the_label_whose_prompt_makes_the_input_likeliest(jf_decoder):
+    fmt = _fmt("classify.sst2", "bare_label")
+    options = answers(fmt, None)
+    shots = [{"input": "Text: a warm, funny film", "answer": "positive"},
+             {"input": "Text: dull and far too long", "answer": "negative"}]
+    header, shown = "Classify the text.\n", "Text: a gentle, lovely story"
+    d = decide_channel(jf_decoder, header, shots, options, shown, fmt, None, "a gentle, lovely story")
+    labels = [t[0] for t in options.texts]
+    prefixes, follow = channel_prompts(header, shots, labels, shown)
+    assert prefixes[0].endswith("Example 3:\nAnswer: " + labels[0] + "\n")
+    assert "Answer: positive\nText: a warm, funny film" in prefixes[0]  # the examples, label first
+    tok = jf_decoder.tokenizer
+    follow_ids = list(tok(follow, add_special_tokens=False)["input_ids"])
+    want = [_full_pass(jf_decoder, list(tok(p)["input_ids"]), follow_ids) for p in prefixes]
+    best = max(range(len(want)), key=lambda i: want[i])
+    assert d.record == {"label": labels[best]}
+    total = math.log(sum(math.exp(w) for w in want))
+    assert d.p == pytest.approx(math.exp(want[best] - total), abs=1e-3)
+    assert [r["answer"] for r in d.ranking] == sorted(labels, key=lambda x: -want[labels.index(x)])
+
+
 def _run(*args):
     return CliRunner().invoke(main, ["run", *map(str, args)])
 
@@ -127,6 +149,7 @@ def test_run_writes_each_decision_with_its_probability_and_refuses_to_resume_ano
     (["--task", "ticket_triage", "--decision", "exact", "--reason", "50"], "takes no --reason"),
     (["--task", "ticket_triage", "--prompt-style", "plain"], "is for --decision exact or calibrated"),
     (["--task", "ticket_triage", "--decision", "exact", "--decoder", "outlines"], "leave --decoder"),
+    (["--task", "ticket_triage", "--decision", "channel"], "it is for single-label tasks"),
 ])
 def test_decisions_that_cannot_be_made_are_refused_before_the_model_loads(args, message, tmp_path):
     result = _run(ROOT / "examples" / "support_tickets.hum", *args, "--model", tmp_path / "no-model",
@@ -143,3 +166,18 @@ def test_numeric_options_out_of_range_are_usage_errors(option, value, tmp_path):
                   "--output", tmp_path / "out.jsonl", option, value)
     assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_run_with_channel_decisions_writes_each_label_with_its_probability(model_dir, tmp_path):
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
+                              for i, t in enumerate(["a lovely film", "a dull mess", "fine"])), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = _run(ROOT / "specs" / "classify.hum", "--task", "sst2", "--model", model_dir, "--input", inputs,
+                  "--output", out, "--decision", "channel")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["decision"] for x in lines] == ["channel"] * 3
+    for line in lines:
+        assert line["record"]["label"] in ("positive", "negative") and line["raw"] == line["record"]["label"]
+        assert sum(r["p"] for r in line["ranking"]) == pytest.approx(1, abs=1e-3)

@@ -53,6 +53,8 @@ def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_
     assert space(ner, None)["decision"] == [("greedy", "chat")]
     assert (4, "train.txt") in space(ner, "train.txt")["shots"]
     assert ("calibrated", "plain") in space(TRIAGE, None)["decision"]
+    assert ("channel", "plain") not in space(TRIAGE, None)["decision"]  # multilabel: one label at a time cannot
+    assert ("channel", "plain") in space(TASKS["classify.sst2"], None)["decision"]
     assert space(TRIAGE, None)["phrasing"] == [1, 2, 3]
 
 

@@ -11,6 +11,12 @@ its log-probability after the same prompt with every input field replaced by "N/
 cancels the prompt's own bias towards some labels. Neither rule wins everywhere: measure it
 (bench/bench_quality.py).
 
+`channel` turns the question round (Min et al., 2022, "Noisy channel language model prompting"):
+for each label, the probability of the *input* after a prompt that names the label first, with
+the worked examples written the same way (label, then text). A small model that prefers one
+label whatever it reads cannot lean on that preference here: every label must explain the whole
+input. Single-label tasks only (each label is a pass over the input).
+
 A multilabel answer is a set: its probability is the sum over the orders it can be written in.
 """
 from __future__ import annotations
@@ -166,6 +172,48 @@ class AnswerScorer:
                 self._content_free.clear()
             self._content_free[key] = self.logprobs(prompt, texts)
         return self._content_free[key]
+
+
+def channel_prompts(header: str, shots: list[dict], answers: list[str], shown: str) -> tuple[list[str], str]:
+    """Per answer text, the document that names it before the input; and the input as scored
+    after it. The worked examples are laid out the same way: the answer, then the text."""
+    body = "".join(f"\nExample {i}:\n{PLAIN_CUE} {ex['answer']}\n{ex['input']}\n" for i, ex in enumerate(shots, 1))
+    n = len(shots) + 1
+    return [f"{header}{body}\nExample {n}:\n{PLAIN_CUE} {a}\n" for a in answers], shown + "\n"
+
+
+def channel_logprobs(decoder, prefixes: list[str], continuation: str) -> list[float]:
+    """The total log-probability of `continuation` after each prefix (plain documents, no chat
+    template), one forward pass per prefix."""
+    import torch
+
+    tok = decoder.tokenizer
+    follow = list(tok(continuation, add_special_tokens=False)["input_ids"])
+    out = []
+    with torch.no_grad():
+        for prefix in prefixes:
+            ids = list(tok(prefix)["input_ids"])
+            logits = decoder.model(input_ids=torch.tensor([ids + follow], device=decoder.device)).logits[0]
+            lp = torch.log_softmax(logits[len(ids) - 1:-1].float(), -1)
+            out.append(float(lp.gather(1, torch.tensor(follow, device=lp.device)[:, None]).sum()))
+    return out
+
+
+def decide_channel(decoder, header: str, shots: list[dict], options: Answers, shown: str, fmt, batch,
+                   source: str) -> Decision:
+    """The answer whose prompt makes the input likeliest; its probability among the answers with
+    every answer equally likely beforehand."""
+    if any(isinstance(r.get("labels"), list) for r in options.records):
+        raise NotEnumerable("--decision channel scores one label at a time: for single-label tasks")
+    texts = [t[0] for t in options.texts]
+    prefixes, follow = channel_prompts(header, shots, texts, shown)
+    scores = channel_logprobs(decoder, prefixes, follow)
+    norm = _logsumexp(scores)
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    ranking = [{"answer": texts[i], "p": round(math.exp(scores[i] - norm), 4)} for i in order[:RANKED]]
+    best = order[0]
+    return Decision(fmt.parse(texts[best], batch=batch, source=source), texts[best],
+                    round(math.exp(scores[best] - norm), 4), ranking)
 
 
 def decide(scorer: AnswerScorer, prompt: str, options: Answers, fmt, batch, source: str,
