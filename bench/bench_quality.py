@@ -148,6 +148,8 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
         ("humc calibrated, plain, 4 retrieved shots",
          {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
         ("humc greedy, 4 retrieved shots", {"shots_from": train}),
+        ("humc channel", {"decision": "channel"}),
+        ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
     ]:
         rows.append(_humc("specs/classify.hum", "sst2", gold, work, f"sst2-{len(rows)}", format=None, **opts))
         rows[-1]["row"] = name
@@ -187,7 +189,9 @@ def bench_trec(n: int, work: Path) -> list[dict]:
                         {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
                        ("humc calibrated, plain, 4 retrieved shots",
                         {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
-                       ("humc greedy, 4 retrieved shots", {"shots_from": train})]:
+                       ("humc greedy, 4 retrieved shots", {"shots_from": train}),
+                       ("humc channel", {"decision": "channel"}),
+                       ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train})]:
         rows.append(_humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{len(rows)}", format=None, **opts))
         rows[-1]["row"] = name
         record_rows(rows)

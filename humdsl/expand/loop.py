@@ -77,47 +77,39 @@ def generate(decoder, task: dict, target: Target, n: int, seed: int) -> tuple[li
     return out, problems
 
 
+def _filters(target: Target, kept: list[str], names: filters.LabelNames,
+             still_checks: Callable[[str, str], str | None]) -> list[tuple[str, Callable[[str], str | None]]]:
+    """The stages before the meaning check, in order, each a function of the proposal's text."""
+    original = target.original
+    return [("duplicate", lambda t: filters.duplicate(t, [*target.texts, *target.pending, *kept, *DEMONSTRATED])),
+            ("unrelated", lambda t: filters.unrelated(t, original)),
+            ("length", lambda t: filters.length(t, original, bounds(original)[1])),
+            ("negation", lambda t: filters.negation(t, original)),
+            ("labels", lambda t: filters.labels(t, original, list(target.scope), names)),
+            ("check", lambda t: still_checks(target.slot, t))]
+
+
 def review(proposed: dict[str, list[str]], chosen: list[Target], names: filters.LabelNames,
            still_checks: Callable[[str, str], str | None], meaning: MeaningCheck | None) -> list[Proposal]:
     """Each proposal through the stages in order; the first that objects drops it."""
     out: list[Proposal] = []
     for target in chosen:
         kept_here: list[str] = []
+        stages = _filters(target, kept_here, names, still_checks)
         for text in proposed.get(target.slot, []):
             p = Proposal(target.slot, text)
             out.append(p)
-            why = filters.duplicate(text, list(target.texts) + list(target.pending) + kept_here + list(DEMONSTRATED))
-            if why:
-                p.drop("duplicate", why)
-                continue
-            why = filters.unrelated(text, target.original)
-            if why:
-                p.drop("unrelated", why)
-                continue
-            why = filters.length(text, target.original, bounds(target.original)[1])
-            if why:
-                p.drop("length", why)
-                continue
-            why = filters.negation(text, target.original)
-            if why:
-                p.drop("negation", why)
-                continue
-            why = filters.labels(text, target.original, list(target.scope), names)
-            if why:
-                p.drop("labels", why)
-                continue
-            why = still_checks(target.slot, text)
-            if why:
-                p.drop("check", why)
+            failed = next(((stage, why) for stage, check in stages if (why := check(text))), None)
+            if failed:
+                p.drop(*failed)
                 continue
             if meaning is not None:
                 verdict = meaning.judge(target.slot, text)
                 p.evidence = {"flips": verdict.flips, "f1_before": verdict.f1_before, "f1_after": verdict.f1_after,
                               "checked_on": verdict.checked_on}
-                if verdict.ok and verdict.why:
-                    p.why = verdict.why  # kept, but not checked: the report says why
                 if not verdict.ok:
                     p.drop("meaning", verdict.why)
                     continue
+                p.why = verdict.why  # kept; where it was not checked, the report says why
             kept_here.append(text)
     return out
