@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .errors import HumError
+from .ir import slot_place
 
 SEVERITIES = ("breaking", "dangerous", "safe")
 BUMP_FOR = {"breaking": "major", "dangerous": "minor", "safe": "patch"}
@@ -221,27 +222,8 @@ def _proposals(add, a: dict, b: dict) -> None:
 
 def _slot_texts(task: dict, slot: str) -> list[str]:
     """The texts a task's IR holds for a proposal's slot ("guideline NAME", "label CODE", ...)."""
-    kind, _, name = slot.partition(" ")
-    if kind == "instruction":
-        return task.get("instructions") or []
-    pools = {"guideline": [(g["id"], g["texts"]) for g in task.get("guidelines") or []],
-             "rule": [(r["name"], r["texts"]) for r in task.get("rules") or []],
-             "input": [(i["name"], i["descriptions"]) for i in task.get("inputs") or []],
-             "label": [(x["code"], x["descriptions"]) for key in ("labels", "types", "roles")
-                       for x in task.get(key) or []],
-             "field": list(_field_texts(task.get("fields") or [], ""))}
-    return [t for key, texts in pools.get(kind, []) if key == name for t in texts]
-
-
-def _field_texts(fields: list[dict], prefix: str):
-    """(dotted name, descriptions) of every field, nested records' included."""
-    for f in fields:
-        yield prefix + f["name"], f.get("descriptions") or []
-        inner = f.get("type") or {}
-        while inner.get("type") in ("list", "optional"):
-            inner = inner.get("items") or inner.get("inner") or {}
-        if inner.get("type") == "record":
-            yield from _field_texts(inner.get("fields") or [], f"{prefix}{f['name']}.")
+    place = slot_place(task, slot)
+    return (place[0].get(place[1]) or []) if place else []
 
 
 def _fields(add, old: list[dict], new: list[dict]) -> None:

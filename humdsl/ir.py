@@ -21,6 +21,45 @@ def content_hash(value) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+# Where each kind of slot ("guideline NAME", "label CODE", ...: proposals.py) keeps its texts in a
+# task's IR: the lists searched, the key naming an entry, and the entry's member holding the texts.
+_SLOTS = {"guideline": (("guidelines",), "id", "texts"), "rule": (("rules",), "name", "texts"),
+          "input": (("inputs",), "name", "descriptions"),
+          "label": (("labels", "types", "roles"), "code", "descriptions")}
+
+
+def slot_place(task: dict, slot: str) -> tuple[dict, str] | None:
+    """The IR entry holding a slot's texts and the member they are in (("instructions" of the
+    task, a guideline's "texts", a nested field "field a.b"'s "descriptions", ...), or None."""
+    kind, _, name = slot.partition(" ")
+    if kind == "instruction":
+        return (task, "instructions") if "instructions" in task else None
+    if kind == "field":
+        return _field_place(task.get("fields") or [], name)
+    if kind not in _SLOTS:
+        return None
+    lists, ident, member = _SLOTS[kind]
+    for key in lists:
+        for entry in task.get(key) or []:
+            if entry.get(ident) == name:
+                return entry, member
+    return None
+
+
+def _field_place(fields: list[dict], dotted: str) -> tuple[dict, str] | None:
+    head, _, rest = dotted.partition(".")
+    for f in fields:
+        if f["name"] != head:
+            continue
+        if not rest:
+            return f, "descriptions"
+        inner = f.get("type") or {}
+        while inner.get("type") in ("list", "optional"):
+            inner = inner.get("items") or inner.get("inner") or {}
+        return _field_place(inner.get("fields") or [], rest) if inner.get("type") == "record" else None
+    return None
+
+
 def task_hash(ir: dict) -> str:
     """What a task's answers, prompts and corpora depend on: its IR without the proposals waiting
     for review (`proposed`), which nothing uses until they are accepted. Runs, corpora, locks and

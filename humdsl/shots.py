@@ -32,7 +32,7 @@ class Shots:
         if source is None:
             return cls(_rendered(fmt, batch, ((ex["input"], ex["output"]) for ex in task_ir["examples"]),
                                  SPEC_SHOTS if k is None else k))
-        from .adapters.readers import read_examples
+        from .adapters.readers import labelled, read_examples
         from .retrieval import Demonstrations
 
         try:
@@ -44,8 +44,7 @@ class Shots:
         except UnicodeDecodeError as e:
             raise ShotsError(f"cannot read {source}: it is not UTF-8 text (byte {e.start})") from None
         fields = [f["name"] for f in task_ir.get("inputs", [])] or ["text"]
-        usable = [e for e in examples if isinstance(e.get("record"), dict)
-                  and all(isinstance(e.get(f), str) for f in fields)]
+        usable = labelled(examples, fields)
         if not usable:
             why = f" ({report.skipped[0]})" if report.skipped else ""
             raise ShotsError(f"{source} holds no labelled example with the task's inputs "

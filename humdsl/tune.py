@@ -135,7 +135,7 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
          engine: dict | None = None) -> TuneResult:
     """Measure the task's settings on the first `n` examples of `dev` (any dataset file the
     adapters read) with `humc run`'s own path and `humc eval`'s metric."""
-    from .adapters.readers import read_examples
+    from .adapters.readers import labelled, read_examples
     from .api import load_task
     from .evaluate import evaluate
     from .runtime.run import RunOptions, run
@@ -146,8 +146,7 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
     except (ValueError, OSError) as e:
         raise TuneError(f"--dev {dev}: {e}") from None
     fields = [f["name"] for f in task_ir["inputs"]]
-    examples = [e for e in examples if isinstance(e.get("record"), dict)
-                and all(isinstance(e.get(f), str) for f in fields)][:n]
+    examples = labelled(examples, fields)[:n]
     if not examples:
         raise TuneError(f"{dev} holds no labelled example with the task's inputs ({', '.join(fields)})")
     spec_dir = Path(spec_path).parent

@@ -357,8 +357,8 @@ def test_a_text_the_prompts_do_not_show_is_kept_unchecked_and_said_so(tmp_path):
                                                     '  about "Route support tickets."\n  input text : "A ticket."')), None)
     calls: list = []
 
-    def prompter(task_ir: dict, row: dict) -> str:  # a prompt that shows no input description
-        return task_ir["instructions"][0] + row["text"]
+    def prompter(task_ir: dict, rows: list[dict]) -> list[str]:  # prompts that show no input description
+        return [task_ir["instructions"][0] + row["text"] for row in rows]
 
     check = MeaningCheck(spec.ir, [Row("e1", {"text": "x"}, None)], _reacting_runner(calls), prompter=prompter)
     verdict = check.judge("input text", "One customer ticket.")

@@ -309,6 +309,12 @@ def read_examples(path: str | Path, adapter: str | None = None) -> tuple[list[di
     return list(examples), report
 
 
+def labelled(examples: list[dict], fields: list[str]) -> list[dict]:
+    """The examples with a record and every one of a task's input fields as text: those a prompt
+    can show (worked examples) or a run can be scored on (a dev file)."""
+    return [e for e in examples if isinstance(e.get("record"), dict) and all(isinstance(e.get(f), str) for f in fields)]
+
+
 def iter_examples(path: str | Path, adapter: str | None = None) -> tuple[Iterator[dict], Report]:
     """The examples of a dataset file, read as they are consumed (the report fills up as they
     are), by the named adapter or the one `detect` picks. Raises ValueError when neither gives

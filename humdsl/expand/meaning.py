@@ -11,11 +11,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..ir import slot_place
+
 FLIP_TOLERANCE = 0.25  # share of the checked inputs whose answer may change
 F1_TOLERANCE = 0.05  # how far the micro-F1 against the gold answers may fall
 
 Runner = Callable[[dict, list[dict]], list]  # (task IR, rows) -> one record (or None) per row
-Prompter = Callable[[dict, dict], str]  # (task IR, row) -> the prompt the model is shown
+Prompter = Callable[[dict, list[dict]], list[str]]  # (task IR, rows) -> the prompts the model is shown
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,12 @@ def rows_of(task: dict, dev: list[dict] | None = None) -> list[Row]:
 def with_text(task: dict, slot: str, text: str) -> dict:
     """The task's IR with `text` first in `slot` (what prompts show), the original moved after it."""
     out = copy.deepcopy(task)
-    kind, _, name = slot.partition(" ")
-
-    def first(texts: list[str]) -> list[str]:
-        return [text] + [t for t in texts if t != text]
-
-    if kind == "instruction":
-        out["instructions"] = first(out["instructions"])
-        return out
-    groups = {"guideline": [("guidelines", "id", "texts")],
-              "label": [("labels", "code", "descriptions"), ("types", "code", "descriptions"),
-                        ("roles", "code", "descriptions")],
-              "input": [("inputs", "name", "descriptions")], "field": [("fields", "name", "descriptions")],
-              "rule": [("rules", "name", "texts")]}[kind]
-    for key, ident, member in groups:
-        for item in out.get(key) or []:
-            if item.get(ident) == name:
-                item[member] = first(item[member])
-                return out
-    raise KeyError(f"task '{task['name']}' has no {slot}")
+    place = slot_place(out, slot)
+    if place is None:
+        raise KeyError(f"task '{task['name']}' has no {slot}")
+    entry, member = place
+    entry[member] = [text] + [t for t in entry.get(member) or [] if t != text]
+    return out
 
 
 def items(record: dict | None) -> Counter:
@@ -111,6 +100,7 @@ class MeaningCheck:
         self.task, self.rows, self.run, self.prompter = task, rows, run, prompter
         self.flip_tolerance, self.f1_tolerance = flip_tolerance, f1_tolerance
         self._before: list | None = None
+        self._before_prompts: list[str] | None = None
 
     def before(self) -> list:
         if self._before is None:
@@ -125,9 +115,12 @@ class MeaningCheck:
         if not self.rows:
             return Verdict(True, "not checked: the task has no examples or tests, and no --dev was given")
         variant = with_text(self.task, slot, text)
-        if self.prompter is not None and all(self.prompter(variant, self._row(r)) == self.prompter(self.task, self._row(r))
-                                             for r in self.rows):
-            return Verdict(True, "not checked: the task's prompts (its run profile) do not show this text")
+        if self.prompter is not None:
+            rows = [self._row(r) for r in self.rows]
+            if self._before_prompts is None:
+                self._before_prompts = self.prompter(self.task, rows)
+            if self.prompter(variant, rows) == self._before_prompts:
+                return Verdict(True, "not checked: the task's prompts (its run profile) do not show this text")
         before = self.before()
         after = self.run(variant, [self._row(r) for r in self.rows])
         flips = [{"id": r.id, "before": b, "after": a} for r, b, a in zip(self.rows, before, after)

@@ -98,10 +98,8 @@ class SpecFile:
         except ValueError as e:
             return str(e)
         program = load_program([self.path], overrides={str(self.path.resolve()): candidate})
-        ctx = analyse(program, with_proposed=True)
-        errors = [d for d in program.diagnostics.sorted() if d.severity == "error"]
-        result = CheckResult(program, ctx, program.diagnostics.sorted())
-        if errors:
+        result = CheckResult(program, analyse(program, with_proposed=True), program.diagnostics.sorted())
+        if not result.ok:
             return f"the spec does not check with it: {result.errors_text().splitlines()[0]}"
         return None
 
@@ -109,6 +107,7 @@ class SpecFile:
         """The kept proposals written into the file, grouped by slot; refuses if the file changed
         since the round read it (nothing of anyone's is lost)."""
         from ..outputs import write_atomic
+        from ..proposals import insert
 
         kept = report.kept()
         if not kept:
@@ -119,8 +118,6 @@ class SpecFile:
             raise ExpandError(f"cannot read {self.path} again to write the proposals: {e}") from None
         if now != self.source:
             raise ExpandError(f"{self.path} changed while humc expand ran; it is left as it is: run it again")
-        from ..proposals import insert
-
         source = self.source
         for slot in dict.fromkeys(p.slot for p in kept):
             source = insert(source, str(self.path), self.task, slot, [p.text for p in kept if p.slot == slot])
@@ -129,13 +126,14 @@ class SpecFile:
 
 
 def session_prompter(settings, spec_dir: Path):
-    """The prompt humc run shows for a row of a task (its run profile applied); loads no model."""
+    """The prompts humc run shows for rows of a task (its run profile applied); loads no model."""
     from ..session import Session
 
-    def prompt(task_ir: dict, row: dict) -> str:
-        return Session(task_ir, settings, spec_dir).prompt(row)
+    def prompts(task_ir: dict, rows: list[dict]) -> list[str]:
+        session = Session(task_ir, settings, spec_dir)  # once per task: it reads the worked examples
+        return [session.prompt(row) for row in rows]
 
-    return prompt
+    return prompts
 
 
 def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
@@ -165,15 +163,14 @@ def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
 
 
 def dev_rows(path: Path, adapter: str | None, task_ir: dict, n: int) -> list[dict]:
-    from ..adapters.readers import read_examples
+    from ..adapters.readers import labelled, read_examples
 
     try:
         examples, _ = read_examples(path, adapter)
     except (ValueError, OSError) as e:
         raise ExpandError(f"--dev {path}: {e}") from None
     fields = [f["name"] for f in task_ir["inputs"]]
-    return [e for e in examples if isinstance(e.get("record"), dict)
-            and all(isinstance(e.get(f), str) for f in fields)][:n]
+    return labelled(examples, fields)[:n]
 
 
 def chosen_targets(spec: SpecFile, what: tuple[str, ...] = WHAT, slots: set[str] | None = None) -> list[Target]:
