@@ -65,7 +65,8 @@ class Task:
         as `humc run`'s options: format, labels, shots, shots_from (a labelled dataset file whose
         examples most similar to each input are shown), temperature, top_p, seed, reason,
         decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
-        "xgrammar"), decision ("greedy", "exact", "calibrated"), prompt_style, phrasing, prompt;
+        "xgrammar"), decision ("greedy", "exact", "calibrated", "channel"), prompt_style, phrasing, prompt,
+        span_rules ("decoder", "parser");
         what is left out comes from the task's run profile. Bad settings raise SessionError (or
         ShotsError); an answer that does not parse raises FormatParseError, a row whose matcher
         failed mid-answer DecodeError, an input too long for the model InputRefused."""

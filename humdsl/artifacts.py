@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .compiler import CheckResult, lower, spec_hash
+from .formats.span_rules import SPAN_RULES
 from .ir import task_hash
 from .outputs import umask, write_atomic
 
@@ -33,6 +34,11 @@ def rule_table(task_ir: dict, fmt) -> list[dict]:
                 "parser": "the parser drops repeated items",
                 "synthesis": "checked on synthesised gold answers; advice to the model at run time",
                 "advisory": "prompt text only"}[how]
+        if effect in SPAN_RULES and fmt.span_rules() is not None:
+            how, note = "decoder", ("the decoder cannot write an answer that breaks it (humc run's native decoder; "
+                                    "with --span-rules parser, --reason or the Outlines path: " + note + ")")
+        elif effect in ("ordered", "no_overlap") and fmt.shape == "inline":
+            how, note = "grammar", "the marks follow the input's text, so they keep its order and never overlap"
         if effect == "max_items" and fmt.shape == "inline":
             how, note = "advisory", "inline marks are bounded by the input, not by a count"
         elif effect == "max_items" and fmt.grouped:

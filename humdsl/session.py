@@ -55,6 +55,7 @@ class Settings:
     prompt_style: str | None = None  # chat, or plain: the prompt as a document (decisions only)
     phrasing: int | None = None  # which instruction phrasing, from 1
     prompt: str | None = None  # what of the task the prompt shows: full, lean, bare (prompts.py)
+    span_rules: str | None = None  # entity tasks' dedupe, appearance, no_overlap: "decoder" (kept while decoding) or "parser"
 
 
 @dataclass
@@ -92,16 +93,19 @@ def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Se
     return replace(settings, format=pick(settings.format, "answer_format"), shots=pick(settings.shots, "shots"),
                    shots_from=shots_from, decision=pick(settings.decision, "decision"),
                    prompt_style=pick(settings.prompt_style, "prompt_style"),
-                   phrasing=pick(settings.phrasing, "phrasing"), prompt=pick(settings.prompt, "prompt"))
+                   phrasing=pick(settings.phrasing, "phrasing"), prompt=pick(settings.prompt, "prompt"),
+                   span_rules=pick(settings.span_rules, "span_rules"))
 
 
-def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0) -> Constraint:
+def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0,
+                   keep_rules: bool = True) -> Constraint:
     """A row's constraint for a decoder that takes `accepts`: the format's answer DAG where it has
-    one (grounded formats: nothing to compile; no inline input too long), else its grammar; with
+    one (grounded formats: nothing to compile; no inline input too long), with `keep_rules` less
+    the answers that break the task's span rules (formats/span_rules.py), else its grammar; with
     `reason`, behind a reasoning line of at most that many characters. InputTooLarge where the
     input makes the grammar too large for llguidance."""
     if AnswerDag in accepts:
-        dag = fmt.language(batch=labels, source=source, reason=reason)
+        dag = fmt.language(batch=labels, source=source, reason=reason, keep_rules=keep_rules)
         if dag is not None:
             return AnswerDag(dag)
     grammar = fmt.grammar(batch=labels, source=source)
@@ -264,7 +268,8 @@ class Session:
     def constraint(self, row: dict) -> Constraint:
         if self._uses_schema():  # one schema for every row
             return self._json_schema()
-        return row_constraint(self.fmt, self.labels, row["text"], self._decoder().accepts, self.settings.reason)
+        return row_constraint(self.fmt, self.labels, row["text"], self._decoder().accepts, self.settings.reason,
+                              self.settings.span_rules == "decoder")
 
     def budget(self, rows: list[dict]) -> int:
         """The answer budget in tokens for a batch of rows: the format's for the longest, or the

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .profile import DEFAULTS, PROMPT_PARTS, block
+from .profile import DEFAULTS, PROMPT_PARTS, SPAN_RULE_MODES, block
 
-DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing")
+DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing", "span_rules")
 DEV_SIZE = 50  # dev examples measured by default
 BUDGET = 16  # settings measured at most by default
 
@@ -60,7 +60,16 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
     shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
             "answer_format": [f["name"] for f in task_ir["formats"]],
-            "phrasing": list(range(1, max(1, len(task_ir.get("instructions") or [])) + 1))}
+            "phrasing": list(range(1, max(1, len(task_ir.get("instructions") or [])) + 1)),
+            "span_rules": list(SPAN_RULE_MODES) if _keeps_span_rules(task_ir) and not server else ["decoder"]}
+
+
+def _keeps_span_rules(task_ir: dict) -> bool:
+    """Does the task have rules across spans for the decoder to keep (formats/span_rules.py)?"""
+    from .formats.span_rules import SPAN_RULES
+
+    return task_ir["kind"] == "entities" and any((r.get("effect") or {}).get("name") in SPAN_RULES
+                                                 for r in task_ir.get("rules", []))
 
 
 def _get(profile: dict, dim: str):
@@ -164,7 +173,8 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
                               shots=profile["shots"],
                               shots_from=spec_dir / profile["shots_from"] if profile["shots_from"] else None,
                               decision=profile["decision"], prompt_style=profile["prompt_style"],
-                              phrasing=profile["phrasing"], prompt=profile["prompt"], **(engine or {}))
+                              phrasing=profile["phrasing"], prompt=profile["prompt"],
+                              span_rules=profile["span_rules"], **(engine or {}))
             start = time.monotonic()
             try:
                 run(spec_path, opts)
@@ -188,6 +198,8 @@ def profile_to_write(profile: dict) -> dict:
            if profile.get(k) is not None}
     if profile.get("prompt_style", "chat") != "chat":
         out["prompt_style"] = profile["prompt_style"]
+    if profile.get("span_rules", "decoder") != "decoder":
+        out["span_rules"] = profile["span_rules"]
     return out
 
 
@@ -228,8 +240,9 @@ def write_profile(spec_path: str, task_name: str, profile: dict) -> None:
 def _describe(profile: dict) -> str:
     shots = f"{profile['shots']} shots" + (" retrieved" if profile["shots_from"] else "")
     style = f"/{profile['prompt_style']}" if profile["prompt_style"] != "chat" else ""
+    rules = ", span rules by the parser" if profile.get("span_rules", "decoder") != "decoder" else ""
     return (f"{profile['decision']}{style}, {shots}, prompt {profile['prompt']}, {profile['answer_format']}, "
-            f"phrasing {profile['phrasing']}")
+            f"phrasing {profile['phrasing']}{rules}")
 
 
 def table(result: TuneResult) -> str:

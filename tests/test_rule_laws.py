@@ -1,10 +1,14 @@
-"""The rule law: every preference rule that `humc compile` reports as enforced (by the grammar or
-the parser) holds for every answer the decoder can produce, over every spec task and format.
+"""The rule law: every preference rule that `humc compile` reports as enforced (by the grammar,
+the parser or the decoder) holds for every answer the decoder can produce, over every spec task
+and format.
 
-Answers are sampled under each format's grammar with random logits (what a randomly initialised
+Answers are sampled under each format's grammar (for rules kept while decoding, under the
+decoder's own language, formats/span_rules.py) with random logits (what a randomly initialised
 model emits) and parsed; each enforced rule is then checked on the text or the record, by its own
 definition here, not by the code that enforces it."""
+import itertools
 import os
+import random
 import zlib
 
 import pytest
@@ -19,6 +23,8 @@ RUN_TIME = ("grammar", "parser")  # "synthesis" rules hold on gold answers, and 
 SAMPLES = int(os.environ.get("HUMC_RULE_SAMPLES", "60"))
 PAIRS = [p for p in task_format_pairs()
          if any(r["enforced_by"] in RUN_TIME and r["effect"] for r in rule_table(p[1], build(p[1], p[2])))]
+DECODER_PAIRS = [p for p in task_format_pairs()
+                 if any(r["enforced_by"] == "decoder" for r in rule_table(p[1], build(p[1], p[2])))]
 
 
 def _items(record: dict, kind: str) -> list[dict]:
@@ -71,7 +77,42 @@ def _broken(effect: dict, record: dict, kind: str, grouped: bool, source: str) -
                 if len(span.split()) > n:
                     return f"{span!r} has more than {n} words"
         return None
+    if name in ("ordered", "no_overlap") and kind == "entities":  # the inline format's marks
+        return _broken_while_decoding(name, [[it["text"] for it in items]], source)
     raise AssertionError(f"no check written for the enforced effect {name!r}: add one here")
+
+
+def _placements(texts: list[tuple[str, str]], source: str):
+    """Every way to put each (list, text) at a place of the input where it occurs as whole words
+    and punctuation (start, end offsets)."""
+    import re
+
+    cuts = {0, len(source)} | {m.start() for m in re.finditer(r"\w+|\s+|[^\w\s]", source)} | \
+        {m.end() for m in re.finditer(r"\w+|\s+|[^\w\s]", source)}
+    options = []
+    for _, text in texts:
+        found = [(a, a + len(text)) for a in range(len(source)) if source.startswith(text, a)
+                 and a in cuts and a + len(text) in cuts]
+        options.append(found)
+    yield from itertools.product(*options)
+
+
+def _broken_while_decoding(name: str, lists: list[list[str]], source: str) -> str | None:
+    """The rules kept while decoding, on each list's span texts as written (none dropped)."""
+    if name == "dedupe":
+        for texts in lists:
+            if len(set(texts)) < len(texts):
+                return f"a span written twice in {texts}"
+        return None
+    spans = [(k, t) for k, texts in enumerate(lists) for t in texts]
+    for place in _placements(spans, source):
+        if name == "ordered" and all(place[i][0] <= place[j][0] for i in range(len(spans))
+                                     for j in range(i + 1, len(spans)) if spans[i][0] == spans[j][0]):
+            return None
+        if name == "no_overlap" and all(place[i][1] <= place[j][0] or place[j][1] <= place[i][0]
+                                        for i in range(len(spans)) for j in range(i + 1, len(spans))):
+            return None
+    return f"no placement of {spans} keeps {name}"
 
 
 @pytest.mark.parametrize("pid,ir,fmt_ir", PAIRS, ids=[p[0] for p in PAIRS])
@@ -108,3 +149,27 @@ def test_the_multilabel_bound_is_the_rule_not_the_label_count():
             fmt.render(four)
         three = fmt.render({"labels": ["billing", "bug", "account"]})
         assert fmt.parse(three) == {"labels": ["billing", "bug", "account"]}
+
+
+@pytest.mark.parametrize("pid,ir,fmt_ir", DECODER_PAIRS, ids=[p[0] for p in DECODER_PAIRS])
+def test_every_rule_kept_while_decoding_holds_for_every_sampled_answer(pid, ir, fmt_ir, tokenizers):
+    from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
+
+    _, lltok = tokenizers
+    fmt = build(ir, fmt_ir)
+    kept = [r["effect"] for r in rule_table(ir, fmt) if r["enforced_by"] == "decoder"]
+    raw = build({**ir, "rules": [r for r in ir["rules"] if (r.get("effect") or {}).get("name") != "dedupe"]}, fmt_ir)
+    source = "Ann met Bo in Paris , and Ann met Bo in Lyon ; Paris is not Lyon ."
+    table, rng = TokenTable.of(lltok), random.Random(pid)
+    for _ in range(max(10, SAMPLES // 3)):
+        dm, text = DagMatcher(fmt.language(source=source, keep_rules=True), table), b""
+        while not dm.is_stopped():
+            t = rng.choice(dm.allowed_tokens())
+            assert dm.consume_token(t), dm.get_error()
+            text += table.bytes_of.get(t, b"")
+        items = raw.parse(text.decode(), source=source)["entities"]
+        lists = [[it["text"] for it in items]] if not fmt.grouped else \
+            [[it["text"] for it in items if it["type"] == label] for label in fmt.schema.batch_or_all(None)]
+        for name in kept:
+            why = _broken_while_decoding(name, lists, source)
+            assert why is None, f"rule {name} is reported as kept while decoding, yet {text!r} is written: {why}"

@@ -36,5 +36,5 @@ def compile_cmd(spec: str, out_dir: str) -> None:
                 click.echo(f"    {rule['kind']}: {rule['id']} ({_HOW[rule['enforced_by']]})")
 
 
-_HOW = {"grammar": "by the decoding grammar", "parser": "by the parser",
+_HOW = {"grammar": "by the decoding grammar", "parser": "by the parser", "decoder": "while decoding",
         "synthesis": "on synthesised gold answers; advice at run time", "advisory": "prompt text"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES
+from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES, SPAN_RULE_MODES
 from ..runtime.protocol import BACKENDS, DECODERS
 
 @click.command()
@@ -46,6 +46,9 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--limit", type=click.IntRange(min=0), help="Process at most N more inputs (the rest on a later run).")
 @click.option("--reason", default=0, show_default=True, type=click.IntRange(min=0),
               help="Let the model reason on one line of at most this many characters before its answer.")
+@click.option("--span-rules", "span_rules", type=click.Choice(SPAN_RULE_MODES),
+              help="Entity tasks: the rules dedupe, appearance and no_overlap kept while decoding (no answer can "
+                   "break them; the default), or left to the parser (which drops repeats).")
 @click.option("--decoder", default="auto", show_default=True,
               type=click.Choice(DECODERS),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
@@ -65,7 +68,7 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
               help="With --engine openai: requests in flight; with --engine ray: actors.")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
-        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, decoder, backend,
+        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, decoder, backend,
         engine, address, base_url, api_key_env, concurrency) -> None:
     """Run a task on a model: every answer is decoded under its grammar and parsed.
     Options left out come from the task's `run { }` profile in the spec, where it has one."""
@@ -77,7 +80,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                       batch_size=batch_size, shots=shots, shots_from=Path(shots_from) if shots_from else None,
                       shots_adapter=shots_adapter, labels=[x.strip() for x in labels.split(",")] if labels else None,
                       temperature=temperature, top_p=top_p, seed=seed, limit=limit, reason=reason, decoder=decoder,
-                      backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
+                      span_rules=span_rules, backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
                       prompt=prompt_parts, engine=engine, base_url=base_url, api_key_env=api_key_env,
                       concurrency=concurrency, address=address)
     try:

@@ -87,12 +87,14 @@ class Format:
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
         return self.impl.grammar(batch, source)
 
-    def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0):
+    def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0,
+                 keep_rules: bool = False):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
         decoder runs without llguidance, or None where the format has none. The inline format
         builds its own; a format that grounds spans has its grammar's skeleton with the input's
         spans written in (formats/answer_dag.py), where the skeleton is readable. `reason`: behind
-        a reasoning line of at most that many characters (formats/reasoning.py; not inline)."""
+        a reasoning line of at most that many characters (formats/reasoning.py; not inline).
+        `keep_rules`: only the answers that also keep the task's span rules (`span_rules`)."""
         if self.impl.own_language:
             return self.impl.language(batch, source) if not reason else None
         if source is None or not self.schema.grounded:
@@ -102,7 +104,24 @@ class Format:
             return None
         from .answer_dag import answers
 
-        return answers(skeleton, source)
+        return answers(skeleton, source, self.span_rules() if keep_rules and not reason else None)
+
+    def span_rules(self):
+        """The rules across spans (dedupe, appearance, no_overlap) the decoder keeps for this
+        format (formats/span_rules.py), or None: an entity task's formats whose every span is
+        an item of a list (not the inline format, whose marks keep order and never overlap by
+        construction)."""
+        from .span_rules import SPAN_RULES, SpanRules
+
+        import os
+        rules = SpanRules.of(self.schema.effects & set(SPAN_RULES) - set(os.environ.get("XX_DROP", "").split(",")))
+        if not rules or self.schema.kind != "entities" or self.impl.own_language:
+            return None
+        skeleton = self.skeleton()
+        if skeleton is None or any(v not in skeleton.groups or skeleton.groups[v] < 0
+                                   for edges in skeleton.spans for _, v in edges):
+            return None
+        return rules
 
     def skeleton(self, batch: list[str] | None = None, reason: int = 0):
         """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None

@@ -18,6 +18,7 @@ from .dag import Free, LiteralDag, Shifted
 from .free_text import FreeChains, Machine
 from .lark_nfa import Skeleton
 from .span_chains import InputChunks, SpanChains
+from .span_rules import RuledDag, SpanAt, SpanRules
 from .spans import FreeRule
 
 
@@ -45,9 +46,11 @@ def free_exits(skeleton: Skeleton) -> dict[int, frozenset[int]] | None:
     return {r: frozenset(found) for r, found in out.items()}
 
 
-def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
+def answers(skeleton: Skeleton, source: str, rules: SpanRules | None = None) -> LiteralDag | RuledDag | None:
     """The answers for `source`, or None where no answer can be written (the grammar decides),
-    or where a free text is followed by what a mask of it cannot read (free_exits)."""
+    or where a free text is followed by what a mask of it cannot read (free_exits). With
+    `rules` (and no free text), those of them that keep the rules across their spans
+    (formats/span_rules.py)."""
     chunks = InputChunks(source)
     chains = [FreeChains(rule) if isinstance(rule, FreeRule) else SpanChains(chunks, rule) for rule in skeleton.rules]
     exits = free_exits(skeleton)
@@ -179,7 +182,17 @@ def answers(skeleton: Skeleton, source: str) -> LiteralDag | None:
         return (text[depth:], j // stride) if j % stride == 0 else None
 
     dag.masks = _SharedMasks(skeleton, live, anchor, state_of, skeleton.repeated(passable))
-    return dag
+    if not rules or any(c.free for c in chains):
+        return dag
+
+    def span_at(x: int) -> SpanAt | None:
+        if x % stride == 0:
+            return None
+        u, e, (_, v), state = span_edge(x)
+        return SpanAt((u, e), skeleton.groups.get(v, -1), state[0])
+
+    finishes = skeleton.finishes(live)
+    return RuledDag(dag, rules, chunks.parts, span_at, lambda x: finishes[x // stride])
 
 
 class _SharedMasks:

@@ -31,11 +31,15 @@ class Unreadable(Exception):
 @dataclass
 class Skeleton:
     """States 0..m-1 (0 starts), each with literal edges (bytes, to) and span edges (rule index,
-    to), always to a later state; `accepting[u]`: an answer may end at u."""
+    to), always to a later state; `accepting[u]`: an answer may end at u. `groups[v]`: for the
+    span edge into v, the list it is an item of (the innermost rule with a repeat around it, one
+    number per place that rule is used): a label's list in a format keyed by label, else the one
+    list (formats/span_rules.py keeps order and repeats per list)."""
     lits: list[list[tuple[bytes, int]]]
     spans: list[list[tuple[int, int]]]
     accepting: list[bool]
     rules: list[SpanRule | FreeRule]
+    groups: dict[int, int] = field(default_factory=dict)
     _live: dict[tuple[bool, ...], list[bool]] = field(default_factory=dict)
     _repeated: dict[tuple[bool, ...], frozenset[int]] = field(default_factory=dict)
 
@@ -49,6 +53,13 @@ class Skeleton:
                 found[u] = found[u] or any(found[v] for _, v in self.lits[u]) or \
                     any(passable[r] and found[v] for r, v in self.spans[u])
             self._live[passable] = found
+        return found
+
+    def finishes(self, live: list[bool]) -> list[bool]:
+        """Which states can reach an end over literal edges alone (writing no more spans)."""
+        found = list(self.accepting)
+        for u in range(len(found) - 1, -1, -1):
+            found[u] = found[u] or any(found[v] and live[v] for _, v in self.lits[u])
         return found
 
     def repeated(self, passable: tuple[bool, ...]) -> frozenset[int]:
@@ -94,6 +105,9 @@ class _Builder:
         self.eps: list[list[int]] = []
         self.lits: list[list[tuple[bytes, int]]] = []
         self.spans: list[list[tuple[int, int]]] = []
+        self.groups: dict[int, int] = {}  # a span edge's end state -> its list (Skeleton.groups)
+        self.group = -1  # the list being written out
+        self.lists = 0
 
     # ---- Lark text -> expression trees ------------------------------------------------------------
     def tree(self, name: str) -> tuple:
@@ -134,13 +148,18 @@ class _Builder:
         if kind == "span":
             end = self.state()
             self.spans[start].append((self.rule_ids.setdefault(node[1], len(self.rule_ids)), end))
+            self.groups[end] = self.group
             return end
         if kind == "ref":
             if node[1] in self.expanding:
                 raise Unreadable(f"the rule {node[1]} refers to itself")
             self.expanding.add(node[1])
-            end = self.build(self.tree(node[1]), start)
+            tree, outer = self.tree(node[1]), self.group
+            if _repeats(tree):  # a list: its spans are its items' (each use of the rule its own)
+                self.group, self.lists = self.lists, self.lists + 1
+            end = self.build(tree, start)
             self.expanding.discard(node[1])
+            self.group = outer
             return end
         if kind == "seq":
             for part in node[1]:
@@ -186,7 +205,17 @@ class _Builder:
         return Skeleton([sorted({(b, index[v]) for b, v in lits[u]}) for u in kept],
                         [sorted({(r, index[v]) for r, v in spans[u]}) for u in kept],
                         [accepting[u] for u in kept],
-                        sorted(self.rule_ids, key=self.rule_ids.__getitem__))
+                        sorted(self.rule_ids, key=self.rule_ids.__getitem__),
+                        {index[v]: g for v, g in self.groups.items() if v in index})
+
+
+def _repeats(node: tuple) -> bool:
+    """Does the rule body hold a repeat of its own (not inside a rule it refers to)?"""
+    if node[0] == "rep":
+        return True
+    if node[0] in ("seq", "alt"):
+        return any(_repeats(part) for part in node[1])
+    return False
 
 
 def _parse(body: str) -> tuple:

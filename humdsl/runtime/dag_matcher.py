@@ -19,9 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..formats.dag import LiteralDag
+from ..formats.span_rules import RuledDag
 from .free_masks import FreeMasks
 
 _TABLES: dict[int, tuple[object, "TokenTable"]] = {}
+
+
+def _plain(positions) -> frozenset:
+    """A RuledDag's positions as its plain language's (the history dropped)."""
+    return frozenset(p[:2] for p in positions)
 
 
 class TokenTable:
@@ -56,7 +62,7 @@ class TokenTable:
 
 
 class DagMatcher:
-    def __init__(self, dag: LiteralDag, table: TokenTable):
+    def __init__(self, dag: LiteralDag | RuledDag, table: TokenTable):
         self.dag, self.table = dag, table
         self.positions = dag.start()
         self.last: int | None = None  # the last token taken, which forced bytes may re-tokenize
@@ -64,6 +70,7 @@ class DagMatcher:
         self.stopped = False  # as llguidance: only a token taken stops (an empty answer takes EOS)
         self.error = ""
         self._tails: dict[tuple[int, int], tuple[int, np.ndarray]] = {}  # (masks, node) -> tails read
+        self._mask: np.ndarray | None = None  # the mask from here, once computed (rules ask it twice)
 
     # -- reading tokens --------------------------------------------------------------------------
     def _after(self, positions, t: int):
@@ -98,7 +105,7 @@ class DagMatcher:
             if after is None:
                 self.error = f"token {t} ({self.table.bytes_of.get(t)!r}) does not continue the answer"
                 return False
-            self.positions, self.last, self._ff = after, t, None
+            self.positions, self.last, self._ff, self._mask = after, t, None, None
             self.stopped = self._stops(t, after)
         return True
 
@@ -125,13 +132,16 @@ class DagMatcher:
         return (list(self.table.eos) if self.dag.is_end(self.positions) else []) + ids
 
     def allowed_mask(self) -> np.ndarray:
-        """The mask as a boolean per token id (what the decoder takes): inside free text, where
-        most of the vocabulary is allowed, built as arrays and never listed."""
-        if self.stopped or self._forced_tokens():
-            out = np.zeros(self.table.vocab, dtype=np.bool_)
-            out[self.allowed_tokens()] = True
-            return out
-        return self._joined(*self._walked(self.positions))
+        """The mask as a boolean per token id (what the decoder takes; not to be written to):
+        inside free text, where most of the vocabulary is allowed, built as arrays and never
+        listed."""
+        if self._mask is None:
+            if self.stopped or self._forced_tokens():
+                self._mask = np.zeros(self.table.vocab, dtype=np.bool_)
+                self._mask[self.allowed_tokens()] = True
+            else:
+                self._mask = self._joined(*self._walked(self.positions))
+        return self._mask
 
     def _joined(self, ids: list[int], masks: list[np.ndarray]) -> np.ndarray:
         out = np.zeros(self.table.vocab, dtype=np.bool_)
@@ -197,11 +207,14 @@ class DagMatcher:
     def compute_ff_tokens(self) -> list[int]:
         return [] if self.stopped else list(self._forced_tokens())
 
-    def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False) -> tuple[list[int], list]:
+    def _walk(self, path: bytes, positions, min_len: int = 0, first: bool = False,
+              dag=None) -> tuple[list[int], list]:
         """The tokens whose bytes are `path` and then bytes the language reads from `positions`
         (at least min_len bytes long): as ids, and where the walk reaches free text, as masks
-        (the tokens that go on into it, read at once); with `first`, stop at the first found."""
-        ids, prefixes, extendable, dag = self.table.ids, self.table.prefixes, self.table.extendable, self.dag
+        (the tokens that go on into it, read at once); with `first`, stop at the first found.
+        `dag`: another language to walk (the plain one under a RuledDag's)."""
+        ids, prefixes, extendable = self.table.ids, self.table.prefixes, self.table.extendable
+        dag = self.dag if dag is None else dag
         out: list[int] = []
         masks: list[np.ndarray] = []
         stack = [(path, positions)]
@@ -232,11 +245,15 @@ class DagMatcher:
         return out, masks
 
     def _forced_bytes(self) -> tuple[bytes, frozenset]:
-        """The bytes every answer goes on with from here, and the positions after them."""
+        """The bytes every answer goes on with from here, and the positions after them. Under
+        rules (a RuledDag), only bytes the format's grammar forces too: where the rules alone
+        leave one way on, the model is asked, so that the decoder sees how much it wanted the
+        ways they closed (`plain_mask`)."""
         dag, positions, out = self.dag, self.positions, bytearray()
+        inner = dag.inner if isinstance(dag, RuledDag) else None
         while not dag.is_end(positions):
             following = dag.next_bytes(positions)
-            if len(following) != 1:
+            if len(following) != 1 or (inner is not None and len(inner.next_bytes(_plain(positions))) != 1):
                 break
             (byte, readers), = following.items()
             out.append(byte)
@@ -278,6 +295,34 @@ class DagMatcher:
                     if total >= len(suffix):
                         return count
         return 0
+
+    # -- rules kept while decoding (formats/span_rules.py) -----------------------------------------
+    @property
+    def keeps_rules(self) -> bool:
+        return isinstance(self.dag, RuledDag)
+
+    def snapshot(self) -> tuple:
+        """The matcher's state, to go back to (`restore`)."""
+        return self.positions, self.last, self._ff, self.stopped, self.error, self._mask
+
+    def restore(self, state: tuple) -> None:
+        self.positions, self.last, self._ff, self.stopped, self.error, self._mask = state
+
+    def plain_mask(self) -> np.ndarray:
+        """Under a RuledDag: what the format's grammar allows from here with the rules' history
+        left out (the allowed mask holds no more than this)."""
+        assert isinstance(self.dag, RuledDag)
+        inner, plain = self.dag.inner, _plain(self.positions)
+        if self.stopped:
+            return self.allowed_mask()
+        ids, masks = self._walk(b"", plain, dag=inner)
+        out = np.zeros(self.table.vocab, dtype=np.bool_)
+        out[ids] = True
+        for mask in masks:
+            out |= mask
+        if inner.is_end(plain):
+            out[self.table.eos] = True
+        return out
 
     def is_stopped(self) -> bool:
         return self.stopped

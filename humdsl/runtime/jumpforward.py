@@ -58,6 +58,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..constraints import new_matcher
 from ..formats.spans import without_grounding, without_length_bounds
 from .checked import CheckedMatcher, EarlyStart
@@ -73,6 +75,7 @@ MIN_PREFIX = 16  # shorter shared prefixes are not worth keeping
 MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens they are likely to save
 MAX_LOOSE = 32  # grammars without grounding kept compiled (one per format and label batch in use)
 SPARSE = 4096  # greedy picks among at most this many allowed tokens by their ids alone
+MAX_RULE_TRIES = 4  # under span rules, how often a pick may be taken back (_ruled_pick)
 
 
 def unsupported_reason(loaded) -> str | None:
@@ -129,7 +132,7 @@ class JumpForwardDecoder:
         self._prefix: tuple[list[int], list] | None = None  # token ids, per layer (keys, values)
         self.stats = {"passes": 0, "tokens": 0, "forced": 0, "prefix_reused": 0, "max_rows": 0,
                       "drafted": 0, "accepted": 0, "proposed": 0, "refused": 0, "early": 0,
-                      "build_wait_s": 0.0, "native": 0}
+                      "build_wait_s": 0.0, "native": 0, "rule_backtracks": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -239,6 +242,7 @@ class JumpForwardDecoder:
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
         pending: dict[int, list[int]] = {}
+        choices: dict[int, _Choice] = {}  # rows under span rules: their last pick, to go back to
         for r, m in enumerate(matchers):
             try:
                 if not self._force(names[r], m, gen[r], max_new_tokens):
@@ -260,12 +264,17 @@ class JumpForwardDecoder:
                             finished.append(i)
                             continue
                         try:
-                            taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
-                                                                gen[r], max_new_tokens, sampling, gen_rng)
-                            if len(draft[r]) > taken:
-                                state.drop(i, len(draft[r]) - taken)
-                            if not done:
+                            if _keeps_rules(matchers[r]):
+                                done, cached = self._ruled_pick(names[r], matchers[r], logits[i][0], gen[r],
+                                                                choices, r, state, i, len(feed[r]),
+                                                                sampling, gen_rng)
+                            else:
+                                taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
+                                                                    gen[r], max_new_tokens, sampling, gen_rng)
+                                if len(draft[r]) > taken:
+                                    state.drop(i, len(draft[r]) - taken)
                                 cached = len(gen[r]) - picked  # a pick is not in the cache yet
+                            if not done:
                                 done = self._force(names[r], matchers[r], gen[r], max_new_tokens)
                         except DecodeError as e:
                             failed[r], done = str(e), True
@@ -317,12 +326,74 @@ class JumpForwardDecoder:
                 if m.is_stopped() or len(gen) >= budget:
                     return i, True, False
 
+    def _ruled_pick(self, row: int, m, logits, gen: list[int], choices: dict, r: int, state: "_Batch", i: int,
+                    fed: int, sampling: Sampling, rng) -> tuple[bool, int]:
+        """A pick under span rules (a DagMatcher on a RuledDag), one per pass. First the last
+        pick is weighed against what the model now shows it wanted: if most of its probability
+        here goes to what the rules closed (a repeat, an overlap, a span out of order), the pick
+        that led here was for that, so the decoder goes back to it and takes the next best
+        token there instead (closing the list, typically, where the model would have written the
+        same item again). Greedy: back when logit(pick) + log(ruled mass / grammar mass) falls
+        below the runner-up's logit; sampling: back with probability 1 - that ratio. Returns
+        (finished, how many of the answer's tokens the cache holds)."""
+        import torch
+
+        exact = m.exact
+        logits = logits.float().cpu()
+        c = choices.get(r)
+        if c is not None and c.tries < MAX_RULE_TRIES:
+            ratio = _ruled_share(exact, logits)
+            if ratio < 1.0:
+                here = exact.snapshot()
+                exact.restore(c.state)
+                allowed = torch.from_numpy(exact.allowed_mask()[:logits.shape[-1]].copy())
+                exact.restore(here)
+                allowed[list(c.banned | {c.pick})] = False
+                if allowed.any():
+                    if sampling.temperature <= 0:
+                        back = float(c.logits[c.pick]) + float(np.log(max(ratio, 1e-30))) < \
+                            float(c.logits.masked_fill(~allowed, float("-inf")).max())
+                    else:
+                        back = float(torch.rand(1, generator=rng)) >= ratio
+                    if back:
+                        self.stats["rule_backtracks"] += 1
+                        state.drop(i, fed)
+                        exact.restore(c.state)
+                        del gen[c.at:]
+                        c.banned.add(c.pick)
+                        c.tries += 1
+                        c.pick = self._pick_among(c.logits, allowed, sampling, rng)
+                        self._take_pick(row, m, gen, c.pick)
+                        return m.is_stopped(), c.at
+        state_before, at = exact.snapshot(), len(gen)
+        t = self._choose(row, m, logits, len(gen), sampling, rng)
+        if t == self.eos:
+            return True, at
+        choices[r] = _Choice(state_before, at, logits, t)
+        self._take_pick(row, m, gen, t)
+        return m.is_stopped(), at
+
+    def _take_pick(self, row: int, m, gen: list[int], t: int) -> None:
+        if not m.consume_token(t) or m.is_error():
+            raise DecodeError(f"row {row}: the grammar refused token {t} after {len(gen)} tokens: {m.get_error()}")
+        gen.append(t)
+
+    @staticmethod
+    def _pick_among(logits, allowed, sampling: Sampling, rng) -> int:
+        import torch
+
+        scores = logits.masked_fill(~allowed, float("-inf"))
+        if sampling.temperature <= 0:
+            return int(scores.argmax())
+        return int(torch.multinomial((scores / sampling.temperature).softmax(-1), 1, generator=rng))
+
     def _draft(self, prompt: list[int], gen: list[int], m, budget: int) -> list[int]:
         """Prompt lookup: the tokens that followed the latest earlier occurrence of the last three
         (else two, else one) tokens of prompt + answer, cut to what the grammar accepts and to the
-        budget (one token is left for the pick after the draft)."""
+        budget (one token is left for the pick after the draft). None under span rules, whose
+        picks are weighed one pass at a time (_ruled_pick)."""
         room = min(self.max_draft, budget - len(gen) - 1)
-        if room <= 0 or m.is_stopped():
+        if room <= 0 or m.is_stopped() or _keeps_rules(m):
             return []
         context = prompt + gen
         packed = array("i", context).tobytes()  # searched in C: inputs can be long documents
@@ -548,6 +619,35 @@ def _native_gqa(device):
             del os.environ["TRANSFORMERS_SDPA_FORCE_GQA"]
         else:
             os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = old
+
+
+class _Choice:
+    """A row's last pick under span rules: the matcher's state and the answer's length before
+    it, the logits it was made from, and the tokens tried there."""
+    __slots__ = ("state", "at", "logits", "pick", "banned", "tries")
+
+    def __init__(self, state: tuple, at: int, logits, pick: int):
+        self.state, self.at, self.logits, self.pick = state, at, logits, pick
+        self.banned: set[int] = set()
+        self.tries = 0
+
+
+def _keeps_rules(m) -> bool:
+    return isinstance(getattr(m, "exact", None), DagMatcher) and m.exact.keeps_rules
+
+
+def _ruled_share(exact: DagMatcher, logits) -> float:
+    """The model's probability for what the rules allow here, as a share of what the grammar
+    allows (1.0 where the two are the same)."""
+    import torch
+
+    ruled, plain = exact.allowed_mask(), exact.plain_mask()
+    n = logits.shape[-1]
+    ruled, plain = ruled[:n], plain[:n]
+    if (ruled == plain).all() or not plain.any():
+        return 1.0
+    both = torch.logsumexp(logits[torch.from_numpy(plain)], -1)
+    return float(torch.exp(torch.logsumexp(logits[torch.from_numpy(ruled)], -1) - both)) if ruled.any() else 0.0
 
 
 def _common(seqs: list[list[int]]) -> list[int]:

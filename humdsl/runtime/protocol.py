@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..formats.dag import LiteralDag
+    from ..formats.span_rules import RuledDag
     from .constraint_cache import ConstraintCache
 
 
@@ -76,7 +77,7 @@ class Grammar:
 
 @dataclass(frozen=True)
 class AnswerDag:
-    dag: LiteralDag
+    dag: LiteralDag | RuledDag
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,13 @@ def constraint_of(value: Any) -> Constraint:
     """A constraint as given: tagged already, or a Lark grammar's text, or a LiteralDag (the
     shorthands tests and scripts use)."""
     from ..formats.dag import LiteralDag
+    from ..formats.span_rules import RuledDag
 
     if isinstance(value, (Grammar, AnswerDag, JsonSchema)):
         return value
     if isinstance(value, str):
         return Grammar(value)
-    if isinstance(value, LiteralDag):
+    if isinstance(value, (LiteralDag, RuledDag)):
         return AnswerDag(value)
     raise TypeError(f"not a constraint: {type(value).__name__}")
 

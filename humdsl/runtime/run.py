@@ -17,6 +17,7 @@ from ..errors import HumError
 from ..ir import task_hash
 from ..jsonl import id_problem, objects
 from ..outputs import OutputLock, OutputRefused, check_path
+from ..profile import DEFAULTS
 from ..session import Outcome, Session, Settings
 from ..api import load_task
 from .models import ModelError, model_name
@@ -127,8 +128,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
 # resuming with another value would mix the answers of two runs in one file.
 # Each by the name a line records it under (spaces for underscores), and its Settings field.
 _RECORDED = {"label batch": "labels", "shots": "shots", "shots from": "shots_from", "temperature": "temperature",
-             "top p": "top_p", "seed": "seed", "reason": "reason"}
-SETTING_DEFAULTS = {name: Settings.__dataclass_fields__[f].default for name, f in _RECORDED.items()}
+             "top p": "top_p", "seed": "seed", "reason": "reason", "span rules": "span_rules"}
+SETTING_DEFAULTS = {name: DEFAULTS.get(f, Settings.__dataclass_fields__[f].default) for name, f in _RECORDED.items()}
 
 
 def _settings(opts: RunOptions) -> dict[str, tuple]:
@@ -136,7 +137,7 @@ def _settings(opts: RunOptions) -> dict[str, tuple]:
     values = {"label batch": list(opts.labels) if opts.labels else None, "shots": opts.shots,
               "shots from": str(Path(opts.shots_from).resolve()) if opts.shots_from else None,
               "temperature": float(opts.temperature), "top p": float(opts.top_p), "seed": opts.seed,
-              "reason": opts.reason}
+              "reason": opts.reason, "span rules": opts.span_rules}
     return {k: (values[k], SETTING_DEFAULTS[k]) for k in SETTING_DEFAULTS}
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..constraints import GrammarInvalid
-from ..formats import FormatUnfit, Unrenderable, build
+from ..formats import FormatUnfit, Unrenderable, build, span_rules
 from ..ir import task_hash
 from ..prompts import PromptChoice, input_text, instruction_text
 from .draw import Draw
@@ -127,6 +127,10 @@ class Synthesiser:
             if problem:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue
+            problem = _span_rule_problem(fmt, parsed, text)
+            if problem:
+                self._reject(stats, name, f"the answer breaks a rule the decoder keeps: {problem}", where)
+                continue
             shown = self._shots(fmt, choice)
             choice.shots = [i for i, _ in shown]  # what is shown, for meta and the report
             shots = [shot for _, shot in shown]
@@ -207,3 +211,17 @@ def chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str
         stats.add(example_stats)
         problems.extend(example_problems)
     return "".join(text), stats, problems
+
+
+def _span_rule_problem(fmt, parsed: dict, text: str) -> str | None:
+    """Why a gold answer breaks the rules across spans that `humc run` keeps while decoding
+    (formats/span_rules.py), so that no instance teaches what decoding would refuse."""
+    rules = fmt.span_rules()
+    if rules is None:
+        return None
+    items = parsed.get("entities", [])
+    if fmt.grouped:
+        lists = [[it["text"] for it in items if it["type"] == label] for label in dict.fromkeys(i["type"] for i in items)]
+    else:
+        lists = [[it["text"] for it in items]]
+    return span_rules.problem(lists, text, rules)
