@@ -8,12 +8,14 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
            labels, and how many of the 8 answers are exactly right.
 
 Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
-style (chat template or a plain document), and the worked examples (the spec's two, or the four
-most similar from the training split, `--shots-from`). Alternatives in the same run: a plain
+style (chat template or a plain document), the worked examples (the spec's two, or the four
+most similar from the training split, `--shots-from`), and for CoNLL-2003 the rules across
+spans kept while decoding (the default) or left to the parser (`--span-rules parser`). Alternatives in the same run: a plain
 Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and unconstrained greedy
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
+        [--conll-rows TEXT]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -157,20 +159,35 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
     return rows
 
 
-def bench_conll(n: int, work: Path) -> list[dict]:
+def bench_conll(n: int, work: Path, only: str | None = None) -> list[dict]:
+    """Every format with the spec's examples and with retrieved ones, the rules across spans kept
+    while decoding, all but appearance (unordered), or by the parser. `only`: measure just the
+    rows whose name holds it, keeping the other rows of the last results."""
     from humdsl.adapters.readers import read_examples
 
     dev, _ = read_examples(DATA / "conll2003" / "eng.testa")
     dev = [e for e in dev if len(e["text"].split()) >= 6][:n]  # not the -DOCSTART- and headline stubs
     gold = _canonical(dev, work / "conll.gold.jsonl")
     train = DATA / "conll2003" / "eng.train"
-    rows = []
+    before = {r["row"]: r for r in json.loads(RESULTS.read_text(encoding="utf-8")).get("conll03", [])} \
+        if only and RESULTS.exists() else {}
+    rows: list[dict] = []
     for fmt in ("tuples", "json_by_label", "sentences"):
         for name, opts in [(f"humc greedy, {fmt}, the spec's 2 examples", {}),
-                           (f"humc greedy, {fmt}, 4 retrieved shots", {"shots_from": train})]:
+                           (f"humc greedy, {fmt}, the spec's 2 examples, rules by the parser", {"span_rules": "parser"}),
+                           (f"humc greedy, {fmt}, 4 retrieved shots", {"shots_from": train}),
+                           (f"humc greedy, {fmt}, 4 retrieved shots, unordered",
+                            {"shots_from": train, "span_rules": "unordered"}),
+                           (f"humc greedy, {fmt}, 4 retrieved shots, rules by the parser",
+                            {"shots_from": train, "span_rules": "parser"})]:
+            if only and (only[1:] in name if only.startswith("!") else only not in name):
+                if name in before:
+                    rows.append(before[name])
+                continue
             rows.append(_humc("specs/ner.hum", "conll03", gold, work, f"conll-{len(rows)}", format=fmt, **opts))
             rows[-1]["row"] = name
-            record_rows(rows)
+            seen = {r["row"] for r in rows}
+            record_rows(rows + [r for n, r in before.items() if n not in seen])  # none lost if stopped
     return rows
 
 
@@ -236,6 +253,9 @@ def main() -> None:
     ap.add_argument("--n-sst2", type=int, default=100)
     ap.add_argument("--n-conll", type=int, default=50)
     ap.add_argument("--n-trec", type=int, default=100)
+    ap.add_argument("--conll-rows", help="Measure only the CoNLL-2003 rows whose name holds this (e.g. "
+                                         "unordered; !parser: those whose name does not hold parser); the "
+                                         "others are kept from the last results.")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,7 +265,7 @@ def main() -> None:
             if name == "sst2":
                 rows = bench_sst2(args.n_sst2, work)
             elif name == "conll03":
-                rows = bench_conll(args.n_conll, work)
+                rows = bench_conll(args.n_conll, work, args.conll_rows)
             elif name == "trec":
                 rows = bench_trec(args.n_trec, work)
             else:

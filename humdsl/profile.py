@@ -12,7 +12,8 @@ from __future__ import annotations
 DECISIONS = ("greedy", "exact", "calibrated", "channel")  # runtime/decisions.py
 PROMPT_STYLES = ("chat", "plain")  # the chat template's user turn, or a plain document
 PROMPT_PARTS = ("full", "lean", "bare")  # prompts.py: what of the task the prompt shows
-SPAN_RULE_MODES = ("decoder", "parser")  # entity tasks' rules across spans: kept while decoding, or after
+# entity tasks' rules across spans: kept while decoding, all but appearance kept so, or left to the parser
+SPAN_RULE_MODES = ("decoder", "unordered", "parser")
 
 # name -> (type, check, what it means); declared once, for the checker, `humc run` and `humc tune`
 SETTINGS = {
@@ -29,7 +30,8 @@ SETTINGS = {
     "prompt_style": (str, lambda v: v in PROMPT_STYLES,
                      "chat or plain (plain needs decision exact or calibrated)"),
     "span_rules": (str, lambda v: v in SPAN_RULE_MODES,
-                   "entity tasks: decoder (dedupe, appearance and no_overlap kept while decoding) or parser"),
+                   "entity tasks: decoder (dedupe, appearance and no_overlap kept while decoding), unordered "
+                   "(all but appearance) or parser"),
 }
 DEFAULTS = {"answer_format": None, "phrasing": 1, "prompt": "full", "shots": None, "shots_from": None,
             "decision": "greedy", "prompt_style": "chat", "span_rules": "decoder"}

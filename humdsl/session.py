@@ -98,10 +98,11 @@ def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Se
 
 
 def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0,
-                   keep_rules: bool = True) -> Constraint:
+                   keep_rules: bool | str = True) -> Constraint:
     """A row's constraint for a decoder that takes `accepts`: the format's answer DAG where it has
-    one (grounded formats: nothing to compile; no inline input too long), with `keep_rules` less
-    the answers that break the task's span rules (formats/span_rules.py), else its grammar; with
+    one (grounded formats: nothing to compile; no inline input too long), with `keep_rules` (a
+    `--span-rules` mode, or True for "decoder") less the answers that break the task's span rules
+    (formats/span_rules.py), else its grammar; with
     `reason`, behind a reasoning line of at most that many characters. InputTooLarge where the
     input makes the grammar too large for llguidance."""
     if AnswerDag in accepts:
@@ -269,7 +270,7 @@ class Session:
         if self._uses_schema():  # one schema for every row
             return self._json_schema()
         return row_constraint(self.fmt, self.labels, row["text"], self._decoder().accepts, self.settings.reason,
-                              self.settings.span_rules == "decoder")
+                              self.settings.span_rules or "decoder")
 
     def budget(self, rows: list[dict]) -> int:
         """The answer budget in tokens for a batch of rows: the format's for the longest, or the

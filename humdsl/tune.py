@@ -61,15 +61,18 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
             "answer_format": [f["name"] for f in task_ir["formats"]],
             "phrasing": list(range(1, max(1, len(task_ir.get("instructions") or [])) + 1)),
-            "span_rules": list(SPAN_RULE_MODES) if _keeps_span_rules(task_ir) and not server else ["decoder"]}
+            "span_rules": _span_rule_modes(task_ir) if not server else ["decoder"]}
 
 
-def _keeps_span_rules(task_ir: dict) -> bool:
-    """Does the task have rules across spans for the decoder to keep (formats/span_rules.py)?"""
+def _span_rule_modes(task_ir: dict) -> list[str]:
+    """How the task's rules across spans may be kept (formats/span_rules.py): "unordered" only
+    where it declares appearance, and nothing to choose where it has none of them."""
     from .formats.span_rules import SPAN_RULES
 
-    return task_ir["kind"] == "entities" and any((r.get("effect") or {}).get("name") in SPAN_RULES
-                                                 for r in task_ir.get("rules", []))
+    effects = {(r.get("effect") or {}).get("name") for r in task_ir.get("rules", [])}
+    if task_ir["kind"] != "entities" or not effects & set(SPAN_RULES):
+        return ["decoder"]
+    return [m for m in SPAN_RULE_MODES if m != "unordered" or "ordered" in effects]
 
 
 def _get(profile: dict, dim: str):
@@ -240,7 +243,8 @@ def write_profile(spec_path: str, task_name: str, profile: dict) -> None:
 def _describe(profile: dict) -> str:
     shots = f"{profile['shots']} shots" + (" retrieved" if profile["shots_from"] else "")
     style = f"/{profile['prompt_style']}" if profile["prompt_style"] != "chat" else ""
-    rules = ", span rules by the parser" if profile.get("span_rules", "decoder") != "decoder" else ""
+    rules = {"decoder": "", "unordered": ", appearance not kept while decoding",
+             "parser": ", span rules by the parser"}[profile.get("span_rules", "decoder")]
     return (f"{profile['decision']}{style}, {shots}, prompt {profile['prompt']}, {profile['answer_format']}, "
             f"phrasing {profile['phrasing']}{rules}")
 

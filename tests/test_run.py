@@ -129,7 +129,7 @@ def test_a_row_whose_matcher_fails_is_an_error_line_and_the_others_go_on(decoder
     # the grammar's path (the Outlines decoder's, and any format without a language): these
     # entities would otherwise need no llguidance
     from humdsl.formats import Format
-    monkeypatch.setattr(Format, "language", lambda self, batch=None, source=None, reason=0: None)
+    monkeypatch.setattr(Format, "language", lambda self, batch=None, source=None, reason=0, keep_rules=False: None)
     out = tmp_path / "out.jsonl"
     result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_entities", "--model", model_dir,
                  "--input", TICKETS, "--output", out, "--decoder", decoder, "--batch-size", "3")

@@ -183,14 +183,14 @@ def loaded(tokenizers, tiny_model):
 
 def _reference(dec, prompt: str, dag, budget: int) -> str:
     """Greedy decoding under the rules with one whole forward pass per token and no cache: the
-    jump-forward decoder's rule for taking a pick back (_ruled_pick), written out plainly."""
+    jump-forward decoder's rule for taking picks back (_ruled_pick), written out plainly."""
     import numpy as np
     import torch
 
     from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
 
     m = DagMatcher(dag, TokenTable.of(dec.lltok))
-    ids, gen, choice = dec.prompt_ids(prompt), [], None
+    ids, gen, stack = dec.prompt_ids(prompt), [], []
     while not m.is_stopped() and len(gen) < budget:
         forced = m.compute_ff_tokens()
         if forced:
@@ -200,28 +200,41 @@ def _reference(dec, prompt: str, dag, budget: int) -> str:
         with torch.inference_mode():
             logits = dec.model(input_ids=torch.tensor([ids + gen])).logits[0, -1].float()
         ruled, plain = m.allowed_mask()[:len(logits)], m.plain_mask()[:len(logits)]
-        if choice is not None and (ruled != plain).any() and choice["tries"] < 4:
+        target = None
+        if stack and (ruled != plain).any():
             share = float(torch.exp(torch.logsumexp(logits[torch.from_numpy(ruled)], -1)
                                     - torch.logsumexp(logits[torch.from_numpy(plain)], -1)))
-            here = m.snapshot()
-            m.restore(choice["state"])
-            other = torch.from_numpy(m.allowed_mask()[:len(logits)].copy())
-            other[list(choice["tried"])] = False
-            if other.any() and float(choice["logits"][choice["tried"][-1]]) + np.log(max(share, 1e-30)) < \
-                    float(choice["logits"].masked_fill(~other, float("-inf")).max()):
-                gen = gen[:choice["at"]]
-                t = int(choice["logits"].masked_fill(~other, float("-inf")).argmax())
-                choice["tried"].append(t)
-                choice["tries"] += 1
-                assert m.consume_token(t)
-                gen.append(t)
-                continue
+            here, given_up = m.snapshot(), False
+            while stack:
+                level = stack[-1]
+                m.restore(level["state"])
+                other = torch.from_numpy(m.allowed_mask()[:len(logits)].copy())
+                other[level["tried"]] = False
+                if not other.any() or len(level["tried"]) > 4:
+                    given_up = given_up or bool(other.any())
+                    stack.pop()
+                    continue
+                best = float(level["logits"].masked_fill(~other, float("-inf")).max())
+                if given_up or float(level["logits"][level["tried"][-1]]) + np.log(max(share, 1e-30)) < best:
+                    target = (level, other)
+                break
             m.restore(here)
-        allowed = torch.from_numpy(ruled)
-        t = int(logits.masked_fill(~allowed, float("-inf")).argmax())
+        if target is not None:
+            level, other = target
+            m.restore(level["state"])
+            gen = gen[:level["at"]]
+            t = int(level["logits"].masked_fill(~other, float("-inf")).argmax())
+            level["tried"].append(t)
+            if t == dec.eos:
+                break
+            assert m.consume_token(t)
+            gen.append(t)
+            continue
+        t = int(logits.masked_fill(~torch.from_numpy(ruled), float("-inf")).argmax())
         if t == dec.eos:
             break
-        choice = {"state": m.snapshot(), "at": len(gen), "logits": logits, "tried": [t], "tries": 0}
+        stack.append({"state": m.snapshot(), "at": len(gen), "logits": logits, "tried": [t]})
+        del stack[:-4]
         assert m.consume_token(t)
         gen.append(t)
     return dec.tokenizer.decode(gen, skip_special_tokens=True)
@@ -244,6 +257,9 @@ def test_the_decoder_under_rules_takes_picks_back_as_a_plain_loop_would(loaded):
     want = [_reference(dec, p, fmt.language(source=t, keep_rules=True), budget) for p, t in zip(prompts, texts)]
     assert got == want
     assert dec.stats["rule_backtracks"] > 0
+    ragged = JumpForwardDecoder(loaded, ragged=True)  # one batch: picks taken back leave holes in the cache
+    assert ragged.generate(prompts, [fmt.language(source=t, keep_rules=True) for t in texts], budget,
+                           Sampling()) == want
     for text, answer in zip(texts, got):
         assert problem(_lists(fmt, fmt.parse(answer, source=text)), text, fmt.span_rules()) is None
 
@@ -280,3 +296,15 @@ def test_humc_run_keeps_the_rules_by_default_and_records_when_it_does_not(model_
 def _raw_of(fmt):
     ir = fmt.task_ir
     return build({**ir, "rules": [r for r in ir["rules"] if (r.get("effect") or {}).get("name") != "dedupe"]}, fmt.ir)
+
+
+def test_unordered_keeps_every_rule_but_appearance_and_parser_none():
+    fmt = _format(_task_with(SpanRules(True, True, True)), "tuples")
+    source = "New York saw York and Ann"
+    unordered = fmt.language(source=source, keep_rules="unordered")
+    assert fmt.span_rules("unordered") == SpanRules(True, False, True) and fmt.span_rules("parser") is None
+    assert unordered.accepts(b"(PER, Ann)\n(LOC, New York)")  # out of order
+    assert not fmt.language(source=source, keep_rules=True).accepts(b"(PER, Ann)\n(LOC, New York)")
+    assert not unordered.accepts(b"(PER, Ann)\n(PER, Ann)")
+    assert not unordered.accepts(b"(LOC, York)\n(PER, York)")  # the same text twice in one list
+    assert not isinstance(fmt.language(source=source, keep_rules="parser"), RuledDag)

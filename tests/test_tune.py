@@ -56,7 +56,7 @@ def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_
     assert ("channel", "plain") not in space(TRIAGE, None)["decision"]  # multilabel: one label at a time cannot
     assert ("channel", "plain") in space(TASKS["classify.sst2"], None)["decision"]
     assert space(TRIAGE, None)["phrasing"] == [1, 2, 3]
-    assert space(ner, None)["span_rules"] == ["decoder", "parser"]  # rules kept while decoding, or not
+    assert space(ner, None)["span_rules"] == ["decoder", "unordered", "parser"]  # rules kept while decoding, or not
     assert space(TRIAGE, None)["span_rules"] == ["decoder"] == space(ner, None, server=True)["span_rules"]
 
 

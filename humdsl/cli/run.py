@@ -47,8 +47,9 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--reason", default=0, show_default=True, type=click.IntRange(min=0),
               help="Let the model reason on one line of at most this many characters before its answer.")
 @click.option("--span-rules", "span_rules", type=click.Choice(SPAN_RULE_MODES),
-              help="Entity tasks: the rules dedupe, appearance and no_overlap kept while decoding (no answer can "
-                   "break them; the default), or left to the parser (which drops repeats).")
+              help="Entity tasks: the rules dedupe, appearance and no_overlap kept while decoding (decoder: no "
+                   "answer can break them; the default), all but appearance (unordered), or left to the parser "
+                   "(which drops repeats).")
 @click.option("--decoder", default="auto", show_default=True,
               type=click.Choice(DECODERS),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "

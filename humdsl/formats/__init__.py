@@ -88,13 +88,14 @@ class Format:
         return self.impl.grammar(batch, source)
 
     def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0,
-                 keep_rules: bool = False):
+                 keep_rules: bool | str = False):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
         decoder runs without llguidance, or None where the format has none. The inline format
         builds its own; a format that grounds spans has its grammar's skeleton with the input's
         spans written in (formats/answer_dag.py), where the skeleton is readable. `reason`: behind
         a reasoning line of at most that many characters (formats/reasoning.py; not inline).
-        `keep_rules`: only the answers that also keep the task's span rules (`span_rules`)."""
+        `keep_rules`: only the answers that also keep the task's span rules (`span_rules`; True
+        or "decoder": all of them, "unordered": all but appearance)."""
         if self.impl.own_language:
             return self.impl.language(batch, source) if not reason else None
         if source is None or not self.schema.grounded:
@@ -104,18 +105,23 @@ class Format:
             return None
         from .answer_dag import answers
 
-        return answers(skeleton, source, self.span_rules() if keep_rules and not reason else None)
+        mode = "decoder" if keep_rules is True else keep_rules or "parser"
+        return answers(skeleton, source, self.span_rules(mode) if not reason else None)
 
-    def span_rules(self):
+    def span_rules(self, mode: str = "decoder"):
         """The rules across spans (dedupe, appearance, no_overlap) the decoder keeps for this
         format (formats/span_rules.py), or None: an entity task's formats whose every span is
         an item of a list (not the inline format, whose marks keep order and never overlap by
-        construction)."""
+        construction). `mode` (profile.SPAN_RULE_MODES): "decoder" every one the task declares,
+        "unordered" all but appearance, "parser" none."""
+        from dataclasses import replace
+
         from .span_rules import SPAN_RULES, SpanRules
 
-        import os
-        rules = SpanRules.of(self.schema.effects & set(SPAN_RULES) - set(os.environ.get("XX_DROP", "").split(",")))
-        if not rules or self.schema.kind != "entities" or self.impl.own_language:
+        rules = SpanRules.of(self.schema.effects & set(SPAN_RULES))
+        if mode == "unordered":
+            rules = replace(rules, ordered=False)
+        if mode == "parser" or not rules or self.schema.kind != "entities" or self.impl.own_language:
             return None
         skeleton = self.skeleton()
         if skeleton is None or any(v not in skeleton.groups or skeleton.groups[v] < 0

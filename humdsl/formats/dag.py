@@ -94,7 +94,46 @@ class MaskMemo(Protocol):
     def put(self, positions: frozenset[Position], reached: set[int], mask: list[int]) -> None: ...
 
 
-class LiteralDag:
+class Reading:
+    """Reading whole byte strings, from `start`, `readers` and `advance` (LiteralDag's, and
+    formats/span_rules.RuledDag's over positions with a history)."""
+
+    def start(self) -> frozenset:
+        raise NotImplementedError
+
+    def readers(self, positions, byte: int) -> list:
+        raise NotImplementedError
+
+    def advance(self, read, wanted: Callable[[int], bool] | None = None) -> frozenset:
+        raise NotImplementedError
+
+    def read(self, positions: frozenset, data: bytes) -> frozenset:
+        """The positions after reading `data` (empty: `data` leaves the language)."""
+        for byte in data:
+            if not positions:
+                break
+            positions = self.advance(self.readers(positions, byte))
+        return positions
+
+    def accepts(self, data: bytes) -> bool:
+        return self.departure(data) is None
+
+    def departure(self, data: bytes) -> int | None:
+        """None if `data` is an answer; else how many of its bytes the language reads before it
+        departs (all of them where the answer stops short)."""
+        positions = self.start()
+        for at, byte in enumerate(data):
+            positions = self.advance(self.readers(positions, byte))
+            if not positions:
+                return at
+        return None if END in positions else len(data)
+
+    @staticmethod
+    def is_end(positions: frozenset) -> bool:
+        return END in positions
+
+
+class LiteralDag(Reading):
     def __init__(self, n: int, edges_of: Callable[[int], Iterable[Edge]],
                  final: Callable[[int], bool] | None = None,
                  may_begin: Callable[[int, Callable[[int], bool]], bool] | None = None,
@@ -222,27 +261,3 @@ class LiteralDag:
                     out |= self.at(j)
         return frozenset(out)
 
-    def read(self, positions: frozenset[Position], data: bytes) -> frozenset[Position]:
-        """The positions after reading `data` (empty: `data` leaves the language)."""
-        for byte in data:
-            if not positions:
-                break
-            positions = self.advance(self.readers(positions, byte))
-        return positions
-
-    def accepts(self, data: bytes) -> bool:
-        return self.departure(data) is None
-
-    def departure(self, data: bytes) -> int | None:
-        """None if `data` is an answer; else how many of its bytes the language reads before it
-        departs (all of them where the answer stops short)."""
-        positions = self.start()
-        for at, byte in enumerate(data):
-            positions = self.advance(self.readers(positions, byte))
-            if not positions:
-                return at
-        return None if END in positions else len(data)
-
-    @staticmethod
-    def is_end(positions: frozenset[Position]) -> bool:
-        return END in positions

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple
 
-from .dag import END, LiteralDag, Position
+from .dag import END, LiteralDag, Position, Reading
 
 SPAN_RULES = ("dedupe", "ordered", "no_overlap")
 
@@ -61,7 +61,7 @@ class History(NamedTuple):
 EMPTY = History(None, frozenset(), (), frozenset())
 
 
-class RuledDag:
+class RuledDag(Reading):
     """A LiteralDag's language less the answers that break `rules`: the same methods the
     DagMatcher calls, over positions (node, place, history). Every position it gives can still
     reach an answer that keeps the rules (a mask never leads into a dead end)."""
@@ -221,25 +221,6 @@ class RuledDag:
                         out |= self.at(j, after)
         return frozenset(out)
 
-    def read(self, positions, data: bytes) -> frozenset:
-        for byte in data:
-            if not positions:
-                break
-            positions = self.advance(self.readers(positions, byte))
-        return positions
-
-    def accepts(self, data: bytes) -> bool:
-        return self.departure(data) is None
-
-    def departure(self, data: bytes) -> int | None:
-        positions = self.start()
-        for at, byte in enumerate(data):
-            positions = self.advance(self.readers(positions, byte))
-            if not positions:
-                return at
-        return None if END in positions else len(data)
-
-    is_end = staticmethod(LiteralDag.is_end)
 
 
 class _FirstSpanMasks:

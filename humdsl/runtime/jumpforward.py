@@ -76,6 +76,7 @@ MAX_DRAFT = 6  # draft tokens per pass: wider passes cost more than the tokens t
 MAX_LOOSE = 32  # grammars without grounding kept compiled (one per format and label batch in use)
 SPARSE = 4096  # greedy picks among at most this many allowed tokens by their ids alone
 MAX_RULE_TRIES = 4  # under span rules, how often a pick may be taken back (_ruled_pick)
+RULE_DEPTH = 4  # ... and how many of the last picks may be
 
 
 def unsupported_reason(loaded) -> str | None:
@@ -242,7 +243,7 @@ class JumpForwardDecoder:
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
         pending: dict[int, list[int]] = {}
-        choices: dict[int, _Choice] = {}  # rows under span rules: their last pick, to go back to
+        choices: dict[int, list[_Choice]] = {}  # rows under span rules: their last picks, to go back to
         for r, m in enumerate(matchers):
             try:
                 if not self._force(names[r], m, gen[r], max_new_tokens):
@@ -266,8 +267,7 @@ class JumpForwardDecoder:
                         try:
                             if _keeps_rules(matchers[r]):
                                 done, cached = self._ruled_pick(names[r], matchers[r], logits[i][0], gen[r],
-                                                                choices, r, state, i, len(feed[r]),
-                                                                sampling, gen_rng)
+                                                                choices, r, state, i, sampling, gen_rng)
                             else:
                                 taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
                                                                     gen[r], max_new_tokens, sampling, gen_rng)
@@ -327,51 +327,73 @@ class JumpForwardDecoder:
                     return i, True, False
 
     def _ruled_pick(self, row: int, m, logits, gen: list[int], choices: dict, r: int, state: "_Batch", i: int,
-                    fed: int, sampling: Sampling, rng) -> tuple[bool, int]:
+                    sampling: Sampling, rng) -> tuple[bool, int]:
         """A pick under span rules (a DagMatcher on a RuledDag), one per pass. First the last
-        pick is weighed against what the model now shows it wanted: if most of its probability
+        picks are weighed against what the model now shows it wanted: if most of its probability
         here goes to what the rules closed (a repeat, an overlap, a span out of order), the pick
-        that led here was for that, so the decoder goes back to it and takes the next best
-        token there instead (closing the list, typically, where the model would have written the
-        same item again). Greedy: back when logit(pick) + log(ruled mass / grammar mass) falls
-        below the runner-up's logit; sampling: back with probability 1 - that ratio. Returns
-        (finished, how many of the answer's tokens the cache holds)."""
-        import torch
-
+        that led here was for that, so the decoder goes back to it and takes the next best token
+        there instead (closing the list, typically, where the model would have written the same
+        item again). Greedy: back when logit(pick) + log(ruled mass / grammar mass) falls below
+        the runner-up's logit; sampling: back with probability 1 - that ratio. A pick with no
+        other token allowed is passed over for the one before it; one whose tries are used up
+        (MAX_RULE_TRIES) is given up, and the one before it is taken back. Returns (finished,
+        how many of the answer's tokens the cache holds)."""
         exact = m.exact
         logits = logits.float().cpu()
-        c = choices.get(r)
-        if c is not None and c.tries < MAX_RULE_TRIES:
-            ratio = _ruled_share(exact, logits)
-            if ratio < 1.0:
-                here = exact.snapshot()
-                exact.restore(c.state)
-                allowed = torch.from_numpy(exact.allowed_mask()[:logits.shape[-1]].copy())
-                exact.restore(here)
-                allowed[list(c.banned | {c.pick})] = False
-                if allowed.any():
-                    if sampling.temperature <= 0:
-                        back = float(c.logits[c.pick]) + float(np.log(max(ratio, 1e-30))) < \
-                            float(c.logits.masked_fill(~allowed, float("-inf")).max())
-                    else:
-                        back = float(torch.rand(1, generator=rng)) >= ratio
-                    if back:
-                        self.stats["rule_backtracks"] += 1
-                        state.drop(i, fed)
-                        exact.restore(c.state)
-                        del gen[c.at:]
-                        c.banned.add(c.pick)
-                        c.tries += 1
-                        c.pick = self._pick_among(c.logits, allowed, sampling, rng)
-                        self._take_pick(row, m, gen, c.pick)
-                        return m.is_stopped(), c.at
+        stack = choices.setdefault(r, [])
+        back = self._back_to(exact, logits, stack, sampling, rng) if stack else None
+        if back is not None:
+            level, allowed = back
+            self.stats["rule_backtracks"] += 1
+            state.drop(i, len(gen) - level.at)  # the cache holds the whole answer so far
+            exact.restore(level.state)
+            del gen[level.at:]
+            level.banned.add(level.pick)
+            level.tries += 1
+            level.pick = self._pick_among(level.logits, allowed, sampling, rng)
+            if level.pick == self.eos:
+                return True, level.at
+            self._take_pick(row, m, gen, level.pick)
+            return m.is_stopped(), level.at
         state_before, at = exact.snapshot(), len(gen)
         t = self._choose(row, m, logits, len(gen), sampling, rng)
         if t == self.eos:
             return True, at
-        choices[r] = _Choice(state_before, at, logits, t)
+        stack.append(_Choice(state_before, at, logits, t))
+        del stack[:-RULE_DEPTH]
         self._take_pick(row, m, gen, t)
         return m.is_stopped(), at
+
+    def _back_to(self, exact: DagMatcher, logits, stack: list, sampling: Sampling, rng):
+        """The pick to take back and the tokens left to take there, or None (see _ruled_pick)."""
+        import torch
+
+        ratio = _ruled_share(exact, logits)
+        if ratio >= 1.0:
+            return None
+        given_up = False  # a later pick's tries were used up: the one before it goes back whatever it weighs
+        here = exact.snapshot()
+        try:
+            while stack:
+                level = stack[-1]
+                exact.restore(level.state)
+                allowed = torch.from_numpy(exact.allowed_mask()[:logits.shape[-1]].copy())
+                allowed[list(level.banned | {level.pick})] = False
+                if not allowed.any() or level.tries >= MAX_RULE_TRIES:
+                    given_up = given_up or bool(allowed.any())
+                    stack.pop()
+                    continue
+                if given_up:
+                    return level, allowed
+                if sampling.temperature <= 0:
+                    best = float(level.logits.masked_fill(~allowed, float("-inf")).max())
+                    wanted = float(level.logits[level.pick]) + float(np.log(max(ratio, 1e-30))) < best
+                else:
+                    wanted = float(torch.rand(1, generator=rng)) >= ratio
+                return (level, allowed) if wanted else None
+            return None
+        finally:
+            exact.restore(here)
 
     def _take_pick(self, row: int, m, gen: list[int], t: int) -> None:
         if not m.consume_token(t) or m.is_error():
@@ -531,6 +553,7 @@ class _Batch:
         self.mask = torch.zeros((rows, 0), dtype=torch.long, device=dec.device)
         self.pos = torch.zeros(rows, dtype=torch.long, device=dec.device)
         self.skip = 0
+        self.cols: list[list[int]] = [[] for _ in range(rows)]  # each row's real tokens, as cache columns
 
     def load(self, layers, n: int) -> None:
         rows = self.mask.shape[0]
@@ -538,6 +561,7 @@ class _Batch:
         self.mask = self.mask.new_ones((rows, n))
         self.pos = self.pos + n
         self.skip = n
+        self.cols = [list(range(n)) for _ in range(rows)]
 
     def step(self, chunks: list[list[int]], tails: list[int] | None = None):
         """One forward pass: each row's chunk, right-padded. Returns, per row, the logits after
@@ -553,6 +577,8 @@ class _Batch:
         real = torch.arange(width, device=dec.device).unsqueeze(0) < lens.unsqueeze(1)
         self.mask = torch.cat([self.mask, real.long()], dim=1)
         self.ends = [self.mask.shape[1] - width + len(c) for c in chunks]
+        for i, c in enumerate(chunks):
+            self.cols[i].extend(range(self.ends[i] - len(c), self.ends[i]))
         positions = self.pos.unsqueeze(1) + torch.arange(width, device=dec.device).unsqueeze(0)
         self.pos = self.pos + lens
         # Logits only at the positions some row needs. A 1-D tensor: the per-row 2-D form is read
@@ -579,15 +605,19 @@ class _Batch:
         return rows
 
     def drop(self, i: int, n: int) -> None:
-        """Forget row i's last n fed tokens (rejected draft tokens): cut off from the cache when
-        it is the only row, else hidden as holes like padding."""
-        end = self.ends[i]
+        """Forget row i's last n fed tokens (rejected draft tokens, picks taken back, from this
+        pass or earlier ones): cut off from the cache when it is the only row, else hidden as
+        holes like padding."""
+        if n <= 0:
+            return
         self.pos[i] -= n
+        gone = self.cols[i][-n:]
+        del self.cols[i][-n:]
         if self.mask.shape[0] == 1:  # no padding: the row's last tokens are the cache's last
             self.cache.crop(-n)  # a negative count removes, in every cache API this runs on
-            self.mask = self.mask[:, :end - n]
+            self.mask = self.mask[:, :self.mask.shape[1] - n]
         else:
-            self.mask[i, end - n:end] = 0
+            self.mask[i, gone] = 0
 
     def select(self, keep: list[int]) -> None:
         import torch
@@ -597,6 +627,7 @@ class _Batch:
             layer.batch_select_indices(idx)
         self.mask = self.mask[idx]
         self.pos = self.pos[idx]
+        self.cols = [self.cols[k] for k in keep]
 
 
 @contextmanager
@@ -622,8 +653,8 @@ def _native_gqa(device):
 
 
 class _Choice:
-    """A row's last pick under span rules: the matcher's state and the answer's length before
-    it, the logits it was made from, and the tokens tried there."""
+    """A pick under span rules: the matcher's state and the answer's length before it, the
+    logits it was made from, and the tokens tried there."""
     __slots__ = ("state", "at", "logits", "pick", "banned", "tries")
 
     def __init__(self, state: tuple, at: int, logits, pick: int):
