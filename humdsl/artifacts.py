@@ -39,6 +39,8 @@ def rule_table(task_ir: dict, fmt) -> list[dict]:
                                     "with --span-rules parser, --reason or the Outlines path: " + note + ")")
         elif effect in ("ordered", "no_overlap") and fmt.shape == "inline":
             how, note = "grammar", "the marks follow the input's text, so they keep its order and never overlap"
+        elif effect == "no_overlap" and task_ir["kind"] != "entities":
+            how, note = "advisory", "prompt text only: spans are kept apart in entity tasks"
         if effect == "max_items" and fmt.shape == "inline":
             how, note = "advisory", "inline marks are bounded by the input, not by a count"
         elif effect == "max_items" and fmt.grouped:

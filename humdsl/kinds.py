@@ -69,7 +69,7 @@ EFFECTS: dict[str, EffectSpec] = {
                    "an item is never listed twice"),
         EffectSpec("ordered", (), LIST_KINDS, "synthesis",
                    "items are listed in order of first appearance in the input"),
-        EffectSpec("no_overlap", (), frozenset({"entities"}), "synthesis",
-                   "no two spans of an answer share a word of the input"),
+        EffectSpec("no_overlap", (), LIST_KINDS, "synthesis",
+                   "no two spans of an answer share a word of the input (entity tasks; advice elsewhere)"),
     ]
 }

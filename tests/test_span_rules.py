@@ -264,8 +264,9 @@ def test_the_decoder_under_rules_takes_picks_back_as_a_plain_loop_would(loaded):
         assert problem(_lists(fmt, fmt.parse(answer, source=text)), text, fmt.span_rules()) is None
 
 
-def test_humc_run_keeps_the_rules_by_default_and_records_when_it_does_not(model_dir, tmp_path):
-    """--span-rules parser is recorded on each line, and a run cannot be resumed with the other."""
+def test_humc_run_keeps_the_rules_by_default_and_records_how_on_each_line(model_dir, tmp_path):
+    """How the rules were kept is recorded on each line, and a run cannot be resumed with another
+    setting (nor one written before the rules were kept while decoding, read as by the parser)."""
     import json
 
     from click.testing import CliRunner
@@ -282,10 +283,16 @@ def test_humc_run_keeps_the_rules_by_default_and_records_when_it_does_not(model_
     result = CliRunner().invoke(main, [*base, "--output", str(loose), "--span-rules", "parser"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in kept.read_text(encoding="utf-8").splitlines()]
-    assert lines and all("span_rules" not in x for x in lines)
+    assert lines and all(x["span_rules"] == "decoder" for x in lines)
     assert all(json.loads(x)["span_rules"] == "parser" for x in loose.read_text(encoding="utf-8").splitlines())
     refused = CliRunner().invoke(main, [*base, "--output", str(kept), "--span-rules", "parser"])
     assert refused.exit_code != 0 and "span rules 'decoder', not 'parser'" in refused.output, refused.output
+    old = tmp_path / "old.jsonl"  # lines written before: no span_rules
+    old.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "span_rules"}) + "\n"
+                           for x in loose.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
+    again = CliRunner().invoke(main, [*base, "--output", str(old)])
+    assert again.exit_code != 0 and "span rules 'parser', not 'decoder'" in again.output, again.output
+    assert "0 written" in CliRunner().invoke(main, [*base, "--output", str(old), "--span-rules", "parser"]).output
     fmt = humdsl.load(ROOT / "examples" / "support_tickets.hum").task("ticket_entities").format()
     inputs = {json.loads(x)["id"]: json.loads(x)["text"] for x in tickets.read_text(encoding="utf-8").splitlines()}
     for line in lines:
@@ -308,3 +315,66 @@ def test_unordered_keeps_every_rule_but_appearance_and_parser_none():
     assert not unordered.accepts(b"(PER, Ann)\n(PER, Ann)")
     assert not unordered.accepts(b"(LOC, York)\n(PER, York)")  # the same text twice in one list
     assert not isinstance(fmt.language(source=source, keep_rules="parser"), RuledDag)
+
+
+def test_recurring_names_do_not_multiply_the_decoders_positions():
+    """Each recurring name could be any of its occurrences: redundant histories are dropped, and
+    past a bound the most open are kept; an answer naming all of them is still read at once."""
+    import time
+
+    from humdsl.formats.span_rules import MAX_POSITIONS
+
+    fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
+    names = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"]
+    source = " and ".join(" ".join(names) for _ in range(4)) + " ."
+    answer = "\n".join(f"(PER, {n})" for n in names).encode()
+    for mode in ("decoder", "unordered"):
+        dag = fmt.language(source=source, keep_rules=mode)
+        start = time.monotonic()
+        positions = dag.start()
+        for byte in answer:
+            positions = dag.advance(dag.readers(positions, byte))
+            assert 0 < len(positions) <= MAX_POSITIONS
+        assert dag.is_end(positions) and time.monotonic() - start < 20
+    assert problem([names + ["Ann"]], source, SpanRules(ordered=True, no_overlap=True)) is None
+    start = time.monotonic()  # an answer that cannot be placed is found out without trying every choice
+    assert problem([names * 4 + ["Ann"]], source, SpanRules(ordered=True, no_overlap=True)) is not None
+    assert time.monotonic() - start < 20
+
+
+def test_no_overlap_is_advice_outside_entity_tasks(tmp_path):
+    from humdsl.artifacts import rule_table
+    from humdsl.compiler import check_paths
+
+    spec = tmp_path / "rel.hum"
+    spec.write_text('task r : relations {\n  labels { works_for "works for" }\n  prefer grounded\n'
+                    '  prefer no_overlap\n  instruction "x"\n}\n', encoding="utf-8")
+    result = check_paths([str(spec)])
+    assert result.ok, [d.message for d in result.diagnostics]
+    task = humdsl.load(spec).task("r")
+    table = {r["effect"]: r for r in rule_table(task.ir, task.format())}
+    assert table["no_overlap"]["enforced_by"] == "advisory"
+
+
+def test_a_model_with_more_logits_than_tokens_decodes_under_the_rules(tokenizers):
+    """Models often pad their output layer past the tokenizer's vocabulary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+    from humdsl.runtime.models import LoadedModel
+    from humdsl.runtime.protocol import Sampling
+
+    hf, _ = tokenizers
+    torch.manual_seed(1)
+    cfg = LlamaConfig(vocab_size=len(hf) + 48, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, bos_token_id=0, eos_token_id=0,
+                      pad_token_id=1, tie_word_embeddings=True)
+    dec = JumpForwardDecoder(LoadedModel(LlamaForCausalLM(cfg).eval(), hf, "wide", "cpu"))
+    fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("json_by_label")
+    texts = ["Paris and Lyon : Paris beat Lyon , said Ann in New York .", "Ann met Ann and Bo in Rome ."]
+    for sampling in (Sampling(), Sampling(temperature=1.0, seed=2)):
+        got = dec.generate([f"Names: {t}\n" for t in texts],
+                           [fmt.language(source=t, keep_rules=True) for t in texts], 150, sampling)
+        for text, answer in zip(texts, got):
+            assert problem(_lists(fmt, fmt.parse(answer, source=text)), text, fmt.span_rules()) is None

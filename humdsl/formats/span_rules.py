@@ -77,6 +77,7 @@ class RuledDag(Reading):
         self._alive: dict[tuple[int, History], bool] = {}
         self._place_alive: dict[tuple[int, int, History], bool] = {}
         self._opened: dict[tuple[int, History], frozenset] = {}
+        self._order: dict[int, list[int]] = {}
         self.trace: set[int] | None = None
         self.masks = _FirstSpanMasks(dag.masks) if dag.masks is not None else None
 
@@ -143,8 +144,17 @@ class RuledDag(Reading):
         return found
 
     def _live_edges(self, x: int, h: History) -> bool:
-        trie, shift = self.inner._trie(x)
-        return any(self._live_target(x, j + shift, h) for _, j in trie.edges)
+        return any(self._live_target(x, j, h) for j in self._targets(x))
+
+    def _targets(self, x: int) -> list[int]:
+        """The nodes node x's edges lead to, those between spans first: from a span, ending it
+        settles liveness at once where reading on would walk the rest of the input."""
+        found = self._order.get(x)
+        if found is None:
+            trie, shift = self.inner._trie(x)
+            found = sorted({j + shift for _, j in trie.edges}, key=lambda j: self._span_at(j) is not None)
+            self._order[x] = found
+        return found
 
     def _live_target(self, x: int, j: int, h: History) -> bool:
         after = self._step(x, j, h)
@@ -219,8 +229,56 @@ class RuledDag(Reading):
                     after = self._step(x, j, h)
                     if after is not None:
                         out |= self.at(j, after)
-        return frozenset(out)
+        return _pruned(out) if len(out) > 1 else frozenset(out)
 
+
+
+MAX_POSITIONS = 256  # histories kept per step; past it, the most open ones (below)
+
+
+def _pruned(positions: set) -> frozenset:
+    """The positions less those another one makes redundant: at the same place with the same
+    span open and texts written, a history whose lists' last starts are no later and whose
+    covered chunks are a subset allows every answer the other does. Where names recur, the
+    choices of occurrence still multiply; past MAX_POSITIONS the positions holding the fewest
+    chunks and the earliest starts are kept (every one kept is alive, so the answers allowed
+    still keep the rules; a few rare ones may be lost)."""
+    groups: dict[tuple, list] = {}
+    for pos in positions:
+        key = (pos[0], pos[1]) + ((pos[2].open, pos[2].texts) if pos[0] >= 0 else ((), ()))
+        groups.setdefault(key, []).append(pos)
+    out = []
+    for same in groups.values():
+        if len(same) == 1:
+            out.append(same[0])
+            continue
+        for pos in same:
+            h = pos[2]
+            if not any(other is not pos and _dominates(other[2], h) and (other[2] != h) for other in same):
+                out.append(pos)
+    if len(out) > MAX_POSITIONS:
+        out.sort(key=_openness)
+        out = out[:MAX_POSITIONS]
+    return frozenset(out)
+
+
+def _openness(pos) -> tuple:
+    """A total order on positions, the most open first (END before all): fewest chunks held,
+    earliest starts, then anything that tells them apart (never the hash order of strings, so
+    that runs are the same from process to process)."""
+    if pos[0] < 0:
+        return (-1,)
+    h = pos[2]
+    return (len(h.covered), sum(s for _, s in h.last), tuple(sorted(h.covered)), h.last, pos[0], pos[1],
+            h.open or (), tuple(sorted(h.texts)))
+
+
+def _dominates(a: History, b: History) -> bool:
+    """Does `a` allow every continuation `b` does (same open span and texts assumed)?"""
+    if not a.covered <= b.covered:
+        return False
+    last_a, last_b = dict(a.last), dict(b.last)
+    return all(last_a.get(g, -1) <= s for g, s in last_b.items()) and set(last_a) <= set(last_b)
 
 
 class _FirstSpanMasks:
@@ -286,9 +344,14 @@ def problem(items_by_list: list[list[str]], source: str, rules: SpanRules) -> st
     if any(not c for c in choices):
         return "a span is not whole chunks of the input"
 
+    failed: set[tuple] = set()
+
     def place(i: int, last: dict[int, int], covered: frozenset[int]) -> bool:
         if i == len(spans):
             return True
+        key = (i, tuple(sorted(last.items())) if rules.ordered else (), covered if rules.no_overlap else ())
+        if key in failed:
+            return False
         group = spans[i][0]
         for a, b in choices[i]:
             if rules.ordered and a < last.get(group, -1):
@@ -298,6 +361,7 @@ def problem(items_by_list: list[list[str]], source: str, rules: SpanRules) -> st
                 continue
             if place(i + 1, {**last, group: a}, covered | held):
                 return True
+        failed.add(key)
         return False
 
     if not place(0, {}, frozenset()):

@@ -152,18 +152,19 @@ class DagMatcher:
             out[self.table.eos] = True
         return out
 
-    def _walked(self, positions) -> tuple[list[int], list[np.ndarray]]:
-        """The tokens the language takes from `positions`: from the language's shared masks where
-        it has them (a span's start in every item of a list reads the same), else walked."""
-        dag, memo = self.dag, self.dag.masks
+    def _walked(self, positions, dag=None) -> tuple[list[int], list[np.ndarray]]:
+        """The tokens the language (or `dag`) takes from `positions`: from its shared masks
+        where it has them (a span's start in every item of a list reads the same), else walked."""
+        dag = self.dag if dag is None else dag
+        memo = dag.masks
         if memo is None or not memo.shareable(positions):
-            return self._walk(b"", positions)
+            return self._walk(b"", positions, dag=dag)
         found = memo.get(positions)
         if found is not None:
             return list(found), []
         dag.trace = set()
         try:
-            found, masks = self._walk(b"", positions)
+            found, masks = self._walk(b"", positions, dag=dag)
             if not masks:  # a walk into free text is not shared (its mask is not a list)
                 memo.put(positions, dag.trace, found)
         finally:
@@ -315,7 +316,7 @@ class DagMatcher:
         inner, plain = self.dag.inner, _plain(self.positions)
         if self.stopped:
             return self.allowed_mask()
-        ids, masks = self._walk(b"", plain, dag=inner)
+        ids, masks = self._walked(plain, inner)
         out = np.zeros(self.table.vocab, dtype=np.bool_)
         out[ids] = True
         for mask in masks:

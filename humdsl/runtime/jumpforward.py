@@ -338,19 +338,23 @@ class JumpForwardDecoder:
         other token allowed is passed over for the one before it; one whose tries are used up
         (MAX_RULE_TRIES) is given up, and the one before it is taken back. Returns (finished,
         how many of the answer's tokens the cache holds)."""
+        import torch
+
         exact = m.exact
-        logits = logits.float().cpu()
+        logits = logits.float().cpu()[:min(self.vocab, logits.shape[-1])]  # a model may have more rows than tokens
         stack = choices.setdefault(r, [])
         back = self._back_to(exact, logits, stack, sampling, rng) if stack else None
         if back is not None:
-            level, allowed = back
+            level = back
             self.stats["rule_backtracks"] += 1
             state.drop(i, len(gen) - level.at)  # the cache holds the whole answer so far
             exact.restore(level.state)
             del gen[level.at:]
             level.banned.add(level.pick)
             level.tries += 1
-            level.pick = self._pick_among(level.logits, allowed, sampling, rng)
+            others = level.logits.clone()
+            others[torch.tensor(sorted(level.banned))] = float("-inf")
+            level.pick = self._pick(row, exact, others, len(gen), sampling, rng)  # the sampling's own rules
             if level.pick == self.eos:
                 return True, level.at
             self._take_pick(row, m, gen, level.pick)
@@ -368,7 +372,7 @@ class JumpForwardDecoder:
         """The pick to take back and the tokens left to take there, or None (see _ruled_pick)."""
         import torch
 
-        ratio = _ruled_share(exact, logits)
+        ratio = _ruled_share(exact, logits / sampling.temperature if sampling.temperature > 0 else logits)
         if ratio >= 1.0:
             return None
         given_up = False  # a later pick's tries were used up: the one before it goes back whatever it weighs
@@ -384,13 +388,13 @@ class JumpForwardDecoder:
                     stack.pop()
                     continue
                 if given_up:
-                    return level, allowed
+                    return level
                 if sampling.temperature <= 0:
                     best = float(level.logits.masked_fill(~allowed, float("-inf")).max())
                     wanted = float(level.logits[level.pick]) + float(np.log(max(ratio, 1e-30))) < best
                 else:
                     wanted = float(torch.rand(1, generator=rng)) >= ratio
-                return (level, allowed) if wanted else None
+                return level if wanted else None
             return None
         finally:
             exact.restore(here)
@@ -399,15 +403,6 @@ class JumpForwardDecoder:
         if not m.consume_token(t) or m.is_error():
             raise DecodeError(f"row {row}: the grammar refused token {t} after {len(gen)} tokens: {m.get_error()}")
         gen.append(t)
-
-    @staticmethod
-    def _pick_among(logits, allowed, sampling: Sampling, rng) -> int:
-        import torch
-
-        scores = logits.masked_fill(~allowed, float("-inf"))
-        if sampling.temperature <= 0:
-            return int(scores.argmax())
-        return int(torch.multinomial((scores / sampling.temperature).softmax(-1), 1, generator=rng))
 
     def _draft(self, prompt: list[int], gen: list[int], m, budget: int) -> list[int]:
         """Prompt lookup: the tokens that followed the latest earlier occurrence of the last three
@@ -613,10 +608,11 @@ class _Batch:
         self.pos[i] -= n
         gone = self.cols[i][-n:]
         del self.cols[i][-n:]
-        if self.mask.shape[0] == 1:  # no padding: the row's last tokens are the cache's last
+        width = self.mask.shape[1]
+        if self.mask.shape[0] == 1 and gone == list(range(width - n, width)):  # the cache's last columns
             self.cache.crop(-n)  # a negative count removes, in every cache API this runs on
-            self.mask = self.mask[:, :self.mask.shape[1] - n]
-        else:
+            self.mask = self.mask[:, :width - n]
+        else:  # among other rows' padding (a row left alone after a batch keeps its holes)
             self.mask[i, gone] = 0
 
     def select(self, keep: list[int]) -> None:

@@ -17,7 +17,6 @@ from ..errors import HumError
 from ..ir import task_hash
 from ..jsonl import id_problem, objects
 from ..outputs import OutputLock, OutputRefused, check_path
-from ..profile import DEFAULTS
 from ..session import Outcome, Session, Settings
 from ..api import load_task
 from .models import ModelError, model_name
@@ -115,6 +114,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
                       "model": resolved[model] if model else None, "decision": obj.get("decision", "greedy"),
                       "prompt style": obj.get("prompt_style", "chat"), "phrasing": obj.get("phrasing", 1),
                       "prompt": obj.get("prompt", "full"),
+                      # lines written before the rules were kept while decoding hold none: by the parser
+                      "span rules": obj.get("span_rules", "parser" if identity.get("span rules") else None),
                       **{k: obj.get(k.replace(" ", "_"), default) for k, default in SETTING_DEFAULTS.items()}}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
@@ -128,8 +129,8 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
 # resuming with another value would mix the answers of two runs in one file.
 # Each by the name a line records it under (spaces for underscores), and its Settings field.
 _RECORDED = {"label batch": "labels", "shots": "shots", "shots from": "shots_from", "temperature": "temperature",
-             "top p": "top_p", "seed": "seed", "reason": "reason", "span rules": "span_rules"}
-SETTING_DEFAULTS = {name: DEFAULTS.get(f, Settings.__dataclass_fields__[f].default) for name, f in _RECORDED.items()}
+             "top p": "top_p", "seed": "seed", "reason": "reason"}
+SETTING_DEFAULTS = {name: Settings.__dataclass_fields__[f].default for name, f in _RECORDED.items()}
 
 
 def _settings(opts: RunOptions) -> dict[str, tuple]:
@@ -137,7 +138,7 @@ def _settings(opts: RunOptions) -> dict[str, tuple]:
     values = {"label batch": list(opts.labels) if opts.labels else None, "shots": opts.shots,
               "shots from": str(Path(opts.shots_from).resolve()) if opts.shots_from else None,
               "temperature": float(opts.temperature), "top p": float(opts.top_p), "seed": opts.seed,
-              "reason": opts.reason, "span rules": opts.span_rules}
+              "reason": opts.reason}
     return {k: (values[k], SETTING_DEFAULTS[k]) for k in SETTING_DEFAULTS}
 
 
@@ -175,7 +176,9 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         partial = opts.output.with_name(opts.output.name + ".partial")
         identity = {"task": task["name"], "format": session.format_name, "spec hash": task_hash(task),
                     "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
-                    "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()}}
+                    "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()},
+                    # where the format has rules across spans, how they were kept: on every line
+                    "span rules": opts.span_rules if session.fmt.span_rules() is not None else None}
         try:
             identity["model"] = server.name if server is not None else model_name(opts.model)
         except ModelError:
@@ -207,6 +210,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         for key, (value, default) in _settings(opts).items():
             if value != default:  # recorded where not the default, as above
                 meta[key.replace(" ", "_")] = value
+        if identity["span rules"] is not None:
+            meta["span_rules"] = identity["span rules"]
 
         if todo:
             # a server answers `concurrency` requests at once: a batch keeps them all busy
