@@ -43,7 +43,6 @@ class Schema:
         self.grounded = "grounded" in effects
         self.dedupe = "dedupe" in effects
         self.ordered = "ordered" in effects
-        self.no_overlap = "no_overlap" in effects
         self.effects = frozenset(effects)
         self.max_items_rule = effects.get("max_items", {}).get("n")
         self.max_words_rule = effects.get("max_words", {}).get("n")

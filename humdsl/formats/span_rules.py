@@ -172,9 +172,6 @@ class RuledDag(Reading):
         return found
 
     # ---- LiteralDag's methods, over positions with a history -------------------------------------
-    def _trie(self, i: int):
-        return self.inner._trie(i)
-
     def at(self, i: int, h: History = EMPTY) -> frozenset:
         key = (i, h)
         found = self._opened.get(key)
@@ -232,7 +229,6 @@ class RuledDag(Reading):
         return _pruned(out) if len(out) > 1 else frozenset(out)
 
 
-
 MAX_POSITIONS = 256  # histories kept per step; past it, the most open ones (below)
 
 
@@ -254,7 +250,7 @@ def _pruned(positions: set) -> frozenset:
             continue
         for pos in same:
             h = pos[2]
-            if not any(other is not pos and _dominates(other[2], h) and (other[2] != h) for other in same):
+            if not any(other is not pos and _dominates(other[2], h) for other in same):
                 out.append(pos)
     if len(out) > MAX_POSITIONS:
         out.sort(key=_openness)
@@ -281,6 +277,11 @@ def _dominates(a: History, b: History) -> bool:
     return all(last_a.get(g, -1) <= s for g, s in last_b.items()) and set(last_a) <= set(last_b)
 
 
+def plain_positions(positions) -> frozenset[Position]:
+    """RuledDag positions as its plain language's (the history dropped)."""
+    return frozenset(p[:2] for p in positions)
+
+
 class _FirstSpanMasks:
     """The plain language's shared masks (answer_dag._SharedMasks), used where no span has been
     written yet: there the rules rule nothing out, so the mask is the plain one."""
@@ -292,7 +293,7 @@ class _FirstSpanMasks:
     def _plain(positions) -> frozenset[Position] | None:
         if any(p[0] >= 0 and p[2] != EMPTY for p in positions):
             return None
-        return frozenset(p[:2] for p in positions)
+        return plain_positions(positions)
 
     def shareable(self, positions) -> bool:
         plain = self._plain(positions)

@@ -19,15 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..formats.dag import LiteralDag
-from ..formats.span_rules import RuledDag
+from ..formats.span_rules import RuledDag, plain_positions
 from .free_masks import FreeMasks
 
 _TABLES: dict[int, tuple[object, "TokenTable"]] = {}
-
-
-def _plain(positions) -> frozenset:
-    """A RuledDag's positions as its plain language's (the history dropped)."""
-    return frozenset(p[:2] for p in positions)
 
 
 class TokenTable:
@@ -128,7 +123,7 @@ class DagMatcher:
             return forced[:1]
         ids, masks = self._walked(self.positions)
         if masks:
-            return np.flatnonzero(self._joined(ids, masks)).tolist()
+            return np.flatnonzero(self._joined(ids, masks, self.dag.is_end(self.positions))).tolist()
         return (list(self.table.eos) if self.dag.is_end(self.positions) else []) + ids
 
     def allowed_mask(self) -> np.ndarray:
@@ -140,15 +135,16 @@ class DagMatcher:
                 self._mask = np.zeros(self.table.vocab, dtype=np.bool_)
                 self._mask[self.allowed_tokens()] = True
             else:
-                self._mask = self._joined(*self._walked(self.positions))
+                self._mask = self._joined(*self._walked(self.positions), self.dag.is_end(self.positions))
         return self._mask
 
-    def _joined(self, ids: list[int], masks: list[np.ndarray]) -> np.ndarray:
+    def _joined(self, ids: list[int], masks: list[np.ndarray], end: bool) -> np.ndarray:
+        """One mask of token ids, whole-vocabulary masks and, where the answer may end, EOS."""
         out = np.zeros(self.table.vocab, dtype=np.bool_)
         out[ids] = True
         for mask in masks:
             out |= mask
-        if self.dag.is_end(self.positions):
+        if end:
             out[self.table.eos] = True
         return out
 
@@ -254,7 +250,7 @@ class DagMatcher:
         inner = dag.inner if isinstance(dag, RuledDag) else None
         while not dag.is_end(positions):
             following = dag.next_bytes(positions)
-            if len(following) != 1 or (inner is not None and len(inner.next_bytes(_plain(positions))) != 1):
+            if len(following) != 1 or (inner is not None and len(inner.next_bytes(plain_positions(positions))) != 1):
                 break
             (byte, readers), = following.items()
             out.append(byte)
@@ -313,17 +309,10 @@ class DagMatcher:
         """Under a RuledDag: what the format's grammar allows from here with the rules' history
         left out (the allowed mask holds no more than this)."""
         assert isinstance(self.dag, RuledDag)
-        inner, plain = self.dag.inner, _plain(self.positions)
+        inner, plain = self.dag.inner, plain_positions(self.positions)
         if self.stopped:
             return self.allowed_mask()
-        ids, masks = self._walked(plain, inner)
-        out = np.zeros(self.table.vocab, dtype=np.bool_)
-        out[ids] = True
-        for mask in masks:
-            out |= mask
-        if inner.is_end(plain):
-            out[self.table.eos] = True
-        return out
+        return self._joined(*self._walked(plain, inner), inner.is_end(plain))
 
     def is_stopped(self) -> bool:
         return self.stopped

@@ -307,10 +307,7 @@ class JumpForwardDecoder:
             t = self._choose(row, m, logits[i], len(gen), sampling, rng)
             if t == self.eos:
                 return i, True, False
-            if not m.consume_token(t) or m.is_error():
-                raise DecodeError(f"row {row}: the grammar refused token {t} after "
-                                  f"{len(gen)} tokens: {m.get_error()}")
-            gen.append(t)
+            self._take_pick(row, m, gen, t)
             if i == len(draft) or t != draft[i]:
                 return i, False, True
             i += 1
