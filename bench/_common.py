@@ -28,3 +28,16 @@ def count_valid(fmt, texts: list[str], sources: list[str]) -> int:
         except FormatParseError:
             pass
     return valid
+
+
+def conll_dev(data, n: int, spread: bool = False) -> list[dict]:
+    """CoNLL-2003 dev sentences of 6 words or more (not the -DOCSTART- and headline stubs): the
+    first n, or n spread evenly over the split (the first ones are mostly cricket scores, where
+    county teams are organisations: not typical of the split)."""
+    from humdsl.adapters.readers import read_examples
+
+    dev, _ = read_examples(data / "conll2003" / "eng.testa")
+    dev = [e for e in dev if len(e["text"].split()) >= 6]
+    if not n or n >= len(dev):
+        return dev
+    return dev[::len(dev) // n][:n] if spread else dev[:n]

@@ -3,6 +3,7 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
 
   sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
   conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
+  conll03_spread  the same on sentences spread over the split (not run by default);
   trec     TREC coarse (the last 100 questions of TREC.train; the rest for retrieval), accuracy;
   tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
            labels, and how many of the 8 answers are exactly right.
@@ -15,7 +16,7 @@ Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and uncon
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
-        [--conll-rows TEXT]
+        [--conll-rows TEXT] [--n-conll-spread 100]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -159,17 +160,18 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
     return rows
 
 
-def bench_conll(n: int, work: Path, only: str | None = None) -> list[dict]:
+def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = False) -> list[dict]:
     """Every format with the spec's examples and with retrieved ones, the rules across spans kept
     while decoding, all but appearance (unordered), or by the parser. `only`: measure just the
-    rows whose name holds it, keeping the other rows of the last results."""
-    from humdsl.adapters.readers import read_examples
+    rows whose name holds it, keeping the other rows of the last results. `spread`: n sentences
+    spread over the split (results under conll03_spread), the retrieved-shot rows only."""
+    from _common import conll_dev
 
-    dev, _ = read_examples(DATA / "conll2003" / "eng.testa")
-    dev = [e for e in dev if len(e["text"].split()) >= 6][:n]  # not the -DOCSTART- and headline stubs
+    dev = conll_dev(DATA, n, spread)
     gold = _canonical(dev, work / "conll.gold.jsonl")
     train = DATA / "conll2003" / "eng.train"
-    before = {r["row"]: r for r in json.loads(RESULTS.read_text(encoding="utf-8")).get("conll03", [])} \
+    key = "conll03_spread" if spread else "conll03"
+    before = {r["row"]: r for r in json.loads(RESULTS.read_text(encoding="utf-8")).get(key, [])} \
         if only and RESULTS.exists() else {}
     rows: list[dict] = []
     for fmt in ("tuples", "json_by_label", "sentences"):
@@ -180,6 +182,8 @@ def bench_conll(n: int, work: Path, only: str | None = None) -> list[dict]:
                             {"shots_from": train, "span_rules": "unordered"}),
                            (f"humc greedy, {fmt}, 4 retrieved shots, rules by the parser",
                             {"shots_from": train, "span_rules": "parser"})]:
+            if spread and "retrieved" not in name:
+                continue
             if only and (only[1:] in name if only.startswith("!") else only not in name):
                 if name in before:
                     rows.append(before[name])
@@ -252,6 +256,7 @@ def main() -> None:
     ap.add_argument("--only", default="sst2,trec,conll03,tickets")
     ap.add_argument("--n-sst2", type=int, default=100)
     ap.add_argument("--n-conll", type=int, default=50)
+    ap.add_argument("--n-conll-spread", type=int, default=100)
     ap.add_argument("--n-trec", type=int, default=100)
     ap.add_argument("--conll-rows", help="Measure only the CoNLL-2003 rows whose name holds this (e.g. "
                                          "unordered; !parser: those whose name does not hold parser); the "
@@ -266,6 +271,8 @@ def main() -> None:
                 rows = bench_sst2(args.n_sst2, work)
             elif name == "conll03":
                 rows = bench_conll(args.n_conll, work, args.conll_rows)
+            elif name == "conll03_spread":
+                rows = bench_conll(args.n_conll_spread, work, args.conll_rows, spread=True)
             elif name == "trec":
                 rows = bench_trec(args.n_trec, work)
             else:

@@ -66,6 +66,7 @@ class Outcome:
     reasoning: str | None = None  # with Settings.reason
     p: float | None = None  # with an exact or calibrated decision: its probability
     ranking: list[dict] | None = None  # ... and the runners-up
+    item_p: list[float] | None = None  # each item's probability, where the decoder scored its picks (confidence.py)
     error: str | None = None
     failure: Exception | None = None
 
@@ -291,7 +292,7 @@ class Session:
         if isinstance(text, RowFailure):
             return Outcome(None, text.text, error=f"decoding stopped: {text.message}",
                            failure=DecodeError(f"decoding stopped: {text.message}"))
-        out = Outcome(None, text)
+        out, whole = Outcome(None, text), text
         try:
             if self.settings.reason > 0:
                 out.reasoning, text = split_reasoning(text)
@@ -304,6 +305,8 @@ class Session:
                 if problem:
                     raise FormatParseError(f"the server's answer is not in the format's grammar: {problem}", 0)
             out.record = self.fmt.parse(text, batch=self.labels, source=row["text"])
+            out.item_p = self._item_p(out.record, text, row["text"], getattr(whole, "picks", None),
+                                      len(whole) - len(text))
         except FormatParseError as e:
             backend = self.settings.backend
             out.error = f"the output did not parse: {e.message}" + (
@@ -311,6 +314,14 @@ class Session:
                 f"they are checked here, after decoding)" if backend != "llguidance" else "")
             out.failure = e
         return out
+
+    def _item_p(self, record: dict, text: str, source: str, picks, offset: int) -> list[float] | None:
+        """Each item's probability from the decoder's picks (confidence.py); None without them."""
+        if not picks:
+            return None
+        from .confidence import item_probabilities
+
+        return item_probabilities(self.fmt, record, text, picks, self.labels, source, offset)
 
     def _verifier(self):
         if self._checker is None:

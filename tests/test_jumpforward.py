@@ -183,7 +183,7 @@ def test_a_matcher_error_during_decoding_is_a_typed_row_failure(loaded, monkeypa
 
     dec = JumpForwardDecoder(loaded)
     bad = loaded.tokenizer.encode("Z")[0]  # a token the grammar never allows
-    monkeypatch.setattr(dec, "_choose", lambda *a, **k: bad)  # as if the mask had been ignored
+    monkeypatch.setattr(dec, "_choose", lambda *a, **k: (bad, 0.0))  # as if the mask had been ignored
     out, = dec.generate(["Pick.\n"], ['start: ("yes" | "no") "!"'], 8, GREEDY)
     assert isinstance(out, RowFailure) and out.message.startswith("row 0: the grammar refused token")
 

@@ -181,21 +181,27 @@ def loaded(tokenizers, tiny_model):
     return LoadedModel(tiny_model, tokenizers[0], "tiny", "cpu")
 
 
-def _reference(dec, prompt: str, dag, budget: int) -> str:
+def _reference(dec, prompt: str, dag, budget: int) -> tuple[str, list]:
     """Greedy decoding under the rules with one whole forward pass per token and no cache: the
-    jump-forward decoder's rule for taking picks back (_ruled_pick), written out plainly."""
+    jump-forward decoder's rule for taking picks back (_ruled_pick), written out plainly. The
+    text, and each pick's (start, end, log-probability among the tokens allowed there)."""
     import numpy as np
     import torch
 
     from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
 
     m = DagMatcher(dag, TokenTable.of(dec.lltok))
-    ids, gen, stack = dec.prompt_ids(prompt), [], []
+    ids, gen, stack, lps = dec.prompt_ids(prompt), [], [], []
+
+    def lp(logits, allowed, t):
+        return float(torch.log_softmax(logits.masked_fill(~torch.from_numpy(allowed[:len(logits)]), float("-inf")), -1)[t])
+
     while not m.is_stopped() and len(gen) < budget:
         forced = m.compute_ff_tokens()
         if forced:
             assert m.consume_tokens(forced)
             gen += forced
+            lps += [None] * len(forced)
             continue
         with torch.inference_mode():
             logits = dec.model(input_ids=torch.tensor([ids + gen])).logits[0, -1].float()
@@ -222,11 +228,12 @@ def _reference(dec, prompt: str, dag, budget: int) -> str:
         if target is not None:
             level, other = target
             m.restore(level["state"])
-            gen = gen[:level["at"]]
+            gen, lps = gen[:level["at"]], lps[:level["at"]]
             t = int(level["logits"].masked_fill(~other, float("-inf")).argmax())
             level["tried"].append(t)
             if t == dec.eos:
                 break
+            lps.append(lp(level["logits"], m.allowed_mask(), t))
             assert m.consume_token(t)
             gen.append(t)
             continue
@@ -235,9 +242,16 @@ def _reference(dec, prompt: str, dag, budget: int) -> str:
             break
         stack.append({"state": m.snapshot(), "at": len(gen), "logits": logits, "tried": [t]})
         del stack[:-4]
+        lps.append(lp(logits, ruled, t))
         assert m.consume_token(t)
         gen.append(t)
-    return dec.tokenizer.decode(gen, skip_special_tokens=True)
+    picks, at = [], 0
+    for t, p in zip(gen, lps):
+        n = len(dec.lltok.decode_bytes([t]).decode("utf-8"))
+        if p is not None:
+            picks.append((at, at + n, p))
+        at += n
+    return dec.tokenizer.decode(gen, skip_special_tokens=True), picks
 
 
 def test_the_decoder_under_rules_takes_picks_back_as_a_plain_loop_would(loaded):
@@ -254,9 +268,13 @@ def test_the_decoder_under_rules_takes_picks_back_as_a_plain_loop_would(loaded):
     dec = JumpForwardDecoder(loaded)
     budget = 120
     got = dec.generate(prompts, [fmt.language(source=t, keep_rules=True) for t in texts], budget, Sampling())
-    want = [_reference(dec, p, fmt.language(source=t, keep_rules=True), budget) for p, t in zip(prompts, texts)]
+    reference = [_reference(dec, p, fmt.language(source=t, keep_rules=True), budget) for p, t in zip(prompts, texts)]
+    want = [text for text, _ in reference]
     assert got == want
     assert dec.stats["rule_backtracks"] > 0
+    for answer, (_, picks) in zip(got, reference):  # a pick taken back leaves no probability behind
+        assert [(s, e) for s, e, _ in answer.picks] == [(s, e) for s, e, _ in picks]
+        assert [p for _, _, p in answer.picks] == pytest.approx([p for _, _, p in picks], abs=1e-4)
     ragged = JumpForwardDecoder(loaded, ragged=True)  # one batch: picks taken back leave holes in the cache
     assert ragged.generate(prompts, [fmt.language(source=t, keep_rules=True) for t in texts], budget,
                            Sampling()) == want

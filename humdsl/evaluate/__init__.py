@@ -5,6 +5,7 @@ from ..errors import HumError
 from pathlib import Path
 
 from . import metrics
+from .curve import pr_curve
 from .io import field_of, merge, read
 
 KINDS = tuple(metrics.SCORERS)
@@ -94,6 +95,9 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
             fmt = pred.formats.get(i, "?")
             by_format[fmt] = by_format.get(fmt, 0) + 1
     multilabel = bool(g) and "labels" in g[0]
+    curve = pr_curve(kind, gold.records, ids, pred.rows)
+    if curve and "problem" in curve:
+        problems, curve = problems + [curve["problem"]], None
     result_by = {}
     if by:
         groups: dict[str, dict[str, dict | None]] = {}
@@ -112,6 +116,7 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
                        "value": metrics.main_score(kind, metrics.per_input(kind, g, p), multilabel)},
         "by": {"field": by, "groups": result_by} if by else None,
         "scores": scores,
+        "item_confidence": curve,
         "counts": {"scored": len(ids), "parse_failures": failures,
                    "parse_failure_rate": failures / len(ids), "parse_failures_by_format": by_format,
                    "missing_predictions": len(missing), "extra_predictions": len(extra)},

@@ -324,6 +324,19 @@ def main_score(kind: str, stats: list[tuple], multilabel: bool = False) -> float
     return totals[0] / totals[1] if totals[1] else 0.0
 
 
+def precision_recall(kind: str, stats: list[tuple]) -> tuple[float, float]:
+    """Precision and recall from per_input statistics, for the kinds whose answers are lists."""
+    totals = [sum(x) for x in zip(*stats)] if stats else []
+    if kind == "triples":
+        got, found, n_pred, n_gold = totals or [0, 0, 0, 0]
+    elif kind in ("entities", "relations", "events"):
+        got, n_pred, n_gold = totals or [0, 0, 0]
+        found = got
+    else:
+        raise ValueError(f"{kind} answers are not lists of items")
+    return (got / n_pred if n_pred else 0.0), (found / n_gold if n_gold else 0.0)
+
+
 def paired_bootstrap(kind: str, gold, pred_a, pred_b, samples: int = 1000, seed: int = 0,
                      multilabel: bool = False) -> dict:
     """Difference B - A of the main score with a 95 % interval from resampling the inputs, and

@@ -1,5 +1,5 @@
 """PNG charts of a scoring result (humc eval --plot DIR): per-label F1, the confusion matrix,
-and a comparison of groups (formats, phrasings, prediction files)."""
+the items' precision-recall curve by their probability, and a comparison of groups (formats, phrasings, prediction files)."""
 from __future__ import annotations
 
 from ..errors import HumError
@@ -66,6 +66,23 @@ def write(result: dict, out: Path, comparison: dict[str, float] | None = None) -
         ax.set_title("confusion matrix")
         fig.tight_layout()
         written.append(_save(fig, out / "confusion.png", plt))
+    curve = result.get("item_confidence")
+    if curve:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        points = curve["curve"]
+        ax.step([100 * x["recall"] for x in points], [100 * x["precision"] for x in points], where="post",
+                color="#4c72b0", label=f"by item probability (AP {100 * curve['average_precision']:.1f})")
+        last = points[-1]
+        ax.plot([0, 100 * last["recall"]], [100 * last["precision"]] * 2, color="#999999", linestyle="--",
+                label=f"random order (AP {100 * curve['random_ranking']:.1f})")
+        ax.set_xlabel("recall (%)")
+        ax.set_ylabel("precision (%)")
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.legend(loc="upper right")
+        ax.set_title("precision-recall of the items")
+        fig.tight_layout()
+        written.append(_save(fig, out / "pr_curve.png", plt))
     if comparison:
         names = list(comparison)
         fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(names) + 2), 4))

@@ -69,6 +69,13 @@ def render(kind: str, result: dict) -> str:
         for value, g in result["by"]["groups"].items():
             lines.append(f"  {value:<28}{_pct(g['score']):>8}   {g['inputs']} inputs, "
                          f"{g['parse_failures']} parse failures")
+    curve = result.get("item_confidence")
+    if curve:
+        b = curve["best_f1"]
+        lines.append(f"items ranked by their probability ({curve['items']} items): average precision "
+                     f"{_pct(curve['average_precision'])} (in a random order: {_pct(curve['random_ranking'])}); "
+                     f"best F1 {_pct(b['f1'])} keeping p >= {b['threshold']:.4g} "
+                     f"(P {_pct(b['precision'])}, R {_pct(b['recall'])})")
     c = result["counts"]
     lines.append(f"inputs scored {c['scored']}; parse failures {c['parse_failures']} "
                  f"({_pct(c['parse_failure_rate'])} %, counted as empty); missing predictions "

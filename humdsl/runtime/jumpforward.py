@@ -66,8 +66,8 @@ from .checked import CheckedMatcher, EarlyStart
 from .dag_matcher import DagMatcher, TokenTable
 from .llg import LlgMatcher, ll_tokenizer_for
 from .constraint_cache import ConstraintCache
-from .protocol import (AnswerDag, Matcher, DecodeError, Grammar, GrammarRejected, RowFailure, Sampling, Unsupported,
-                       constraint_of)
+from .protocol import (AnswerDag, Matcher, DecodeError, Grammar, GrammarRejected, RowFailure, Sampling, ScoredText,
+                       Unsupported, constraint_of)
 from .kv_cache import cache_keyword, new_cache, returned_cache
 from .models import has_chat_template, model_prompt
 
@@ -193,7 +193,7 @@ class JumpForwardDecoder:
             self._loose.move_to_end(lark)
         return m.deep_copy()
 
-    def _resolve(self, matchers: list, names: list[int], gen: list[list[int]], failed: dict[int, str]) -> None:
+    def _resolve(self, matchers: list, names: list[int], gen: Sequence[list[int]], failed: dict[int, str]) -> None:
         """Every early-started row takes its real matcher (waiting for its build if need be); a
         row that has failed already keeps its reason."""
         for r, m in enumerate(matchers):
@@ -210,6 +210,8 @@ class JumpForwardDecoder:
     # -- the loop --------------------------------------------------------------------------------
     def generate(self, prompts: list[str], constraints: Sequence[Any], max_new_tokens: int,
                  sampling: Sampling) -> list[str | RowFailure]:
+        """Per prompt, the answer (a ScoredText: with each chosen token's log-probability) or
+        why it stopped."""
         import torch
 
         if len(prompts) != len(constraints):
@@ -238,7 +240,7 @@ class JumpForwardDecoder:
         import torch
 
         ids = [self.prompt_ids(p) for p in prompts]
-        gen: list[list[int]] = [[] for _ in prompts]
+        gen = [_Answer() for _ in prompts]
         failed: dict[int, str] = {}
 
         # What each row feeds next: its prompt plus whatever the grammar forces at its start.
@@ -291,9 +293,28 @@ class JumpForwardDecoder:
         self._resolve(matchers, names, gen, failed)  # rows that needed no pass at all
         self.stats["tokens"] += sum(map(len, gen))
         texts = [self.tokenizer.decode(g, skip_special_tokens=True) for g in gen]
-        return [RowFailure(failed[r], t) if r in failed else t for r, t in enumerate(texts)]
+        return [RowFailure(failed[r], t) if r in failed else self._scored(t, g)
+                for r, (t, g) in enumerate(zip(texts, gen))]
 
-    def _advance(self, row: int, m, logits, draft: list[int], gen: list[int], budget: int,
+    def _scored(self, text: str, answer: "_Answer") -> ScoredText:
+        """The text with its picks placed in it: each token's bytes give its span of characters.
+        Where the tokenizer's text is not the bytes' (a tokenizer that cleans up spaces, say),
+        the picks cannot be placed and are left out."""
+        pieces = [self.lltok.decode_bytes([t]) for t in answer]
+        data = b"".join(pieces)
+        if data.decode("utf-8", errors="replace") != text:
+            return ScoredText(text)
+        chars = [0]  # characters before each byte: a byte that starts a character counts one
+        for byte in data:
+            chars.append(chars[-1] + ((byte & 0xC0) != 0x80))
+        picks, at = [], 0
+        for piece, lp in zip(pieces, answer.lp):
+            if lp is not None:
+                picks.append((chars[at], chars[at + len(piece)], round(lp, 6)))
+            at += len(piece)
+        return ScoredText(text, picks)
+
+    def _advance(self, row: int, m, logits, draft: list[int], gen: "_Answer", budget: int,
                  sampling: Sampling, rng) -> tuple[int, bool, bool]:
         """Pick the next tokens from one pass's logits (one row per draft token, plus one): keep
         each draft token while it is the pick, then the first pick that differs (or follows the
@@ -304,10 +325,10 @@ class JumpForwardDecoder:
         self.stats["drafted"] += len(draft)
         i = 0
         while True:
-            t = self._choose(row, m, logits[i], len(gen), sampling, rng)
+            t, lp = self._choose(row, m, logits[i], len(gen), sampling, rng)
             if t == self.eos:
                 return i, True, False
-            self._take_pick(row, m, gen, t)
+            self._take_pick(row, m, gen, t, lp)
             if i == len(draft) or t != draft[i]:
                 return i, False, True
             i += 1
@@ -323,7 +344,7 @@ class JumpForwardDecoder:
                 if m.is_stopped() or len(gen) >= budget:
                     return i, True, False
 
-    def _ruled_pick(self, row: int, m, logits, gen: list[int], choices: dict, r: int, state: "_Batch", i: int,
+    def _ruled_pick(self, row: int, m, logits, gen: "_Answer", choices: dict, r: int, state: "_Batch", i: int,
                     sampling: Sampling, rng) -> tuple[bool, int]:
         """A pick under span rules (a DagMatcher on a RuledDag), one per pass. First the last
         picks are weighed against what the model now shows it wanted: if most of its probability
@@ -346,23 +367,24 @@ class JumpForwardDecoder:
             self.stats["rule_backtracks"] += 1
             state.drop(i, len(gen) - level.at)  # the cache holds the whole answer so far
             exact.restore(level.state)
-            del gen[level.at:]
+            gen.cut(level.at)
             level.banned.add(level.pick)
             level.tries += 1
             others = level.logits.clone()
             others[torch.tensor(sorted(level.banned))] = float("-inf")
-            level.pick = self._pick(row, exact, others, len(gen), sampling, rng)  # the sampling's own rules
+            # the sampling's own rules; its probability still the model's, over what the rules allow
+            level.pick, lp = self._scored_pick(row, exact, others, len(gen), sampling, rng, level.logits)
             if level.pick == self.eos:
                 return True, level.at
-            self._take_pick(row, m, gen, level.pick)
+            self._take_pick(row, m, gen, level.pick, lp)
             return m.is_stopped(), level.at
         state_before, at = exact.snapshot(), len(gen)
-        t = self._choose(row, m, logits, len(gen), sampling, rng)
+        t, lp = self._choose(row, m, logits, len(gen), sampling, rng)
         if t == self.eos:
             return True, at
         stack.append(_Choice(state_before, at, logits, t))
         del stack[:-RULE_DEPTH]
-        self._take_pick(row, m, gen, t)
+        self._take_pick(row, m, gen, t, lp)
         return m.is_stopped(), at
 
     def _back_to(self, exact: DagMatcher, logits, stack: list, sampling: Sampling, rng):
@@ -396,10 +418,10 @@ class JumpForwardDecoder:
         finally:
             exact.restore(here)
 
-    def _take_pick(self, row: int, m, gen: list[int], t: int) -> None:
+    def _take_pick(self, row: int, m, gen: "_Answer", t: int, lp: float | None) -> None:
         if not m.consume_token(t) or m.is_error():
             raise DecodeError(f"row {row}: the grammar refused token {t} after {len(gen)} tokens: {m.get_error()}")
-        gen.append(t)
+        gen.pick(t, lp)
 
     def _draft(self, prompt: list[int], gen: list[int], m, budget: int) -> list[int]:
         """Prompt lookup: the tokens that followed the latest earlier occurrence of the last three
@@ -432,7 +454,7 @@ class JumpForwardDecoder:
                     return found[:ok]
         return []
 
-    def _force(self, row: int, m, gen: list[int], budget: int) -> bool:
+    def _force(self, row: int, m, gen: "_Answer", budget: int) -> bool:
         """Append the forced tokens (never past the budget); True when the row is finished."""
         while len(gen) < budget and not m.is_stopped():
             forced = m.compute_ff_tokens()[: budget - len(gen)]
@@ -443,27 +465,28 @@ class JumpForwardDecoder:
             raise DecodeError(f"row {row}: the matcher failed after {len(gen)} tokens: {m.get_error()}")
         return len(gen) >= budget or m.is_stopped()
 
-    def _take_forced(self, row: int, m, gen: list[int], forced: list[int]) -> None:
+    def _take_forced(self, row: int, m, gen: "_Answer", forced: list[int]) -> None:
         if not m.consume_tokens(forced) or m.is_error():
             raise DecodeError(f"row {row}: the grammar refused its own forced tokens after "
                               f"{len(gen)} tokens: {m.get_error()}")
-        gen.extend(forced)
+        gen.force(forced)
         self.stats["forced"] += len(forced)
 
-    def _choose(self, row, m: CheckedMatcher, logits, done: int, sampling: Sampling, rng) -> int:
-        """The masked argmax (or sample); the mask from the proposer where there is one and the
-        sampling allows it, the pick then checked with the exact matcher (checked.py)."""
+    def _choose(self, row, m: CheckedMatcher, logits, done: int, sampling: Sampling, rng) -> tuple[int, float]:
+        """The masked argmax (or sample) and its log-probability; the mask from the proposer
+        where there is one and the sampling allows it, the pick then checked with the exact
+        matcher (checked.py)."""
         logits = logits.float().cpu()  # masks and sampling on the CPU, whatever the model's device
         if m.proposer is not None and (sampling.temperature <= 0 or sampling.top_p >= 1.0):
             self.stats["proposed"] += 1
             try:
-                t = self._pick(row, m.proposer, logits, done, sampling, rng)
+                t, lp = self._scored_pick(row, m.proposer, logits, done, sampling, rng)
             except DecodeError:  # the proposer's own failure (lexer fuel, say): go on without it
                 m.proposer, t = None, None
             if t is not None and m.allows(t):
-                return t
+                return t, lp
             self.stats["refused"] += 1
-        return self._pick(row, m.exact, logits, done, sampling, rng)
+        return self._scored_pick(row, m.exact, logits, done, sampling, rng)
 
     def _allowed(self, row, m: Matcher, done: int):
         """The mask: a numpy boolean per token of the vocabulary."""
@@ -473,12 +496,19 @@ class JumpForwardDecoder:
         return mask
 
     def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
-        """The masked argmax, or a masked sample. Where few tokens are allowed, greedy looks at
-        those alone: on this CPU a masked copy of 49k logits and its argmax took 0.3 ms, against
-        0.01 ms for a few ids (the lowest id wins a tie either way)."""
+        """The masked argmax, or a masked sample (_scored_pick, without its probability)."""
+        return self._scored_pick(row, m, logits, done, sampling, rng)[0]
+
+    def _scored_pick(self, row, m, logits, done: int, sampling: Sampling, rng, model_logits=None) -> tuple[int, float]:
+        """The masked argmax, or a masked sample, and the log-probability the model gives it
+        among the allowed tokens (from `model_logits` where `logits` have had picks struck out).
+        Where few tokens are allowed, greedy looks at those alone: on this CPU a masked copy of
+        49k logits and its argmax took 0.3 ms, against 0.01 ms for a few ids (the lowest id wins
+        a tie either way)."""
         import numpy as np
         import torch
 
+        own = logits if model_logits is None else model_logits
         n = min(self.vocab, logits.shape[-1])
         allowed = self._allowed(row, m, done)[:n]
         count = int(np.count_nonzero(allowed))
@@ -486,11 +516,17 @@ class JumpForwardDecoder:
             raise DecodeError(f"row {row}: the grammar allows no next token after {done} tokens")
         if sampling.temperature <= 0 and count <= SPARSE:
             ids = torch.from_numpy(np.flatnonzero(allowed))
-            return int(ids[logits[ids].argmax()])
+            t = int(ids[logits[ids].argmax()])
+            return t, float(own[t] - torch.logsumexp(own[ids], -1))
         scores = torch.full_like(logits, float("-inf"))
         scores[:n] = logits[:n].masked_fill(~torch.from_numpy(allowed), float("-inf"))
+        mask = torch.from_numpy(allowed)
+
+        def scored(t: int) -> tuple[int, float]:
+            return t, float(own[t] - torch.logsumexp(own[:n][mask], -1))
+
         if sampling.temperature <= 0:
-            return int(scores.argmax())
+            return scored(int(scores.argmax()))
         scores = scores / sampling.temperature
         if sampling.top_p < 1.0:
             ordered, order = scores.sort(descending=True)
@@ -499,7 +535,7 @@ class JumpForwardDecoder:
             drop[0] = False
             scores[order[drop]] = float("-inf")
         probs = scores.softmax(-1)
-        return int(torch.multinomial(probs, 1, generator=rng))
+        return scored(int(torch.multinomial(probs, 1, generator=rng)))
 
     # -- the KV cache ----------------------------------------------------------------------------
     def _start(self, ids: list[list[int]]) -> "_Batch":
@@ -643,6 +679,26 @@ def _native_gqa(device):
             del os.environ["TRANSFORMERS_SDPA_FORCE_GQA"]
         else:
             os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = old
+
+
+class _Answer(list):
+    """A row's answer tokens, and the log-probability of each the decoder chose (None: forced)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lp: list[float | None] = []
+
+    def pick(self, t: int, lp: float | None) -> None:
+        self.append(t)
+        self.lp.append(lp)
+
+    def force(self, tokens: list[int]) -> None:
+        self.extend(tokens)
+        self.lp.extend([None] * len(tokens))
+
+    def cut(self, n: int) -> None:
+        del self[n:]
+        del self.lp[n:]
 
 
 class _Choice:

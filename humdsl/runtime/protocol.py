@@ -52,6 +52,23 @@ class RowFailure:
     text: str  # what was generated before it stopped
 
 
+class ScoredText(str):
+    """An answer's text with what the model gave each token the decoder chose: `picks` holds
+    (start, end, log-probability) per chosen token, in characters of the text. The probability
+    is the model's over the tokens the constraint allowed there (what the decoder chose from);
+    forced tokens, the only ones allowed, are left out (their probability is 1). A plain str
+    everywhere else: decoders that cannot score (a server, Outlines) return plain text."""
+    picks: tuple[tuple[int, int, float], ...]
+
+    def __new__(cls, text: str, picks=()):
+        obj = super().__new__(cls, text)
+        obj.picks = tuple(picks)
+        return obj
+
+    def __reduce__(self):  # pickled with its picks (ray workers send answers back)
+        return ScoredText, (str(self), self.picks)
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.0  # 0: greedy

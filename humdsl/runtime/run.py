@@ -280,9 +280,9 @@ def _server(opts: RunOptions, session: Session):
 
 def _line(row: dict, outcome: Outcome, meta: dict) -> str:
     """A row's output line: its id, record and raw text, the run's meta, then what the outcome
-    adds (reasoning, a decision's probability and ranking, an error)."""
+    adds (reasoning, a decision's probability and ranking, its items' probabilities, an error)."""
     line = {"id": row["id"], "record": outcome.record, "raw": outcome.raw, **meta}
-    for key in ("reasoning", "p", "ranking", "error"):
+    for key in ("reasoning", "p", "ranking", "item_p", "error"):
         value = getattr(outcome, key)
         if value is not None:
             line[key] = value
