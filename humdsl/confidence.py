@@ -22,9 +22,9 @@ DIGITS = 4  # significant digits written: the ranking, not the last float bit, i
 def item_probabilities(fmt: Format, record: dict, text: str, picks, batch: list[str] | None,
                        source: str | None, offset: int = 0) -> list[float] | None:
     """One probability per item of the record's list, in its order; None where the task's
-    answers have no list, there are no picks, or the text is not how the format writes the
-    record (the items cannot be placed in it). `picks`: (start, end, log-probability) per chosen
-    token, in characters of a text of which this one starts at `offset`."""
+    answers have no list, there are no picks, or an item cannot be found in the text.
+    `picks`: (start, end, log-probability) per chosen token, in characters of a text of which
+    this one starts at `offset`."""
     regions = item_regions(fmt, record, text, batch, source)
     if regions is None or not picks:
         return None
@@ -39,16 +39,18 @@ def item_probabilities(fmt: Format, record: dict, text: str, picks, batch: list[
 def item_regions(fmt: Format, record: dict, text: str, batch: list[str] | None,
                  source: str | None) -> list[tuple[int, int]] | None:
     """Per item of the record's list, the characters of `text` it accounts for (start, end), or
-    None (see item_probabilities)."""
+    None (see item_probabilities). Where the text is not how the format writes the record
+    (the parser dropped a repeated item, or the inline format's mark is on a later occurrence
+    of its text than the first), each item's own piece of writing is looked for in it instead."""
     from .formats import Unrenderable
 
     key = KINDS[fmt.schema.kind].list_key
     items = record.get(key) if key else None
-    if not isinstance(items, list):
+    if key is None or not isinstance(items, list):
         return None
     try:
         if fmt.render(record, batch, source) != text:
-            return None
+            return _written_at(fmt, record, key, items, text, batch, source)
         regions = []
         for j in range(len(items)):
             without = fmt.render({**record, key: items[:j] + items[j + 1:]}, batch, source)
@@ -56,6 +58,28 @@ def item_regions(fmt: Format, record: dict, text: str, batch: list[str] | None,
     except Unrenderable:
         return None
     return regions
+
+
+def _written_at(fmt: Format, record: dict, key: str, items: list, text: str, batch: list[str] | None,
+                source: str | None) -> list[tuple[int, int]] | None:
+    """Each item's piece of writing (what an answer of that item alone adds to an empty one)
+    at its first place in the text that no item before it took; None where one is missing.
+    Without the separators: the fallback where cutting items out cannot place them."""
+    empty = fmt.render({**record, key: []}, batch, source)
+    taken: list[tuple[int, int]] = []
+    for item in items:
+        alone = fmt.render({**record, key: [item]}, batch, source)
+        a, b = _changed(alone, empty)
+        piece, at = alone[a:b], 0
+        while True:
+            at = text.find(piece, at) if piece else -1
+            if at < 0:
+                return None
+            if not any(at < e and at + len(piece) > s for s, e in taken):
+                break
+            at += 1
+        taken.append((at, at + len(piece)))
+    return taken
 
 
 def _changed(text: str, other: str) -> tuple[int, int]:

@@ -144,7 +144,7 @@ def test_each_item_accounts_for_its_own_stretch_of_the_answer(spec, task, fmt_na
         assert all(item[f] in part for f in ("text", "head", "tail") if f in item)
 
 
-def test_an_item_probability_is_the_product_of_its_picks_and_nothing_when_the_text_is_not_the_formats():
+def test_an_item_probability_is_the_product_of_its_picks_where_it_is_written():
     fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
     source = "Ann met Bo in Rome ."
     record = {"entities": [{"type": "PER", "text": "Ann"}, {"type": "LOC", "text": "Rome"}]}
@@ -155,7 +155,14 @@ def test_an_item_probability_is_the_product_of_its_picks_and_nothing_when_the_te
     # behind a reasoning line: the picks count from the start of the whole output
     shifted = [(s + 10, e + 10, lp) for s, e, lp in picks]
     assert item_probabilities(fmt, record, text, shifted, None, source, offset=10) == [0.4, 0.25]
-    assert item_probabilities(fmt, record, text + " ", picks, None, source) is None  # not how it writes it
+    # a repeat the parser dropped: each item where it is first written (its piece alone)
+    repeated = "(PER, Ann)\n(PER, Ann)\n(LOC, Rome)"
+    assert fmt.parse(repeated, source=source) == record
+    at = repeated.index("Rome")
+    picks = [(1, 4, math.log(0.5)), (11, 14, math.log(0.1)), (at, at + 4, math.log(0.25))]
+    assert item_probabilities(fmt, record, repeated, picks, None, source) == [0.5, 0.25]
+    other = {"entities": [{"type": "PER", "text": "Bo"}]}  # not in the text at all
+    assert item_probabilities(fmt, other, text, picks, None, source) is None
     assert item_probabilities(fmt, record, text, (), None, source) is None
     qa = humdsl.load(ROOT / "specs" / "qa.hum").task("squad").format()
     assert item_regions(qa, {"answer": "x"}, "x", None, "x y") is None  # one answer, no list
@@ -211,19 +218,28 @@ def test_the_area_is_scikit_learns_average_precision(tmp_path):
         assert curve["average_precision"] == pytest.approx(sklearn.average_precision_score(truth, scores) * found)
 
 
-def test_lines_without_probabilities_give_no_curve_and_say_why(tmp_path):
+def test_inputs_whose_lines_have_no_probabilities_are_left_out_and_malformed_ones_reported(tmp_path):
     gold = _write(tmp_path / "gold.jsonl", [{"id": "1", "text": "", "record": _ents("A")},
                                             {"id": "2", "text": "", "record": _ents("B")}])
     none = _write(tmp_path / "none.jsonl", [{"id": "1", "record": _ents("A")}])
-    assert evaluate("entities", gold, none)["item_confidence"] is None
+    assert evaluate("entities", gold, none)["item_confidence"] is None  # no line has any: no curve
     part = _write(tmp_path / "part.jsonl", [{"id": "1", "record": _ents("A"), "item_p": [0.5]},
-                                            {"id": "2", "record": _ents("B")},
+                                            {"id": "2", "record": _ents("B")},  # an older line, say
                                             {"id": "3", "record": _ents("B", "C"), "item_p": [0.5]}])
     result = evaluate("entities", gold, part)
-    assert result["item_confidence"] is None
-    assert any("1 prediction line with items has no item probabilities" in p for p in result["problems"])
-    bad = _write(tmp_path / "bad.jsonl", [{"id": "1", "record": _ents("A", "B"), "item_p": [0.5]}])
-    assert "no item probabilities" in evaluate("entities", gold, bad)["problems"][-1]
+    curve = result["item_confidence"]
+    assert curve["left_out"] == 1 and curve["inputs"] == 1 and curve["average_precision"] == 1.0
+    assert not result["problems"]
+    for bad, why in [([0.5, 0.5], "a list of 1 probabilities"), (["0.5"], 'holds "0.5"'), ([True], "holds true"),
+                     ([float("nan")], "holds NaN"), ([1.5], "holds 1.5"), ([10 ** 400], "holds 1000"),
+                     ("0.5", "a list of 1")]:
+        path = _write(tmp_path / "bad.jsonl", [{"id": "1", "record": _ents("A"), "item_p": bad},
+                                               {"id": "2", "record": _ents("B"), "item_p": [0.5]}])
+        result = evaluate("entities", gold, path)
+        assert any("bad.jsonl: id '1': item_p" in p and why in p for p in result["problems"]), result["problems"]
+        assert result["item_confidence"]["left_out"] == 1  # the other input still gets its curve
+    shown = CliRunner().invoke(main, ["eval", "--task", "entities", "--gold", str(gold), "--pred", str(part)])
+    assert shown.exit_code == 0 and "1 inputs left out, whose lines have no item probabilities" in shown.output
 
 
 def test_humc_run_writes_each_items_probability_and_eval_draws_the_curve(model_dir, tmp_path):

@@ -201,6 +201,25 @@ def test_seeded_sampling_is_repeatable_and_stays_in_the_grammar(jf):
     assert len({tuple(a) for a, _ in runs.values()}) > 1  # the seed matters
 
 
+def test_with_row_seeds_a_rows_sample_depends_on_its_seed_alone(loaded):
+    """A run gives each row its own seed (Session: from the run's seed and the row's id): the
+    same input then samples the same answer whatever its place in the batch, and inputs in one
+    batch do not share a random stream."""
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+
+    dec = JumpForwardDecoder(loaded)
+    grammar = "start: /[a-z]{1,8}/"
+    prompts = ["Word:\n"] * 3
+
+    def sample(seeds):
+        return dec.generate(prompts, [grammar] * 3, 8, Sampling(1.0, 1.0, 0, tuple(seeds)))
+
+    first, moved = sample([11, 12, 13]), sample([13, 11, 12])
+    assert moved == [first[2], first[0], first[1]]
+    assert len(set(first)) > 1
+    assert len(set(sample([7, 7, 7]))) == 1
+
+
 def test_top_p_keeps_the_most_likely_tokens(jf):
     # a grammar of many one-letter choices; with a tiny top_p only the masked argmax survives
     grammar = "start: /[a-z]/"

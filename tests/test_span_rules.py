@@ -276,8 +276,11 @@ def test_the_decoder_under_rules_takes_picks_back_as_a_plain_loop_would(loaded):
         assert [(s, e) for s, e, _ in answer.picks] == [(s, e) for s, e, _ in picks]
         assert [p for _, _, p in answer.picks] == pytest.approx([p for _, _, p in picks], abs=1e-4)
     ragged = JumpForwardDecoder(loaded, ragged=True)  # one batch: picks taken back leave holes in the cache
-    assert ragged.generate(prompts, [fmt.language(source=t, keep_rules=True) for t in texts], budget,
-                           Sampling()) == want
+    batched = ragged.generate(prompts, [fmt.language(source=t, keep_rules=True) for t in texts], budget, Sampling())
+    assert batched == want
+    for one, other in zip(batched, got):
+        assert [(s, e) for s, e, _ in one.picks] == [(s, e) for s, e, _ in other.picks]
+        assert [p for _, _, p in one.picks] == pytest.approx([p for _, _, p in other.picks], abs=1e-4)
     for text, answer in zip(texts, got):
         assert problem(_lists(fmt, fmt.parse(answer, source=text)), text, fmt.span_rules()) is None
 

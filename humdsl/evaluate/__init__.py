@@ -95,9 +95,10 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
             fmt = pred.formats.get(i, "?")
             by_format[fmt] = by_format.get(fmt, 0) + 1
     multilabel = bool(g) and "labels" in g[0]
-    curve = pr_curve(kind, gold.records, ids, pred.rows)
-    if curve and "problem" in curve:
-        problems, curve = problems + [curve["problem"]], None
+    curve = pr_curve(kind, gold.records, ids, pred.rows, f"{pred_path}: ")
+    if curve:
+        problems = problems + curve.pop("problems")
+        curve = curve if "curve" in curve else None
     result_by = {}
     if by:
         groups: dict[str, dict[str, dict | None]] = {}

@@ -70,7 +70,9 @@ def write(result: dict, out: Path, comparison: dict[str, float] | None = None) -
     if curve:
         fig, ax = plt.subplots(figsize=(5, 4))
         points = curve["curve"]
-        ax.step([100 * x["recall"] for x in points], [100 * x["precision"] for x in points], where="post",
+        # each precision holds from the recall before it up to its own (the area's steps)
+        ax.step([0] + [100 * x["recall"] for x in points], [100 * points[0]["precision"]] +
+                [100 * x["precision"] for x in points], where="pre",
                 color="#4c72b0", label=f"by item probability (AP {100 * curve['average_precision']:.1f})")
         last = points[-1]
         ax.plot([0, 100 * last["recall"]], [100 * last["precision"]] * 2, color="#999999", linestyle="--",

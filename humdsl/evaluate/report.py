@@ -72,6 +72,9 @@ def render(kind: str, result: dict) -> str:
     curve = result.get("item_confidence")
     if curve:
         b = curve["best_f1"]
+        if curve["left_out"]:
+            lines.append(f"items ranked by their probability: {curve['left_out']} inputs left out, whose "
+                         f"lines have no item probabilities (item_p); the curve is over the other {curve['inputs']}")
         lines.append(f"items ranked by their probability ({curve['items']} items): average precision "
                      f"{_pct(curve['average_precision'])} (in a random order: {_pct(curve['random_ranking'])}); "
                      f"best F1 {_pct(b['f1'])} keeping p >= {b['threshold']:.4g} "

@@ -217,24 +217,29 @@ class JumpForwardDecoder:
         if len(prompts) != len(constraints):
             raise ValueError("one constraint per prompt")
         matchers = [self._row_matcher(i, c) for i, c in enumerate(constraints)]
-        gen_rng = None
+        rngs: list = [None] * len(prompts)
         if sampling.temperature > 0:
-            gen_rng = torch.Generator(device="cpu")
+            # One generator per row from its own seed where the run gives them (a row's sample
+            # then depends on neither its batch nor its place in it), else one for the call.
+            shared = torch.Generator(device="cpu")
             if sampling.seed is not None:
-                gen_rng.manual_seed(sampling.seed)
+                shared.manual_seed(sampling.seed)
             else:
-                gen_rng.seed()  # a fresh non-deterministic seed; the global generator is left alone
+                shared.seed()  # a fresh non-deterministic seed; the global generator is left alone
+            rngs = [shared] * len(prompts)
+            if sampling.row_seeds is not None and len(sampling.row_seeds) == len(prompts):
+                rngs = [torch.Generator(device="cpu").manual_seed(seed) for seed in sampling.row_seeds]
         groups = [list(range(len(prompts)))] if self.ragged else [[r] for r in range(len(prompts))]
         out: list[str | RowFailure] = [""] * len(prompts)
         for group in groups:
             texts = self._generate([prompts[r] for r in group], [matchers[r] for r in group], group,
-                                   max_new_tokens, sampling, gen_rng)
+                                   max_new_tokens, sampling, [rngs[r] for r in group])
             for r, text in zip(group, texts):
                 out[r] = text
         return out
 
     def _generate(self, prompts: list[str], matchers: list, names: list[int], max_new_tokens: int,
-                  sampling: Sampling, gen_rng) -> list[str | RowFailure]:
+                  sampling: Sampling, rngs: list) -> list[str | RowFailure]:
         """Decode these rows as one ragged batch; `names` are their rows in the caller's batch.
         A row whose matcher fails ends there as a RowFailure; the others go on."""
         import torch
@@ -269,10 +274,10 @@ class JumpForwardDecoder:
                         try:
                             if _keeps_rules(matchers[r]):
                                 done, cached = self._ruled_pick(names[r], matchers[r], logits[i][0], gen[r],
-                                                                choices, r, state, i, sampling, gen_rng)
+                                                                choices, r, state, i, sampling, rngs[r])
                             else:
                                 taken, done, picked = self._advance(names[r], matchers[r], logits[i], draft[r],
-                                                                    gen[r], max_new_tokens, sampling, gen_rng)
+                                                                    gen[r], max_new_tokens, sampling, rngs[r])
                                 if len(draft[r]) > taken:
                                     state.drop(i, len(draft[r]) - taken)
                                 cached = len(gen[r]) - picked  # a pick is not in the cache yet
@@ -309,8 +314,9 @@ class JumpForwardDecoder:
             chars.append(chars[-1] + ((byte & 0xC0) != 0x80))
         picks, at = [], 0
         for piece, lp in zip(pieces, answer.lp):
-            if lp is not None:
-                picks.append((chars[at], chars[at + len(piece)], round(lp, 6)))
+            if lp is not None:  # a token that ends a character begun before it holds that character too
+                start = chars[at] - (at < len(data) and (data[at] & 0xC0) == 0x80)
+                picks.append((start, chars[at + len(piece)], round(lp, 6)))
             at += len(piece)
         return ScoredText(text, picks)
 
