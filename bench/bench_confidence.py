@@ -7,7 +7,7 @@ probability in its stretch of the answer (as the issue suggested) instead of the
 that stretch placed where cutting the item out is ambiguous at its latest or earliest place
 instead of both.
 
-    python bench/bench_confidence.py [--conll N] [--conll04 N]
+    python bench/bench_confidence.py [--conll N] [--conll04 N] [--samples K] [--formats F,G]
 
 SmolLM2-135M-Instruct on the CPU, demonstrations retrieved from the training split, the rules
 across spans kept while decoding (the defaults). Results: bench/results/confidence.json, read in
@@ -172,6 +172,8 @@ def main() -> None:
     ap.add_argument("--conll", type=int, default=100)
     ap.add_argument("--conll04", type=int, default=40)
     ap.add_argument("--samples", type=int, default=4, help="samples for the agreement baseline (json_by_label)")
+    ap.add_argument("--formats", default="json_by_label,tuples,sentences",
+                    help="CoNLL-2003 formats to measure; the other rows are kept from the last results")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_confidence"))
     args = ap.parse_args()
     from humdsl.adapters.readers import read_examples
@@ -181,7 +183,7 @@ def main() -> None:
     rows = []
     dev, _ = read_examples(DATA / "conll2003" / "eng.testa")
     dev = [e for e in dev if len(e["text"].split()) >= 6][:args.conll]  # as bench_quality.py
-    for fmt in ("json_by_label", "tuples", "sentences"):
+    for fmt in args.formats.split(","):
         rows.append(bench_task("specs/ner.hum", "conll03", "entities", fmt, dev, DATA / "conll2003" / "eng.train",
                                args.work, seen, args.samples if fmt == "json_by_label" else 0))
     if args.conll04:
@@ -189,6 +191,10 @@ def main() -> None:
         rows.append(bench_task("specs/relations.hum", "conll04", "relations", "relation_tuples", dev[:args.conll04],
                                DATA / "conll04" / "conll04_train.json", args.work, seen))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    measured = {(r["task"], r["format"]) for r in rows}
+    kept = [r for r in json.loads(RESULTS.read_text(encoding="utf-8"))["rows"]
+            if (r["task"], r["format"]) not in measured] if RESULTS.exists() else []
+    rows = sorted(rows + kept, key=lambda r: (r["task"] != "conll03", r["task"]))
     RESULTS.write_text(json.dumps({"model": "SmolLM2-135M-Instruct (CPU)", "rows": rows}, indent=1) + "\n",
                        encoding="utf-8")
 
