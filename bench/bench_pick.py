@@ -1,4 +1,4 @@
-"""The decoder's pick from a mask (JumpForwardDecoder._pick, greedy) against the obvious way, in
+"""The decoder's pick from a mask (JumpForwardDecoder._scored_pick, greedy) against the obvious way, in
 one run: unpack llguidance's bitmask with torch, copy the 49k logits with the rest masked out, take
 the argmax (what the decoder did until 2026-11-25). The decoder now unpacks with numpy and, where
 at most 4,096 tokens are allowed, takes the argmax over those ids alone.
@@ -56,7 +56,7 @@ def main() -> None:
 
         def now():
             decoder.bitmask.copy_(bitmask)
-            return decoder._pick(0, None, logits, 0, Sampling(), None)
+            return decoder._scored_pick(0, None, logits, 0, Sampling(), None)[0]
 
         decoder._allowed = lambda row, m, done: unpacked(decoder.bitmask[0], VOCAB)
         assert before() == now()

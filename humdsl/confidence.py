@@ -25,8 +25,8 @@ def item_probabilities(fmt: Format, record: dict, text: str, picks, batch: list[
     answers have no list, there are no picks, or an item cannot be found in the text.
     `picks`: (start, end, log-probability) per chosen token, in characters of a text of which
     this one starts at `offset`."""
-    regions = item_regions(fmt, record, text, batch, source)
-    if regions is None or not picks:
+    regions = item_regions(fmt, record, text, batch, source) if picks else None
+    if regions is None:
         return None
     out = []
     for start, end in regions:

@@ -528,10 +528,10 @@ def test_greedy_picks_among_the_allowed_ids_and_a_tie_goes_to_the_lowest(jf, mon
         monkeypatch.setattr(jumpforward, "SPARSE", sparse)
         for allowed in (few, many):
             monkeypatch.setattr(jf, "_allowed", lambda row, m, done, allowed=allowed: allowed)
-            assert jf._pick(0, None, logits, 0, GREEDY, None) == 11
+            assert jf._scored_pick(0, None, logits, 0, GREEDY, None)[0] == 11
     monkeypatch.setattr(jf, "_allowed", lambda row, m, done: few)
     rng = torch.Generator().manual_seed(0)
-    draws = {jf._pick(0, None, logits, 0, Sampling(temperature=1.0), rng) for _ in range(200)}
+    draws = {jf._scored_pick(0, None, logits, 0, Sampling(temperature=1.0), rng)[0] for _ in range(200)}
     assert draws <= {7, 11, 20, 40} and {11, 20, 40} <= draws
 
 

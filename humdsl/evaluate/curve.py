@@ -89,7 +89,7 @@ def pr_curve(kind: str, gold: dict[str, dict], ids: list[str], rows: list[tuple[
     for _, p, r in points:
         area += (r - before) * p
         before = r
-    best = max(points, key=lambda x: (_f1(x[1], x[2]), x[0]))
+    best = max(points, key=lambda x: (metrics.f1_of(x[1], x[2]), x[0]))
     step = max(1, math.ceil(len(points) / MAX_POINTS))
     shown = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
     final = {i: kept(i, 0.0) for i in ids if i in lines}  # what is scored: batches merged
@@ -100,10 +100,6 @@ def pr_curve(kind: str, gold: dict[str, dict], ids: list[str], rows: list[tuple[
         "problems": problems,
         "average_precision": area,
         "random_ranking": points[-1][1] * points[-1][2],  # a random order's expected area
-        "best_f1": {"f1": _f1(best[1], best[2]), "threshold": best[0], "precision": best[1], "recall": best[2]},
+        "best_f1": {"f1": metrics.f1_of(best[1], best[2]), "threshold": best[0], "precision": best[1], "recall": best[2]},
         "curve": [{"threshold": t, "precision": p, "recall": r} for t, p, r in shown],
     }
-
-
-def _f1(p: float, r: float) -> float:
-    return 2 * p * r / (p + r) if p + r else 0.0

@@ -8,11 +8,14 @@ from collections import Counter
 from typing import Callable
 
 
+def f1_of(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
 def prf(tp: float, n_pred: float, n_gold: float) -> dict:
     p = tp / n_pred if n_pred else 0.0
     r = tp / n_gold if n_gold else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f, "tp": tp, "pred": n_pred, "gold": n_gold}
+    return {"precision": p, "recall": r, "f1": f1_of(p, r), "tp": tp, "pred": n_pred, "gold": n_gold}
 
 
 def _multiset_scores(gold_sets: list[Counter], pred_sets: list[Counter], label_of) -> dict:
@@ -315,13 +318,14 @@ def main_score(kind: str, stats: list[tuple], multilabel: bool = False) -> float
     totals = [sum(x) for x in zip(*stats)] if stats else []
     if not totals:
         return 0.0
-    if kind in ("entities", "relations", "events") or (kind == "classify" and multilabel):
+    if kind in LIST_SCORED:
+        return f1_of(*precision_recall(kind, stats))
+    if kind == "classify" and multilabel:
         return prf(totals[0], totals[1], totals[2])["f1"]
-    if kind == "triples":
-        p = totals[0] / totals[2] if totals[2] else 0.0
-        r = totals[1] / totals[3] if totals[3] else 0.0
-        return 2 * p * r / (p + r) if p + r else 0.0
     return totals[0] / totals[1] if totals[1] else 0.0
+
+
+LIST_SCORED = ("entities", "relations", "events", "triples")  # per_input gives their precision and recall
 
 
 def precision_recall(kind: str, stats: list[tuple]) -> tuple[float, float]:
@@ -329,7 +333,7 @@ def precision_recall(kind: str, stats: list[tuple]) -> tuple[float, float]:
     totals = [sum(x) for x in zip(*stats)] if stats else []
     if kind == "triples":
         got, found, n_pred, n_gold = totals or [0, 0, 0, 0]
-    elif kind in ("entities", "relations", "events"):
+    elif kind in LIST_SCORED:
         got, n_pred, n_gold = totals or [0, 0, 0]
         found = got
     else:

@@ -424,7 +424,7 @@ class JumpForwardDecoder:
         finally:
             exact.restore(here)
 
-    def _take_pick(self, row: int, m, gen: "_Answer", t: int, lp: float | None) -> None:
+    def _take_pick(self, row: int, m, gen: "_Answer", t: int, lp: float) -> None:
         if not m.consume_token(t) or m.is_error():
             raise DecodeError(f"row {row}: the grammar refused token {t} after {len(gen)} tokens: {m.get_error()}")
         gen.pick(t, lp)
@@ -500,10 +500,6 @@ class JumpForwardDecoder:
         if m.is_error():
             raise DecodeError(f"row {row}: the matcher failed after {done} tokens: {m.get_error()}")
         return mask
-
-    def _pick(self, row, m, logits, done: int, sampling: Sampling, rng) -> int:
-        """The masked argmax, or a masked sample (_scored_pick, without its probability)."""
-        return self._scored_pick(row, m, logits, done, sampling, rng)[0]
 
     def _scored_pick(self, row, m, logits, done: int, sampling: Sampling, rng, model_logits=None) -> tuple[int, float]:
         """The masked argmax, or a masked sample, and the log-probability the model gives it
