@@ -16,7 +16,7 @@ Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and uncon
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
-        [--conll-rows TEXT] [--n-conll-spread 100]
+        [--rows TEXT] [--n-conll-spread 100]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -89,6 +89,25 @@ def _row(name: str, scores: dict, lines: list[dict], seconds: float) -> dict:
             "s_per_input": round(seconds / len(lines), 3), "n": len(lines)}
 
 
+def _measured(key: str, only: str | None, plan: list, measure) -> list[dict]:
+    """The rows of `plan` ((name, options) pairs) measured by `measure(name, options, i)`. With
+    `only`, just the rows whose name holds it (or, written !TEXT, those whose name does not): the
+    others are kept from the last results. Written after every row, so a stopped run loses none."""
+    before = {r["row"]: r for r in json.loads(RESULTS.read_text(encoding="utf-8")).get(key, [])} \
+        if only and RESULTS.exists() else {}
+    rows: list[dict] = []
+    for name, opts in plan:
+        if only and (only[1:] in name if only.startswith("!") else only not in name):
+            if name in before:
+                rows.append(before[name])
+            continue
+        rows.append(measure(name, opts, len(rows)))
+        rows[-1]["row"] = name
+        seen = {r["row"] for r in rows}
+        record_rows(rows + [r for n, r in before.items() if n not in seen], shown=rows[-1])
+    return rows
+
+
 def _baselines_sst2(gold: list[dict]) -> list[dict]:
     """A plain Outlines script and unconstrained generation, the same one-line prompt."""
     from typing import Literal
@@ -132,17 +151,24 @@ def _first_label(text: str, labels: list[str]) -> str | None:
     return min(found)[1] if found else None
 
 
-def bench_sst2(n: int, work: Path) -> list[dict]:
+def bench_sst2(n: int, work: Path, only: str | None = None) -> list[dict]:
     from humdsl.adapters.readers import read_examples
 
     dev, _ = read_examples(DATA / "sst2" / "stsa.binary.dev")
     gold = _canonical(dev[:n], work / "sst2.gold.jsonl")
     train = DATA / "sst2" / "stsa.binary.train"
-    rows = []
-    for row in _baselines_sst2(dev[:n]):
-        rows.append(row)
-        record_rows(rows)
-    for name, opts in [
+    baselines: dict[str, dict] = {}
+
+    def measure(name, opts, i):
+        if opts is None:  # the two baselines are measured together
+            if not baselines:
+                baselines.update({r["row"]: r for r in _baselines_sst2(dev[:n])})
+            return baselines[name]
+        return _humc("specs/classify.hum", "sst2", gold, work, f"sst2-{i}", format=None, **opts)
+
+    return _measured("sst2", only, [
+        ("plain Outlines, Literal[...], one-line prompt", None),
+        ("unconstrained greedy, one-line prompt", None),
         ("humc greedy (spec defaults)", {}),
         ("humc exact", {"decision": "exact"}),
         ("humc calibrated", {"decision": "calibrated"}),
@@ -153,11 +179,7 @@ def bench_sst2(n: int, work: Path) -> list[dict]:
         ("humc greedy, 4 retrieved shots", {"shots_from": train}),
         ("humc channel", {"decision": "channel"}),
         ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
-    ]:
-        rows.append(_humc("specs/classify.hum", "sst2", gold, work, f"sst2-{len(rows)}", format=None, **opts))
-        rows[-1]["row"] = name
-        record_rows(rows)
-    return rows
+    ], measure)
 
 
 def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = False) -> list[dict]:
@@ -170,10 +192,7 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
     dev = conll_dev(DATA, n, spread)
     gold = _canonical(dev, work / "conll.gold.jsonl")
     train = DATA / "conll2003" / "eng.train"
-    key = "conll03_spread" if spread else "conll03"
-    before = {r["row"]: r for r in json.loads(RESULTS.read_text(encoding="utf-8")).get(key, [])} \
-        if only and RESULTS.exists() else {}
-    rows: list[dict] = []
+    plan = []
     for fmt in ("tuples", "json_by_label", "sentences"):
         for name, opts in [(f"humc greedy, {fmt}, the spec's 2 examples", {}),
                            (f"humc greedy, {fmt}, the spec's 2 examples, rules by the parser", {"span_rules": "parser"}),
@@ -182,20 +201,13 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                             {"shots_from": train, "span_rules": "unordered"}),
                            (f"humc greedy, {fmt}, 4 retrieved shots, rules by the parser",
                             {"shots_from": train, "span_rules": "parser"})]:
-            if spread and "retrieved" not in name:
-                continue
-            if only and (only[1:] in name if only.startswith("!") else only not in name):
-                if name in before:
-                    rows.append(before[name])
-                continue
-            rows.append(_humc("specs/ner.hum", "conll03", gold, work, f"conll-{len(rows)}", format=fmt, **opts))
-            rows[-1]["row"] = name
-            seen = {r["row"] for r in rows}
-            record_rows(rows + [r for n, r in before.items() if n not in seen])  # none lost if stopped
-    return rows
+            if not spread or "retrieved" in name:
+                plan.append((name, {**opts, "format": fmt}))
+    return _measured("conll03_spread" if spread else "conll03", only, plan,
+                     lambda name, opts, i: _humc("specs/ner.hum", "conll03", gold, work, f"conll-{i}", **opts))
 
 
-def bench_trec(n: int, work: Path) -> list[dict]:
+def bench_trec(n: int, work: Path, only: str | None = None) -> list[dict]:
     """TREC has one labelled file here: its last n questions are the dev split, the rest are
     where retrieved shots come from."""
     from humdsl.adapters.readers import read_examples
@@ -203,48 +215,49 @@ def bench_trec(n: int, work: Path) -> list[dict]:
     examples, _ = read_examples(DATA / "trec" / "TREC.train", "trec-coarse")
     gold = _canonical(examples[-n:], work / "trec.gold.jsonl")
     train = _canonical(examples[:-n], work / "trec.train.jsonl")
-    rows = []
-    for name, opts in [("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
-                       ("humc calibrated", {"decision": "calibrated"}),
-                       ("humc exact, plain, 4 retrieved shots",
-                        {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
-                       ("humc calibrated, plain, 4 retrieved shots",
-                        {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
-                       ("humc greedy, 4 retrieved shots", {"shots_from": train}),
-                       ("humc channel", {"decision": "channel"}),
-                       ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train})]:
-        rows.append(_humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{len(rows)}", format=None, **opts))
-        rows[-1]["row"] = name
-        record_rows(rows)
-    return rows
+    return _measured("trec", only, [
+        ("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
+        ("humc calibrated", {"decision": "calibrated"}),
+        ("humc exact, plain, 4 retrieved shots", {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
+        ("humc calibrated, plain, 4 retrieved shots",
+         {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
+        ("humc greedy, 4 retrieved shots", {"shots_from": train}),
+        ("humc channel", {"decision": "channel"}),
+        ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
+    ], lambda name, opts, i: _humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{i}", format=None, **opts))
 
 
-def bench_tickets(work: Path) -> list[dict]:
+def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
+    """The bundled tickets; `tickets_pool.gold.jsonl` (26 more invented tickets, none a copy of the
+    8) is where retrieved shots come from."""
     gold = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
-    rows = []
-    for name, opts in [("humc greedy (README)", {}), ("humc exact", {"decision": "exact"}),
-                       ("humc calibrated", {"decision": "calibrated"}),
-                       ("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"}),
-                       ("humc calibrated, plain prompt", {"decision": "calibrated", "prompt_style": "plain"})]:
-        rows.append(_humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{len(rows)}",
-                          format=None, **opts))
-        rows[-1]["row"] = name
-        record_rows(rows)
-    return rows
+    pool = ROOT / "examples" / "data" / "tickets_pool.gold.jsonl"
+    return _measured("tickets", only, [
+        ("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
+        ("humc calibrated", {"decision": "calibrated"}),
+        ("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"}),
+        ("humc calibrated, plain prompt", {"decision": "calibrated", "prompt_style": "plain"}),
+        ("humc channel", {"decision": "channel"}),
+        ("humc greedy, 4 retrieved pool tickets", {"shots_from": pool}),
+        ("humc exact, plain, 4 retrieved pool tickets", {"decision": "exact", "prompt_style": "plain", "shots_from": pool}),
+        ("humc channel, 4 retrieved pool tickets (the README's main job)", {"decision": "channel", "shots_from": pool}),
+    ], lambda name, opts, i: _humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{i}",
+                                   format=None, **opts))
 
 
 _ALL: dict[str, list[dict]] = {}
 _CURRENT: list[str] = []
 
 
-def record_rows(rows: list[dict]) -> None:
-    """Write what is measured so far (a long run keeps its finished rows) and show the last row."""
+def record_rows(rows: list[dict], shown: dict | None = None) -> None:
+    """Write what is measured so far (a long run keeps its finished rows) and show the row just
+    measured (the last, unless given)."""
     _ALL[_CURRENT[0]] = rows
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     old.update(_ALL)
     RESULTS.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
-    r = rows[-1]
+    r = shown or rows[-1]
     print(f"{_CURRENT[0]:8} {r['row']:50} {r['metric']} {100 * r['score']:6.2f}  valid {100 * r['valid']:5.1f}%  "
           f"{r['output_tokens']:6.1f} tok  {r['s_per_input']:.2f} s/input", flush=True)
 
@@ -258,9 +271,8 @@ def main() -> None:
     ap.add_argument("--n-conll", type=int, default=50)
     ap.add_argument("--n-conll-spread", type=int, default=100)
     ap.add_argument("--n-trec", type=int, default=100)
-    ap.add_argument("--conll-rows", help="Measure only the CoNLL-2003 rows whose name holds this (e.g. "
-                                         "unordered; !parser: those whose name does not hold parser); the "
-                                         "others are kept from the last results.")
+    ap.add_argument("--rows", help="Measure only the rows whose name holds this (e.g. channel; !parser: those "
+                                   "whose name does not hold parser); the others are kept from the last results.")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,15 +280,15 @@ def main() -> None:
         for name in args.only.split(","):
             _CURRENT[:] = [name]
             if name == "sst2":
-                rows = bench_sst2(args.n_sst2, work)
+                rows = bench_sst2(args.n_sst2, work, args.rows)
             elif name == "conll03":
-                rows = bench_conll(args.n_conll, work, args.conll_rows)
+                rows = bench_conll(args.n_conll, work, args.rows)
             elif name == "conll03_spread":
-                rows = bench_conll(args.n_conll_spread, work, args.conll_rows, spread=True)
+                rows = bench_conll(args.n_conll_spread, work, args.rows, spread=True)
             elif name == "trec":
-                rows = bench_trec(args.n_trec, work)
+                rows = bench_trec(args.n_trec, work, args.rows)
             else:
-                rows = bench_tickets(work)
+                rows = bench_tickets(work, args.rows)
             record_rows(rows)
 
 

@@ -176,9 +176,6 @@ class Session:
         if s.backend != "llguidance" or s.decoder == "outlines":
             raise SessionError(f"--decision {s.decision} scores answers on humdsl's own model loop: leave "
                                f"--decoder and --backend at their defaults")
-        if s.decision == "channel" and self.fmt.schema.multilabel:
-            raise SessionError("--decision channel scores one label at a time: it is for single-label tasks "
-                               "(use exact or calibrated for a multilabel one)")
         try:
             return answers(self.fmt, self.labels)
         except NotEnumerable as e:
@@ -335,13 +332,12 @@ class Session:
 
         choice = self._choice(row)
         if self.settings.decision == "channel":
-            from dataclasses import replace
+            from .prompts import input_text
 
-            from .prompts import input_text, instruction_text
-
-            header = instruction_text(self.task, self.fmt, replace(choice, examples=[]))
-            d = decide_channel(self.decoder, header, choice.examples, self.options, input_text(self.task, row),
-                               self.fmt, self.labels, row["text"])
+            labels = {lab["code"]: lab for lab in self.task.get("labels", [])}
+            shots = [{"shown": input_text(self.task, ex["input"]), "record": ex["record"]} for ex in choice.examples]
+            d = decide_channel(self.decoder, labels, shots, self.options, input_text(self.task, row), self.fmt,
+                               self.labels, row["text"], self.shots.answer_sizes())
             return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
         prompt = prompt_text(self.task, self.fmt, row, choice)
         blank = None

@@ -19,10 +19,14 @@ class Shots:
     """`for_row(row)` gives the examples to show for one input, as PromptChoice takes them."""
 
     def __init__(self, fixed: list[dict] | None, demonstrations=None, fmt=None, batch=None, k: int = 0,
-                 task_ir: dict | None = None):
+                 task_ir: dict | None = None, labelled: list[dict] | None = None):
         self.fixed = fixed
         self.demonstrations = demonstrations
         self.fmt, self.batch, self.k, self.task_ir = fmt, batch, k, task_ir
+        # the answers of every labelled example the shots come from (answer_sizes)
+        if labelled is None:
+            labelled = [e["record"] for e in demonstrations.examples] if demonstrations is not None else []
+        self.labelled = labelled
 
     @classmethod
     def of(cls, task_ir: dict, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
@@ -31,7 +35,7 @@ class Shots:
             raise ShotsError(f"--shots must be 0 or more, not {k}")
         if source is None:
             return cls(_rendered(fmt, batch, ((ex["input"], ex["output"]) for ex in task_ir["examples"]),
-                                 SPEC_SHOTS if k is None else k))
+                                 SPEC_SHOTS if k is None else k), labelled=[ex["output"] for ex in task_ir["examples"]])
         from .adapters.readers import labelled, read_examples
         from .retrieval import Demonstrations
 
@@ -51,6 +55,13 @@ class Shots:
                              f"({', '.join(fields)}){why}")
         return cls(None, Demonstrations(usable, fields, task_ir["kind"]), fmt, batch,
                    RETRIEVED_SHOTS if k is None else k, task_ir)
+
+    def answer_sizes(self) -> dict[int, int]:
+        """How many labels the answers of the labelled examples have (1: that many examples name one
+        label, ...): the spec's examples, or the whole file the shots are retrieved from."""
+        from collections import Counter
+
+        return dict(Counter(len(r["labels"]) if isinstance(r.get("labels"), list) else 1 for r in self.labelled))
 
     def for_row(self, row: dict) -> list[dict]:
         if self.fixed is not None:
@@ -73,7 +84,7 @@ def _rendered(fmt, batch, pairs, k: int) -> list[dict]:
         if len(out) >= k:
             break
         try:
-            out.append({"input": inp, "answer": fmt.render(record, batch=batch, source=inp["text"])})
+            out.append({"input": inp, "answer": fmt.render(record, batch=batch, source=inp["text"]), "record": record})
         except (Unrenderable, KeyError, TypeError, ValueError):
             continue  # an example this format cannot write (or a record of another shape) is passed over
     return out

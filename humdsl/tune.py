@@ -55,8 +55,7 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
     decisions = [("greedy", "chat")]
     if task_ir["kind"] == "classify" and not server:
         decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
-        if not task_ir.get("multilabel"):
-            decisions.append(("channel", "plain"))  # a plain document whatever the style: decisions.py
+        decisions.append(("channel", "plain"))  # a plain document whatever the style: decisions.py
     shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
             "answer_format": [f["name"] for f in task_ir["formats"]],
@@ -94,6 +93,14 @@ def _set(profile: dict, dim: str, value) -> dict:
     return out
 
 
+def _effective(profile: dict) -> dict:
+    """The settings that can change the answers: a channel document shows no instruction
+    (runtime/decisions.py), so its prompt parts and phrasing are not tried one by one."""
+    if profile.get("decision") == "channel":
+        return {**profile, "prompt": None, "phrasing": None}
+    return profile
+
+
 def start_profile(task_ir: dict) -> dict:
     """The spec's profile with every setting filled in."""
     current = {**DEFAULTS, **(task_ir.get("run") or {})}
@@ -116,7 +123,7 @@ def search(task_ir: dict, measure, shots_from: str | None = None, budget: int = 
     trials: list[Trial] = []
 
     def trial(profile: dict) -> Trial | None:
-        key = json.dumps(profile, sort_keys=True)
+        key = json.dumps(_effective(profile), sort_keys=True)
         if key not in seen:
             if len(trials) >= budget:
                 return None

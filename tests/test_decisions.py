@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from humdsl.cli import main
 from humdsl.formats import build
-from humdsl.runtime.decisions import (AnswerScorer, NotEnumerable, answers, channel_prompts, decide,
-                                      decide_channel)
+from humdsl.runtime.decisions import (AnswerScorer, NotEnumerable, answers, channel_label, decide,
+                                      decide_channel, size_prior)
 from support.tasks import ROOT, all_tasks
 
 TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
@@ -103,25 +103,52 @@ def test_the_decision_is_the_likeliest_answer_and_its_probability_is_normalised(
     assert sorted(c.record["labels"]) == sorted(options.records[best]["labels"])
 
 
-def test_channel_picks_the_label_whose_prompt_makes_the_input_likeliest(jf_decoder):
-    fmt = _fmt("classify.sst2", "bare_label")
+@pytest.mark.parametrize("task,fmt_name,sizes", [("classify.sst2", "bare_label", {1: 5}),
+                                                  ("support_tickets.ticket_triage", "bare_label", {1: 6, 2: 2})])
+def test_channel_takes_the_answer_under_which_the_input_is_likeliest_weighed_by_its_size(
+        jf_decoder, task, fmt_name, sizes):
+    fmt = _fmt(task, fmt_name)
+    labels = {lab["code"]: lab for lab in TASKS[task]["labels"]}
     options = answers(fmt, None)
-    shots = [{"input": "Text: a warm, funny film", "answer": "positive"},
-             {"input": "Text: dull and far too long", "answer": "negative"}]
-    header, shown = "Classify the text.\n", "Text: a gentle, lovely story"
-    d = decide_channel(jf_decoder, header, shots, options, shown, fmt, None, "a gentle, lovely story")
-    labels = [t[0] for t in options.texts]
-    prefixes, follow = channel_prompts(header, shots, labels, shown)
-    assert prefixes[0].endswith("Example 3:\nAnswer: " + labels[0] + "\n")
-    assert "Answer: positive\nText: a warm, funny film" in prefixes[0]  # the examples, label first
+    records = [r for r in options.records]
+    shots = [{"shown": "Text: a warm, funny film", "record": records[0]},
+             {"shown": "Text: dull and far too long", "record": records[-1]}]
+    shown = "Text: a gentle, lovely story"
+    d = decide_channel(jf_decoder, labels, shots, options, shown, fmt, None, "a gentle, lovely story", sizes)
+    # independently: one whole document per answer, the input's tokens scored after it
     tok = jf_decoder.tokenizer
-    follow_ids = list(tok(follow, add_special_tokens=False)["input_ids"])
-    want = [_full_pass(jf_decoder, list(tok(p)["input_ids"]), follow_ids) for p in prefixes]
+    docs = "".join(f"Topic: {channel_label(labels, s['record'])}\n{s['shown']}\n\n" for s in shots)
+    assert channel_label(labels, records[0]).startswith(labels[codes(records[0])[0]]["name"] + " (")
+    want = []
+    for r in records:
+        head = list(tok(docs + "Topic:")["input_ids"]) + list(tok(f" {channel_label(labels, r)}\n",
+                                                                  add_special_tokens=False)["input_ids"])
+        size = len(codes(r))
+        same_size = sum(len(codes(x)) == size for x in records)
+        allowed = sorted({len(codes(x)) for x in records})
+        prior = math.log((sizes.get(size, 0) + 1) / (sum(sizes.get(n, 0) for n in allowed) + len(allowed)))
+        want.append(_full_pass(jf_decoder, head, list(tok(shown + "\n", add_special_tokens=False)["input_ids"]))
+                    + prior - math.log(same_size))
     best = max(range(len(want)), key=lambda i: want[i])
-    assert d.record == {"label": labels[best]}
+    assert sorted(codes(d.record)) == sorted(codes(records[best]))
     total = math.log(sum(math.exp(w) for w in want))
     assert d.p == pytest.approx(math.exp(want[best] - total), abs=1e-3)
-    assert [r["answer"] for r in d.ranking] == sorted(labels, key=lambda x: -want[labels.index(x)])
+    assert d.ranking[0]["answer"] == d.text and len(d.ranking) == min(5, len(records))
+
+
+def test_the_size_prior_keeps_a_channel_from_naming_every_label():
+    fmt = _fmt("support_tickets.ticket_triage", "bare_label")
+    records = answers(fmt, None).records
+    prior = size_prior({1: 8, 2: 1}, records)
+    one, two, three = (next(p for r, p in zip(records, prior) if len(r["labels"]) == n) for n in (1, 2, 3))
+    assert one == pytest.approx(math.log(9 / 12) - math.log(5))
+    assert two == pytest.approx(math.log(2 / 12) - math.log(10))
+    assert three == pytest.approx(math.log(1 / 12) - math.log(10))  # never seen: add-one only
+    assert sum(math.exp(p) for p in prior) == pytest.approx(1)
+
+
+def codes(record: dict) -> list[str]:
+    return record["labels"] if "labels" in record else [record["label"]]
 
 
 def _run(*args):
@@ -149,7 +176,6 @@ def test_run_writes_each_decision_with_its_probability_and_refuses_to_resume_ano
     (["--task", "ticket_triage", "--decision", "exact", "--reason", "50"], "takes no --reason"),
     (["--task", "ticket_triage", "--prompt-style", "plain"], "is for --decision exact or calibrated"),
     (["--task", "ticket_triage", "--decision", "exact", "--decoder", "outlines"], "leave --decoder"),
-    (["--task", "ticket_triage", "--decision", "channel"], "it is for single-label tasks"),
 ])
 def test_decisions_that_cannot_be_made_are_refused_before_the_model_loads(args, message, tmp_path):
     result = _run(ROOT / "examples" / "support_tickets.hum", *args, "--model", tmp_path / "no-model",
@@ -181,3 +207,17 @@ def test_run_with_channel_decisions_writes_each_label_with_its_probability(model
     for line in lines:
         assert line["record"]["label"] in ("positive", "negative") and line["raw"] == line["record"]["label"]
         assert sum(r["p"] for r in line["ranking"]) == pytest.approx(1, abs=1e-3)
+
+
+def test_the_readme_main_job_triages_each_ticket_with_a_channel_decision(model_dir, tmp_path):
+    out = tmp_path / "tickets.jsonl"
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+                  "--input", TICKETS, "--output", out, "--decision", "channel",
+                  "--shots-from", ROOT / "examples" / "data" / "tickets_pool.gold.jsonl")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 8 and {x["decision"] for x in lines} == {"channel"}
+    for line in lines:
+        assert 1 <= len(line["record"]["labels"]) <= 3  # a set of labels, within max_items(3)
+        assert line["ranking"][0] == {"answer": line["raw"], "p": line["p"]}
+        assert [r["p"] for r in line["ranking"]] == sorted((r["p"] for r in line["ranking"]), reverse=True)

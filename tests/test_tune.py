@@ -42,6 +42,14 @@ def test_the_search_climbs_each_dimension_and_keeps_the_best_it_measured():
     assert [t.profile for t in search(TRIAGE, again, budget=100)] == [t.profile for t in trials]
 
 
+def test_channel_decisions_are_not_measured_again_for_prompt_parts_or_phrasings_they_do_not_show():
+    measure, calls = _fake({("decision", '"channel"'): 5})
+    search(TRIAGE, measure, budget=100)
+    channel = [c for c in calls if c["decision"] == "channel"]
+    assert len(channel) >= 1
+    assert len({(c["answer_format"], json.dumps(c["shots"])) for c in channel}) == len(channel)
+
+
 def test_the_budget_bounds_the_settings_measured():
     measure, calls = _fake({("decision", '"exact"'): 1})
     trials = search(TRIAGE, measure, budget=3)
@@ -53,8 +61,9 @@ def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_
     assert space(ner, None)["decision"] == [("greedy", "chat")]
     assert (4, "train.txt") in space(ner, "train.txt")["shots"]
     assert ("calibrated", "plain") in space(TRIAGE, None)["decision"]
-    assert ("channel", "plain") not in space(TRIAGE, None)["decision"]  # multilabel: one label at a time cannot
+    assert ("channel", "plain") in space(TRIAGE, None)["decision"]
     assert ("channel", "plain") in space(TASKS["classify.sst2"], None)["decision"]
+    assert ("channel", "plain") not in space(TRIAGE, None, server=True)["decision"]
     assert space(TRIAGE, None)["phrasing"] == [1, 2, 3]
     assert space(ner, None)["span_rules"] == ["decoder", "unordered", "parser"]  # rules kept while decoding, or not
     assert space(TRIAGE, None)["span_rules"] == ["decoder"] == space(ner, None, server=True)["span_rules"]

@@ -28,8 +28,9 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--decision", type=click.Choice(DECISIONS),
               help="greedy (the default, unless the task's run profile says): decode under the grammar. exact: score every answer the format allows "
                    "(classification) and take the likeliest, with its probability. calibrated: the "
-                   "same, each answer's score first divided by its score for a content-free input. channel "
-                   "(single-label): the label whose prompt makes the input likeliest (always a plain document).")
+                   "same, each answer's score first divided by its score for a content-free input. channel: "
+                   "the answer (each label named with its description) under which the input is likeliest, "
+                   "weighed by how many labels the labelled examples' answers have (always a plain document).")
 @click.option("--prompt-style", "prompt_style", type=click.Choice(PROMPT_STYLES),
               help="chat (the default): the prompt as a user turn of the model's chat template. plain: as a document "
                    "ending in 'Answer:' (small models often follow worked examples better so); "

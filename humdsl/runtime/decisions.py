@@ -12,10 +12,12 @@ cancels the prompt's own bias towards some labels. Neither rule wins everywhere:
 (bench/bench_quality.py).
 
 `channel` turns the question round (Min et al., 2022, "Noisy channel language model prompting"):
-for each label, the probability of the *input* after a prompt that names the label first, with
-the worked examples written the same way (label, then text). A small model that prefers one
-label whatever it reads cannot lean on that preference here: every label must explain the whole
-input. Single-label tasks only (each label is a pass over the input).
+for each answer, the probability of the *input* after a plain document that names the answer
+first ("Topic: billing (Charges, invoices, ...)": each label with its first description), the
+worked examples written the same way. A small model that prefers one label whatever it reads
+cannot lean on that preference here: every answer must explain the whole input. For a multilabel
+task each set of labels is an answer, weighed by how often the labelled examples' answers have
+that many labels (size_prior): naming more labels always explains more words.
 
 A multilabel answer is a set: its probability is the sum over the orders it can be written in.
 """
@@ -28,6 +30,7 @@ from itertools import combinations, permutations
 from ..formats import Unrenderable
 
 PLAIN_CUE = "Answer:"  # how a plain prompt hands over to the answer, as its worked examples do
+CHANNEL_CUE = "Topic:"  # how a channel document names the answer before its input
 MAX_ANSWERS = 512  # answer texts scored per input at most; more is refused, not truncated
 CONTENT_FREE = "N/A"
 GROUP_TOKENS = 512  # answer tokens per forward pass at most (their logits: 100 MB on SmolLM2)
@@ -174,41 +177,77 @@ class AnswerScorer:
         return self._content_free[key]
 
 
-def channel_prompts(header: str, shots: list[dict], answers: list[str], shown: str) -> tuple[list[str], str]:
-    """Per answer text, the document that names it before the input; and the input as scored
-    after it. The worked examples are laid out the same way: the answer, then the text."""
-    body = "".join(f"\nExample {i}:\n{PLAIN_CUE} {ex['answer']}\n{ex['input']}\n" for i, ex in enumerate(shots, 1))
-    n = len(shots) + 1
-    return [f"{header}{body}\nExample {n}:\n{PLAIN_CUE} {a}\n" for a in answers], shown + "\n"
+def channel_label(labels: dict[str, dict], record: dict) -> str:
+    """How a channel document names an answer before its input: each label by its name and its
+    first description (the words the input is then scored against), in the record's order."""
+    codes = record["labels"] if isinstance(record.get("labels"), list) else [record["label"]]
+    return "; ".join(_described(labels.get(c, {"code": c})) for c in codes)
 
 
-def channel_logprobs(decoder, prefixes: list[str], continuation: str) -> list[float]:
-    """The total log-probability of `continuation` after each prefix (plain documents, no chat
-    template), one forward pass per prefix."""
+def _described(label: dict) -> str:
+    name = label.get("name", label["code"])
+    descriptions = label.get("descriptions") or []
+    return f"{name} ({descriptions[0]})" if descriptions else name
+
+
+def channel_prefix(shots: list[tuple[str, str]]) -> str:
+    """The document up to the answer being scored: each worked example as (label line, input),
+    then the cue. No instruction above them: on SmolLM2 the task's instruction before the
+    examples cost channel decisions accuracy (bench/README.md, "Answer quality")."""
+    return "".join(f"{CHANNEL_CUE} {label}\n{shown}\n\n" for label, shown in shots) + CHANNEL_CUE
+
+
+def channel_branch(label: str, shown: str) -> tuple[str, str]:
+    """One answer's continuation of the prefix: its label line (not scored), then the input (scored)."""
+    return f" {label}\n", f"{shown}\n"
+
+
+def channel_scores(decoder, prefix: str, branches: list[tuple[str, str]]) -> list[float]:
+    """For each (label line, input) branch, the input's total log-probability after the prefix and
+    the label line: the prefix's KV cache computed once, each branch run on it and cut off again."""
     import torch
 
+    from .kv_cache import returned_cache
+
     tok = decoder.tokenizer
-    follow = list(tok(continuation, add_special_tokens=False)["input_ids"])
+    ids = list(tok(prefix)["input_ids"])
     out = []
     with torch.no_grad():
-        for prefix in prefixes:
-            ids = list(tok(prefix)["input_ids"])
-            logits = decoder.model(input_ids=torch.tensor([ids + follow], device=decoder.device)).logits[0]
-            lp = torch.log_softmax(logits[len(ids) - 1:-1].float(), -1)
-            out.append(float(lp.gather(1, torch.tensor(follow, device=lp.device)[:, None]).sum()))
+        first = decoder.model(input_ids=torch.tensor([ids], device=decoder.device), use_cache=True)
+        cache = returned_cache(first)
+        for label, shown in branches:
+            head = list(tok(label, add_special_tokens=False)["input_ids"])
+            scored = list(tok(shown, add_special_tokens=False)["input_ids"])
+            logits = decoder.model(input_ids=torch.tensor([head + scored], device=decoder.device), use_cache=True,
+                                   **{decoder.cache_keyword: cache}).logits[0]
+            cache.crop(-(len(head) + len(scored)))
+            lp = torch.log_softmax(logits[len(head) - 1:-1].float(), -1)
+            out.append(float(lp.gather(1, torch.tensor(scored, device=lp.device)[:, None]).sum()))
     return out
 
 
-def decide_channel(decoder, header: str, shots: list[dict], options: Answers, shown: str, fmt, batch,
-                   source: str) -> Decision:
-    """The answer whose prompt makes the input likeliest; its probability among the answers with
-    every answer equally likely beforehand."""
-    if any(isinstance(r.get("labels"), list) for r in options.records):
-        raise NotEnumerable("--decision channel scores one label at a time: for single-label tasks")
-    texts = [t[0] for t in options.texts]
-    prefixes, follow = channel_prompts(header, shots, texts, shown)
-    scores = channel_logprobs(decoder, prefixes, follow)
+def size_prior(sizes: dict[int, int], records: list[dict]) -> list[float]:
+    """Per answer, the log-probability of its number of labels among the labelled examples
+    (add-one smoothed over the sizes allowed), shared evenly by the answers of that size. Without
+    it a channel prefers many labels: every label named is more words the input can lean on."""
+    counts = [len(r["labels"]) if isinstance(r.get("labels"), list) else 1 for r in records]
+    allowed = sorted(set(counts))
+    total = sum(sizes.get(n, 0) for n in allowed) + len(allowed)
+    per_size = {n: counts.count(n) for n in allowed}
+    return [math.log((sizes.get(n, 0) + 1) / total) - math.log(per_size[n]) for n in counts]
+
+
+def decide_channel(decoder, labels: dict[str, dict], shots: list[dict], options: Answers, shown: str,
+                   fmt, batch, source: str, sizes: dict[int, int]) -> Decision:
+    """The answer under which the input is likeliest, weighed by how often answers of its size are
+    (one label, two, ...) among the labelled examples; its probability among the answers.
+    `shots` are {"shown": input as the prompt shows it, "record": its answer}."""
+    prefix = channel_prefix([(channel_label(labels, s["record"]), s["shown"]) for s in shots])
+    branches = [channel_branch(channel_label(labels, r), shown) for r in options.records]
+    prior = size_prior(sizes, options.records)
+    scores = [s + p for s, p in zip(channel_scores(decoder, prefix, branches), prior)]
     norm = _logsumexp(scores)
+    texts = [t[0] for t in options.texts]
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     ranking = [{"answer": texts[i], "p": round(math.exp(scores[i] - norm), 4)} for i in order[:RANKED]]
     best = order[0]

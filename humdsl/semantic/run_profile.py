@@ -39,8 +39,6 @@ def _fits(name: str, value, task) -> str | None:
         return f"'{value}' scores every answer, which only a classify task's answers are few enough for"
     if name == "span_rules" and task.kind != "entities":
         return "rules across spans are kept while decoding in entity tasks only"
-    if name == "decision" and value == "channel" and task.settings.get("multilabel"):
-        return "'channel' scores one label at a time: it is for single-label tasks"
     return None
 
 
