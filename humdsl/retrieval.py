@@ -9,6 +9,7 @@ answer by itself.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -93,7 +94,8 @@ class Demonstrations:
         yield from (self.examples[i] for i in later + ranked[k * POOL:])
 
     @staticmethod
-    def _answer(example: dict):
+    def _answer(example: dict) -> str:
+        """The example's answer as a key: any JSON value a dataset line holds ({"label": [...]} too)."""
         record = example.get("record") or {}
         labels = record.get("labels")
-        return tuple(labels) if isinstance(labels, list) else record.get("label")
+        return json.dumps(labels if isinstance(labels, list) else record.get("label"), sort_keys=True, default=str)

@@ -150,6 +150,7 @@ class Session:
         self.limit: int | None = None
         self._schema: JsonSchema | None = None
         self._checker: Any = None  # a synth.verify.Verifier, for answers from a server
+        self._sizes: dict[int, int] | None = None  # channel decisions: labels per labelled answer
 
     def _decision_options(self):
         """The answers to score for an exact or calibrated decision (None for greedy), or why not."""
@@ -335,9 +336,13 @@ class Session:
             from .prompts import input_text
 
             labels = {lab["code"]: lab for lab in self.task.get("labels", [])}
-            shots = [{"shown": input_text(self.task, ex["input"]), "record": ex["record"]} for ex in choice.examples]
+            shots = []
+            for ex in choice.examples:  # each as the format gives it back: within the batch, known labels
+                record = self._answer_of(ex["record"])
+                if record is not None:
+                    shots.append({"shown": input_text(self.task, ex["input"]), "record": record})
             d = decide_channel(self.decoder, labels, shots, self.options, input_text(self.task, row), self.fmt,
-                               self.labels, row["text"], self.shots.answer_sizes())
+                               self.labels, row["text"], self._answer_sizes())
             return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
         prompt = prompt_text(self.task, self.fmt, row, choice)
         blank = None
@@ -347,6 +352,32 @@ class Session:
         assert self.scorer is not None  # start() makes one wherever there are options
         d = decide(self.scorer, prompt, self.options, self.fmt, self.labels, row["text"], blank)
         return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
+
+    def _answer_of(self, record: dict) -> dict | None:
+        """A labelled answer as the format gives it back for this run's labels, or None where it
+        holds none of them (or is not a classification answer)."""
+        try:
+            answer = self.fmt.normalise(record, batch=self.labels)
+        except (TypeError, KeyError, AttributeError):
+            return None
+        codes = answer.get("labels") if isinstance(answer.get("labels"), list) else [answer.get("label")]
+        return answer if codes and all(isinstance(c, str) for c in codes) else None
+
+    def _answer_sizes(self) -> dict[int, int]:
+        """How many of the labelled examples' answers have 1, 2, ... of this run's labels (the
+        spec's examples, or the whole --shots-from file), counted once per run."""
+        if self._sizes is None:
+            from collections import Counter
+
+            from .synth.gold import prepare
+
+            sizes: Counter = Counter()
+            for record in self.shots.labelled:
+                answer = self._answer_of(prepare(self.task, record, "", False))
+                if answer is not None:
+                    sizes[len(answer["labels"]) if "labels" in answer else 1] += 1
+            self._sizes = dict(sizes)
+        return self._sizes
 
     def _too_long(self, row: dict, prompt: str) -> str | None:
         """Why this input cannot be answered within the model's context, or None. Checked before its

@@ -23,7 +23,7 @@ class Shots:
         self.fixed = fixed
         self.demonstrations = demonstrations
         self.fmt, self.batch, self.k, self.task_ir = fmt, batch, k, task_ir
-        # the answers of every labelled example the shots come from (answer_sizes)
+        # the answer of every labelled example the shots come from (channel decisions weigh by their sizes)
         if labelled is None:
             labelled = [e["record"] for e in demonstrations.examples] if demonstrations is not None else []
         self.labelled = labelled
@@ -55,13 +55,6 @@ class Shots:
                              f"({', '.join(fields)}){why}")
         return cls(None, Demonstrations(usable, fields, task_ir["kind"]), fmt, batch,
                    RETRIEVED_SHOTS if k is None else k, task_ir)
-
-    def answer_sizes(self) -> dict[int, int]:
-        """How many labels the answers of the labelled examples have (1: that many examples name one
-        label, ...): the spec's examples, or the whole file the shots are retrieved from."""
-        from collections import Counter
-
-        return dict(Counter(len(r["labels"]) if isinstance(r.get("labels"), list) else 1 for r in self.labelled))
 
     def for_row(self, row: dict) -> list[dict]:
         if self.fixed is not None:

@@ -134,6 +134,8 @@ def test_channel_takes_the_answer_under_which_the_input_is_likeliest_weighed_by_
     total = math.log(sum(math.exp(w) for w in want))
     assert d.p == pytest.approx(math.exp(want[best] - total), abs=1e-3)
     assert d.ranking[0]["answer"] == d.text and len(d.ranking) == min(5, len(records))
+    texts = [t[0] for t in options.texts]
+    assert [r["answer"] for r in d.ranking] == [texts[i] for i in sorted(range(len(want)), key=lambda i: -want[i])[:5]]
 
 
 def test_the_size_prior_keeps_a_channel_from_naming_every_label():
@@ -221,3 +223,45 @@ def test_the_readme_main_job_triages_each_ticket_with_a_channel_decision(model_d
         assert 1 <= len(line["record"]["labels"]) <= 3  # a set of labels, within max_items(3)
         assert line["ranking"][0] == {"answer": line["raw"], "p": line["p"]}
         assert [r["p"] for r in line["ranking"]] == sorted((r["p"] for r in line["ranking"]), reverse=True)
+
+
+ODD_POOL = [{"labels": ["bug"]}, {"labels": ["billing", "account"]}, {"labels": ["outage"]}, {"labels": [1]},
+            {"labels": None}, {"labels": ["bug", "bug", "zzz"]}, {"label": ["bug", "account"]}]
+
+
+def _odd_pool(tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": f"p{i}", "text": f"ticket number {i} about the app", "record": r}) + "\n"
+                            for i, r in enumerate(ODD_POOL)), encoding="utf-8")
+    return pool
+
+
+def test_a_channel_counts_answer_sizes_in_the_run_labels_as_the_format_reads_them(tmp_path):
+    from humdsl.session import Session, Settings
+
+    ir = TASKS["support_tickets.ticket_triage"]
+    pool = _odd_pool(tmp_path)
+    every = Session(ir, Settings(decision="channel", shots_from=pool))
+    # bug / billing+account / outage / (1: none) / (None: none) / bug (repeat and unknown dropped) / bug+account
+    assert every._answer_sizes() == {1: 3, 2: 2}
+    batch = Session(ir, Settings(decision="channel", shots_from=pool, labels=["bug", "account"]))
+    # within the batch: bug / account / (outage: none) / ... / bug / bug+account
+    assert batch._answer_sizes() == {1: 3, 2: 1}
+    assert batch._answer_of({"labels": ["billing", "account"]}) == {"labels": ["account"]}
+    assert batch._answer_of({"labels": ["outage"]}) is None and batch._answer_of({"labels": [1]}) is None
+
+
+def test_a_channel_with_a_label_batch_shows_and_answers_only_the_batch(model_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+                  "--input", TICKETS, "--output", out, "--decision", "channel", "--labels", "bug,account",
+                  "--shots-from", _odd_pool(tmp_path))
+    assert result.exit_code == 0, result.output
+    for line in map(json.loads, out.read_text(encoding="utf-8").splitlines()):
+        assert line["record"]["labels"] and set(line["record"]["labels"]) <= {"bug", "account"}
+
+
+def test_a_channel_document_names_the_labels_in_the_task_order():
+    labels = {lab["code"]: lab for lab in TASKS["support_tickets.ticket_triage"]["labels"]}
+    assert channel_label(labels, {"labels": ["bug", "billing"]}) == channel_label(labels, {"labels": ["billing", "bug"]})
+    assert channel_label(labels, {"labels": ["bug", "billing"]}).startswith("billing (")
