@@ -127,7 +127,7 @@ class AnswerScorer:
             for group in _groups(tokens, GROUP_TOKENS):
                 steps = self._answers_pass(state.cache, len(ids), group)
                 for t, rows in zip(group, steps):
-                    follow = torch.tensor(t[1:], dtype=torch.long)
+                    follow = torch.tensor(t[1:], dtype=torch.long, device=rows.device)
                     scores.append(float(first[t[0]]) + float(rows.gather(1, follow[:, None]).sum()))
         return scores
 
