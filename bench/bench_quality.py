@@ -169,17 +169,26 @@ def bench_sst2(n: int, work: Path, only: str | None = None) -> list[dict]:
     return _measured("sst2", only, [
         ("plain Outlines, Literal[...], one-line prompt", None),
         ("unconstrained greedy, one-line prompt", None),
+        *_classify_rows(train, plain_alone=True),
+    ], measure)
+
+
+def _classify_rows(train, plain_alone: bool = False) -> list[tuple[str, dict]]:
+    """The rows of a classify dataset: each decision rule with the spec's examples and with shots
+    retrieved from `train`; `plain_alone` adds exact decisions after a plain prompt without them."""
+    plain = [("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"})] if plain_alone else []
+    return [
         ("humc greedy (spec defaults)", {}),
         ("humc exact", {"decision": "exact"}),
         ("humc calibrated", {"decision": "calibrated"}),
-        ("humc exact, plain prompt", {"decision": "exact", "prompt_style": "plain"}),
+        *plain,
         ("humc exact, plain, 4 retrieved shots", {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
         ("humc calibrated, plain, 4 retrieved shots",
          {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
         ("humc greedy, 4 retrieved shots", {"shots_from": train}),
         ("humc channel", {"decision": "channel"}),
         ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
-    ], measure)
+    ]
 
 
 def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = False) -> list[dict]:
@@ -215,16 +224,7 @@ def bench_trec(n: int, work: Path, only: str | None = None) -> list[dict]:
     examples, _ = read_examples(DATA / "trec" / "TREC.train", "trec-coarse")
     gold = _canonical(examples[-n:], work / "trec.gold.jsonl")
     train = _canonical(examples[:-n], work / "trec.train.jsonl")
-    return _measured("trec", only, [
-        ("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
-        ("humc calibrated", {"decision": "calibrated"}),
-        ("humc exact, plain, 4 retrieved shots", {"decision": "exact", "prompt_style": "plain", "shots_from": train}),
-        ("humc calibrated, plain, 4 retrieved shots",
-         {"decision": "calibrated", "prompt_style": "plain", "shots_from": train}),
-        ("humc greedy, 4 retrieved shots", {"shots_from": train}),
-        ("humc channel", {"decision": "channel"}),
-        ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
-    ], lambda name, opts, i: _humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{i}", format=None, **opts))
+    return _measured("trec", only, _classify_rows(train), lambda name, opts, i: _humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{i}", format=None, **opts))
 
 
 def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
