@@ -356,11 +356,13 @@ class Session:
     def _answer_of(self, record: dict) -> dict | None:
         """A labelled answer as the format gives it back for this run's labels, or None where it
         holds none of them (or is not a classification answer)."""
+        from .runtime.decisions import answer_labels
+
         try:
             answer = self.fmt.normalise(record, batch=self.labels)
         except (TypeError, KeyError, AttributeError):
             return None
-        codes = answer.get("labels") if isinstance(answer.get("labels"), list) else [answer.get("label")]
+        codes = answer_labels(answer)
         return answer if codes and all(isinstance(c, str) for c in codes) else None
 
     def _answer_sizes(self) -> dict[int, int]:
@@ -369,13 +371,14 @@ class Session:
         if self._sizes is None:
             from collections import Counter
 
+            from .runtime.decisions import answer_labels
             from .synth.gold import prepare
 
             sizes: Counter = Counter()
             for record in self.shots.labelled:
                 answer = self._answer_of(prepare(self.task, record, "", False))
                 if answer is not None:
-                    sizes[len(answer["labels"]) if "labels" in answer else 1] += 1
+                    sizes[len(answer_labels(answer))] += 1
             self._sizes = dict(sizes)
         return self._sizes
 

@@ -125,47 +125,11 @@ class AnswerScorer:
             first = torch.log_softmax(state.step([ids[state.skip:]], [1])[0][-1], -1)
             scores = []
             for group in _groups(tokens, GROUP_TOKENS):
-                steps = self._answers_pass(state.cache, len(ids), group)
+                steps = answers_pass(dec, state.cache, len(ids), group)
                 for t, rows in zip(group, steps):
                     follow = torch.tensor(t[1:], dtype=torch.long, device=rows.device)
                     scores.append(float(first[t[0]]) + float(rows.gather(1, follow[:, None]).sum()))
         return scores
-
-    def _answers_pass(self, cache, n: int, group: list[list[int]]):
-        """One forward pass over every answer of the group laid end to end after the prompt, each
-        seeing the prompt and its own earlier tokens only (a tree of answers on one row: the
-        prompt's KV cache is read once, never copied); per answer, the log-probabilities after
-        each of its tokens but the last. The answers are then cut from the cache again."""
-        import torch
-
-        from .jumpforward import _native_gqa
-        from .kv_cache import returned_cache
-
-        dec = self.dec
-        flat, pos, owner = [], [], []
-        for k, t in enumerate(group):
-            for j, tok in enumerate(t[:-1]):
-                flat.append(tok)
-                pos.append(n + j)
-                owner.append(k)
-        m = len(flat)
-        if m == 0:  # every answer is one token: all it needs is the prompt's last logits
-            return [torch.zeros((0, 1)) for _ in group]
-        own, at = torch.tensor(owner), torch.tensor(pos)
-        mask = torch.zeros((1, 1, m, n + m), dtype=torch.bool, device=dec.device)
-        mask[..., :n] = True
-        mask[0, 0, :, n:] = (own[:, None] == own[None, :]) & (at[:, None] >= at[None, :])
-        with _native_gqa(dec.device):
-            out = dec.model(input_ids=torch.tensor([flat], device=dec.device), attention_mask=mask,
-                            position_ids=torch.tensor([pos], device=dec.device), use_cache=True,
-                            **{dec.cache_keyword: cache})
-        returned_cache(out).crop(-m)
-        lp = torch.log_softmax(out.logits[0].float(), -1)
-        rows, start = [], 0
-        for t in group:
-            rows.append(lp[start:start + len(t) - 1])
-            start += len(t) - 1
-        return rows
 
     def content_free(self, prompt: str, texts: list[str]) -> list[float]:
         """`logprobs` after a content-free prompt, kept: with fixed shots every input shares it."""
@@ -177,10 +141,51 @@ class AnswerScorer:
         return self._content_free[key]
 
 
+def answers_pass(dec, cache, n: int, group: list[list[int]]):
+    """One forward pass over every answer of the group laid end to end after the prompt, each
+    seeing the prompt and its own earlier tokens only (a tree of answers on one row: the
+    prompt's KV cache is read once, never copied); per answer, the log-probabilities after
+    each of its tokens but the last. The answers are then cut from the cache again."""
+    import torch
+
+    from .jumpforward import _native_gqa
+    from .kv_cache import returned_cache
+
+    flat, pos, owner = [], [], []
+    for k, t in enumerate(group):
+        for j, tok in enumerate(t[:-1]):
+            flat.append(tok)
+            pos.append(n + j)
+            owner.append(k)
+    m = len(flat)
+    if m == 0:  # every answer is one token: all it needs is the prompt's last logits
+        return [torch.zeros((0, 1)) for _ in group]
+    own, at = torch.tensor(owner), torch.tensor(pos)
+    mask = torch.zeros((1, 1, m, n + m), dtype=torch.bool, device=dec.device)
+    mask[..., :n] = True
+    mask[0, 0, :, n:] = (own[:, None] == own[None, :]) & (at[:, None] >= at[None, :])
+    with _native_gqa(dec.device):
+        out = dec.model(input_ids=torch.tensor([flat], device=dec.device), attention_mask=mask,
+                        position_ids=torch.tensor([pos], device=dec.device), use_cache=True,
+                        **{dec.cache_keyword: cache})
+    returned_cache(out).crop(-m)
+    lp = torch.log_softmax(out.logits[0].float(), -1)
+    rows, start = [], 0
+    for t in group:
+        rows.append(lp[start:start + len(t) - 1])
+        start += len(t) - 1
+    return rows
+
+
+def answer_labels(record: dict) -> list:
+    """The labels a classification answer names: a multilabel answer's list, or the one label."""
+    return record["labels"] if isinstance(record.get("labels"), list) else [record.get("label")]
+
+
 def channel_label(labels: dict[str, dict], record: dict) -> str:
     """How a channel document names an answer before its input: each label by its name and its
     first description (the words the input is then scored against), in the record's order."""
-    codes = record["labels"] if isinstance(record.get("labels"), list) else [record["label"]]
+    codes = answer_labels(record)
     ordered = [c for c in labels if c in codes] + [c for c in codes if c not in labels]  # as the answers are
     return "; ".join(_described(labels.get(c, {"code": c})) for c in ordered)
 
@@ -206,7 +211,7 @@ def channel_branch(label: str, shown: str) -> tuple[str, str]:
 def channel_scores(decoder, prefix: str, branches: list[tuple[str, str]]) -> list[float]:
     """For each (label line, input) branch, the input's total log-probability after the prefix and
     the label line: the prefix's KV cache computed once, then the branches laid end to end over it
-    in groups (AnswerScorer's pass; 1.4 times faster than one pass per branch on 2 cores)."""
+    in groups (answers_pass; 1.4 times faster than one pass per branch on 2 cores)."""
     import torch
 
     from .jumpforward import _native_gqa
@@ -217,7 +222,6 @@ def channel_scores(decoder, prefix: str, branches: list[tuple[str, str]]) -> lis
     heads = [list(tok(label, add_special_tokens=False)["input_ids"]) for label, _ in branches]
     scored = [list(tok(shown, add_special_tokens=False)["input_ids"]) for _, shown in branches]
     tokens = [h + s for h, s in zip(heads, scored)]
-    scorer = AnswerScorer(decoder)
     out: list[float] = []
     with torch.no_grad():
         with _native_gqa(decoder.device):  # the prefix's own logits are not needed: keep one row
@@ -225,7 +229,7 @@ def channel_scores(decoder, prefix: str, branches: list[tuple[str, str]]) -> lis
                                   logits_to_keep=1, **{decoder.cache_keyword: new_cache()})
         cache = returned_cache(first)
         for group in _groups(tokens, GROUP_TOKENS):
-            for rows in scorer._answers_pass(cache, len(ids), group):
+            for rows in answers_pass(decoder, cache, len(ids), group):
                 k = len(out)
                 follow = torch.tensor(scored[k], dtype=torch.long, device=rows.device)
                 out.append(float(rows[len(heads[k]) - 1:].gather(1, follow[:, None]).sum()))
@@ -236,7 +240,7 @@ def size_prior(sizes: dict[int, int], records: list[dict]) -> list[float]:
     """Per answer, the log-probability of its number of labels among the labelled examples
     (add-one smoothed over the sizes allowed), shared evenly by the answers of that size. Without
     it a channel prefers many labels: every label named is more words the input can lean on."""
-    counts = [len(r["labels"]) if isinstance(r.get("labels"), list) else 1 for r in records]
+    counts = [len(answer_labels(r)) for r in records]
     allowed = sorted(set(counts))
     total = sum(sizes.get(n, 0) for n in allowed) + len(allowed)
     per_size = {n: counts.count(n) for n in allowed}
