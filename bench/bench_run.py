@@ -74,7 +74,7 @@ def main() -> None:
 
     import humdsl
     from humdsl.adapters.readers import read_examples
-    from humdsl.evaluate import metrics
+    from humdsl.kinds import KINDS
     from humdsl.formats import FormatParseError, build
     from humdsl.prompts import PromptChoice, prompt_text
     from humdsl.runtime.decoders import make_decoder
@@ -105,10 +105,10 @@ def main() -> None:
 
     def scorer(gold, preds) -> dict:
         if kind == "entities":
-            return {"strict_micro_f1": round(metrics.entities(gold, preds)["strict"]["micro"]["f1"], 4)}
-        if kind == "relations":
-            return {"strict_micro_f1": round(metrics.relations(gold, preds)["strict"]["micro"]["f1"], 4)}
-        s = metrics.classify(gold, preds, [x["code"] for x in task.ir["labels"]])
+            return {"strict_micro_f1": round(KINDS[kind].score(gold, preds)["strict"]["micro"]["f1"], 4)}
+        if kind == "relations":  # head, relation and tail (the arguments' types aside)
+            return {"strict_micro_f1": round(KINDS[kind].score(gold, preds)["boundaries"]["micro"]["f1"], 4)}
+        s = KINDS[kind].score(gold, preds, [x["code"] for x in task.ir["labels"]])
         return {"accuracy": round(s["accuracy"], 4), "macro_f1": round(s["macro_f1"], 4)}
 
     def record(key, rows, texts, preds, seconds, setup, **extra):

@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .compiler import CheckResult, lower, spec_hash
 from .formats.span_rules import SPAN_RULES
+from .kinds import KINDS
 from .ir import task_hash
 from .outputs import umask, write_atomic
 
@@ -39,7 +40,7 @@ def rule_table(task_ir: dict, fmt) -> list[dict]:
                                     "with --span-rules parser, --reason or the Outlines path: " + note + ")")
         elif effect in ("ordered", "no_overlap") and fmt.shape == "inline":
             how, note = "grammar", "the marks follow the input's text, so they keep its order and never overlap"
-        elif effect == "no_overlap" and task_ir["kind"] != "entities":
+        elif effect == "no_overlap" and not KINDS[task_ir["kind"]].span_rules:
             how, note = "advisory", "prompt text only: spans are kept apart in entity tasks"
         if effect == "max_items" and fmt.shape == "inline":
             how, note = "advisory", "inline marks are bounded by the input, not by a count"

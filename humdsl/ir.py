@@ -8,6 +8,7 @@ import hashlib
 import json
 from typing import Any
 
+from .kinds import KINDS
 from .semantic.context import Label, TaskModel
 
 IR_VERSION = 1
@@ -95,13 +96,12 @@ def lower_task(task: TaskModel) -> dict:
         "tests": task.tests,
         "synth": task.synth,
     }
-    if task.kind == "relations":
-        ir["types"] = [_label(t) for t in task.types]
-    if task.kind == "events":
-        ir["roles"] = [_label(r) for r in task.roles]
-    if task.kind == "classify":
-        ir["multilabel"] = bool(task.settings.get("multilabel", False))
-    if task.kind == "record":
+    kind = KINDS.get(task.kind or "")
+    for member in kind.label_members if kind else ():  # relations' types, events' roles
+        ir[member] = [_label(x) for x in getattr(task, member)]
+    for setting in sorted(kind.settings) if kind else ():  # classify's multilabel
+        ir[setting] = bool(task.settings.get(setting, False))
+    if kind and "fields" in kind.required:
         ir["fields"] = task.fields
     if task.similar:
         ir["similar"] = task.similar

@@ -8,17 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GENERIC_INSTRUCTIONS = {
-    "entities": "Extract the named entities of the listed types from the text.",
-    "relations": "Extract the relations of the listed types that the text states between its mentions.",
-    "events": "Extract the events of the listed types from the text, with their triggers and arguments.",
-    "triples": "Extract the facts the text states as (subject, predicate, object) triples.",
-    "qa": "Answer the question with a span copied from the passage.",
-    "classify": "Classify the text.",
-    "record": "Extract the fields below from the text.",
-}
-LABEL_HEADINGS = {"entities": "Entity types", "relations": "Relation types", "events": "Event types",
-                  "classify": "Labels"}
+from .kinds import KINDS
 
 def _fill(instruction: str, about: str, label_heading: str, labels: list[dict], roles: list[dict],
           fields: list[dict], guidelines: list[str], rules: list[str], format_description: str,
@@ -80,7 +70,7 @@ def input_text(task_ir: dict, inp: dict) -> str:
 
 def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
     """The prompt without the input: what an instruction-tuning corpus calls the instruction."""
-    phrasings = task_ir.get("instructions") or [GENERIC_INSTRUCTIONS[task_ir["kind"]]]
+    phrasings = task_ir.get("instructions") or [KINDS[task_ir["kind"]].instruction]
     instruction = phrasings[choice.instruction % len(phrasings)]
     batch = choice.batch if choice.batch is not None else [l["code"] for l in task_ir.get("labels", [])]
     by_code = {l["code"]: l for l in task_ir.get("labels", [])}
@@ -92,7 +82,7 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
 
     desc_choice = choice.descriptions or {}
     labels = [label_view(by_code[c], desc_choice.get(c, 0)) for c in batch if c in by_code]
-    roles = [label_view(r) for r in task_ir.get("roles", [])] if task_ir["kind"] == "events" else []
+    roles = [label_view(r) for r in task_ir.get("roles", [])]
     fields = [{"name": f["name"], "description": (f.get("descriptions") or [""])[0]}
               for f in task_ir.get("fields", [])]
     guidelines = _texts(task_ir.get("guidelines", []), choice.guidelines, batch)
@@ -106,7 +96,7 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
     description = (fmt.describe[0] if fmt.describe else f"the {fmt.name} format")
     return _fill(
         instruction=instruction, about=about,
-        label_heading=LABEL_HEADINGS.get(task_ir["kind"], "Labels"), labels=labels, roles=roles,
+        label_heading=KINDS[task_ir["kind"]].label_heading, labels=labels, roles=roles,
         fields=fields, guidelines=guidelines, rules=rules, format_description=description,
         empty=empty, examples=[{"input": input_text(task_ir, e["input"]), "answer": e["answer"]}
                                for e in choice.examples]).strip() + "\n"

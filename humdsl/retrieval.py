@@ -15,6 +15,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
+from .kinds import KINDS
+
 _WORD = re.compile(r"\w+")
 POOL = 8  # candidates read per shot asked for, before the label spread is applied
 
@@ -78,7 +80,7 @@ class Demonstrations:
             seen = set(ranked)
             ranked += [i for i in range(len(self.examples))
                        if i not in seen and queries[i] != own][:k * POOL - len(ranked)]
-        if self.kind != "classify":
+        if not KINDS[self.kind].decidable:  # spread over answers only where they are few
             yield from (self.examples[i] for i in ranked)
             return
         cap = max(1, math.ceil(k / max(1, self.answer_count)))

@@ -16,6 +16,7 @@ from .constraints import GrammarInvalid
 from .errors import HumError
 from .formats import FormatParseError, InputTooLarge, build
 from .formats.reasoning import REASON_MARK, with_reasoning
+from .kinds import KINDS
 from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
 from .prompts import PromptChoice, prompt_text
 from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
@@ -372,11 +373,10 @@ class Session:
             from collections import Counter
 
             from .runtime.decisions import answer_labels
-            from .synth.gold import prepare
 
             sizes: Counter = Counter()
             for record in self.shots.labelled:
-                answer = self._answer_of(prepare(self.task, record, "", False))
+                answer = self._answer_of(KINDS[self.task["kind"]].prepare(self.task, record, "", False))
                 if answer is not None:
                     sizes[len(answer_labels(answer))] += 1
             self._sizes = dict(sizes)

@@ -6,6 +6,7 @@ from .errors import HumError
 from pathlib import Path
 
 from .formats import Unrenderable
+from .kinds import KINDS
 
 SPEC_SHOTS = 2  # the spec's examples shown by default
 RETRIEVED_SHOTS = 4  # retrieved examples shown by default
@@ -61,11 +62,10 @@ class Shots:
             return self.fixed
         if self.k == 0:
             return []
-        from .synth.gold import prepare
 
         assert self.task_ir is not None  # Shots.of gives retrieved shots the task's IR
         ordered = self.fmt.schema.ordered  # as synthesis writes gold answers: no offsets, in order
-        pairs = ((e, prepare(self.task_ir, e["record"], e["text"], ordered))
+        pairs = ((e, KINDS[self.task_ir["kind"]].prepare(self.task_ir, e["record"], e["text"], ordered))
                  for e in self.demonstrations.candidates(row, self.k))
         return list(reversed(_rendered(self.fmt, self.batch, pairs, self.k)))  # the most similar last
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .kinds import KINDS
 from .profile import DEFAULTS, PROMPT_PARTS, SPAN_RULE_MODES, block
 
 DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing", "span_rules")
@@ -53,7 +54,7 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
     decisions = [("greedy", "chat")]
-    if task_ir["kind"] == "classify" and not server:
+    if KINDS[task_ir["kind"]].decidable and not server:
         decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
         decisions.append(("channel", "plain"))  # a plain document whatever the style: decisions.py
     shots = [(2, None), (0, None)] + ([(4, shots_from)] if shots_from else [])
@@ -69,7 +70,7 @@ def _span_rule_modes(task_ir: dict) -> list[str]:
     from .formats.span_rules import SPAN_RULES
 
     effects = {(r.get("effect") or {}).get("name") for r in task_ir.get("rules", [])}
-    if task_ir["kind"] != "entities" or not effects & set(SPAN_RULES):
+    if not KINDS[task_ir["kind"]].span_rules or not effects & set(SPAN_RULES):
         return ["decoder"]
     return [m for m in SPAN_RULE_MODES if m != "unordered" or "ordered" in effects]
 

@@ -8,7 +8,9 @@ from click.testing import CliRunner
 from conftest import shared_or_skip
 from humdsl.adapters.conll import read_conll, sentence_record, tags_to_spans
 from humdsl.cli import main
-from humdsl.evaluate import metrics
+from humdsl.kinds import KINDS
+from humdsl.kinds.qa import squad_normalise
+from humdsl.kinds.relations import semeval
 
 
 def _bio(n: int, spans) -> list[str]:
@@ -62,7 +64,7 @@ def test_entity_f1_equals_seqeval_strict_on_conll2003_dev():
         from humdsl.adapters.conll import Sentence
         pred_recs.append(sentence_record(Sentence(sent.tokens, pred_tags[-1], 0), "iob2")[1])
     assert sum(len(r["entities"]) for r in gold_recs) == 5942  # the README's count
-    ours = metrics.entities(gold_recs, pred_recs)["strict"]
+    ours = KINDS["entities"].score(gold_recs, pred_recs)["strict"]
     ref = seqeval.classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True)
     assert ours["micro"]["f1"] == pytest.approx(ref["micro avg"]["f1-score"], abs=1e-9)
     assert ours["micro"]["precision"] == pytest.approx(ref["micro avg"]["precision"], abs=1e-9)
@@ -80,7 +82,7 @@ def test_classification_equals_scikit_learn_on_sst2_dev():
     rng = random.Random(1)
     pred = [{"label": g["label"] if rng.random() < 0.8 else rng.choice(["positive", "negative"])}
             for g in gold]
-    ours = metrics.classify(gold, pred, ["negative", "positive"])
+    ours = KINDS["classify"].score(gold, pred, ["negative", "positive"])
     y, p = [g["label"] for g in gold], [x["label"] for x in pred]
     assert ours["accuracy"] == pytest.approx(sk.accuracy_score(y, p))
     assert ours["macro_f1"] == pytest.approx(sk.f1_score(y, p, average="macro"))
@@ -95,7 +97,7 @@ def test_multilabel_equals_scikit_learn():
     rng = random.Random(2)
     gold = [{"labels": [x for x in labels if rng.random() < 0.4]} for _ in range(300)]
     pred = [{"labels": [x for x in labels if rng.random() < 0.4]} for _ in range(300)]
-    ours = metrics.classify(gold, pred, labels)
+    ours = KINDS["classify"].score(gold, pred, labels)
     Y = [[int(x in g["labels"]) for x in labels] for g in gold]
     P = [[int(x in q["labels"]) for x in labels] for q in pred]
     assert ours["micro"]["f1"] == pytest.approx(sk.f1_score(Y, P, average="micro"))
@@ -113,21 +115,21 @@ def test_iob_schemes():
 
 
 def test_squad_normalisation_by_hand():
-    assert metrics.squad_normalise("The  Eiffel Tower!") == "eiffel tower"
-    assert metrics.squad_normalise("an apple, a pear") == "apple pear"
-    result = metrics.qa([{"answers": ["the Eiffel Tower", "Eiffel"]}, {"answer": "1889"}, {"answer": "Paris"}],
+    assert squad_normalise("The  Eiffel Tower!") == "eiffel tower"
+    assert squad_normalise("an apple, a pear") == "apple pear"
+    result = KINDS["qa"].score([{"answers": ["the Eiffel Tower", "Eiffel"]}, {"answer": "1889"}, {"answer": "Paris"}],
                         [{"answer": "Eiffel Tower."}, {"answer": "in 1889"}, None])
     assert result["exact_match"] == pytest.approx(1 / 3)
     assert result["f1"] == pytest.approx((1 + 2 * 0.5 * 1 / 1.5 + 0) / 3)
-    assert metrics.qa([{"answer": None}], [{"answer": None}])["exact_match"] == 1.0
+    assert KINDS["qa"].score([{"answer": None}], [{"answer": None}])["exact_match"] == 1.0
 
 
 def test_entities_multiset_and_empty_edges():
     gold = [{"entities": [{"type": "PER", "text": "Ann"}, {"type": "PER", "text": "Ann"}]}, {"entities": []}]
     pred = [{"entities": [{"type": "PER", "text": "Ann"}]}, {"entities": [{"type": "LOC", "text": "x"}]}]
-    s = metrics.entities(gold, pred)["strict"]
+    s = KINDS["entities"].score(gold, pred)["strict"]
     assert (s["micro"]["tp"], s["micro"]["pred"], s["micro"]["gold"]) == (1, 2, 2)
-    assert metrics.entities([{"entities": []}], [None])["strict"]["micro"]["f1"] == 0.0
+    assert KINDS["entities"].score([{"entities": []}], [None])["strict"]["micro"]["f1"] == 0.0
 
 
 def test_relations_strict_boundaries_and_semeval():
@@ -135,9 +137,9 @@ def test_relations_strict_boundaries_and_semeval():
             {"relations": []}]
     pred = [{"relations": [{"head": "a", "type": "Work_For", "tail": "b", "head_type": "Org", "tail_type": "Org"}]},
             {"relations": [{"head": "x", "type": "Kill", "tail": "y"}]}]
-    r = metrics.relations(gold, pred, typed=True)
+    r = KINDS["relations"].score(gold, pred)
     assert r["strict"]["micro"]["tp"] == 0 and r["boundaries"]["micro"]["tp"] == 1
-    sem = metrics.semeval(
+    sem = semeval(
         [{"relations": [{"head": "wind", "type": "Cause-Effect", "tail": "damage"}]}, {"relations": []}],
         [{"relations": [{"head": "damage", "type": "Cause-Effect", "tail": "wind"}]}, {"relations": []}])
     assert sem["macro_f1"] == 0.0  # the direction is part of the answer
@@ -148,11 +150,11 @@ def test_events_and_triples_by_hand():
                          "arguments": [{"role": "Attacker", "text": "rebels"}]}]}]
     pred = [{"events": [{"type": "Attack", "trigger": "bombed",
                          "arguments": [{"role": "Target", "text": "rebels"}]}]}]
-    e = metrics.events(gold, pred)
+    e = KINDS["events"].score(gold, pred)
     assert e["trigger_classification"]["micro"]["f1"] == 1.0
     assert e["argument_identification"]["f1"] == 1.0
     assert e["argument_classification"]["micro"]["f1"] == 0.0
-    t = metrics.triples([{"triples": [{"subject": "Ann", "predicate": "founded", "object": "the firm"}]}],
+    t = KINDS["triples"].score([{"triples": [{"subject": "Ann", "predicate": "founded", "object": "the firm"}]}],
                         [{"triples": [{"subject": "Ann", "predicate": "founded", "object": "a firm"}]}])
     assert t["precision"] == pytest.approx(3 / 4) and t["recall"] == pytest.approx(3 / 4)
 

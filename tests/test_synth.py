@@ -12,7 +12,7 @@ import humdsl
 from humdsl.cli import main
 from humdsl.formats import build
 from humdsl.synth.draw import Draw
-from humdsl.synth.gold import prepare
+from humdsl.kinds import KINDS
 from humdsl.synth.policy import Policy
 from humdsl.synth.sampling import label_batch
 from humdsl.synth.verify import Verifier
@@ -164,9 +164,9 @@ def test_ordered_rule_puts_gold_items_in_order_of_appearance():
     text = "Rome is far from Paris and Lyon ."
     record = {"entities": [{"type": "LOC", "text": "Lyon"}, {"type": "LOC", "text": "Rome", "start": 0},
                            {"type": "LOC", "text": "Paris"}]}
-    assert prepare(ir, record, text, ordered=True) == {"entities": [
+    assert KINDS["entities"].prepare(ir, record, text, ordered=True) == {"entities": [
         {"type": "LOC", "text": "Rome"}, {"type": "LOC", "text": "Paris"}, {"type": "LOC", "text": "Lyon"}]}
-    assert [e["text"] for e in prepare(ir, record, text, ordered=False)["entities"]] == ["Lyon", "Rome", "Paris"]
+    assert [e["text"] for e in KINDS["entities"].prepare(ir, record, text, ordered=False)["entities"]] == ["Lyon", "Rome", "Paris"]
 
 
 # ---- verification ----------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_every_line_of_a_conll_dev_corpus_verifies(tmp_path):
         fmt = formats[meta["format"]]
         assert line["input"] == "Text: " + ex["text"]
         parsed = fmt.parse(line["output"], batch=meta["labels"], source=ex["text"])
-        expected = fmt.normalise(prepare(ir, ex["record"], ex["text"], ordered=True), meta["labels"], ex["text"])
+        expected = fmt.normalise(KINDS[ir["kind"]].prepare(ir, ex["record"], ex["text"], ordered=True), meta["labels"], ex["text"])
         assert parsed == expected
         ok, error = constraints.accepts(fmt.grammar(batch=meta["labels"], source=ex["text"]),
                                         line["output"], hf, lltok)

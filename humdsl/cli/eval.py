@@ -23,7 +23,9 @@ from .common import SHOWN_PROBLEMS
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--by", help="Break the main score down by a field of the prediction lines, e.g. format.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write PNG charts into this folder.")
-@click.option("--scorer", type=click.Choice(["semeval2010"]), help="Also the official score of a benchmark.")
+@click.option("--scorer", type=click.Choice(sorted({n for k in KINDS.values() for n in k.extra_scorers})),
+              help="Also the official score of a benchmark: " +
+              "; ".join(f"{n}, {what}" for k in KINDS.values() for n, what in k.extra_scorers.items()) + ".")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=1), help="Resamples when comparing two files.")
 def eval_cmd(task: str, spec: str | None, gold: str, adapter: str | None, preds: tuple[str, ...],
              as_json: bool, by: str | None, plot_dir: str | None, scorer: str | None, bootstrap: int) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 from ..errors import HumError
 from pathlib import Path
 
+from ..kinds import KINDS
+from ..kinds.scoring import prf
 from . import metrics
 from .curve import pr_curve
 from .io import field_of, merge, read
-
-KINDS = tuple(metrics.SCORERS)
-
 
 class EvalError(HumError):
     """Bad input to scoring (unknown kind, unreadable files, no overlap): a one-line message."""
@@ -33,7 +32,6 @@ def read_gold(gold_path: str | Path, adapter: str | None = None, kind: str | Non
     """Gold records from canonical JSONL, or from a public dataset file through its adapter."""
     from ..adapters.readers import detect, read_examples
     from .io import Loaded
-    from .shapes import shape_problem
 
     _readable(gold_path, "--gold")
     name = adapter or detect(Path(gold_path))
@@ -45,7 +43,7 @@ def read_gold(gold_path: str | Path, adapter: str | None = None, kind: str | Non
         raise EvalError(f"{gold_path}: cannot read with the {name} adapter: {e}") from None
     out = Loaded()
     for ex in examples:
-        problem = shape_problem(kind, ex["record"]) if kind else None
+        problem = KINDS[kind].shape_problem(ex["record"]) if kind else None
         if problem:  # the adapter reads another kind of dataset than the one scored
             raise EvalError(f"{gold_path}: the {name} adapter gives records that are not {kind} records ({problem})")
         out.records[ex["id"]] = ex["record"]
@@ -57,11 +55,13 @@ def read_gold(gold_path: str | Path, adapter: str | None = None, kind: str | Non
 
 def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels: list[str] | None = None,
              scorer: str | None = None, by: str | None = None, adapter: str | None = None) -> dict:
-    if kind not in metrics.SCORERS:
+    if kind not in KINDS:
         raise EvalError(f"unknown task kind '{kind}': use one of {', '.join(KINDS)} "
                         "(or --spec SPEC with a task name)")
-    if scorer == "semeval2010" and kind != "relations":
-        raise EvalUsageError(f"--scorer semeval2010 scores relations, not {kind}")
+    task_kind = KINDS[kind]
+    if scorer and scorer not in task_kind.extra_scorers:
+        owners = [name for name, k in KINDS.items() if scorer in k.extra_scorers]
+        raise EvalUsageError(f"--scorer {scorer} scores {' and '.join(owners) or 'nothing'}, not {kind}")
     gold = read_gold(gold_path, adapter, kind)
     _readable(pred_path, "--pred")
     pred = read(pred_path, predictions=True, kind=kind)
@@ -77,16 +77,10 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
     extra = [i for i in pred.order if i not in gold.records]
     g = [gold.records[i] for i in ids]
     p = [pred.records.get(i) for i in ids]
-    fn = metrics.SCORERS[kind]
-    if kind == "classify":
-        scores = fn(g, p, labels)
-    elif kind == "relations":
-        scores = fn(g, p, typed=any("head_type" in r for rec in g for r in rec.get("relations", [])))
-        if scorer == "semeval2010":
-            scores["semeval2010"] = metrics.semeval(g, p)
-    else:
-        scores = fn(g, p)
-    if labels and kind != "classify":
+    scores = task_kind.score(g, p, labels)
+    if scorer:
+        scores[scorer] = task_kind.extra_score(scorer, g, p)
+    if labels:
         _every_label(scores, labels)
     failures = sum(1 for i in ids if i in pred.records and pred.records[i] is None)
     by_format: dict[str, int] = {}
@@ -108,13 +102,13 @@ def evaluate(kind: str, gold_path: str | Path, pred_path: str | Path, *, labels:
                 bucket[key] = merge(bucket[key], record) if key in bucket else record
         for value, recs in sorted(groups.items()):
             keys = [i for i in ids if i in recs]
-            stats = metrics.per_input(kind, [gold.records[i] for i in keys], [recs[i] for i in keys])
-            result_by[value] = {"inputs": len(keys), "score": metrics.main_score(kind, stats, multilabel),
+            stats = metrics.per_input(task_kind, [gold.records[i] for i in keys], [recs[i] for i in keys])
+            result_by[value] = {"inputs": len(keys), "score": task_kind.main_score(stats, multilabel),
                                 "parse_failures": sum(recs[i] is None for i in keys)}
     return {
         "kind": kind,
-        "main_score": {"name": metrics.main_score_name(kind, g),
-                       "value": metrics.main_score(kind, metrics.per_input(kind, g, p), multilabel)},
+        "main_score": {"name": task_kind.main_score_name(g),
+                       "value": task_kind.main_score(metrics.per_input(task_kind, g, p), multilabel)},
         "by": {"field": by, "groups": result_by} if by else None,
         "scores": scores,
         "item_confidence": curve,
@@ -135,7 +129,7 @@ def _every_label(scores: dict, labels: list[str]) -> None:
     for key, value in scores.items():
         if key == "per_label" and isinstance(value, dict):
             for label in labels:
-                value.setdefault(label, metrics.prf(0, 0, 0))
+                value.setdefault(label, prf(0, 0, 0))
         elif isinstance(value, dict):
             _every_label(value, labels)
 
@@ -151,9 +145,10 @@ def compare(kind: str, gold_path, pred_a, pred_b, *, samples: int = 1000, seed: 
     if not ids:
         raise EvalError(f"{gold_path}: no gold lines could be read")
     g = [gold.records[i] for i in ids]
-    result = metrics.paired_bootstrap(kind, g, [a.records.get(i) for i in ids], [b.records.get(i) for i in ids],
+    task_kind = KINDS[kind]
+    result = metrics.paired_bootstrap(task_kind, g, [a.records.get(i) for i in ids], [b.records.get(i) for i in ids],
                                       samples=samples, seed=seed, multilabel=bool(g) and "labels" in g[0])
-    result["main_score"] = metrics.main_score_name(kind, g)
+    result["main_score"] = task_kind.main_score_name(g)
     result["problems"] = gold.problems + a.problems + b.problems
     return result
 

@@ -12,7 +12,7 @@ import json
 import math
 
 from ..kinds import KINDS
-from . import metrics
+from ..kinds.scoring import f1_of
 from .io import merge
 
 MAX_POINTS = 101  # points of the curve kept in the result (the area uses every threshold)
@@ -41,7 +41,8 @@ def pr_curve(kind: str, gold: dict[str, dict], ids: list[str], rows: list[tuple[
     prediction line carries item probabilities. Inputs with a line whose items have none (a
     server's answers, a resumed run's older lines) are left out of the curve and counted;
     `problems` lists the lines whose item_p is malformed (also left out)."""
-    key = KINDS[kind].list_key
+    task_kind = KINDS[kind]
+    key = task_kind.list_key
     if key is None or not any("item_p" in line for _, line, _ in rows):
         return None
     lines: dict[str, list[tuple[dict, list[tuple[dict, float]]]]] = {}
@@ -74,22 +75,22 @@ def pr_curve(kind: str, gold: dict[str, dict], ids: list[str], rows: list[tuple[
 
     # Running totals of the per-input statistics: an input is scored again only at the
     # thresholds where its kept items change, and the totals by what it changed.
-    stats = metrics.per_input(kind, [gold[i] for i in ids], [None] * len(ids))
+    stats = [task_kind.input_stats(gold[i], None) for i in ids]
     index = {i: n for n, i in enumerate(ids)}
     totals = [sum(x) for x in zip(*stats)]
     points: list[tuple[float, float, float]] = []
     for t in sorted(by_p, reverse=True):
         for i in by_p[t]:
-            new = metrics.per_input(kind, [gold[i]], [kept(i, t)])[0]
+            new = task_kind.input_stats(gold[i], kept(i, t))
             totals = [a - b + c for a, b, c in zip(totals, stats[index[i]], new)]
             stats[index[i]] = new
-        p, r = metrics.precision_recall(kind, [tuple(totals)])
+        p, r = task_kind.precision_recall([tuple(totals)])
         points.append((t, p, r))
     area, before = 0.0, 0.0
     for _, p, r in points:
         area += (r - before) * p
         before = r
-    best = max(points, key=lambda x: (metrics.f1_of(x[1], x[2]), x[0]))
+    best = max(points, key=lambda x: (f1_of(x[1], x[2]), x[0]))
     step = max(1, math.ceil(len(points) / MAX_POINTS))
     shown = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
     final = {i: kept(i, 0.0) for i in ids if i in lines}  # what is scored: batches merged
@@ -100,6 +101,6 @@ def pr_curve(kind: str, gold: dict[str, dict], ids: list[str], rows: list[tuple[
         "problems": problems,
         "average_precision": area,
         "random_ranking": points[-1][1] * points[-1][2],  # a random order's expected area
-        "best_f1": {"f1": metrics.f1_of(best[1], best[2]), "threshold": best[0], "precision": best[1], "recall": best[2]},
+        "best_f1": {"f1": f1_of(best[1], best[2]), "threshold": best[0], "precision": best[1], "recall": best[2]},
         "curve": [{"threshold": t, "precision": p, "recall": r} for t, p, r in shown],
     }

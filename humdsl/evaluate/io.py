@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jsonl import id_problem, objects
+from ..kinds import KINDS
 
-LIST_KEYS = {"entities", "relations", "events", "triples"}
+LIST_KEYS = [k.list_key for k in KINDS.values() if k.list_key]  # what merging label batches joins
 
 
 @dataclass
@@ -29,8 +30,6 @@ class Loaded:
 def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loaded:
     """The file's records by id. With `kind`, a record of another shape is a problem: a gold
     line is skipped, a prediction counts as one that did not parse."""
-    from .shapes import shape_problem
-
     out = Loaded()
     path = Path(path)
     try:
@@ -50,7 +49,7 @@ def read(path: str | Path, *, predictions: bool, kind: str | None = None) -> Loa
             if record is None and not predictions:
                 out.problems.append(f"{where}: a gold line needs a \"record\"")
                 continue
-            problem = shape_problem(kind, record) if kind and record is not None else None
+            problem = KINDS[kind].shape_problem(record) if kind and record is not None else None
             if problem:
                 out.problems.append(f"{where}: {problem}")
                 if not predictions:
@@ -82,7 +81,7 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
     if a is None or b is None:
         return a if b is None else b
     merged = dict(a)
-    for key in LIST_KEYS & set(b):
+    for key in (k for k in LIST_KEYS if k in b):
         merged[key] = list(a.get(key, [])) + [x for x in b[key] if x not in a.get(key, [])]
     if "labels" in b:
         merged["labels"] = list(dict.fromkeys(list(a.get("labels", [])) + list(b["labels"])))

@@ -121,7 +121,7 @@ class Format:
         rules = SpanRules.of(self.schema.effects & set(SPAN_RULES))
         if mode == "unordered":
             rules = replace(rules, ordered=False)
-        if mode == "parser" or not rules or self.schema.kind != "entities" or self.impl.own_language:
+        if mode == "parser" or not rules or not self.schema.task_kind.span_rules or self.impl.own_language:
             return None
         skeleton = self.skeleton()
         if skeleton is None or any(v not in skeleton.groups or skeleton.groups[v] < 0

@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Which holes hold labels, and which label set they draw from.
-LABEL_HOLES = {
-    "entities": {"type": "labels"},
-    "relations": {"type": "labels", "head_type": "types", "tail_type": "types"},
-    "events": {"type": "labels"},
-    "classify": {"label": "labels"},
-}
-NESTED_LABEL_HOLES = {"events": {"role": "roles"}}
-NESTED_FIELD = {"events": "arguments", "triples": "args"}
+from ..kinds import KINDS
 
 
 @dataclass(frozen=True)
@@ -31,6 +23,7 @@ class Schema:
     def __init__(self, ir: dict):
         self.ir = ir
         self.kind: str = ir["kind"]
+        self.task_kind = KINDS[self.kind]  # what the kind's items are and which holes hold labels
         self.labels = [LabelInfo(x["code"], x["name"]) for x in ir.get("labels", [])]
         self.types = [LabelInfo(x["code"], x["name"]) for x in ir.get("types", [])]
         self.roles = [LabelInfo(x["code"], x["name"]) for x in ir.get("roles", [])]
@@ -49,16 +42,10 @@ class Schema:
 
     # ---- bounds that make every grammar finite --------------------------------------------------
     def max_items(self, batch: list[str]) -> int:
-        if self.kind == "qa":
-            return 1
-        if self.kind == "classify":  # a multilabel answer names each label at most once
-            if not self.multilabel:
-                return 1
-            return min(len(batch), self.max_items_rule) if self.max_items_rule else len(batch)
-        return self.max_items_rule or 20
+        return self.task_kind.max_items(batch, self.multilabel, self.max_items_rule)
 
     def min_items(self) -> int:
-        return 1 if self.kind == "classify" and not self.multilabel else 0
+        return self.task_kind.min_items(self.multilabel)
 
     def max_nested(self) -> int:
         return 16
@@ -81,15 +68,13 @@ class Schema:
     def hole_kind(self, hole: str, nested: bool) -> tuple[str, str | None]:
         """('label', pool) | ('span', None) | ('free', None) | ('nested', None)."""
         base = hole.partition(".")[0]
-        if self.kind == "classify" and base == "label":
-            return "label", "labels"
-        table = NESTED_LABEL_HOLES if nested else LABEL_HOLES
-        pool = table.get(self.kind, {}).get(base)
+        kind = self.task_kind
+        pool = (kind.nested_label_holes if nested else kind.label_holes).get(base)
         if pool:
             return "label", pool
-        if not nested and base == NESTED_FIELD.get(self.kind):
+        if not nested and base == kind.nested_field:
             return "nested", None
-        if self.kind == "triples" and base == "predicate":
+        if base in kind.free_holes:
             return "free", None  # open IE predicates may add words: never grounded
         return "span", None
 
@@ -112,30 +97,12 @@ class Schema:
 
     # ---- records <-> items ----------------------------------------------------------------------
     def to_items(self, record: dict) -> list[dict]:
-        k = self.kind
-        if k in ("entities", "relations", "events", "triples"):
-            return list(record.get(k, []))
-        if k == "qa":
-            return [] if record.get("answer") is None else [{"answer": record["answer"]}]
-        if k == "classify":
-            if self.multilabel:
-                return [{"label": x} for x in record.get("labels", [])]
-            return [{"label": record["label"]}] if record.get("label") is not None else []
-        raise ValueError(f"records of kind {k} have no item list")
+        return self.task_kind.to_items(record, self.multilabel)
 
     def from_items(self, items: list[dict]) -> dict:
-        k = self.kind
-        if k == "relations" and self.types:
+        if self.types:
             items = [self._typed(it) for it in items]
-        if k in ("entities", "relations", "events", "triples"):
-            return {k: items}
-        if k == "qa":
-            return {"answer": items[0]["answer"] if items else None}
-        if k == "classify":
-            if self.multilabel:
-                return {"labels": [i["label"] for i in items]}
-            return {"label": items[0]["label"] if items else None}
-        raise ValueError(k)
+        return self.task_kind.from_items(items, self.multilabel)
 
     def _typed(self, item: dict) -> dict:
         """Relation argument types: as written, else from the relation's signature."""
@@ -150,23 +117,18 @@ class Schema:
     def normalise(self, record: dict, batch: list[str] | None = None) -> dict:
         """The record a format round-trips to: restricted to the label batch, deduplicated when
         the task prefers dedupe, and with relation types filled in from signatures."""
-        if self.kind == "record":
-            return record
+        kind = self.task_kind
+        if not kind.itemised:
+            return record  # a record of fields: its formats check the values themselves
         allowed = set(self.batch_or_all(batch))
         items = []
         for item in self.to_items(record):
-            if self.kind in ("entities", "relations", "events") and item.get("type") not in allowed:
+            if kind.label_key and item.get(kind.label_key) not in allowed:
                 continue
-            if self.kind == "classify" and item["label"] not in allowed:
-                continue
-            item = dict(item)
-            if self.kind == "relations" and self.types:
+            item = kind.tidy_item(item)
+            if self.types:
                 item = self._typed(item)
-            if self.kind == "events":
-                item["arguments"] = [dict(a) for a in item.get("arguments", [])]
-            if self.kind == "triples" and not item.get("args"):
-                item.pop("args", None)
-            if (self.dedupe or self.kind == "classify") and item in items:
-                continue  # a classifier's labels are a set
+            if (self.dedupe or kind.items_are_a_set) and item in items:
+                continue
             items.append(item)
         return self.from_items(items)

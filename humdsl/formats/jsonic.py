@@ -7,7 +7,7 @@ import json
 
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
-from .items import NESTED_FIELD, Schema
+from .items import Schema
 from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, FreeRule, SpanRule, has_grounded_span, intern_terminal,
                     lark_string, length_terminal, longest_grounded, span_problem, substring_regex,
                     words_regex)
@@ -33,8 +33,8 @@ class JsonFormat(FormatImpl):
     def __init__(self, schema: Schema, decl: dict):
         super().__init__(schema, decl)
         self.template = decl["json"]
-        self.nested_field = NESTED_FIELD.get(schema.kind)
-        self.list_kind = schema.kind in ("entities", "relations", "events", "triples")
+        self.nested_field = schema.task_kind.nested_field
+        self.list_kind = schema.task_kind.list_key is not None
         # Keyed by label ({ type: [text] }), max_items bounds each label's list, not the total.
         self.grouped = self.list_kind and "object" in self.template
 

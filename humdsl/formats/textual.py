@@ -15,7 +15,7 @@ from typing import cast
 
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
-from .items import NESTED_FIELD, Schema
+from .items import Schema
 from .spans import (MAX_FREE_CHARS, FreeRule, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
                     lark_string, length_terminal, longest_grounded, not_ending, SpanRule, span_problem, substring_regex,
                     words_regex)
@@ -52,7 +52,7 @@ class TextFormat(FormatImpl):
     def __init__(self, schema: Schema, decl: dict):
         super().__init__(schema, decl)
         self.block = Block.from_decl(decl)
-        self.nested_field = NESTED_FIELD.get(schema.kind)
+        self.nested_field = schema.task_kind.nested_field
 
     # ---- holes (the rules live on the Schema, shared with JSON formats) ---------------------------
     def _hole_kind(self, hole: str, nested: bool) -> tuple[str, str | None]:

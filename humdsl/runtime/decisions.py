@@ -58,7 +58,7 @@ class Decision:
 def answers(fmt, batch: list[str] | None) -> Answers:
     """Every answer the format allows for the label batch, grouped by record."""
     schema = fmt.schema
-    if schema.kind != "classify":
+    if not schema.task_kind.decidable:
         raise NotEnumerable(f"a {schema.kind} task's answers are spans of the input, too many to score "
                             f"one by one: exact decisions are for classify tasks")
     codes = schema.batch_or_all(batch)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from .. import codes
 from ..diagnostics import did_you_mean
-from ..formats.items import LABEL_HOLES, NESTED_LABEL_HOLES
 from ..formats.template import TemplateError, parse_template
 from ..kinds import KINDS
 from ..syntax import ast
@@ -23,8 +22,8 @@ def check_format_decls(ctx: Context) -> None:
 
 
 # The holes a format may group items by (formats.items.Schema.hole_kind: 'label' holes).
-_LABEL_HOLES = frozenset(hole for table in (LABEL_HOLES, NESTED_LABEL_HOLES)
-                         for holes in table.values() for hole in holes)
+_LABEL_HOLES = frozenset(hole for k in KINDS.values() for table in (k.label_holes, k.nested_label_holes)
+                         for hole in table)
 
 
 def _check_format(ctx: Context, decl: ast.FormatDecl) -> bool:

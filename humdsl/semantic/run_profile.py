@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..kinds import KINDS
 from ..profile import SETTINGS
 from .context import Context
 from .synth import valid_settings
@@ -35,9 +36,10 @@ def _fits(name: str, value, task) -> str | None:
         count = len(task.instructions)  # as the IR lists them: proposals only when included
         if value > max(1, count):
             return f"the task has {max(1, count)} instruction phrasing(s)"
-    if name in ("decision", "prompt_style") and value not in ("greedy", "chat") and task.kind != "classify":
+    kind = KINDS.get(task.kind or "")
+    if name in ("decision", "prompt_style") and value not in ("greedy", "chat") and not (kind and kind.decidable):
         return f"'{value}' scores every answer, which only a classify task's answers are few enough for"
-    if name == "span_rules" and task.kind != "entities":
+    if name == "span_rules" and not (kind and kind.span_rules):
         return "rules across spans are kept while decoding in entity tasks only"
     return None
 

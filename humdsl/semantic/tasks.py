@@ -169,9 +169,8 @@ STANDARD_INPUTS = {"text": "The input text.", "question": "The question to answe
 
 
 def _inputs(ctx: Context, task: TaskModel) -> list[dict]:
-    fields = [{"name": "text", "descriptions": []}]
-    if task.kind == "qa":
-        fields.append({"name": "question", "descriptions": []})
+    kind = KINDS.get(task.kind or "")
+    fields = [{"name": name, "descriptions": []} for name in (kind.inputs if kind else ("text",))]
     seen = {f["name"]: f for f in fields}
     for node in task.members.get("input", []):
         name = node.name.text

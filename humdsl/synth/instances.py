@@ -12,9 +12,9 @@ from pathlib import Path
 from ..constraints import GrammarInvalid
 from ..formats import FormatUnfit, Unrenderable, build, span_rules
 from ..ir import task_hash
+from ..kinds import KINDS
 from ..prompts import PromptChoice, input_text, instruction_text
 from .draw import Draw
-from .gold import prepare, shape_problem, unknown_labels
 from .policy import Policy
 from .sampling import choose, present_labels
 from .stats import Stats
@@ -25,6 +25,7 @@ class Synthesiser:
     def __init__(self, task_ir: dict, policy: Policy, seed: int, exact: bool = False,
                  data_path: str | None = None):
         self.task = task_ir
+        self.kind = KINDS[task_ir["kind"]]
         self.policy = policy
         self.seed = seed
         self.formats = {f["name"]: build(task_ir, f) for f in task_ir["formats"]}
@@ -59,16 +60,16 @@ class Synthesiser:
         if not isinstance(record, dict):
             why = "the example has no gold record"
             return [], self._unusable(why), [f"{where}: {why}"]
-        shape = shape_problem(self.task, record)
+        shape = self.kind.gold_problem(self.task, record)
         if shape:
             why = shape
             return [], self._unusable(why), [f"{where}: {why}"]
-        bad = unknown_labels(self.task, record)
+        bad = self.kind.unknown_labels(self.task, record)
         if bad:
             why = f"labels the task does not declare: {', '.join(bad)}"
             return [], self._unusable(why), [f"{where}: {why}"]
         text = ex["text"]
-        gold = prepare(self.task, record, text, self.ordered)
+        gold = self.kind.prepare(self.task, record, text, self.ordered)
         draw = Draw(self.seed, ordinal, ex.get("id", ""))
         lines: list[str] = []
         seen: set[tuple[str, str]] = set()
@@ -154,7 +155,7 @@ class Synthesiser:
             ex = self.task["examples"][i]
             text = ex["input"]["text"]
             try:
-                answer = fmt.render(prepare(self.task, ex["output"], text, self.ordered),
+                answer = fmt.render(self.kind.prepare(self.task, ex["output"], text, self.ordered),
                                     batch=choice.batch, source=text)
             except Unrenderable:
                 continue

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..kinds import KINDS
 from .draw import Draw
 from .policy import Policy
-
-LABELLED = ("entities", "relations", "events", "classify")
-
 
 @dataclass
 class Choice:
@@ -23,14 +21,7 @@ class Choice:
 
 def present_labels(task_ir: dict, record: dict) -> list[str]:
     """The labels a gold record uses, in order of first use."""
-    kind = task_ir["kind"]
-    if kind == "classify":
-        found = record["labels"] if "labels" in record else [record.get("label")]
-    elif kind in LABELLED:
-        found = [item.get("type") for item in record.get(kind, [])]
-    else:
-        return []
-    return list(dict.fromkeys(x for x in found if x is not None))
+    return list(dict.fromkeys(x for x in KINDS[task_ir["kind"]].used_labels(record) if x is not None))
 
 
 def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -> list[str] | None:
@@ -39,13 +30,13 @@ def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -
     `negative_ratio` of the batch. An example that holds none of the labels gets negatives only
     (its answer is empty). A single-label classifier's batch always holds the gold label and at
     least one other: without the gold label the question would have no right answer."""
-    kind = task_ir["kind"]
-    if kind not in LABELLED:
+    kind = KINDS[task_ir["kind"]]
+    if not kind.labelled:
         return None
     codes = _facts(task_ir).codes
     absent = [c for c in codes if c not in present]
     cap = min(policy.label_batch, len(codes))
-    if kind == "classify" and not task_ir.get("multilabel"):
+    if kind.min_items(bool(task_ir.get("multilabel"))):  # one label, always: a single-label classifier
         positives = present[:1]
         n_neg = draw.between(min(1, len(absent)), min(max(cap, 2), len(codes)) - len(positives))
     elif present:
@@ -126,7 +117,7 @@ def baseline_choice(task_ir: dict, policy: Policy) -> Choice:
     format (the first JSON one unless the policy names it), every label in declared order, no
     guidelines, rules, paraphrased descriptions or shots. Nothing is drawn."""
     facts = _facts(task_ir)
-    batch = list(facts.codes) if task_ir["kind"] in LABELLED else None
+    batch = list(facts.codes) if KINDS[task_ir["kind"]].labelled else None
     return Choice(0, batch, [], [], {}, [policy.baseline_format or baseline_format(task_ir)], [])
 
 

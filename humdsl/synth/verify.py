@@ -20,7 +20,6 @@ from collections import OrderedDict
 from ..constraints import GrammarInvalid, new_matcher
 from ..formats import FormatParseError
 from ..formats.spans import is_grounded
-from .gold import spans
 
 
 class _Bytes:
@@ -85,8 +84,9 @@ class Verifier:
         # loose check knows the spans of list kinds only, so records take the exact path.
         if fmt.shape == "inline" and not self.exact:
             return _inline_problem(fmt, text, batch, source)
-        per_input = fmt.shape == "inline" or fmt.schema.grounded or fmt.schema.kind == "record"
-        if per_input and not self.exact and fmt.schema.kind != "record":
+        fields = not fmt.schema.task_kind.itemised
+        per_input = fmt.shape == "inline" or fmt.schema.grounded or fields
+        if per_input and not self.exact and not fields:
             shown = tuple(batch) if batch is not None else None
             loose = self._matcher((fmt.id, shown), lambda: fmt.loose_grammar(batch))
             if self._accepts(loose, text) is None:
@@ -103,7 +103,7 @@ class Verifier:
                 record = fmt.parse(text, batch=batch, source=source)
             except FormatParseError:
                 return False
-        loose = [s for s in spans(fmt.schema.kind, record) if not is_grounded(s, source)]
+        loose = [s for s in fmt.schema.task_kind.spans(record) if not is_grounded(s, source)]
         return f"the span {loose[0]!r} is not a whole-word substring of the input" if loose else None
 
 
