@@ -138,6 +138,8 @@ def test_relations_strict_boundaries_and_semeval():
     pred = [{"relations": [{"head": "a", "type": "Work_For", "tail": "b", "head_type": "Org", "tail_type": "Org"}]},
             {"relations": [{"head": "x", "type": "Kill", "tail": "y"}]}]
     r = KINDS["relations"].score(gold, pred)
+    stats = [KINDS["relations"].input_stats(g, p) for g, p in zip(gold, pred)]
+    assert KINDS["relations"].main_score(stats) == r["strict"]["micro"]["f1"] == 0.0  # the main score is strict
     assert r["strict"]["micro"]["tp"] == 0 and r["boundaries"]["micro"]["tp"] == 1
     sem = semeval(
         [{"relations": [{"head": "wind", "type": "Cause-Effect", "tail": "damage"}]}, {"relations": []}],

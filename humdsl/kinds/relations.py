@@ -34,8 +34,8 @@ class Relations(ListKind):
         return semeval(gold, pred)
 
     def input_stats(self, gold, pred) -> tuple:
-        # Head, relation and tail: without the argument types the strict table adds where gold has them.
-        return micro_stats(self.score([gold], [pred])["boundaries"]["micro"])
+        # The strict table's figure: with the arguments' types where this gold record has them.
+        return micro_stats(self.score([gold], [pred])["strict"]["micro"])
 
     def report(self, scores: dict) -> list[str]:
         lines = [*prf_table("relations (strict)", scores["strict"]),
