@@ -2,8 +2,10 @@
 sys.path as the running script's folder)."""
 from __future__ import annotations
 
+import json
 import statistics
 import time
+from pathlib import Path
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -41,3 +43,25 @@ def conll_dev(data, n: int, spread: bool = False) -> list[dict]:
     if not n or n >= len(dev):
         return dev
     return dev[::len(dev) // n][:n] if spread else dev[:n]
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def read_run(bench: str, run: str) -> dict:
+    """A named run of a benchmark's results file (bench/results/<bench>.json), or {}."""
+    path = RESULTS / f"{bench}.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("runs", {}).get(run, {}) if path.exists() else {}
+
+
+def write_run(bench: str, run: str, result: dict) -> Path:
+    """Keep `result` as the run `run` of the benchmark's one results file, beside its other runs
+    (each made with other options: --run names it)."""
+    path = RESULTS / f"{bench}.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data.setdefault("runs", {})[run] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -33,7 +33,7 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _common import count_valid  # noqa: E402
+from _common import count_valid, read_run, write_run  # noqa: E402
 DEV = ROOT.parent / "shared" / "data" / "conll2003" / "eng.testa"
 
 
@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--modes", default="outlines,jf,jf+prefix,free,outlines@B,jf+prefix@B")
     ap.add_argument("--free-tokens", type=int, default=256)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "jumpforward.json"))
+    ap.add_argument("--run", default="main", help="the run's name in bench/results/jumpforward.json")
     args = ap.parse_args()
     if not DEV.exists():
         raise SystemExit(f"{DEV} is not here: this benchmark needs ../shared/data")
@@ -67,11 +67,9 @@ def main() -> None:
     tok = loaded.tokenizer
     passes = [0]
     loaded.model.register_forward_pre_hook(lambda *a: passes.__setitem__(0, passes[0] + 1))
-    out = Path(args.out)
-    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {"formats": {}}
+    results = read_run("jumpforward", args.run) or {"formats": {}}
     results.update({"model": "SmolLM2-135M-Instruct (Q4_1 GGUF, float32)", "device": loaded.device,
                     "threads": torch.get_num_threads(), "batch": args.batch})
-    out.parent.mkdir(parents=True, exist_ok=True)
     outlines_dec = OutlinesDecoder(loaded)
     ids_of = JumpForwardDecoder(loaded, prefix_cache=False).prompt_ids
 
@@ -131,7 +129,7 @@ def main() -> None:
                     for m, r in res.items():
                         r[f"x_{base.replace('-', '_')}_tokens_per_s"] = round(
                             r["tokens_per_s"] / res[base]["tokens_per_s"], 2)
-            out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            write_run("jumpforward", args.run, results)
     print(json.dumps(results, indent=2))
 
 

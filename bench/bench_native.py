@@ -5,10 +5,10 @@ greedy, the same prompts (two few-shot examples, the chat template) and budgets 
   grammar   the per-input Lark grammar, compiled by llguidance (the Outlines path's constraint);
   language  the input's LiteralDag, nothing compiled (humc run's default).
 
-    python bench/bench_native.py [--formats tagged] [--n 12] [--long 2] [--words 1000] [--out ...]
-    python bench/bench_native.py --formats answer_span,json_answer --n 24 --out bench/results/native_qa.json
-    python bench/bench_native.py --formats json_by_label,tuples,sentences,table --long 1 --out bench/results/native_ner.json
-    python bench/bench_native.py --formats json_triples,triple_tuples --n 8 --out bench/results/native_openie.json
+    python bench/bench_native.py [--formats tagged] [--n 12] [--long 2] [--words 1000] [--run tagged]
+    python bench/bench_native.py --formats answer_span,json_answer --n 24 --run qa
+    python bench/bench_native.py --formats json_by_label,tuples,sentences,table --long 1 --run ner
+    python bench/bench_native.py --formats json_triples,triple_tuples --n 8 --run openie
 
 Inputs: for `tagged` and the other NER formats (specs/ner.hum conll03), `--n` CoNLL-2003 dev
 sentences of at least 6 words and `--long` documents of `--words` words of the same file; for the
@@ -35,7 +35,7 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _common import count_valid  # noqa: E402
+from _common import count_valid, write_run  # noqa: E402
 DEV = ROOT.parent / "shared" / "data" / "conll2003" / "eng.testa"
 XQUAD = ROOT.parent / "shared" / "data" / "xquad_en" / "xquad.en.even_articles.json"
 CARB = ROOT.parent / "shared" / "data" / "carb" / "dev.txt"
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--long", type=int, default=2)
     ap.add_argument("--words", type=int, default=1000)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "inline.json"))
+    ap.add_argument("--run", default="tagged", help="the run's name in bench/results/native.json")
     args = ap.parse_args()
     if not DEV.exists() or not XQUAD.exists() or not CARB.exists():
         raise SystemExit("the CoNLL-2003, XQuAD and CaRB files are not here: this benchmark needs ../shared/data")
@@ -85,8 +85,6 @@ def main() -> None:
     loaded = load("smollm2")
     results: dict = {"model": "SmolLM2-135M-Instruct (Q4_1 GGUF, float32)", "device": loaded.device,
                      "threads": torch.get_num_threads(), "formats": {}}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.formats.split(","):
         if name in OPEN_IE:
             task = humdsl.load(ROOT / "specs" / "openie.hum").task("carb")
@@ -109,7 +107,7 @@ def main() -> None:
         constraint = {"grammar": lambda text, fmt=fmt: fmt.grammar(source=text),
                       "language": lambda text, fmt=fmt: fmt.language(source=text)}
         results["formats"][name] = _compare(task, fmt, choice, constraint, warm, groups, loaded)
-        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        write_run("native", args.run, results)
     print(json.dumps(results, indent=2))
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import sys
 import time
@@ -40,6 +39,8 @@ os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
+
+from _common import read_run, write_run  # noqa: E402
 
 DATASETS = {
     "ner": {"path": DATA / "conll2003" / "eng.testa", "spec": "ner.hum", "task": "conll03",
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--paths", default="c,a,b", help="which of (a), (b), (c) to run")
     ap.add_argument("--free-tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--out", default="")
+    ap.add_argument("--run", default="", help="the run's name in bench/results/run.json (default: the dataset)")
     args = ap.parse_args()
     ds = DATASETS[args.dataset]
     if not ds["path"].exists():
@@ -83,7 +84,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    out_path = Path(args.out or ROOT / "bench" / "results" / f"run_{args.dataset}.json")
+    run_name = args.run or args.dataset
     examples, _ = read_examples(ds["path"])
     examples = [e for e in examples if len(e["text"].split()) >= ds["min_words"]][: max(args.n, args.n_other) + 1]
     for e in examples:
@@ -94,7 +95,7 @@ def main() -> None:
     model = load("smollm2")
     tok = model.tokenizer
     decoder = make_decoder(model, "auto")
-    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    results = read_run("run", run_name)
     results.update({"dataset": args.dataset, "data": str(ds["path"].relative_to(ROOT.parent)),
                     "task": f"specs/{ds['spec']} {ds['task']}",
                     "model": "SmolLM2-135M-Instruct (Q4_1 GGUF, float32)", "device": model.device,
@@ -120,8 +121,7 @@ def main() -> None:
                "tokens_per_s": round(tokens / seconds, 2), "seconds_per_input": round(seconds / len(rows), 2),
                "setup_ms_per_input": round(setup * 1000 / len(rows), 2), **extra}
         results["runs"][key] = row
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        write_run("run", run_name, results)
         print(key, row, flush=True)
 
     def shots_for(ir, fmt):
