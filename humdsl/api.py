@@ -9,6 +9,7 @@ from .compiler import check_paths, lower, lower_corpora, spec_hash
 from .diagnostics import Diagnostic
 from .ir import task_hash
 from .jsonl import lone_surrogate
+from .ir_types import CorpusIR, TaskIR
 
 
 class SpecError(HumError):
@@ -32,7 +33,7 @@ class UnknownTask(HumError, KeyError):
 
 @dataclass(frozen=True)
 class Task:
-    ir: dict
+    ir: TaskIR
     spec_dir: Path | None = None  # where paths in the task's run profile are relative to
 
     @property
@@ -130,7 +131,7 @@ class Task:
 class Spec:
     path: str
     tasks: dict[str, Task]
-    corpora: dict[str, dict] = field(default_factory=dict)  # corpus name -> its IR (ir.lower_corpus)
+    corpora: dict[str, CorpusIR] = field(default_factory=dict)  # corpus name -> its IR (ir.lower_corpus)
 
     @property
     def hash(self) -> str:
@@ -163,7 +164,7 @@ def load_checked(path: str | Path, with_proposed: bool = False) -> Spec:
         raise SpecUnusable(f"cannot read {path}: {e.strerror}") from None
 
 
-def load_task(path: str | Path, name: str, with_proposed: bool = False) -> dict:
+def load_task(path: str | Path, name: str, with_proposed: bool = False) -> TaskIR:
     """A task's IR for a command: a one-line HumError where the spec cannot be read, has errors,
     or has no task of that name."""
     return load_checked(path, with_proposed).task(name).ir

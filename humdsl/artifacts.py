@@ -15,6 +15,7 @@ from .formats.span_rules import SPAN_RULES
 from .kinds import KINDS
 from .ir import task_hash
 from .outputs import umask, write_atomic
+from .ir_types import TaskIR, effect_of
 
 
 def dump(value) -> str:
@@ -25,12 +26,12 @@ class ArtifactError(HumError):
     """The artifacts cannot be written where asked: one line for the user."""
 
 
-def rule_table(task_ir: dict, fmt) -> list[dict]:
+def rule_table(task_ir: TaskIR, fmt) -> list[dict]:
     """Each preference rule, how this format keeps it, and why."""
     out = []
     for r in task_ir["rules"]:
-        effect = (r.get("effect") or {}).get("name")
-        how = r["enforced_by"]
+        effect = effect_of(r)
+        how: str = r["enforced_by"]  # or "decoder": kept by the decoder's state
         note = {"grammar": "the decoding grammar cannot produce an answer that breaks it",
                 "parser": "the parser drops repeated items",
                 "synthesis": "checked on synthesised gold answers; advice to the model at run time",
@@ -93,7 +94,7 @@ class TaskArtifacts:
     entry: dict
 
 
-def task_artifacts(name: str, ir: dict) -> TaskArtifacts:
+def task_artifacts(name: str, ir: TaskIR) -> TaskArtifacts:
     """One task's compiled files: its IR and, per format, the prompts, grammar and schema."""
     from . import constraints
     from .formats import build

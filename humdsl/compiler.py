@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .diagnostics import Diagnostic
 from .ir import content_hash, lower_corpus, lower_task, task_hash
+from .ir_types import CorpusIR, TaskIR
 from .loader import Program, load_program
 from .semantic import analyse
 from .semantic.context import Context
@@ -42,18 +43,18 @@ def check_paths(paths: list[str | Path], with_proposed: bool = False) -> CheckRe
     return CheckResult(program, ctx, program.diagnostics.sorted())
 
 
-def lower(result: CheckResult) -> dict[str, dict]:
+def lower(result: CheckResult) -> dict[str, TaskIR]:
     """IR of every task declared in the entry files, by task name (only when there are no errors)."""
     if not result.ok:
         raise ValueError("cannot lower a spec with errors")
     return {t.name: lower_task(t) for t in result.entry_tasks()}
 
 
-def lower_corpora(result: CheckResult) -> dict[str, dict]:
+def lower_corpora(result: CheckResult) -> dict[str, CorpusIR]:
     """IR of every corpus declared in the entry files, by name."""
     entries = set(result.program.entries)
     return {c.name: lower_corpus(c) for c in result.context.corpora if c.symbol.module.key in entries}
 
 
-def spec_hash(irs: dict[str, dict]) -> str:
+def spec_hash(irs: dict[str, TaskIR]) -> str:
     return content_hash({name: task_hash(ir) for name, ir in sorted(irs.items())})

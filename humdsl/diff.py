@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import HumError
 from .ir import slot_place
+from .ir_types import TaskIR
 
 SEVERITIES = ("breaking", "dangerous", "safe")
 BUMP_FOR = {"breaking": "major", "dangerous": "minor", "safe": "patch"}
@@ -46,7 +47,7 @@ class Change:
 @dataclass
 class Side:
     """One version of some spec files: their tasks' IR, the file of each, and the line of each part."""
-    irs: dict[str, dict]
+    irs: dict[str, TaskIR]
     files: dict[str, str]  # task -> the file it is declared in, as shown
     lines: dict[tuple[str, str], int]  # (task, part) -> line, part "" for the task itself
 
@@ -94,7 +95,9 @@ def diff_sides(old: Side, new: Side) -> list[Change]:
         else:
             if old.files[name] != new.files[name]:
                 changes.append(_at(new, name, "", Change("safe", name, "task", f"task moved from {old.files[name]}")))
-            changes += [_at(new, name, part, c) for part, c in _task_changes(name, old.irs[name], new.irs[name])]
+            # compared as the JSON documents they are: either side may be an older IR
+            pairs = _task_changes(name, dict(old.irs[name]), dict(new.irs[name]))
+            changes += [_at(new, name, part, c) for part, c in pairs]
     return changes
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
+from .ir_types import IR_VERSION, CorpusIR, CorpusPartIR, LabelIR, ProposalIR, TaskIR
 from .kinds import KINDS
 from .semantic.context import Label, TaskModel
-
-IR_VERSION = 1
 
 
 def canonical_json(value) -> str:
@@ -29,19 +28,21 @@ _SLOTS = {"guideline": (("guidelines",), "id", "texts"), "rule": (("rules",), "n
           "label": (("labels", "types", "roles"), "code", "descriptions")}
 
 
-def slot_place(task: dict, slot: str) -> tuple[dict, str] | None:
+def slot_place(task: TaskIR | dict[str, Any], slot: str) -> tuple[dict, str] | None:
     """The IR entry holding a slot's texts and the member they are in (("instructions" of the
-    task, a guideline's "texts", a nested field "field a.b"'s "descriptions", ...), or None."""
+    task, a guideline's "texts", a nested field "field a.b"'s "descriptions", ...), or None.
+    Slots name their place, so the IR is read here as the plain JSON object it is."""
+    doc = cast(dict[str, Any], task)
     kind, _, name = slot.partition(" ")
     if kind == "instruction":
-        return (task, "instructions") if "instructions" in task else None
+        return (doc, "instructions") if "instructions" in doc else None
     if kind == "field":
-        return _field_place(task.get("fields") or [], name)
+        return _field_place(doc.get("fields") or [], name)
     if kind not in _SLOTS:
         return None
     lists, ident, member = _SLOTS[kind]
     for key in lists:
-        for entry in task.get(key) or []:
+        for entry in doc.get(key) or []:
             if entry.get(ident) == name:
                 return entry, member
     return None
@@ -61,15 +62,15 @@ def _field_place(fields: list[dict], dotted: str) -> tuple[dict, str] | None:
     return None
 
 
-def task_hash(ir: dict) -> str:
+def task_hash(ir: TaskIR) -> str:
     """What a task's answers, prompts and corpora depend on: its IR without the proposals waiting
     for review (`proposed`), which nothing uses until they are accepted. Runs, corpora, locks and
     provenance checks name a task by this hash, so `humc expand` does not make them stale."""
     return content_hash({k: v for k, v in ir.items() if k != "proposed"})
 
 
-def _label(lab: Label) -> dict:
-    out: dict[str, Any] = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
+def _label(lab: Label) -> LabelIR:
+    out: LabelIR = {"code": lab.code, "name": lab.name or lab.code, "descriptions": lab.descriptions}
     if lab.head is not None or lab.tail is not None:
         out["head"], out["tail"] = lab.head, lab.tail
     if lab.roles is not None:
@@ -79,11 +80,11 @@ def _label(lab: Label) -> dict:
     return out
 
 
-def lower_task(task: TaskModel) -> dict:
-    ir = {
+def lower_task(task: TaskModel) -> TaskIR:
+    ir: TaskIR = {
         "ir_version": IR_VERSION,
         "name": task.name,
-        "kind": task.kind,
+        "kind": task.kind or "",
         "version": task.version or "0.0.0",
         "about": task.about or "",
         "inputs": task.inputs,
@@ -97,11 +98,13 @@ def lower_task(task: TaskModel) -> dict:
         "synth": task.synth,
     }
     kind = KINDS.get(task.kind or "")
-    for member in kind.label_members if kind else ():  # relations' types, events' roles
-        ir[member] = [_label(x) for x in getattr(task, member)]
-    for setting in sorted(kind.settings) if kind else ():  # classify's multilabel
-        ir[setting] = bool(task.settings.get(setting, False))
-    if kind and "fields" in kind.required:
+    if kind and "types" in kind.label_members:  # relations
+        ir["types"] = [_label(t) for t in task.types]
+    if kind and "roles" in kind.label_members:  # events
+        ir["roles"] = [_label(r) for r in task.roles]
+    if kind and "multilabel" in kind.settings:  # classify
+        ir["multilabel"] = bool(task.settings.get("multilabel", False))
+    if kind and "fields" in kind.required:  # record
         ir["fields"] = task.fields
     if task.similar:
         ir["similar"] = task.similar
@@ -114,7 +117,7 @@ def lower_task(task: TaskModel) -> dict:
     return ir
 
 
-def _proposed(task: TaskModel) -> list[dict]:
+def _proposed(task: TaskModel) -> list[ProposalIR]:
     """The task's proposals in source order: its own file first, then shared declarations'."""
     own = task.decl.span.path
 
@@ -125,7 +128,7 @@ def _proposed(task: TaskModel) -> list[dict]:
     return [{"slot": slot, "text": text} for _, slot, text in sorted(task.proposed, key=where)]
 
 
-def lower_corpus(corpus) -> dict:
+def lower_corpus(corpus) -> CorpusIR:
     """A corpus declaration: its settings, and per part the task's IR, where its data is (a path
     relative to the spec, as written), and the synthesis overrides."""
     from pathlib import Path
@@ -135,5 +138,6 @@ def lower_corpus(corpus) -> dict:
         "about": corpus.about or "",
         "spec_dir": str(Path(corpus.symbol.module.key).parent),
         "settings": dict(corpus.settings),
-        "parts": [{"task": lower_task(p.task), **p.settings, "policy": dict(p.policy)} for p in corpus.parts],
+        "parts": [cast(CorpusPartIR, {"task": lower_task(p.task), **p.settings, "policy": dict(p.policy)})
+                  for p in corpus.parts],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .kinds import KINDS
+from .ir_types import LabelIR, TaskIR
 
 def _fill(instruction: str, about: str, label_heading: str, labels: list[dict], roles: list[dict],
           fields: list[dict], guidelines: list[str], rules: list[str], format_description: str,
@@ -59,7 +60,7 @@ class PromptChoice:
     parts: str = "full"  # full; lean: no about, guidelines or rules; bare: lean, no label descriptions
 
 
-def input_text(task_ir: dict, inp: dict) -> str:
+def input_text(task_ir: TaskIR, inp: dict) -> str:
     """How an input is shown: the text, then any other declared input fields."""
     lines = [f"Text: {inp['text']}"]
     for f in task_ir.get("inputs", []):
@@ -68,14 +69,14 @@ def input_text(task_ir: dict, inp: dict) -> str:
     return "\n".join(lines)
 
 
-def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
+def instruction_text(task_ir: TaskIR, fmt, choice: PromptChoice) -> str:
     """The prompt without the input: what an instruction-tuning corpus calls the instruction."""
     phrasings = task_ir.get("instructions") or [KINDS[task_ir["kind"]].instruction]
     instruction = phrasings[choice.instruction % len(phrasings)]
     batch = choice.batch if choice.batch is not None else [l["code"] for l in task_ir.get("labels", [])]
     by_code = {l["code"]: l for l in task_ir.get("labels", [])}
 
-    def label_view(lab: dict, n: int = 0) -> dict:
+    def label_view(lab: LabelIR, n: int = 0) -> dict:
         descs = lab.get("descriptions") or []
         return {"code": lab["code"], "name": lab.get("name", lab["code"]),
                 "description": descs[n % len(descs)] if descs else ""}
@@ -85,8 +86,8 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
     roles = [label_view(r) for r in task_ir.get("roles", [])]
     fields = [{"name": f["name"], "description": (f.get("descriptions") or [""])[0]}
               for f in task_ir.get("fields", [])]
-    guidelines = _texts(task_ir.get("guidelines", []), choice.guidelines, batch)
-    rules = _texts(task_ir.get("rules", []), choice.rules, None)
+    guidelines = _texts([(g["id"], g["scope"], g["texts"]) for g in task_ir["guidelines"]], choice.guidelines, batch)
+    rules = _texts([(r["id"], [], r["texts"]) for r in task_ir["rules"]], choice.rules, None)
     about = task_ir.get("about", "")
     if choice.parts != "full":  # a small model may do better with less to read (humc tune measures it)
         about, guidelines, rules = "", [], []
@@ -102,27 +103,26 @@ def instruction_text(task_ir: dict, fmt, choice: PromptChoice) -> str:
                                for e in choice.examples]).strip() + "\n"
 
 
-def _texts(entries: list[dict], chosen, batch) -> list[str]:
+def _texts(entries: list[tuple[str, list[str], list[str]]], chosen, batch) -> list[str]:
+    """The texts shown of guidelines or rules, given as (id, scope, texts)."""
     if chosen is None:
         out = []
-        for e in entries:
-            scope = e.get("scope") or []
+        for _, scope, texts in entries:
             if batch is not None and scope and not set(scope) & set(batch):
                 continue  # a guideline about labels that are not asked for
-            if e.get("texts"):
-                out.append(e["texts"][0])
+            if texts:
+                out.append(texts[0])
         return out
-    by_id = {e["id"]: e for e in entries}
-    return [by_id[i]["texts"][n % len(by_id[i]["texts"])] for i, n in chosen
-            if i in by_id and by_id[i].get("texts")]
+    by_id = {ident: texts for ident, _, texts in entries}
+    return [by_id[i][n % len(by_id[i])] for i, n in chosen if by_id.get(i)]
 
 
-def prompt_text(task_ir: dict, fmt, inp: dict, choice: PromptChoice | None = None) -> str:
+def prompt_text(task_ir: TaskIR, fmt, inp: dict, choice: PromptChoice | None = None) -> str:
     """The whole prompt for one input: the instruction, then the input."""
     return instruction_text(task_ir, fmt, choice or PromptChoice()) + "\n" + input_text(task_ir, inp) + "\n"
 
 
-def template_artifact(task_ir: dict, fmt, choice: PromptChoice) -> str:
+def template_artifact(task_ir: TaskIR, fmt, choice: PromptChoice) -> str:
     """A Jinja2 template for the prompt with everything fixed but the input fields, which stay
     as {{ text }}, {{ question }}, ... Task text is escaped so it is never read as template code."""
     inp = {f["name"]: f"\x00{f['name']}\x00" for f in task_ir.get("inputs", [{"name": "text"}])}

@@ -22,6 +22,7 @@ from .prompts import PromptChoice, prompt_text
 from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
                                row_seed)
 from .shots import Shots
+from .ir_types import TaskIR
 
 if TYPE_CHECKING:
     from .runtime.decisions import AnswerScorer
@@ -123,7 +124,7 @@ def context_limit(loaded) -> int | None:
 
 
 class Session:
-    def __init__(self, task: dict, settings: Settings, spec_dir: Path | None = None):
+    def __init__(self, task: TaskIR, settings: Settings, spec_dir: Path | None = None):
         """Checks the settings against the task (SessionError) and reads the worked examples
         (shots.ShotsError); loads no model."""
         self.task = task
@@ -179,7 +180,7 @@ class Session:
             raise SessionError(f"--decision {s.decision} scores answers on humdsl's own model loop: leave "
                                f"--decoder and --backend at their defaults")
         try:
-            return answers(self.fmt, self.labels)
+            return answers(self.fmt, self.labels, orderings=s.decision != "channel")
         except NotEnumerable as e:
             raise SessionError(f"--decision {s.decision}: {e}") from None
 

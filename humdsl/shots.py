@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .formats import Unrenderable
 from .kinds import KINDS
+from .ir_types import TaskIR
 
 SPEC_SHOTS = 2  # the spec's examples shown by default
 RETRIEVED_SHOTS = 4  # retrieved examples shown by default
@@ -20,7 +21,7 @@ class Shots:
     """`for_row(row)` gives the examples to show for one input, as PromptChoice takes them."""
 
     def __init__(self, fixed: list[dict] | None, demonstrations=None, fmt=None, batch=None, k: int = 0,
-                 task_ir: dict | None = None, labelled: list[dict] | None = None):
+                 task_ir: TaskIR | None = None, labelled: list[dict] | None = None):
         self.fixed = fixed
         self.demonstrations = demonstrations
         self.fmt, self.batch, self.k, self.task_ir = fmt, batch, k, task_ir
@@ -30,7 +31,7 @@ class Shots:
         self.labelled = labelled
 
     @classmethod
-    def of(cls, task_ir: dict, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
+    def of(cls, task_ir: TaskIR, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
            adapter: str | None = None) -> "Shots":
         if k is not None and k < 0:
             raise ShotsError(f"--shots must be 0 or more, not {k}")

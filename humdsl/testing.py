@@ -14,8 +14,10 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import HumError
+from .ir_types import TaskIR
 
 
 class NoTests(HumError):
@@ -27,13 +29,13 @@ class NoTests(HumError):
 @dataclass
 class Case:
     """One example or test of a task, where it is written."""
-    task: dict  # the task's IR
+    task: TaskIR  # the task's IR
     spec_dir: Path
     keyword: str  # "example" or "test"
     id: str
     file: str
     line: int
-    entry: dict  # {"id", "input", and "output" | "expect" / "includes" / "excludes"}
+    entry: dict[str, Any]  # an ExampleIR or a TestIR: its output, or its expect / includes / excludes / one_of
 
     @property
     def where(self) -> str:
@@ -89,7 +91,7 @@ def collect(paths: list[str], task: str | None = None) -> list[Case]:
         for keyword, entries in (("example", ir["examples"]), ("test", ir["tests"])):
             for entry in entries:
                 cases.append(Case(ir, path.parent, keyword, entry["id"], _shown(path),
-                                  lines.get((keyword, entry["id"]), model.decl.span.line), entry))
+                                  lines.get((keyword, entry["id"]), model.decl.span.line), dict(entry)))
     return cases
 
 

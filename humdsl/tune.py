@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .kinds import KINDS
 from .profile import DEFAULTS, PROMPT_PARTS, SPAN_RULE_MODES, block
+from .ir_types import TaskIR, effect_of
 
 DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing", "span_rules")
 DEV_SIZE = 50  # dev examples measured by default
@@ -49,7 +50,7 @@ class TuneResult:
         return max(self.trials, key=lambda t: t.score)  # the first measured wins a tie
 
 
-def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[str, list]:
+def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict[str, list]:
     """Each dimension's values for this task. A profile is a dict of the profile settings. On a
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
@@ -64,12 +65,12 @@ def space(task_ir: dict, shots_from: str | None, server: bool = False) -> dict[s
             "span_rules": _span_rule_modes(task_ir) if not server else ["decoder"]}
 
 
-def _span_rule_modes(task_ir: dict) -> list[str]:
+def _span_rule_modes(task_ir: TaskIR) -> list[str]:
     """How the task's rules across spans may be kept (formats/span_rules.py): "unordered" only
     where it declares appearance, and nothing to choose where it has none of them."""
     from .formats.span_rules import SPAN_RULES
 
-    effects = {(r.get("effect") or {}).get("name") for r in task_ir.get("rules", [])}
+    effects = {effect_of(r) for r in task_ir["rules"]}
     if not KINDS[task_ir["kind"]].span_rules or not effects & set(SPAN_RULES):
         return ["decoder"]
     return [m for m in SPAN_RULE_MODES if m != "unordered" or "ordered" in effects]
@@ -102,7 +103,7 @@ def _effective(profile: dict) -> dict:
     return profile
 
 
-def start_profile(task_ir: dict) -> dict:
+def start_profile(task_ir: TaskIR) -> dict:
     """The spec's profile with every setting filled in."""
     current = {**DEFAULTS, **(task_ir.get("run") or {})}
     current["answer_format"] = current["answer_format"] or task_ir["formats"][0]["name"]
@@ -111,7 +112,7 @@ def start_profile(task_ir: dict) -> dict:
     return current
 
 
-def search(task_ir: dict, measure, shots_from: str | None = None, budget: int = BUDGET,
+def search(task_ir: TaskIR, measure, shots_from: str | None = None, budget: int = BUDGET,
            progress=None, server: bool = False) -> list[Trial]:
     """Coordinate ascent over `space`; `measure(profile) -> Trial`. Returns every trial, in order."""
     values = space(task_ir, shots_from, server)

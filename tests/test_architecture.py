@@ -146,7 +146,7 @@ def test_every_bundled_task_ir_fits_the_published_schema_of_ir_json(tmp_path):
     import jsonschema
 
     import humdsl
-    from humdsl.ir import IR_VERSION
+    from humdsl.ir_types import IR_VERSION
     from support.tasks import all_tasks
 
     schema = _ir_schema()
@@ -175,3 +175,30 @@ def test_the_ir_schema_catches_a_missing_member():
     ir = dict(all_tasks()[0][1])
     del ir["labels"]
     assert list(jsonschema.Draft202012Validator(_ir_schema()).iter_errors(ir))
+
+
+def test_the_ir_types_and_the_published_schema_name_the_same_members():
+    """ir_types.py (what mypy checks every read against) and ir.schema.json (what users validate
+    ir.json with) declare the IR twice: the same members, required in both or optional in both."""
+    from humdsl import ir_types as t
+
+    schema = _ir_schema()
+    props = schema["properties"]
+    defs = schema["$defs"]
+
+    def same(typed, node, where):
+        declared = set(node["properties"])
+        assert set(typed.__required_keys__) | set(typed.__optional_keys__) == declared, where
+        assert set(typed.__required_keys__) == set(node.get("required", [])), where
+
+    same(t.TaskIR, schema, "task")
+    same(t.LabelIR, defs["labels"]["items"], "label")
+    same(t.FieldIR, defs["field"], "field")
+    for member, typed in (("inputs", t.InputIR), ("guidelines", t.GuidelineIR), ("rules", t.RuleIR),
+                          ("formats", t.FormatIR), ("examples", t.ExampleIR), ("tests", t.TestIR),
+                          ("approvals", t.ApprovalIR), ("proposed", t.ProposalIR)):
+        same(typed, props[member]["items"], member)
+    effect = next(x for x in props["rules"]["items"]["properties"]["effect"]["oneOf"] if x["type"] == "object")
+    same(t.EffectIR, effect, "effect")
+    assert set(props["rules"]["items"]["properties"]["enforced_by"]["enum"]) == set(t.Enforcement.__args__)
+    assert t.IR_VERSION == props["ir_version"]["const"]

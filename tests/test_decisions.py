@@ -265,3 +265,54 @@ def test_a_channel_document_names_the_labels_in_the_task_order():
     labels = {lab["code"]: lab for lab in TASKS["support_tickets.ticket_triage"]["labels"]}
     assert channel_label(labels, {"labels": ["bug", "billing"]}) == channel_label(labels, {"labels": ["billing", "bug"]})
     assert channel_label(labels, {"labels": ["bug", "billing"]}).startswith("billing (")
+
+
+NINE_LABELS = """task topics : classify {
+  multilabel
+  labels { a "a"  b "b"  c "c"  d "d"  e "e"  f "f"  g "g"  h "h"  i "i" }
+  prefer max_items(3)
+  formats bare_label
+}
+"""
+
+
+def test_channel_counts_sets_of_labels_and_exact_counts_the_ways_they_are_written(tmp_path):
+    """Nine labels, three at most: 129 sets, written 585 ways in every order. A channel decision
+    names each set once and takes them; an exact decision sums every written order and refuses."""
+    import humdsl
+    from humdsl.session import Session, SessionError, Settings
+
+    spec = tmp_path / "topics.hum"
+    spec.write_text(NINE_LABELS, encoding="utf-8")
+    ir = humdsl.load(spec).task("topics").ir
+    fmt = build(ir, ir["formats"][0])
+    one_each = answers(fmt, None, orderings=False)
+    assert len(one_each.records) == 9 + 36 + 84 and all(len(t) == 1 for t in one_each.texts)
+    assert one_each.texts[9] == [fmt.render({"labels": ["a", "b"]})]  # the task's order
+    with pytest.raises(NotEnumerable, match="are written more than 512 ways"):
+        answers(fmt, None)
+    assert Session(ir, Settings(decision="channel")).options.records == one_each.records
+    with pytest.raises(SessionError, match="--decision exact: 9 labels, up to 3 per answer"):
+        Session(ir, Settings(decision="exact"))
+    assert len(answers(fmt, list("abcdefg")).records) == 7 + 21 + 35  # 7 labels: 7 + 42 + 210 texts
+
+
+def test_a_single_label_task_is_never_refused_for_its_number_of_labels(tmp_path):
+    import humdsl
+
+    spec = tmp_path / "many.hum"
+    codes = "  ".join(f'l{i} "l{i}"' for i in range(600))
+    spec.write_text(f"task many : classify {{\n  labels {{ {codes} }}\n  formats bare_label\n}}\n", encoding="utf-8")
+    ir = humdsl.load(spec).task("many").ir
+    assert len(answers(build(ir, ir["formats"][0]), None).records) == 600
+
+
+def test_more_sets_than_are_scored_are_refused_before_any_is_written(tmp_path):
+    import humdsl
+
+    spec = tmp_path / "topics.hum"
+    twelve = NINE_LABELS.replace('i "i" }', 'i "i"  j "j"  k "k"  l "l" }').replace("max_items(3)", "max_items(4)")
+    spec.write_text(twelve, encoding="utf-8")
+    ir = humdsl.load(spec).task("topics").ir
+    with pytest.raises(NotEnumerable, match="12 labels, up to 4 per answer, make 793 answers"):  # 12+66+220+495
+        answers(build(ir, ir["formats"][0]), None, orderings=False)

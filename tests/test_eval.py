@@ -140,6 +140,12 @@ def test_relations_strict_boundaries_and_semeval():
     r = KINDS["relations"].score(gold, pred)
     stats = [KINDS["relations"].input_stats(g, p) for g, p in zip(gold, pred)]
     assert KINDS["relations"].main_score(stats) == r["strict"]["micro"]["f1"] == 0.0  # the main score is strict
+    mixed = [gold[0], {"relations": [{"head": "c", "type": "Kill", "tail": "d"}]}]  # types on one record only
+    right = [{"relations": [{**gold[0]["relations"][0]}]},
+             {"relations": [{"head": "c", "type": "Kill", "tail": "d", "head_type": "Peop", "tail_type": "Peop"}]}]
+    m = KINDS["relations"].score(mixed, right)
+    stats = [KINDS["relations"].input_stats(g, p) for g, p in zip(mixed, right)]
+    assert KINDS["relations"].main_score(stats) == m["strict"]["micro"]["f1"] == 1.0  # types where gold has them
     assert r["strict"]["micro"]["tp"] == 0 and r["boundaries"]["micro"]["tp"] == 1
     sem = semeval(
         [{"relations": [{"head": "wind", "type": "Cause-Effect", "tail": "damage"}]}, {"relations": []}],

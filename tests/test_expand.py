@@ -108,7 +108,8 @@ def test_the_grammar_holds_exactly_n_bounded_lines(tokenizers):
 
     from humdsl.constraints import validate
 
-    target = targets({"name": "t", "instructions": ["Label the ticket with its category."]})[0]
+    target = targets({"name": "t", "instructions": ["Label the ticket with its category."], "labels": [],
+                      "inputs": [], "guidelines": [], "rules": []})[0]
     lark = grammar(target, 2)  # n lines in one answer; humc expand samples n answers of one line
     _, ll = tokenizers
     matcher = llguidance.LLMatcher(ll, validate(lark))

@@ -63,6 +63,16 @@ def test_effects_read_which_kinds_take_them_from_the_kinds():
     assert EFFECTS["ordered"].kinds == LIST_KINDS
 
 
+def test_spans_are_listed_item_by_item_as_formats_write_them():
+    events = {"events": [{"type": "A", "trigger": "t1", "arguments": [{"role": "r", "text": "a1"}]},
+                         {"type": "A", "trigger": "t2", "arguments": [{"role": "r", "text": "a2"}]}]}
+    assert KINDS["events"].spans(events) == ["t1", "a1", "t2", "a2"]
+    triples = {"triples": [{"subject": "s1", "predicate": "p", "object": "o1", "args": ["x1"]},
+                           {"subject": "s2", "predicate": "p", "object": "o2"}]}
+    assert KINDS["triples"].spans(triples) == ["s1", "o1", "x1", "s2", "o2"]
+    assert KINDS["qa"].spans({"answer": "Paris"}) == ["Paris"] and KINDS["qa"].spans({"answer": None}) == []
+
+
 def test_every_kind_is_consistent_with_itself():
     for kind in KINDS.values():
         pools = {"labels", *kind.label_members}

@@ -10,6 +10,7 @@ from ..runtime.protocol import Grammar, RowFailure, Sampling, row_seed
 from . import filters
 from .meaning import MeaningCheck
 from .propose import DEMONSTRATED, Target, bounds, budget, grammar, prompt, split
+from ..ir_types import TaskIR
 
 # The stages a proposal passes, in order; the report counts what each one drops.
 STAGES = ("duplicate", "unrelated", "length", "negation", "labels", "check", "meaning")
@@ -54,7 +55,7 @@ class Report:
                 "counts": self.counts(), "failures": self.failures, "proposals": [asdict(p) for p in self.proposals]}
 
 
-def generate(decoder, task: dict, target: Target, n: int, seed: int) -> tuple[list[str], list[str]]:
+def generate(decoder, task: TaskIR, target: Target, n: int, seed: int) -> tuple[list[str], list[str]]:
     """The model's proposals for one slot, and why any of the n asked for is missing: n samples of one line each, in
     one batch (one answer of n lines tends to repeat its first line), seeded by the slot's name, so
     a slot's proposals do not depend on which others were asked for."""

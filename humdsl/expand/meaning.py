@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ir import slot_place
+from ..ir_types import TaskIR
 
 FLIP_TOLERANCE = 0.25  # share of the checked inputs whose answer may change
 F1_TOLERANCE = 0.05  # how far the micro-F1 against the gold answers may fall
 
-Runner = Callable[[dict, list[dict]], list]  # (task IR, rows) -> one record (or None) per row
-Prompter = Callable[[dict, list[dict]], list[str]]  # (task IR, rows) -> the prompts the model is shown
+Runner = Callable[[TaskIR, list[dict]], list]  # (task IR, rows) -> one record (or None) per row
+Prompter = Callable[[TaskIR, list[dict]], list[str]]  # (task IR, rows) -> the prompts the model is shown
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Verdict:
     checked_on: int = 0  # the rows the task was run on
 
 
-def rows_of(task: dict, dev: list[dict] | None = None) -> list[Row]:
+def rows_of(task: TaskIR, dev: list[dict] | None = None) -> list[Row]:
     """The inputs the check runs on: the task's examples and tests (with `expect`), then dev rows."""
     # ids the rows cannot share (a session answers rows by id): an example and a test may have one name
     out = [Row(f"example:{i}:{e['id']}", e["input"], e.get("output")) for i, e in enumerate(task.get("examples") or [])]
@@ -48,7 +49,7 @@ def rows_of(task: dict, dev: list[dict] | None = None) -> list[Row]:
     return out
 
 
-def with_text(task: dict, slot: str, text: str) -> dict:
+def with_text(task: TaskIR, slot: str, text: str) -> TaskIR:
     """The task's IR with `text` first in `slot` (what prompts show), the original moved after it."""
     out = copy.deepcopy(task)
     place = slot_place(out, slot)
@@ -93,7 +94,7 @@ def micro_f1(pairs: list[tuple[dict | None, dict | None]]) -> float | None:
 class MeaningCheck:
     """Runs the task once as it is (kept) and once per proposal, on the same rows."""
 
-    def __init__(self, task: dict, rows: list[Row], run: Runner, flip_tolerance: float = FLIP_TOLERANCE,
+    def __init__(self, task: TaskIR, rows: list[Row], run: Runner, flip_tolerance: float = FLIP_TOLERANCE,
                  f1_tolerance: float = F1_TOLERANCE, prompter: Prompter | None = None):
         """`prompter`: where given, a proposal whose prompts are those of the original (a text the
         run profile's prompts do not show) is kept without running the task, and said so."""

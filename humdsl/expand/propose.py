@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from ..ir_types import TaskIR, label_entries
 
 WHAT = ("instructions", "guidelines", "descriptions", "rules")
 
@@ -27,7 +28,7 @@ class Target:
                 "input": "input description", "field": "field description", "rule": "rule"}[self.slot.split(" ")[0]]
 
 
-def targets(task: dict, what: tuple[str, ...] = WHAT) -> list[Target]:
+def targets(task: TaskIR, what: tuple[str, ...] = WHAT) -> list[Target]:
     """The slots of a task's IR that `what` selects, in a fixed order, each with texts to grow."""
     pending: dict[str, list[str]] = {}
     for p in task.get("proposed") or []:
@@ -43,26 +44,25 @@ def targets(task: dict, what: tuple[str, ...] = WHAT) -> list[Target]:
         out += [target(f"guideline {g['id']}", "guidelines", g["texts"], g.get("scope") or ())
                 for g in task.get("guidelines") or [] if g.get("texts")]
     if "descriptions" in what:
-        for key in ("labels", "types", "roles"):
-            out += [target(f"label {lab['code']}", "descriptions", lab["descriptions"], (lab["code"],))
-                    for lab in task.get(key) or [] if lab.get("descriptions")]
-        for key, noun in (("inputs", "input"), ("fields", "field")):
-            out += [target(f"{noun} {f['name']}", "descriptions", f["descriptions"])
-                    for f in task.get(key) or [] if f.get("descriptions")]
+        out += [target(f"label {lab['code']}", "descriptions", lab["descriptions"], (lab["code"],))
+                for lab in label_entries(task) if lab.get("descriptions")]
+        out += [target(f"input {f['name']}", "descriptions", f["descriptions"])
+                for f in task["inputs"] if f.get("descriptions")]
+        out += [target(f"field {f['name']}", "descriptions", f["descriptions"])
+                for f in task.get("fields", []) if f.get("descriptions")]
     if "rules" in what:  # only the task's own inline rules: a library's rules are not this spec's to edit
         out += [target(f"rule {r['name']}", "rules", r["texts"]) for r in task.get("rules") or []
                 if r.get("texts") and r.get("id") == f"{task['name']}.{r['name']}"]
     return out
 
 
-def label_lines(task: dict) -> str:
+def label_lines(task: TaskIR) -> str:
     """The labels as one line each: code, and name where it differs (descriptions would make the
     prompt long enough for a small model to lose the text it is asked about)."""
     lines = []
-    for key in ("labels", "types", "roles"):
-        for lab in task.get(key) or []:
-            name = lab.get("name")
-            lines.append(f"{lab['code']}" + (f" ({name})" if name not in (None, lab["code"]) else ""))
+    for lab in label_entries(task):
+        name = lab.get("name")
+        lines.append(f"{lab['code']}" + (f" ({name})" if name not in (None, lab["code"]) else ""))
     return ", ".join(lines)
 
 
@@ -77,7 +77,7 @@ DEMONSTRATION = ("Text: Mark the full name of a person, not only the first name.
 DEMONSTRATED = tuple(line[2:] for line in DEMONSTRATION.splitlines() if line.startswith("- "))
 
 
-def prompt(task: dict, target: Target) -> str:
+def prompt(task: TaskIR, target: Target) -> str:
     """The task, its labels and the text, and what to write: a rewording, on a line of its own."""
     parts = ["Rewrite a text from an annotation guide in other words. Keep its meaning exactly: the same "
              "labels, the same conditions. Write each rewrite on one line starting with '- '.",

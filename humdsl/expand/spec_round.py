@@ -13,6 +13,7 @@ from . import filters
 from .loop import Report, generate, review
 from .meaning import MeaningCheck
 from .propose import WHAT, Target, targets
+from ..ir_types import TaskIR
 
 
 class ExpandError(HumError):
@@ -129,7 +130,7 @@ def session_prompter(settings, spec_dir: Path):
     """The prompts humc run shows for rows of a task (its run profile applied); loads no model."""
     from ..session import Session
 
-    def prompts(task_ir: dict, rows: list[dict]) -> list[str]:
+    def prompts(task_ir: TaskIR, rows: list[dict]) -> list[str]:
         session = Session(task_ir, settings, spec_dir)  # once per task: it reads the worked examples
         return [session.prompt(row) for row in rows]
 
@@ -144,7 +145,7 @@ def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
 
     made: list = []  # the loaded model or the server's decoder, once made
 
-    def run(task_ir: dict, rows: list[dict]) -> list:
+    def run(task_ir: TaskIR, rows: list[dict]) -> list:
         session = Session(task_ir, settings, spec_dir)
         if not made:
             from ..runtime.models import load
@@ -162,7 +163,7 @@ def session_runner(model, settings, spec_dir: Path, batch_size: int = 4):
     return run
 
 
-def dev_rows(path: Path, adapter: str | None, task_ir: dict, n: int) -> list[dict]:
+def dev_rows(path: Path, adapter: str | None, task_ir: TaskIR, n: int) -> list[dict]:
     from ..adapters.readers import labelled, read_examples
 
     try:

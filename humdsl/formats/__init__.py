@@ -11,6 +11,7 @@ from __future__ import annotations
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
+from ..ir_types import FormatIR, TaskIR
 
 __all__ = ["Format", "build", "FormatParseError", "FormatUnfit", "InputTooLarge", "Unrenderable"]
 
@@ -31,7 +32,7 @@ def implementation(schema: Schema, decl: dict) -> FormatImpl:
 
 
 class Format:
-    def __init__(self, task_ir: dict, format_ir: dict):
+    def __init__(self, task_ir: TaskIR, format_ir: FormatIR):
         self.task_ir = task_ir
         self.ir = format_ir
         self.name: str = format_ir["name"]
@@ -170,5 +171,5 @@ class Format:
         return self.max_bytes(batch, source) + 1
 
 
-def build(task_ir: dict, format_ir: dict) -> Format:
+def build(task_ir: TaskIR, format_ir: FormatIR) -> Format:
     return Format(task_ir, format_ir)

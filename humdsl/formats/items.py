@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..kinds import KINDS
+from ..ir_types import TaskIR
 
 
 @dataclass(frozen=True)
@@ -20,19 +21,19 @@ class LabelInfo:
 class Schema:
     """What a task's IR says about its items: labels, names, bounds, grounding."""
 
-    def __init__(self, ir: dict):
+    def __init__(self, ir: TaskIR):
         self.ir = ir
         self.kind: str = ir["kind"]
         self.task_kind = KINDS[self.kind]  # what the kind's items are and which holes hold labels
         self.labels = [LabelInfo(x["code"], x["name"]) for x in ir.get("labels", [])]
-        self.types = [LabelInfo(x["code"], x["name"]) for x in ir.get("types", [])]
+        self.types = [LabelInfo(x["code"], x["name"]) for x in ir.get("types", [])
+                      if "types" in self.task_kind.label_members]  # argument types: relations
         self.roles = [LabelInfo(x["code"], x["name"]) for x in ir.get("roles", [])]
         self.event_roles = {x["code"]: (x.get("roles") or [r.code for r in self.roles])
                             for x in ir.get("labels", [])} if self.kind == "events" else {}
         self.signatures = {x["code"]: (x.get("head"), x.get("tail")) for x in ir.get("labels", [])}
         self.multilabel = bool(ir.get("multilabel"))
-        effects = {r["effect"]["name"]: r["effect"].get("args", {}) for r in ir.get("rules", [])
-                   if r.get("effect")}
+        effects = {e["name"]: e["args"] for e in (r["effect"] for r in ir["rules"]) if e}
         self.grounded = "grounded" in effects
         self.dedupe = "dedupe" in effects
         self.ordered = "ordered" in effects
@@ -106,7 +107,7 @@ class Schema:
 
     def _typed(self, item: dict) -> dict:
         """Relation argument types: as written, else from the relation's signature."""
-        head, tail = self.signatures.get(item.get("type"), (None, None))
+        head, tail = self.signatures.get(item.get("type") or "", (None, None))
         item = dict(item)
         if item.get("head_type") is None:
             item["head_type"] = head

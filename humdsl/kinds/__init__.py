@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import classify, entities, events, qa, record, relations, triples
+from ..ir_types import Enforcement
 from .base import Kind, ListKind
 
 KINDS: dict[str, Kind] = {k.name: k for k in [entities.KIND, relations.KIND, events.KIND, triples.KIND,
@@ -23,7 +24,7 @@ MEMBER_KEYWORDS = sorted(COMMON_MEMBERS.union(*(k.allowed for k in KINDS.values(
 class EffectSpec:
     name: str
     params: tuple[str, ...]  # each param is a positive integer
-    enforced_by: str  # "grammar" | "parser" | "synthesis" (checked on gold, advised at run time)
+    enforced_by: Enforcement  # never "advisory": a rule with an effect is kept somehow
     summary: str
 
     @property

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Mapping
 
 from .scoring import f1_of, pct
+from ..ir_types import TaskIR
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,17 @@ class Kind:
         """The labels a record uses, in order, as written (None where an item names none)."""
         return []
 
-    def unknown_labels(self, task_ir: dict, record: dict) -> list[str]:
+    def unknown_labels(self, task_ir: TaskIR, record: dict) -> list[str]:
         """Labels (and event roles) the record uses that the task does not declare."""
         codes = {lab["code"] for lab in task_ir.get("labels", [])}
         return list(dict.fromkeys(str(u) for u in self.used_labels(record) if u not in codes))
 
     # ---- gold records of a dataset, made ready to render (humc synth, shots) ------------------
-    def gold_problem(self, task_ir: dict, record: dict) -> str | None:
+    def gold_problem(self, task_ir: TaskIR, record: dict) -> str | None:
         """Why a gold record does not have the canonical shape of the kind, or None."""
         return None
 
-    def prepare(self, task_ir: dict, record: dict, text: str, ordered: bool) -> dict:
+    def prepare(self, task_ir: TaskIR, record: dict, text: str, ordered: bool) -> dict:
         """The record as a canonical answer: no character offsets, and with `ordered`, list items
         sorted by where they first appear (their offset when the dataset gives one)."""
         return without_offsets(record)
@@ -156,14 +157,14 @@ class ListKind(Kind):
             return []
         return [item.get("type") for item in record.get(self.key, [])]
 
-    def gold_problem(self, task_ir: dict, record: dict) -> str | None:
+    def gold_problem(self, task_ir: TaskIR, record: dict) -> str | None:
         items = record.get(self.key)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             article = "an" if self.key[0] in "aeiou" else "a"
             return f"the record needs {article} {self.key!r} list of objects"
         return None
 
-    def prepare(self, task_ir: dict, record: dict, text: str, ordered: bool) -> dict:
+    def prepare(self, task_ir: TaskIR, record: dict, text: str, ordered: bool) -> dict:
         items = record.get(self.key, [])
         if ordered and isinstance(items, list):
             def position(item: dict) -> int:
@@ -176,8 +177,11 @@ class ListKind(Kind):
         return {self.key: without_offsets(items)}
 
     def spans(self, record: dict) -> list[str]:
-        return [item[f] for item in record.get(self.key, []) for f in self.span_fields
-                if isinstance(item.get(f), str)]
+        return [span for item in record.get(self.key, []) for span in self.item_spans(item)]
+
+    def item_spans(self, item: dict) -> list[str]:
+        """An item's spans of the input, in the order a format writes them."""
+        return [item[f] for f in self.span_fields if isinstance(item.get(f), str)]
 
     def shape_problem(self, record: dict) -> str | None:
         items = record.get(self.key)

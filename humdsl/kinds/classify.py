@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Kind
 from .scoring import pct, prf, prf_table
+from ..ir_types import TaskIR
 
 
 class Classify(Kind):
@@ -36,7 +37,7 @@ class Classify(Kind):
         raw = record["labels"] if "labels" in record else record.get("label")
         return [u for u in (raw if isinstance(raw, list) else [raw]) if u is not None]
 
-    def gold_problem(self, task_ir: dict, record: dict) -> str | None:
+    def gold_problem(self, task_ir: TaskIR, record: dict) -> str | None:
         labels = record.get("labels") if "labels" in record else record.get("label", ...)
         if labels is ...:
             return "the record needs a 'label' (or 'labels')"
@@ -47,7 +48,7 @@ class Classify(Kind):
             return f"a single-label task's record holds {len(labels)} labels"
         return None
 
-    def prepare(self, task_ir: dict, record: dict, text: str, ordered: bool) -> dict:
+    def prepare(self, task_ir: TaskIR, record: dict, text: str, ordered: bool) -> dict:
         labels = record["labels"] if "labels" in record else record.get("label")
         labels = labels if isinstance(labels, list) else [labels]
         if task_ir.get("multilabel"):

@@ -6,13 +6,14 @@ from collections import Counter
 
 from .base import ListKind, prf_line
 from .scoring import micro_stats, multiset_scores, norm, prf_table
+from ..ir_types import TaskIR
 
 
 class Events(ListKind):
     def tidy_item(self, item: dict) -> dict:
         return {**item, "arguments": [dict(a) for a in item.get("arguments", [])]}
 
-    def unknown_labels(self, task_ir: dict, record: dict) -> list[str]:
+    def unknown_labels(self, task_ir: TaskIR, record: dict) -> list[str]:
         codes = {lab["code"] for lab in task_ir.get("labels", [])}
         roles = {r["code"] for r in task_ir.get("roles", [])}
         bad = [u for u in self.used_labels(record) if u not in codes]
@@ -20,15 +21,15 @@ class Events(ListKind):
                 if a.get("role") not in roles]
         return list(dict.fromkeys(map(str, bad)))
 
-    def gold_problem(self, task_ir: dict, record: dict) -> str | None:
+    def gold_problem(self, task_ir: TaskIR, record: dict) -> str | None:
         problem = super().gold_problem(task_ir, record)
         if problem is None and not all(isinstance(e.get("arguments", []), list) for e in record["events"]):
             return "an event's 'arguments' must be a list"
         return problem
 
-    def spans(self, record: dict) -> list[str]:
-        return super().spans(record) + [a["text"] for e in record.get("events", [])
-                                        for a in e.get("arguments", []) if isinstance(a.get("text"), str)]
+    def item_spans(self, item: dict) -> list[str]:
+        return super().item_spans(item) + [a["text"] for a in item.get("arguments", [])
+                                           if isinstance(a.get("text"), str)]
 
     def item_problem(self, item: dict) -> str | None:
         args = item.get("arguments", [])

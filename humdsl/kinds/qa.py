@@ -8,6 +8,7 @@ from collections import Counter
 
 from .base import Kind
 from .scoring import pct
+from ..ir_types import TaskIR
 
 
 class QA(Kind):
@@ -20,12 +21,12 @@ class QA(Kind):
     def max_items(self, batch: list[str], multilabel: bool, rule: int | None) -> int:
         return 1
 
-    def gold_problem(self, task_ir: dict, record: dict) -> str | None:
+    def gold_problem(self, task_ir: TaskIR, record: dict) -> str | None:
         if "answer" not in record or not (record["answer"] is None or isinstance(record["answer"], str)):
             return "the record needs an 'answer': a string, or null when unanswerable"
         return None
 
-    def prepare(self, task_ir: dict, record: dict, text: str, ordered: bool) -> dict:
+    def prepare(self, task_ir: TaskIR, record: dict, text: str, ordered: bool) -> dict:
         return {"answer": record.get("answer")}  # datasets may list every annotator's answer: the first
 
     def spans(self, record: dict) -> list[str]:

@@ -13,7 +13,9 @@ class Relations(ListKind):
     extra_scorers = {"semeval2010": "SemEval-2010 Task 8's official macro-F1"}
 
     def score(self, gold, pred, labels=None) -> dict:
-        typed = any("head_type" in r for rec in gold for r in rec.get("relations", []))
+        # Strict matching compares the arguments' types where the gold record gives them, so a
+        # dataset with types and one without are each scored as they can be.
+        typed = [any("head_type" in r for r in g.get("relations", [])) for g in gold]
 
         def bag(rec, with_type_args: bool):
             out: Counter[tuple] = Counter()
@@ -23,7 +25,8 @@ class Relations(ListKind):
                     key += (r.get("head_type"), r.get("tail_type"))
                 out[key] += 1
             return out
-        strict = multiset_scores([bag(g, typed) for g in gold], [bag(p, typed) for p in pred], lambda k: k[0])
+        strict = multiset_scores([bag(g, t) for g, t in zip(gold, typed)], [bag(p, t) for p, t in zip(pred, typed)],
+                                 lambda k: k[0])
         boundaries = multiset_scores([bag(g, False) for g in gold], [bag(p, False) for p in pred],
                                      lambda k: k[0])
         return {"strict": strict, "boundaries": boundaries}
@@ -34,7 +37,7 @@ class Relations(ListKind):
         return semeval(gold, pred)
 
     def input_stats(self, gold, pred) -> tuple:
-        # The strict table's figure: with the arguments' types where this gold record has them.
+        # The strict table's figure, input by input.
         return micro_stats(self.score([gold], [pred])["strict"]["micro"])
 
     def report(self, scores: dict) -> list[str]:

@@ -16,9 +16,8 @@ class Triples(ListKind):
             item.pop("args", None)
         return item
 
-    def spans(self, record: dict) -> list[str]:
-        return super().spans(record) + [a for t in record.get("triples", [])
-                                        for a in t.get("args", []) if isinstance(a, str)]
+    def item_spans(self, item: dict) -> list[str]:
+        return super().item_spans(item) + [a for a in item.get("args", []) if isinstance(a, str)]
 
     def item_problem(self, item: dict) -> str | None:
         args = item.get("args", [])

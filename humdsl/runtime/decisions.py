@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import combinations, permutations
 
 from ..formats import Unrenderable
+from ..ir_types import LabelIR
 
 PLAIN_CUE = "Answer:"  # how a plain prompt hands over to the answer, as its worked examples do
 CHANNEL_CUE = "Topic:"  # how a channel document names the answer before its input
@@ -55,30 +56,34 @@ class Decision:
     ranking: list[dict]  # {"answer": text, "p": probability}, best first
 
 
-def answers(fmt, batch: list[str] | None) -> Answers:
-    """Every answer the format allows for the label batch, grouped by record."""
+def answers(fmt, batch: list[str] | None, orderings: bool = True) -> Answers:
+    """Every answer the format allows for the label batch, grouped by record (a single-label task's
+    labels, however many; a multilabel task's sets of labels, up to MAX_ANSWERS). A multilabel record
+    is a set of labels: with `orderings`, every text the format writes it as (exact and calibrated
+    decisions sum them); without, one text each (channel decisions name the set, not a text)."""
     schema = fmt.schema
     if not schema.task_kind.decidable:
         raise NotEnumerable(f"a {schema.kind} task's answers are spans of the input, too many to score "
                             f"one by one: exact decisions are for classify tasks")
     codes = schema.batch_or_all(batch)
+    top = schema.max_items(codes)
+    too_many = (f"{len(codes)} labels, up to {top} per answer, {{}}; at most {MAX_ANSWERS} are scored: give "
+                f"fewer --labels or a smaller max_items")
     if not schema.multilabel:
-        groups = [[(c,)] for c in codes]
-        records = [{"label": c} for c in codes]
+        sets: list[tuple[str, ...]] = [(c,) for c in codes]
+        records: list[dict] = [{"label": c} for c in codes]
     else:
-        top = schema.max_items(codes)
-        count = sum(math.perm(len(codes), n) for n in range(1, top + 1))
+        count = sum(math.comb(len(codes), n) for n in range(1, top + 1))
         if count > MAX_ANSWERS:
-            raise NotEnumerable(f"{len(codes)} labels, up to {top} per answer, can be written {count} ways, "
-                                f"more than the {MAX_ANSWERS} scored at most: give fewer --labels or a "
-                                f"smaller max_items")
+            raise NotEnumerable(too_many.format(f"make {count} answers"))
         sets = [c for n in range(1, top + 1) for c in combinations(codes, n)]
-        groups = [list(permutations(s)) for s in sets]
         records = [{"labels": list(s)} for s in sets]
-    kept_records, texts = [], []
-    for record, orders in zip(records, groups):
-        written = []
-        for order in orders:
+    kept_records: list[dict] = []
+    texts: list[list[str]] = []
+    total = 0
+    for record, labels in zip(records, sets):
+        written: list[str] = []
+        for order in permutations(labels):
             one = {"label": order[0]} if not schema.multilabel else {"labels": list(order)}
             try:
                 text = fmt.render(one, batch=batch)
@@ -86,6 +91,11 @@ def answers(fmt, batch: list[str] | None) -> Answers:
                 continue
             if text not in written:
                 written.append(text)
+                if not orderings:
+                    break  # the first order the format can write: the task's
+        total += len(written)
+        if schema.multilabel and total > MAX_ANSWERS:  # said before every order of every set is written
+            raise NotEnumerable(too_many.format(f"are written more than {MAX_ANSWERS} ways"))
         if written:
             kept_records.append(record)
             texts.append(written)
@@ -182,15 +192,15 @@ def answer_labels(record: dict) -> list:
     return record["labels"] if isinstance(record.get("labels"), list) else [record.get("label")]
 
 
-def channel_label(labels: dict[str, dict], record: dict) -> str:
+def channel_label(labels: dict[str, LabelIR], record: dict) -> str:
     """How a channel document names an answer before its input: each label by its name and its
     first description (the words the input is then scored against), in the record's order."""
     codes = answer_labels(record)
     ordered = [c for c in labels if c in codes] + [c for c in codes if c not in labels]  # as the answers are
-    return "; ".join(_described(labels.get(c, {"code": c})) for c in ordered)
+    return "; ".join(_described(labels[c]) if c in labels else c for c in ordered)
 
 
-def _described(label: dict) -> str:
+def _described(label: LabelIR) -> str:
     name = label.get("name", label["code"])
     descriptions = label.get("descriptions") or []
     return f"{name} ({descriptions[0]})" if descriptions else name
@@ -247,7 +257,7 @@ def size_prior(sizes: dict[int, int], records: list[dict]) -> list[float]:
     return [math.log((sizes.get(n, 0) + 1) / total) - math.log(per_size[n]) for n in counts]
 
 
-def decide_channel(decoder, labels: dict[str, dict], shots: list[dict], options: Answers, shown: str,
+def decide_channel(decoder, labels: dict[str, LabelIR], shots: list[dict], options: Answers, shown: str,
                    fmt, batch, source: str, sizes: dict[int, int]) -> Decision:
     """The answer under which the input is likeliest, weighed by how often answers of its size are
     (one label, two, ...) among the labelled examples; its probability among the answers.

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Iterator
 
 from ..ray_cluster import ordered_map, ray_cluster
+from ..ir_types import TaskIR
 
 
-def ray_outcomes(task: dict, settings, spec_dir: Path, model: str | None, batches: Iterator[list[dict]],
+def ray_outcomes(task: TaskIR, settings, spec_dir: Path, model: str | None, batches: Iterator[list[dict]],
                  workers: int, address: str | None, describe) -> Iterator[tuple[list[dict], list]]:
     """(batch, its outcomes) in order. `describe(model_name, decoder_name)` is called once the
     first actor has loaded the model."""
@@ -27,7 +28,7 @@ def ray_outcomes(task: dict, settings, spec_dir: Path, model: str | None, batche
 class _Runner:
     """A Ray actor: the task's Session on its own copy of the model."""
 
-    def __init__(self, task: dict, settings, spec_dir: str, model: str | None):
+    def __init__(self, task: TaskIR, settings, spec_dir: str, model: str | None):
         import os
 
         os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")

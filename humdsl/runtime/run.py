@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import HumError
 from ..ir import task_hash
@@ -197,7 +198,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         if opts.limit is not None:
             todo = todo[:opts.limit]
 
-        meta = {"task": task["name"], "format": session.format_name,
+        meta: dict[str, Any] = {"task": task["name"], "format": session.format_name,
                 "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
                          "file": Path(spec_path).name}}
         if session.options is not None:

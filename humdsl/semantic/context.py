@@ -6,6 +6,7 @@ from pathlib import PurePath
 from typing import Any
 
 from .. import codes
+from ..ir_types import ApprovalIR, ExampleIR, FieldIR, FormatIR, GuidelineIR, InputIR, RuleIR, TestIR
 from ..diagnostics import Diagnostics, did_you_mean
 from ..loader import Module, Program
 from ..source import Span
@@ -60,15 +61,15 @@ class TaskModel:
     labels: list[Label] = field(default_factory=list)
     types: list[Label] = field(default_factory=list)
     roles: list[Label] = field(default_factory=list)
-    guidelines: list[dict] = field(default_factory=list)
+    guidelines: list[GuidelineIR] = field(default_factory=list)
     similar: list[list[str]] = field(default_factory=list)
-    rules: list[dict] = field(default_factory=list)
-    formats: list[dict] = field(default_factory=list)
-    fields: list[dict] = field(default_factory=list)
-    inputs: list[dict] = field(default_factory=list)
-    examples: list[dict] = field(default_factory=list)
-    tests: list[dict] = field(default_factory=list)
-    approvals: list[dict] = field(default_factory=list)  # {"version", "reason"}: intended changes
+    rules: list[RuleIR] = field(default_factory=list)
+    formats: list[FormatIR] = field(default_factory=list)
+    fields: list[FieldIR] = field(default_factory=list)
+    inputs: list[InputIR] = field(default_factory=list)
+    examples: list[ExampleIR] = field(default_factory=list)
+    tests: list[TestIR] = field(default_factory=list)
+    approvals: list[ApprovalIR] = field(default_factory=list)  # intended changes
     instructions: list[str] = field(default_factory=list)  # the phrasings prompts use
     # (span, slot, text) of each alternative written `proposed`: the IR lists them
     proposed: list[tuple[Span, str, str]] = field(default_factory=list)

@@ -7,9 +7,11 @@ into the one canonical record shape every backend speaks (ARCHITECTURE §4b).
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..ir_types import ExampleIR, TestIR
 from ..syntax import ast
 from .context import Context, TaskModel
 
@@ -391,7 +393,10 @@ def check_examples(ctx: Context) -> None:
                               f"{seen_content[content]}", node.span, task=task)
                     continue
                 seen_content[content] = node.span.line
-                (task.examples if keyword == "example" else task.tests).append(entry)
+                if keyword == "example":
+                    task.examples.append(cast(ExampleIR, entry))
+                else:
+                    task.tests.append(cast(TestIR, entry))
 
 
 def _example(ctx: Context, task: TaskModel, node: ast.Example, keyword: str, n: int) -> dict | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..ir_types import FieldIR
 from ..syntax import ast
 from .context import Context, TaskModel
 from .tasks import texts_of
@@ -29,11 +30,11 @@ def check_fields(ctx: Context) -> None:
         task.fields = _fields(ctx, task, nodes[0].items, nodes[0].span)
 
 
-def _fields(ctx: Context, task: TaskModel, items, span, path: str = "") -> list[dict]:
+def _fields(ctx: Context, task: TaskModel, items, span, path: str = "") -> list[FieldIR]:
     """`path`: the names of the records around these fields ("address."), for proposals' slots."""
     if not items:
         ctx.error(codes.EMPTY_TYPE, "a record needs at least one field", span, task=task)
-    out = []
+    out: list[FieldIR] = []
     seen: dict[str, ast.Field] = {}
     for f in items:
         if f.name.text in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import codes
 from ..diagnostics import did_you_mean
 from ..formats.template import TemplateError, parse_template
+from ..ir_types import FormatIR
 from ..kinds import KINDS
 from ..syntax import ast
 from .context import Context, Symbol
@@ -171,7 +172,7 @@ def _check_json_template(ctx, value, holes, nested, mode: str) -> None:
                   value.span)
 
 
-def format_model(sym) -> dict:
+def format_model(sym) -> FormatIR:
     decl: ast.FormatDecl = sym.decl
     return {"id": sym.qualified, "name": sym.name, "kinds": [k.text for k in decl.kinds],
             "decl": _block_model(decl.stmts)}

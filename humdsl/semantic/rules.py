@@ -5,6 +5,7 @@ import re
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..ir_types import EffectIR, Enforcement, RuleIR
 from ..kinds import EFFECTS
 from ..syntax import ast
 from .context import Context, TaskModel
@@ -90,7 +91,7 @@ def resolve_prefers(ctx: Context) -> None:
             task.rules.append(rule)
 
 
-def _inline_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | None:
+def _inline_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> RuleIR | None:
     if len(node.ref.parts) != 1 or node.args:
         ctx.error(codes.BAD_INLINE_RULE, "an inline rule needs a plain name and no arguments: "
                   "prefer name : \"text\" | \"text\"", node.ref.span, task=task)
@@ -100,7 +101,7 @@ def _inline_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | None
             "enforced_by": "advisory", "texts": texts}
 
 
-def _referenced_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | None:
+def _referenced_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> RuleIR | None:
     sym = ctx.resolve(task.symbol.module, node.ref, ast.RuleDecl, "rule", task=task)
     if sym is None:
         return None
@@ -119,11 +120,11 @@ def _referenced_rule(ctx: Context, task: TaskModel, node: ast.Prefer) -> dict | 
                       task=task)
             return None
         bound[name] = n
-    effect = None
-    enforced_by = "advisory"
+    effect: EffectIR | None = None
+    enforced_by: Enforcement = "advisory"
     if decl.effect is not None and decl.effect.name.text in EFFECTS:
         spec = EFFECTS[decl.effect.name.text]
-        args = {}
+        args: dict[str, int] = {}
         for pname, arg in zip(spec.params, decl.effect.args):
             if isinstance(arg, ast.QName):
                 if arg.dotted not in bound:

@@ -5,6 +5,7 @@ import re
 
 from .. import codes
 from ..diagnostics import did_you_mean
+from ..ir_types import InputIR
 from ..kinds import COMMON_MEMBERS, KINDS, MEMBER_KEYWORDS
 from ..syntax import ast
 from .context import Context, TaskModel
@@ -168,9 +169,9 @@ def check_first_accepted(ctx: Context, task: TaskModel | None, texts, what: str)
 STANDARD_INPUTS = {"text": "The input text.", "question": "The question to answer."}
 
 
-def _inputs(ctx: Context, task: TaskModel) -> list[dict]:
+def _inputs(ctx: Context, task: TaskModel) -> list[InputIR]:
     kind = KINDS.get(task.kind or "")
-    fields = [{"name": name, "descriptions": []} for name in (kind.inputs if kind else ("text",))]
+    fields: list[InputIR] = [{"name": name, "descriptions": []} for name in (kind.inputs if kind else ("text",))]
     seen = {f["name"]: f for f in fields}
     for node in task.members.get("input", []):
         name = node.name.text

@@ -23,6 +23,7 @@ from ..outputs import new_partial
 from .instances import Synthesiser, chunk_result
 from .policy import Policy
 from .stats import Stats
+from ..ir_types import TaskIR
 
 CHUNK = 64  # examples per unit of work handed to a process
 
@@ -92,7 +93,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     return pair
 
 
-def _task_ir(spec_path: str, task: str, with_proposed: bool = False) -> dict:
+def _task_ir(spec_path: str, task: str, with_proposed: bool = False) -> TaskIR:
     from ..api import load_task
 
     return load_task(spec_path, task, with_proposed)
@@ -102,7 +103,7 @@ def _task_ir(spec_path: str, task: str, with_proposed: bool = False) -> dict:
 _worker: Synthesiser | None = None
 
 
-def _init_worker(task_ir: dict, policy: Policy, seed: int, exact: bool, data_path: str) -> None:
+def _init_worker(task_ir: TaskIR, policy: Policy, seed: int, exact: bool, data_path: str) -> None:
     global _worker
     # A forked worker inherits `humc synth`'s SIGTERM handler (exit cleanly, removing the partial
     # file), which is the parent's job. The pool ends its workers with SIGTERM, and a Python

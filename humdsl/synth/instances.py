@@ -19,10 +19,11 @@ from .policy import Policy
 from .sampling import choose, present_labels
 from .stats import Stats
 from .verify import Verifier
+from ..ir_types import TaskIR, effect_of
 
 
 class Synthesiser:
-    def __init__(self, task_ir: dict, policy: Policy, seed: int, exact: bool = False,
+    def __init__(self, task_ir: TaskIR, policy: Policy, seed: int, exact: bool = False,
                  data_path: str | None = None):
         self.task = task_ir
         self.kind = KINDS[task_ir["kind"]]
@@ -30,7 +31,7 @@ class Synthesiser:
         self.seed = seed
         self.formats = {f["name"]: build(task_ir, f) for f in task_ir["formats"]}
         self.verifier = Verifier(exact=exact)
-        self.ordered = any((r.get("effect") or {}).get("name") == "ordered" for r in task_ir.get("rules", []))
+        self.ordered = any(effect_of(r) == "ordered" for r in task_ir["rules"])
         self.spec = {"name": task_ir["name"], "version": task_ir["version"], "hash": task_hash(task_ir)}
         self.inputs = [f["name"] for f in task_ir.get("inputs", [])]
         # Locations start with the data path as the user wrote it; the corpus keeps the file

@@ -23,6 +23,7 @@ from ..api import load_checked
 from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results
 from .policy import Policy
 from .stats import Stats
+from ..ir_types import CorpusIR, CorpusPartIR
 
 if TYPE_CHECKING:
     from ..adapters.readers import Report
@@ -72,14 +73,14 @@ class CorpusSummary:
         return not self.problem_count
 
 
-def load_corpus(spec_path: str, name: str, with_proposed: bool = False) -> dict:
+def load_corpus(spec_path: str, name: str, with_proposed: bool = False) -> CorpusIR:
     spec = load_checked(spec_path, with_proposed)
     if name not in spec.corpora:
         raise SynthError(f"no corpus '{name}' in {spec_path}; it has: {', '.join(spec.corpora) or 'none'}")
     return spec.corpora[name]
 
 
-def targets(corpus: dict) -> list[int] | list[None]:
+def targets(corpus: CorpusIR) -> list[int] | list[None]:
     """Instances per part. With `instances` set, each part's share of it, the parts without a
     share splitting what is left evenly, rounded so that the parts add up to it exactly (largest
     remainders first, ties to the earlier part). Without it, None: every example the part reads."""
@@ -97,7 +98,7 @@ def targets(corpus: dict) -> list[int] | list[None]:
     return counts
 
 
-def _policy(part: dict, corpus: dict, opts: CorpusOptions) -> Policy:
+def _policy(part: CorpusPartIR, corpus: CorpusIR, opts: CorpusOptions) -> Policy:
     overrides = dict(part["policy"])
     overrides["style"] = corpus["settings"].get("style")
     overrides["diversity"] = opts.diversity or corpus["settings"].get("diversity")
@@ -109,7 +110,7 @@ def _policy(part: dict, corpus: dict, opts: CorpusOptions) -> Policy:
     return policy
 
 
-def _examples(part: dict, corpus: dict) -> tuple[list[dict], Report, Path, str]:
+def _examples(part: CorpusPartIR, corpus: CorpusIR) -> tuple[list[dict], Report, Path, str]:
     from ..adapters.readers import detect, iter_examples
 
     data = Path(corpus["spec_dir"]) / part["data"]
@@ -130,7 +131,7 @@ def _examples(part: dict, corpus: dict) -> tuple[list[dict], Report, Path, str]:
     return examples, report, data, adapter
 
 
-def _part(part: dict, corpus: dict, target: int | None, opts: CorpusOptions) -> tuple[list[str], PartSummary]:
+def _part(part: CorpusPartIR, corpus: CorpusIR, target: int | None, opts: CorpusOptions) -> tuple[list[str], PartSummary]:
     start = time.monotonic()
     task_ir = part["task"]
     policy = _policy(part, corpus, opts)

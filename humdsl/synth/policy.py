@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from ..synth_settings import DIVERSITY, SETTINGS, flag
+from ..ir_types import TaskIR
 
 _D = {k: s.default for k, s in SETTINGS.items()}
 
@@ -27,7 +28,7 @@ class Policy:
     baseline_format: str | None = None  # the baseline's format; default: the first JSON one
 
     @classmethod
-    def of(cls, task_ir: dict, **overrides) -> "Policy":
+    def of(cls, task_ir: TaskIR, **overrides) -> "Policy":
         """The spec's settings (defaults filled in by the front end), then every override that
         is not None. An unknown setting is a TypeError."""
         names = {f.name for f in fields(cls)}

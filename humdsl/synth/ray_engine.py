@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..ray_cluster import ordered_map, ray_cluster
+from ..ir_types import TaskIR
 
 
-def ray_results(task_ir: dict, policy, seed: int, exact: bool, data_path: str, chunks: Iterator[list],
+def ray_results(task_ir: TaskIR, policy, seed: int, exact: bool, data_path: str, chunks: Iterator[list],
                 workers: int, address: str | None) -> Iterator[tuple]:
     """Per-chunk results (text, stats, problems) in source order, made by `workers` actors."""
     with ray_cluster(workers, address) as ray:
@@ -28,7 +29,7 @@ def ray_results(task_ir: dict, policy, seed: int, exact: bool, data_path: str, c
 class _Synth:
     """A Ray actor: one compiled task, many chunks."""
 
-    def __init__(self, task_ir: dict, policy, seed: int, exact: bool, data_path: str):
+    def __init__(self, task_ir: TaskIR, policy, seed: int, exact: bool, data_path: str):
         from .instances import Synthesiser
 
         self.synth = Synthesiser(task_ir, policy, seed, exact, data_path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..kinds import KINDS
 from .draw import Draw
 from .policy import Policy
+from ..ir_types import TaskIR
 
 @dataclass
 class Choice:
@@ -19,12 +20,12 @@ class Choice:
     shots: list[int]  # indices of the spec's examples shown
 
 
-def present_labels(task_ir: dict, record: dict) -> list[str]:
+def present_labels(task_ir: TaskIR, record: dict) -> list[str]:
     """The labels a gold record uses, in order of first use."""
     return list(dict.fromkeys(x for x in KINDS[task_ir["kind"]].used_labels(record) if x is not None))
 
 
-def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -> list[str] | None:
+def label_batch(task_ir: TaskIR, present: list[str], policy: Policy, draw: Draw) -> list[str] | None:
     """A bounded batch of labels in a random order: some of those the example holds, and
     negatives (labels it does not hold, hard ones from `similar` groups first) making up about
     `negative_ratio` of the batch. An example that holds none of the labels gets negatives only
@@ -59,7 +60,7 @@ def label_batch(task_ir: dict, present: list[str], policy: Policy, draw: Draw) -
 class _Facts:
     """What choose() needs of a task, worked out once per task rather than once per instance."""
 
-    def __init__(self, task_ir: dict):
+    def __init__(self, task_ir: TaskIR):
         self.ir = task_ir
         self.codes = [lab["code"] for lab in task_ir.get("labels", [])]
         codes = set(self.codes)
@@ -75,14 +76,14 @@ class _Facts:
 _FACTS: dict[int, _Facts] = {}
 
 
-def _facts(task_ir: dict) -> _Facts:
+def _facts(task_ir: TaskIR) -> _Facts:
     found = _FACTS.get(id(task_ir))
     if found is None or found.ir is not task_ir:
         found = _FACTS[id(task_ir)] = _Facts(task_ir)
     return found
 
 
-def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: int,
+def choose(task_ir: TaskIR, record: dict, policy: Policy, draw: Draw, n_examples: int,
            present: list[str] | None = None) -> Choice:
     """One instance's choices. `present`: present_labels(task_ir, record), if already known."""
     facts = _facts(task_ir)
@@ -112,7 +113,7 @@ def choose(task_ir: dict, record: dict, policy: Policy, draw: Draw, n_examples: 
     return Choice(instruction, batch, guidelines, rule_choice, descriptions, formats, shots)
 
 
-def baseline_choice(task_ir: dict, policy: Policy) -> Choice:
+def baseline_choice(task_ir: TaskIR, policy: Policy) -> Choice:
     """The ablation's control, what one-template converters write: the first phrasing, one
     format (the first JSON one unless the policy names it), every label in declared order, no
     guidelines, rules, paraphrased descriptions or shots. Nothing is drawn."""
@@ -121,6 +122,6 @@ def baseline_choice(task_ir: dict, policy: Policy) -> Choice:
     return Choice(0, batch, [], [], {}, [policy.baseline_format or baseline_format(task_ir)], [])
 
 
-def baseline_format(task_ir: dict) -> str:
+def baseline_format(task_ir: TaskIR) -> str:
     """The format a baseline corpus writes by default: the task's first JSON format, else its first."""
     return next((f["name"] for f in task_ir["formats"] if "json" in f["decl"]), task_ir["formats"][0]["name"])
