@@ -57,9 +57,11 @@ class Task:
             raise KeyError(f"task '{self.name}' has no format '{name}'; it has: {', '.join(formats)}")
         return build(self.ir, formats[name] if name else self.ir["formats"][0])
 
-    def run(self, inputs, *, model=None, batch_size: int = 4, **settings) -> list[dict]:
+    def run(self, inputs, *, model=None, batch_size: int = 4, details: bool = False, **settings) -> list[dict]:
         """Decode each input under the task's grammar and return canonical records, exactly as
-        `humc run` does (the same Session). `inputs` are strings or {"text": ..., "question": ...}
+        `humc run` does (the same Session). With `details`, each answer is what `humc run` writes
+        of it: {"record", "raw"} and, where the run gives them, "reasoning", "p" and "ranking" (a
+        decision's probability and runners-up), "item_p" (each item's probability). `inputs` are strings or {"text": ..., "question": ...}
         dicts; `model` is a folder, a .gguf file, 'smollm2', or a model already loaded with
         humdsl.runtime.models.load (reuse it), or a server's decoder
         (humdsl.runtime.openai_engine.OpenAIDecoder(base_url)). `settings` are those of humdsl.session.Settings,
@@ -74,7 +76,7 @@ class Task:
         from .formats import FormatParseError
         from .runtime.models import LoadedModel, load
         from .runtime.protocol import DecodeError
-        from .session import Session, Settings
+        from .session import Session, Settings, outcome_fields
 
         if settings.get("shots_from") is not None:
             settings["shots_from"] = Path(settings["shots_from"])
@@ -101,7 +103,7 @@ class Task:
                     raise type(outcome.failure)(f"input {i + k}: {outcome.failure}")
                 if outcome.record is None:
                     raise DecodeError(f"input {i + k}: no answer")
-                out.append(outcome.record)
+                out.append(outcome_fields(outcome) if details else outcome.record)
         return out
 
     def synth(self, examples, *, seed: int = 0, **policy):

@@ -73,6 +73,17 @@ class Outcome:
     failure: Exception | None = None
 
 
+def outcome_fields(outcome: Outcome) -> dict:
+    """What an output line says of an answer: its record and text, then what the run adds
+    (a reasoning line, a decision's probability and ranking, its items' probabilities, an error)."""
+    fields: dict = {"record": outcome.record, "raw": outcome.raw}
+    for key in ("reasoning", "p", "ranking", "item_p", "error"):
+        value = getattr(outcome, key)
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
 REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
                  "followed by the answer in the format above.")
 

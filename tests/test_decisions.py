@@ -316,3 +316,26 @@ def test_more_sets_than_are_scored_are_refused_before_any_is_written(tmp_path):
     ir = humdsl.load(spec).task("topics").ir
     with pytest.raises(NotEnumerable, match="12 labels, up to 4 per answer, make 793 answers"):  # 12+66+220+495
         answers(build(ir, ir["formats"][0]), None, orderings=False)
+
+
+def test_the_python_api_gives_what_humc_run_writes_of_each_answer(model_dir, tmp_path):
+    """Task.run(details=True): the record and text, and a decision's probability and ranking,
+    exactly as humc run's output line gives them."""
+    import humdsl
+
+    spec = ROOT / "specs" / "classify.hum"
+    texts = ["a gorgeous , witty film .", "the plot is a mess ."]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)),
+                      encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(main, ["run", str(spec), "--task", "sst2", "--format", "bare_label", "--model",
+                                  str(model_dir), "--input", str(inputs), "--output", str(out), "--decision", "exact"])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    got = humdsl.load(spec).task("sst2").run(texts, model=str(model_dir), details=True, format="bare_label",
+                                             decision="exact")
+    assert [set(g) for g in got] == [{"record", "raw", "p", "ranking"}] * 2
+    assert got == [{k: line[k] for k in g} for g, line in zip(got, lines)]
+    assert humdsl.load(spec).task("sst2").run(texts, model=str(model_dir), format="bare_label",
+                                              decision="exact") == [g["record"] for g in got]

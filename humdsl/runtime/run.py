@@ -18,7 +18,7 @@ from ..errors import HumError
 from ..ir import task_hash
 from ..jsonl import id_problem, objects
 from ..outputs import OutputLock, OutputRefused, check_path
-from ..session import Outcome, Session, Settings
+from ..session import Outcome, Session, Settings, outcome_fields
 from ..api import load_task
 from .models import ModelError, model_name
 
@@ -282,11 +282,8 @@ def _server(opts: RunOptions, session: Session):
 def _line(row: dict, outcome: Outcome, meta: dict) -> str:
     """A row's output line: its id, record and raw text, the run's meta, then what the outcome
     adds (reasoning, a decision's probability and ranking, its items' probabilities, an error)."""
-    line = {"id": row["id"], "record": outcome.record, "raw": outcome.raw, **meta}
-    for key in ("reasoning", "p", "ranking", "item_p", "error"):
-        value = getattr(outcome, key)
-        if value is not None:
-            line[key] = value
+    fields = outcome_fields(outcome)
+    line = {"id": row["id"], "record": fields.pop("record"), "raw": fields.pop("raw"), **meta, **fields}
     return json.dumps(line, ensure_ascii=False) + "\n"
 
 
