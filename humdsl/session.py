@@ -341,21 +341,27 @@ class Session:
             self._checker = Verifier()  # inline answers on their input's DAG: no grammar too large to build
         return self._checker
 
+    def _channel_parts(self, row: dict, choice: PromptChoice) -> tuple[dict, list[dict], str]:
+        """What a channel document is made of: the labels, the worked examples (each as the
+        format gives it back: within the batch, known labels) and the input as shown."""
+        from .prompts import input_text
+
+        labels = {lab["code"]: lab for lab in self.task["labels"]}
+        shots = []
+        for ex in choice.examples:
+            record = self._answer_of(ex["record"])
+            if record is not None:
+                shots.append({"shown": input_text(self.task, ex["input"]), "record": record})
+        return labels, shots, input_text(self.task, row)
+
     def _decided(self, row: dict) -> Outcome:
         from .runtime.decisions import content_free_row, decide, decide_channel
 
         choice = self._choice(row)
         if self.settings.decision == "channel":
-            from .prompts import input_text
-
-            labels = {lab["code"]: lab for lab in self.task.get("labels", [])}
-            shots = []
-            for ex in choice.examples:  # each as the format gives it back: within the batch, known labels
-                record = self._answer_of(ex["record"])
-                if record is not None:
-                    shots.append({"shown": input_text(self.task, ex["input"]), "record": record})
-            d = decide_channel(self.decoder, labels, shots, self.options, input_text(self.task, row), self.fmt,
-                               self.labels, row["text"], self._answer_sizes())
+            labels, shots, shown = self._channel_parts(row, choice)
+            d = decide_channel(self.decoder, labels, shots, self.options, shown, self.fmt, self.labels, row["text"],
+                               self._answer_sizes())
             return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
         prompt = prompt_text(self.task, self.fmt, row, choice)
         blank = None
@@ -402,6 +408,18 @@ class Session:
         from .runtime.models import model_prompt
 
         tokenizer = self.loaded.tokenizer
+        if self.settings.decision == "channel" and self.options is not None:
+            # a plain document, the examples then each answer's branch: the longest one must fit
+            from .runtime.decisions import channel_document
+
+            labels, shots, shown = self._channel_parts(row, self._choice(row))
+            prefix, branches = channel_document(labels, shots, self.options, shown)
+            longest = max(branches, key=lambda b: len(b[0]) + len(b[1]))
+            tokens = len(tokenizer(prefix + "".join(longest))["input_ids"])
+            if tokens > self.limit:
+                return (f"the input is too long for the model: its channel document is {tokens} tokens and the "
+                        f"model reads at most {self.limit}; split the text or use a model with a longer context")
+            return None
         tokens = len(tokenizer(model_prompt(tokenizer, prompt))["input_ids"])
         reason = self.settings.reason
         answer = self.fmt.budget(batch=self.labels, source=row["text"]) + (4 * reason if reason > 0 else 0)

@@ -168,3 +168,31 @@ def test_both_decoders_build_a_2000_word_inline_grammar(model_dir, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "built" in done.stdout
+
+
+def test_a_channel_decision_measures_its_own_document_against_the_context(model_dir):
+    """A channel decision reads a plain document (examples, an answer's label line, the input),
+    not the chat prompt: an input whose chat prompt and answer would not fit is still decided
+    when its document fits, and one whose document does not is refused, naming the document."""
+    import humdsl
+    from humdsl.runtime.models import load
+    from humdsl.session import Session, Settings
+
+    task = humdsl.load(ROOT / "specs" / "classify.hum").task("sst2")
+    session = Session(task.ir, Settings(decision="channel"))
+    session.start(load(str(model_dir)))
+    tok = session.loaded.tokenizer
+    n = 100
+    while True:  # the shortest input whose chat prompt leaves no room for a short answer
+        row = {"id": "x", "text": words(n)}
+        chat = len(tok(session.prompt(row))["input_ids"])
+        if chat + 256 > session.limit:
+            break
+        n += 50
+    assert session._too_long(row, session.prompt(row)) is None  # its channel document fits
+    [outcome] = session.decode([row])
+    assert outcome.record is not None and outcome.error is None
+    longer = {"id": "y", "text": words(n + 400)}
+    why = session._too_long(longer, session.prompt(longer))
+    assert why is not None and why.startswith("the input is too long for the model: its channel document is ")
+    assert session.decode([longer])[0].error == why

@@ -257,13 +257,19 @@ def size_prior(sizes: dict[int, int], records: list[dict]) -> list[float]:
     return [math.log((sizes.get(n, 0) + 1) / total) - math.log(per_size[n]) for n in counts]
 
 
+def channel_document(labels: dict[str, LabelIR], shots: list[dict], options: Answers,
+                     shown: str) -> tuple[str, list[tuple[str, str]]]:
+    """The channel document of one input: the worked examples, then each answer's branch."""
+    prefix = channel_prefix([(channel_label(labels, s["record"]), s["shown"]) for s in shots])
+    return prefix, [channel_branch(channel_label(labels, r), shown) for r in options.records]
+
+
 def decide_channel(decoder, labels: dict[str, LabelIR], shots: list[dict], options: Answers, shown: str,
                    fmt, batch, source: str, sizes: dict[int, int]) -> Decision:
     """The answer under which the input is likeliest, weighed by how often answers of its size are
     (one label, two, ...) among the labelled examples; its probability among the answers.
     `shots` are {"shown": input as the prompt shows it, "record": its answer}."""
-    prefix = channel_prefix([(channel_label(labels, s["record"]), s["shown"]) for s in shots])
-    branches = [channel_branch(channel_label(labels, r), shown) for r in options.records]
+    prefix, branches = channel_document(labels, shots, options, shown)
     prior = size_prior(sizes, options.records)
     scores = [s + p for s, p in zip(channel_scores(decoder, prefix, branches), prior)]
     norm = _logsumexp(scores)
