@@ -222,8 +222,8 @@ class Session:
         self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat") if self.options else None
         self.limit = context_limit(loaded)
 
-    def prompt(self, row: dict) -> str:
-        prompt = prompt_text(self.task, self.fmt, row, self._choice(row))
+    def prompt(self, row: dict, choice: PromptChoice | None = None) -> str:
+        prompt = prompt_text(self.task, self.fmt, row, choice or self._choice(row))
         return prompt + REASON_PROMPT + "\n" if self.settings.reason > 0 else prompt
 
     def _choice(self, row: dict) -> PromptChoice:
@@ -235,10 +235,13 @@ class Session:
         """One Outcome per row, in order. Rows too long for the model or too large for their
         grammar are refused before any token is decoded; the others are decoded as one batch."""
         decoder = self._decoder()
-        prompts = {row["id"]: self.prompt(row) for row in rows}
-        refused = {row["id"]: why for row in rows if (why := self._too_long(row, prompts[row["id"]]))}
+        choices = {row["id"]: self._choice(row) for row in rows}  # shots retrieved once per row
+        prompts = {row["id"]: self.prompt(row, choices[row["id"]]) for row in rows}
+        refused = {row["id"]: why for row in rows
+                   if (why := self._too_long(row, prompts[row["id"]], choices[row["id"]]))}
         if self.options is not None:
-            return [_refused(refused[r["id"]]) if r["id"] in refused else self._decided(r) for r in rows]
+            return [_refused(refused[r["id"]]) if r["id"] in refused else
+                    self._decided(r, prompts[r["id"]], choices[r["id"]]) for r in rows]
         constraints = {}
         for row in rows:
             if row["id"] in refused:
@@ -354,16 +357,15 @@ class Session:
                 shots.append({"shown": input_text(self.task, ex["input"]), "record": record})
         return labels, shots, input_text(self.task, row)
 
-    def _decided(self, row: dict) -> Outcome:
+    def _decided(self, row: dict, prompt: str, choice: PromptChoice) -> Outcome:
+        """`prompt`: the chat prompt of `choice` (decisions take no reasoning line)."""
         from .runtime.decisions import content_free_row, decide, decide_channel
 
-        choice = self._choice(row)
         if self.settings.decision == "channel":
             labels, shots, shown = self._channel_parts(row, choice)
             d = decide_channel(self.decoder, labels, shots, self.options, shown, self.fmt, self.labels, row["text"],
                                self._answer_sizes())
             return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
-        prompt = prompt_text(self.task, self.fmt, row, choice)
         blank = None
         if self.settings.decision == "calibrated":
             empty = content_free_row(row, [f["name"] for f in self.task["inputs"]])
@@ -400,7 +402,7 @@ class Session:
             self._sizes = dict(sizes)
         return self._sizes
 
-    def _too_long(self, row: dict, prompt: str) -> str | None:
+    def _too_long(self, row: dict, prompt: str, choice: PromptChoice) -> str | None:
         """Why this input cannot be answered within the model's context, or None. Checked before its
         grammar is built or a token decoded: a huge input is refused in a moment, as its own line."""
         if self.limit is None:
@@ -412,7 +414,7 @@ class Session:
             # a plain document, the examples then each answer's branch: the longest one must fit
             from .runtime.decisions import channel_document
 
-            labels, shots, shown = self._channel_parts(row, self._choice(row))
+            labels, shots, shown = self._channel_parts(row, choice)
             prefix, branches = channel_document(labels, shots, self.options, shown)
             longest = max(branches, key=lambda b: len(b[0]) + len(b[1]))
             tokens = len(tokenizer(prefix + "".join(longest))["input_ids"])

@@ -189,10 +189,10 @@ def test_a_channel_decision_measures_its_own_document_against_the_context(model_
         if chat + 256 > session.limit:
             break
         n += 50
-    assert session._too_long(row, session.prompt(row)) is None  # its channel document fits
+    assert session._too_long(row, session.prompt(row), session._choice(row)) is None  # its channel document fits
     [outcome] = session.decode([row])
     assert outcome.record is not None and outcome.error is None
     longer = {"id": "y", "text": words(n + 400)}
-    why = session._too_long(longer, session.prompt(longer))
+    why = session._too_long(longer, session.prompt(longer), session._choice(longer))
     assert why is not None and why.startswith("the input is too long for the model: its channel document is ")
     assert session.decode([longer])[0].error == why
