@@ -26,8 +26,8 @@ class Schema:
         self.kind: str = ir["kind"]
         self.task_kind = KINDS[self.kind]  # what the kind's items are and which holes hold labels
         self.labels = [LabelInfo(x["code"], x["name"]) for x in ir.get("labels", [])]
-        self.types = [LabelInfo(x["code"], x["name"]) for x in ir.get("types", [])
-                      if "types" in self.task_kind.label_members]  # argument types: relations
+        self.types = ([LabelInfo(x["code"], x["name"]) for x in ir.get("types", [])]
+                      if "types" in self.task_kind.label_members else [])  # argument types: relations
         self.roles = [LabelInfo(x["code"], x["name"]) for x in ir.get("roles", [])]
         self.event_roles = {x["code"]: (x.get("roles") or [r.code for r in self.roles])
                             for x in ir.get("labels", [])} if self.kind == "events" else {}
