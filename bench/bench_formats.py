@@ -63,12 +63,13 @@ def mask_ms(fmt, source: str, lltok, rng, runs: int, checked: bool = False) -> t
     import numpy as np
 
     from humdsl import constraints
-    from humdsl.formats.spans import without_length_bounds
+    from humdsl.formats.grammar_tree import lark, without_length_bounds
     from humdsl.runtime.checked import CheckedMatcher
 
-    lark = fmt.grammar(source=source)
-    grammar = constraints.validate(lark, lltok)
-    loose = constraints.validate(without_length_bounds(lark), lltok) if checked else grammar
+    tree = fmt.grammar_tree(source=source)
+    grammar = constraints.validate(lark(tree), lltok)
+    lifted = without_length_bounds(tree) if checked else None
+    loose = constraints.validate(lark(lifted), lltok) if lifted else grammar
 
     def pick(mask):  # not timed: the decoder picks on the logits, as unconstrained decoding does
         bits = np.unpackbits(np.frombuffer(bytes(mask), dtype=np.uint8), bitorder="little")[:lltok.vocab_size]

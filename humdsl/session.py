@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .constraints import GrammarInvalid
 from .errors import HumError
 from .formats import FormatParseError, InputTooLarge, build
+from .formats.grammar_tree import lark
 from .formats.reasoning import REASON_MARK, with_reasoning
 from .kinds import KINDS
 from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
@@ -123,8 +124,10 @@ def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: i
         dag = fmt.language(batch=labels, source=source, reason=reason, keep_rules=keep_rules)
         if dag is not None:
             return AnswerDag(dag)
-    grammar = fmt.grammar(batch=labels, source=source)
-    return Grammar(with_reasoning(grammar, reason) if reason else grammar)
+    tree = fmt.grammar_tree(batch=labels, source=source)
+    if reason:
+        tree = with_reasoning(tree, reason)
+    return Grammar(lark(tree), tree)
 
 
 def context_limit(loaded) -> int | None:

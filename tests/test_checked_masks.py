@@ -4,9 +4,10 @@ and the jump-forward decoder's output is the exact grammar's whether or not it c
 import pytest
 
 from humdsl.formats import build
-from humdsl.formats.spans import without_length_bounds
+from humdsl.formats.grammar_tree import (Alt, GrammarTree, Group, Length, Lit, Ref, Rule, Seq, Terminal, lark,
+                                        without_length_bounds)
 from humdsl.runtime.checked import CheckedMatcher
-from humdsl.runtime.protocol import Sampling
+from humdsl.runtime.protocol import Grammar, Sampling
 
 from support.matchers import Consenting
 from support.tasks import all_tasks
@@ -15,20 +16,24 @@ GREEDY = Sampling()
 
 
 def test_lifting_length_bounds_touches_only_length_terminals():
-    grammar = "\n".join([
-        "start: V2 LEN_1 LEN_REASONING",
-        "LEN_1: /(?s:.){1,200}/",
-        "LEN_REASONING: /[^\\n]{0,40}/",
-        "V2: /[0-9]{1,3}/",
-        'LEN_3: /(\\\\(["\\\\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\\\\x00-\\x1f]){1,200}/',
-    ])
-    assert without_length_bounds(grammar).splitlines() == [
+    json_char = r'(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1f])'
+    tree = GrammarTree((
+        Rule("start", Seq((Ref("V2"), Ref("LEN_1"), Ref("LEN_REASONING")))),
+        Length("LEN_1", "(?s:.)", 1, 200, 4),
+        Length("LEN_REASONING", r"[^\n]", 0, 40, 4),
+        Terminal("V2", ("/[0-9]{1,3}/",), 3),
+        Length("LEN_3", json_char, 1, 200, 6),
+    ))
+    lifted = without_length_bounds(tree)
+    assert lifted is not None
+    assert lark(lifted).splitlines() == [
         "start: V2 LEN_1 LEN_REASONING",
         "LEN_1: /(?s:.){1,}/",
         "LEN_REASONING: /[^\\n]{0,}/",
         "V2: /[0-9]{1,3}/",  # not a length terminal: a bound on digits stays
         'LEN_3: /(\\\\(["\\\\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\\\\x00-\\x1f]){1,}/',
     ]
+    assert without_length_bounds(GrammarTree((Rule("start", Ref("V2")), tree.defs[3]))) is None  # nothing to lift
 
 
 def _openie():
@@ -45,8 +50,10 @@ def test_a_free_text_hole_is_bounded_by_a_length_terminal_that_can_be_lifted(nam
     ir, formats = _openie()
     fmt = formats[name]
     source = ir["examples"][0]["input"]["text"]
-    exact = fmt.grammar(source=source)
-    loose = without_length_bounds(exact)
+    tree = fmt.grammar_tree(source=source)
+    exact, lifted = lark(tree), without_length_bounds(tree)
+    assert lifted is not None
+    loose = lark(lifted)
     record = {"triples": [{"subject": "The Hollis Company", "predicate": "works with",
                            "object": "a maker of garden tools"}]}
     gold = fmt.render(record, source=source)
@@ -71,7 +78,8 @@ def loaded(tokenizers, tiny_model):
     return LoadedModel(tiny_model, tokenizers[0], "tiny", "cpu")
 
 
-BOUNDED = 'start: "(" LEN_1 ")"\nLEN_1: /[a-z]{1,3}/'
+_BOUNDED_TREE = GrammarTree((Rule("start", Seq((Lit("("), Ref("LEN_1"), Lit(")")))), Length("LEN_1", "[a-z]", 1, 3, 1)))
+BOUNDED = Grammar(lark(_BOUNDED_TREE), _BOUNDED_TREE)
 PROMPTS = ["Pick a word.\n", "Another word, please.\n", "Text: a b c\n", "Name it:\n", "Go on.\n"]
 
 
@@ -96,7 +104,10 @@ def test_seeded_sampling_draws_from_the_exact_distribution(loaded):
 
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
-    grammar = 'start: LEN_1 ("." | "," | "!")\nLEN_1: /[ab]{1,1}/'
+    tree = GrammarTree((Rule("start", Seq((Ref("LEN_1"), Group(Alt((Lit("."), Lit(","), Lit("!"))))))),
+                        Length("LEN_1", "[ab]", 1, 1, 1)))
+    grammar = Grammar(lark(tree), tree)
+    assert grammar.lark == 'start: LEN_1 ("." | "," | "!")\nLEN_1: /[ab]{1,1}/\n'
     checked, plain = JumpForwardDecoder(loaded), JumpForwardDecoder(loaded, checked_masks=False)
     n = 300
     a = Counter(checked.generate(["Go.\n"], [grammar], 4, Sampling(1.0, 1.0, s))[0] for s in range(n))

@@ -63,36 +63,49 @@ def test_a_dag_reads_paths_of_whole_edges():
         LiteralDag(1, lambda i: [(b"", 1)]).start()
 
 
-def test_a_skeleton_reads_the_builders_lark_and_refuses_the_rest():
+def test_a_skeleton_reads_the_grammar_tree_and_refuses_the_rest():
     from humdsl.formats.answer_dag import answers
+    from humdsl.formats.grammar_tree import Alt, GrammarTree, Group, Lit, Ref, Repeat, Rule, Seq, Terminal, lark
     from humdsl.formats.lark_nfa import Unreadable, read_skeleton
     from humdsl.formats.spans import SpanRule
 
     rule = SpanRule(False, 2, stops=(")",))
-    lark = 'start: "None" | item ("\\n" item){0,1}\nitem: "(" ("A, " | "B, ") span\nspan[suffix=")"]: SPAN1\nSPAN1: /x/\n'
-    dag = answers(read_skeleton(lark, {"SPAN1": rule}), "Ann met Bo .")
+    tree = GrammarTree((
+        Rule("start", Alt((Lit("None"), Seq((Ref("item"), Repeat(Seq((Lit("\n"), Ref("item"))), 0, 1)))))),
+        Rule("item", Seq((Lit("("), Group(Alt((Lit("A, "), Lit("B, ")))), Ref("span")))),
+        Rule("span", Ref("SPAN1"), suffix=")"),
+        Terminal("SPAN1", ("/x/",), 8),
+    ), {"SPAN1": rule})
+    assert lark(tree) == ('start: "None" | item ("\\n" item){0,1}\nitem: "(" ("A, " | "B, ") span\n'
+                          'span[suffix=")"]: SPAN1\nSPAN1: /x/\n')
+    dag = answers(read_skeleton(tree), "Ann met Bo .")
     for text, ok in (("None", True), ("(A, Ann met)", True), ("(B, Bo)\n(A, Ann)", True), ("(A, met Bo .)", False),
                      ("(A, Ann met Bo)", False), ("(C, Bo)", False), ("(A, Bo)\n(A, Bo)\n(A, Bo)", False), ("", False)):
         assert dag.accepts(text.encode()) == ok, text
-    for bad in ('start: /[a-z]+/\n', 'start: x\nx: "a" x\n', 'start: FREE\nFREE: /x/\n', 'start: "a"*\n',
-                'start: ("a"\n'):
+    free = Terminal("FREE", ("/x/",), 1)
+    for bad in (GrammarTree((Rule("start", Ref("FREE")), free)),  # a terminal with no span rule
+                GrammarTree((Rule("start", Seq((Lit("a"), Ref("x")))), Rule("x", Seq((Lit("a"), Ref("x")))))),  # recursion
+                GrammarTree((Rule("start", Ref("missing")),)),
+                GrammarTree((Rule("begin", Lit("a")),))):  # no start rule
         with pytest.raises(Unreadable):
-            read_skeleton(bad, {})
+            read_skeleton(bad)
 
 
 def test_masks_are_shared_only_between_states_that_read_alike_as_far_as_the_walk_went():
     from humdsl.formats.answer_dag import answers
+    from humdsl.formats.grammar_tree import GrammarTree, Lit, Ref, Rule, Seq, Terminal
     from humdsl.formats.lark_nfa import read_skeleton
     from humdsl.formats.spans import SpanRule
 
     # the two spans read alike up to their ")", and differ after it: a line break, or the end
-    lark = 'start: "(" SPAN1 ")" "\\n" "(" SPAN1 ")"\nSPAN1: /x/\n'
+    tree = GrammarTree((Rule("start", Seq((Lit("("), Ref("SPAN1"), Lit(")"), Lit("\n"), Lit("("), Ref("SPAN1"),
+                                           Lit(")")))), Terminal("SPAN1", ("/x/",), 8)), {"SPAN1": SpanRule(False, 2)})
 
     def nodes(positions):
         return {i for i, _ in positions if i >= 0}
 
     for walked_to, shared in ((b"x", True), (b"x)", False)):
-        dag = answers(read_skeleton(lark, {"SPAN1": SpanRule(False, 2)}), "x y")
+        dag = answers(read_skeleton(tree), "x y")
         first, second = dag.read(dag.start(), b"("), dag.read(dag.start(), b"(x)\n(")
         dag.masks.put(first, nodes(dag.read(first, walked_to)), [7])  # a walk that read that far
         assert dag.masks.get(first) == [7] and (dag.masks.get(second) == [7]) == shared, walked_to
@@ -245,6 +258,7 @@ def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2, reason: i
     from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
 
     from humdsl import constraints
+    from humdsl.formats.grammar_tree import lark
     from humdsl.formats.reasoning import with_reasoning
     from humdsl.runtime.dag_matcher import DagMatcher, TokenTable
     from humdsl.session import split_reasoning
@@ -253,8 +267,8 @@ def _compare_along_walks(lltok, fmt, texts, seed: int, walks: int = 2, reason: i
     bitmask = allocate_token_bitmask(1, lltok.vocab_size)
     for text in texts:
         for _ in range(walks):
-            grammar = fmt.grammar(source=text)
-            ref = constraints.new_matcher(lltok, with_reasoning(grammar, reason) if reason else grammar)
+            tree = fmt.grammar_tree(source=text)
+            ref = constraints.new_matcher(lltok, lark(with_reasoning(tree, reason) if reason else tree))
             dm = DagMatcher(fmt.language(source=text, reason=reason), table)
             taken: list[int] = []
             while True:
@@ -482,7 +496,7 @@ def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loa
     def no_grammar(*a, **k):
         raise AssertionError("the inline grammar was built")
 
-    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    monkeypatch.setattr(InlineFormat, "grammar_tree", no_grammar)
     task = humdsl.load(SPEC).task("conll03")
     records = task.run(["Ann met Bo .", "Maria Costa met reporters ."], format="tagged", model=loaded)
     assert len(records) == 2 and all("entities" in r for r in records)
@@ -521,7 +535,7 @@ def test_humc_run_decodes_the_inline_format_without_building_its_grammar(model_d
     def no_grammar(*a, **k):
         raise AssertionError("the jump-forward decoder built the inline grammar")
 
-    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    monkeypatch.setattr(InlineFormat, "grammar_tree", no_grammar)
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text(json.dumps({"id": "a", "text": INPUTS[0]}) + "\n", encoding="utf-8")
     r = CliRunner().invoke(main, ["run", str(SPEC), "--task", "conll03", "--format", "tagged", "--model",

@@ -6,10 +6,10 @@ from concurrent.futures import Future
 import pytest
 
 from humdsl.formats import build
-from humdsl.formats.spans import without_grounding
+from humdsl.formats.grammar_tree import GrammarTree, Grounding, Lit, Ref, Rule, Seq, Terminal, lark, without_grounding
 from humdsl.prompts import PromptChoice, prompt_text
 from humdsl.runtime.checked import EarlyStart
-from humdsl.runtime.protocol import DecodeError, GrammarRejected, Sampling
+from humdsl.runtime.protocol import DecodeError, Grammar, GrammarRejected, Sampling
 
 from support.matchers import Consenting
 from support.tasks import all_tasks
@@ -18,17 +18,19 @@ GREEDY = Sampling()
 
 
 def test_lifting_grounding_drops_the_substring_terminals_and_their_uses():
-    grammar = "\n".join([
-        "start: SPAN1 JSPAN2",
-        "SPAN1: /[a-z]+/ & /[^)]*/ & SUBSTR",
-        "JSPAN2: /[a-z]+/ & JSUBSTR",
-        'SUBSTR: %regex {"substring_chunks": ["a", " ", "b"]}',
-        'JSUBSTR: %regex {"substring_chunks": ["a", " ", "b"]}',
-    ])
-    assert without_grounding(grammar) == "start: SPAN1 JSPAN2\nSPAN1: /[a-z]+/ & /[^)]*/\nJSPAN2: /[a-z]+/"
-    assert without_grounding('start: "x"') is None  # nothing grounded: nothing to start early
+    tree = GrammarTree((
+        Rule("start", Seq((Ref("SPAN1"), Ref("JSPAN2")))),
+        Terminal("SPAN1", ("/[a-z]+/", "/[^)]*/", Ref("SUBSTR")), 10),
+        Terminal("JSPAN2", ("/[a-z]+/", Ref("JSUBSTR")), 10),
+        Grounding("SUBSTR", "a b", False),
+        Grounding("JSUBSTR", "a b", True),
+    ))
+    assert 'SUBSTR: %regex {"substring_chunks": ["a", " ", "b"]}' in lark(tree)
+    lifted = without_grounding(tree)
+    assert lifted is not None and lark(lifted) == "start: SPAN1 JSPAN2\nSPAN1: /[a-z]+/ & /[^)]*/\nJSPAN2: /[a-z]+/\n"
+    assert without_grounding(GrammarTree((Rule("start", Ref("X")), Terminal("X", ("/x/",), 1)))) is None  # nothing grounded
     # a use this function does not know how to lift: no early start rather than a wrong grammar
-    assert without_grounding('start: SUBSTR\nSUBSTR: %regex {"substring_chunks": ["a"]}') is None
+    assert without_grounding(GrammarTree((Rule("start", Ref("SUBSTR")), Grounding("SUBSTR", "a", False)))) is None
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def _ner_case(name: str):
     rows = [dict(ex["input"]) for ex in ir["examples"] + ir["tests"]][:3]
     choice = PromptChoice(examples=[])
     prompts = [prompt_text(ir, fmt, r, choice) for r in rows]
-    grammars = [fmt.grammar(source=r["text"]) for r in rows]
+    grammars = [Grammar(lark(t), t) for t in (fmt.grammar_tree(source=r["text"]) for r in rows)]
     return prompts, grammars, min(40, max(fmt.budget(source=r["text"]) for r in rows))
 
 
@@ -79,9 +81,14 @@ def test_the_real_grammar_is_built_off_the_main_thread_and_the_output_is_unchang
 def test_a_grammar_rejected_in_the_background_is_still_a_typed_error_naming_its_row(loaded):
     from humdsl.runtime.jumpforward import JumpForwardDecoder
 
-    bad = 'start: "(" SPAN ")"\nSPAN: /[a-z]+/ & SUBSTR\nSUBSTR: %regex {"substring_chunks": 5}'
+    # the tree lifts to a grammar that starts the row; the real grammar's text is then rejected
+    tree = GrammarTree((Rule("start", Seq((Lit("("), Ref("SPAN"), Lit(")")))),
+                        Terminal("SPAN", ("/[a-z]+/", Ref("SUBSTR")), 8), Grounding("SUBSTR", "a b", False)))
+    bad = Grammar('start: "(" SPAN ")"\nSPAN: /[a-z]+/ & SUBSTR\nSUBSTR: %regex {"substring_chunks": 5}', tree)
+    decoder = JumpForwardDecoder(loaded, early_start=True)
     with pytest.raises(GrammarRejected, match="row 1: llguidance rejected the grammar"):
-        JumpForwardDecoder(loaded, early_start=True).generate(["a\n", "b\n"], ['start: "x"', bad], 8, GREEDY)
+        decoder.generate(["a\n", "b\n"], ['start: "x"', bad], 8, GREEDY)
+    assert decoder.stats["early"] == 1
 
 
 def test_a_real_grammar_that_refuses_the_early_tokens_fails_its_row_with_a_reason():

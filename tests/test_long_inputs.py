@@ -154,6 +154,7 @@ def test_both_decoders_build_a_2000_word_inline_grammar(model_dir, tmp_path):
         from humdsl.runtime.outlines_decoder import OutlinesDecoder
         from humdsl.runtime.jumpforward import JumpForwardDecoder
         from humdsl.runtime.models import load
+        from humdsl.runtime.protocol import Grammar
         text = Path({str(tmp_path / "text.txt")!r}).read_text(encoding="utf-8")
         lark = humdsl.load({str(SPEC)!r}).task("conll03").format("tagged").grammar(source=text)
         loaded = load({str(model_dir)!r})
@@ -161,7 +162,7 @@ def test_both_decoders_build_a_2000_word_inline_grammar(model_dir, tmp_path):
         processor = outlines_dec.per_row([LLMatcher.grammar_from_lark(lark)], outlines_dec.llg_tokenizer, "torch")
         processor._setup(1)
         assert not processor.ll_matchers[0].is_error(), processor.ll_matchers[0].get_error()[:300]
-        m = JumpForwardDecoder(loaded)._matcher(0, lark)
+        m = JumpForwardDecoder(loaded)._matcher(0, Grammar(lark))
         assert not m.is_error(), m.get_error()[:300]
         print("built")
     """)

@@ -238,11 +238,12 @@ def test_reason_then_answer(model_dir, tmp_path):
 def test_reasoning_grammar_wraps_the_answer():
     import humdsl
     from humdsl.constraints import validate
+    from humdsl.formats.grammar_tree import lark
     from humdsl.formats.reasoning import with_reasoning
     from humdsl.session import split_reasoning
 
     fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tuples")
-    grammar = with_reasoning(fmt.grammar(source="Ann met Bo."), 80)
+    grammar = lark(with_reasoning(fmt.grammar_tree(source="Ann met Bo."), 80))
     validate(grammar)
     assert grammar.splitlines()[0] == 'start: LEN_REASONING "\\nAnswer: " answer_start'
     assert split_reasoning("Ann is a person.\nAnswer: (PER, Ann)") == ("Ann is a person.", "(PER, Ann)")

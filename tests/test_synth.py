@@ -252,7 +252,7 @@ def test_inline_answers_are_checked_without_their_grammar_at_any_length(monkeypa
     def no_grammar(*a, **k):
         raise AssertionError("the inline grammar was built")
 
-    monkeypatch.setattr(InlineFormat, "grammar", no_grammar)
+    monkeypatch.setattr(InlineFormat, "grammar_tree", no_grammar)
     fmt = humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").format("tagged")
     source = words(6000)  # past the grammar's size limit
     good = fmt.render({"entities": [{"type": "LOC", "text": "Lisbon"}]}, source=source)

@@ -4,6 +4,7 @@
     text = fmt.render(record, batch=["PER", "LOC"], source=input_text)
     record = fmt.parse(text, batch=["PER", "LOC"], source=input_text)
     lark = fmt.grammar(batch=["PER", "LOC"], source=input_text)   # for llguidance
+    tree = fmt.grammar_tree(batch=["PER", "LOC"], source=input_text)   # what `lark` is printed from
     tokens = fmt.budget(batch, source)   # a token budget no accepted output can exceed
 """
 from __future__ import annotations
@@ -86,7 +87,15 @@ class Format:
         return self.impl.parse(text, batch, source)
 
     def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
-        return self.impl.grammar(batch, source)
+        """The Lark text (llguidance's dialect) of every answer; grounded for `source`."""
+        from .grammar_tree import lark
+
+        return lark(self.grammar_tree(batch, source))
+
+    def grammar_tree(self, batch: list[str] | None = None, source: str | None = None):
+        """The grammar as a tree (formats/grammar_tree.py), from which its text, its byte bound,
+        its skeleton and the grammars the decoder derives from it are read."""
+        return self.impl.grammar_tree(batch, source)
 
     def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0,
                  keep_rules: bool | str = False):
@@ -136,16 +145,15 @@ class Format:
         key = (tuple(self.schema.batch_or_all(batch)), reason)
         if key not in self._skeletons:
             from .lark_nfa import Unreadable, read_skeleton
-            from .reasoning import REASONING, reasoning_rule, with_reasoning
+            from .reasoning import with_reasoning
 
-            own = self.impl.skeleton(batch)
             found = None
-            if own is not None:
-                lark, rules = own
+            if not self.impl.own_language:
+                tree = self.impl.grammar_tree(batch, None)
                 if reason:
-                    lark, rules = with_reasoning(lark, reason), {**rules, REASONING: reasoning_rule(reason)}
+                    tree = with_reasoning(tree, reason)
                 try:
-                    found = read_skeleton(lark, rules) if rules else None
+                    found = read_skeleton(tree) if tree.spans else None
                 except Unreadable:
                     found = None
             self._skeletons[key] = found
@@ -156,7 +164,7 @@ class Format:
         substring terminal of grounded spans). What the per-input grammar adds is what `parse`
         with the input checks. Inline formats have none (FormatUnfit): their answers are checked
         on the input's `language`."""
-        return self.impl.grammar(batch, None)
+        return self.grammar(batch, None)
 
     def json_schema(self, batch: list[str] | None = None) -> dict | None:
         """The JSON Schema of a JSON-shaped format's answers; None for the others."""

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .dag import LiteralDag
+    from .grammar_tree import GrammarTree
     from .items import Schema
-    from .spans import FreeRule, SpanRule
 
 
 class FormatImpl:
@@ -34,17 +34,17 @@ class FormatImpl:
     def parse(self, text: str, batch: list[str] | None = None, source: str | None = None) -> dict:
         raise NotImplementedError
 
-    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
-        """The Lark grammar (llguidance's dialect) of every answer; grounded for `source`."""
+    def grammar_tree(self, batch: list[str] | None = None, source: str | None = None) -> GrammarTree:
+        """The grammar of every answer (grammar_tree.py), grounded for `source`; with no source,
+        the grammar for no input in particular, whose span terminals formats/answer_dag.py fills
+        in for each input."""
         raise NotImplementedError
 
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         """No answer the grammar accepts is longer than this, in UTF-8 bytes."""
-        raise NotImplementedError
+        from .grammar_tree import max_bytes
 
-    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule | FreeRule]] | None:
-        """The grammar with its spans and free texts as named rules (lark_nfa.py reads it), or None."""
-        return None
+        return max_bytes(self.grammar_tree(batch, source))
 
     def language(self, batch: list[str] | None = None, source: str | None = None) -> LiteralDag | None:
         """With `own_language`: the answers for this input as a LiteralDag."""

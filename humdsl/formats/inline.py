@@ -12,7 +12,8 @@ from .dag import LiteralDag
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, InputTooLarge, Unrenderable
 from .items import Schema
-from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, lark_string, span_problem
+from .grammar_tree import Alt, Expr, GrammarTree, Lit, Ref, Rule, Seq
+from .spans import _BAD_LAST, _CHUNK, chunk_bounds, MAX_FREE_CHARS, WHITESPACE, span_problem
 from .template import Part
 
 
@@ -208,35 +209,34 @@ class InlineFormat(FormatImpl):
         return self.schema.from_items(items)
 
     # ---- grammar ----------------------------------------------------------------------------------
-    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
+    def grammar_tree(self, batch: list[str] | None = None, source: str | None = None) -> GrammarTree:
         if source is None:
             raise FormatUnfit("the inline format is built for each input: give the input text")
         batch = self.schema.batch_or_all(batch)
         chunks, ends = _span_ends(source, self.schema.max_words)
-        lab = "lab: " + " | ".join(lark_string(self._display(c)) for c in batch)
-        rules = [lab]
+        rules = [Rule("lab", Alt(tuple(Lit(self._display(c)) for c in batch)))]
         cut = self._split_mark()
         n = len(chunks)
         literals: set[str] = set()
+        lab = Ref("lab")
+        rest: list[tuple[Expr, ...]] = [(Ref(f"p{j}"),) for j in range(n)] + [()]  # what follows chunk j-1
         for i in range(n - 1, -1, -1):
-            nxt = f"p{i + 1}" if i + 1 < n else None
-            alts = [lark_string(chunks[i]) + (f" {nxt}" if nxt else "")]
+            alts: list[Expr] = [Seq((Lit(chunks[i]), *rest[i + 1]))]
             literals.add(chunks[i])
             for j in ends[i]:
                 span = "".join(chunks[i:j])
-                after = f" p{j}" if j < n else ""
                 opening = cut[0](span)
                 literals.add(opening)
-                alts.append(f"{lark_string(opening)} lab {lark_string(cut[1](span))}{after}")
-            rules.append(f"p{i}: " + " | ".join(alts))
+                alts.append(Seq((Lit(opening), lab, Lit(cut[1](span)), *rest[j])))
+            rules.append(Rule(f"p{i}", Alt(tuple(alts))))
         symbols = len(rules) + 2 * len(literals)
         if symbols > MAX_SYMBOLS:
             raise InputTooLarge(
                 f"this input ({len(source.split())} words) is too long for the inline format: its "
                 f"grammar would need about {symbols:,} llguidance symbols, over the {MAX_SYMBOLS:,} it "
                 f"can hold (about 2,000 words fit); split the input or use a format that quotes spans")
-        rules.append("start: p0" if n else 'start: ""')
-        return "\n".join(reversed(rules)) + "\n"
+        rules.append(Rule("start", Ref("p0") if n else Lit("")))
+        return GrammarTree(tuple(reversed(rules)))
 
     def language(self, batch: list[str] | None = None, source: str | None = None) -> LiteralDag:
         """The same answers as `grammar` (node i: the input read up to chunk i), for the runtime
@@ -269,8 +269,12 @@ class InlineFormat(FormatImpl):
     def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
         if source is None:
             return 0
+        # Counted from the input, not from the grammar tree (which a long input makes large, and
+        # which the answer DAG never builds): the input, and per mark its literals and label.
+        # Marks do not overlap and each holds a chunk that is not blank; a word may hold several
+        # ("U.S." can be marked as "U" and "S"), so words would not bound them.
         batch = self.schema.batch_or_all(batch)
-        words = len(source.split())
+        marks = sum(1 for c in _CHUNK.findall(source) if not c.isspace())
         mark = sum(len(p.value.encode()) for p in self.parts if p.kind == "lit")
         label = max((len(self._display(c).encode()) for c in batch), default=0)
-        return len(source.encode()) + words * (mark + label)
+        return len(source.encode()) + marks * (mark + label)

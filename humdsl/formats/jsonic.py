@@ -8,9 +8,9 @@ import json
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, FreeRule, SpanRule, has_grounded_span, intern_terminal,
-                    lark_string, length_terminal, longest_grounded, span_problem, substring_regex,
-                    words_regex)
+from .grammar_tree import Alt, Expr, GrammarTree, Group, Grounding, Lit, Ref, Repeat, Seq, TreeBuilder
+from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, MAX_FREE_CHARS, FreeRule, SpanRule, has_grounded_span, longest_grounded,
+                    span_problem, words_regex)
 
 
 def _walk_kinds(t) -> set[str]:
@@ -260,34 +260,14 @@ class JsonFormat(FormatImpl):
             item[self.nested_field] = subs
 
     # ---- grammar and schema -------------------------------------------------------------------------
-    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
-        b = self._built(batch, source)
-        if self.schema.grounded and source is not None:
-            b.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
-        return "\n".join(b.rules) + "\n"
-
-    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule | FreeRule]]:
-        """The grammar for no input in particular (its grounded span terminals unbound), and
-        those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
-        b = self._built(batch, None)
-        return "\n".join(b.rules) + "\n", b.spans
-
-    def _built(self, batch: list[str] | None, source: str | None) -> "_JsonLark":
+    def grammar_tree(self, batch: list[str] | None = None, source: str | None = None) -> GrammarTree:
         batch = self.schema.batch_or_all(batch)
-        b = _JsonLark(self, batch, source)
+        b = _TreeOfJson(self, batch, source)
         start = b.list_expr(self.template, False, None, self.schema.max_items(batch),
                             self.schema.min_items()) \
             if self.list_kind else b.item_expr(self.template, False, None)
-        b.rules.insert(0, f"start: {start}")
-        return b
-
-    def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
-        # Generous: the grammar's own bound, counted the way the grammar is built.
-        batch = self.schema.batch_or_all(batch)
-        free = 6 * MAX_FREE_CHARS + 2  # a character is at most 6 bytes in JSON (\u0001), plus quotes
-        grounded = 6 * longest_grounded(source, self.schema.max_words) + 2 \
-            if (self.schema.grounded and source) else free
-        return _JsonBytes(self, batch, grounded, free).total()
+        grounding = (Grounding("JSUBSTR", source, True),) if self.schema.grounded and source is not None else ()
+        return b.tree(start, grounding)
 
     def json_schema(self, batch: list[str] | None = None) -> dict:
         batch = self.schema.batch_or_all(batch)
@@ -336,15 +316,14 @@ class JsonFormat(FormatImpl):
         return span
 
 
-class _JsonLark:
+class _TreeOfJson(TreeBuilder):
+    """Builds the grammar tree of a JSON format."""
+
     def __init__(self, fmt: JsonFormat, batch: list[str], source: str | None):
+        super().__init__()
         self.fmt = fmt
         self.batch = batch
         self.source = source
-        self.rules: list[str] = []
-        self.terminals: dict[str, str] = {}
-        self.count = 0
-        self.spans: dict[str, SpanRule | FreeRule] = {}  # the span and free-text terminals, by name
         self.no_spans = (fmt.schema.grounded and source is not None
                          and not has_grounded_span(source, fmt.schema.max_words, json_mode=True))
 
@@ -357,59 +336,51 @@ class _JsonLark:
             return self.fmt._grounded(kind) and self.fmt.schema.kind != "qa"
         return False
 
-    def fresh(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def rule(self, prefix: str, body: str) -> str:
-        name = self.fresh(prefix)
-        self.rules.append(f"{name}: {body}")
-        return name
-
-    def list_expr(self, t, nested, event_type, max_items, min_items=0) -> str:
+    def list_expr(self, t, nested, event_type, max_items, min_items=0) -> Expr:
         if "each" in t:
             inner = t["each"]
+            item: Expr
             if self.fmt.schema.kind == "events" and not nested and self._mentions_nested(inner):
-                item = self.rule("ev", " | ".join(self.item_expr(inner, nested, code) for code in self.batch))
+                item = self.rule("ev", Alt(tuple(self.item_expr(inner, nested, code) for code in self.batch)))
             else:
                 item = self.item_expr(inner, nested, event_type)
             if max_items == 0 or (self.no_spans and self._needs_span(inner, nested)):
-                return lark_string("[]")  # nothing in this input can fill the item's spans
-            rest = f' (", " {item}){{0,{max_items - 1}}}' if max_items > 1 else ""
-            body = f'"[" {item}{rest} "]"'
+                return Lit("[]")  # nothing in this input can fill the item's spans
+            rest = (Repeat(Seq((Lit(", "), item)), 0, max_items - 1),) if max_items > 1 else ()
+            body: Expr = Seq((Lit("["), item, *rest, Lit("]")))
             if min_items == 0:
-                body = f'"[]" | {body}'
+                body = Alt((Lit("[]"), body))
             return self.rule("list", body)
         group = t["object"][0]
         pool = self.fmt._hole(group["by"], nested)[1]
         assert pool is not None  # a group is keyed by a label hole
-        parts = []
+        parts: list[Expr] = []
         for n, code in enumerate(self.fmt._labels(pool, self.batch, event_type)):
             key = dumps(self.fmt._display(pool, code, group["by"])) + ": "
             sub = self.list_expr(group["value"], nested, event_type if pool == "roles" else code, max_items)
-            parts.append(lark_string(("{" if n == 0 else ", ") + key) + " " + sub)
+            parts += [Lit(("{" if n == 0 else ", ") + key), sub]
         if not parts:
-            return lark_string("{}")
-        return self.rule("group", " ".join(parts) + ' "}"')
+            return Lit("{}")
+        return self.rule("group", Seq((*parts, Lit("}"))))
 
     def _mentions_nested(self, t) -> bool:
         if "object" in t:
             return any(self._mentions_nested(m["value"]) or "by" in m for m in t["object"])
         return "each" in t or ("hole" in t and t["hole"].partition(".")[0] == self.fmt.nested_field)
 
-    def item_expr(self, t, nested, event_type) -> str:
+    def item_expr(self, t, nested, event_type) -> Expr:
         fmt = self.fmt
         if "const" in t:
-            return lark_string(dumps(t["const"]))
+            return Lit(dumps(t["const"]))
         if "object" in t:
             if any("by" in m for m in t["object"]):
                 return self.list_expr(t, True, event_type, fmt.schema.max_nested())
-            parts = []
+            parts: list[Expr] = []
             for n, m in enumerate(t["object"]):
-                parts.append(lark_string(("{" if n == 0 else ", ") + dumps(m["key"]) + ": "))
+                parts.append(Lit(("{" if n == 0 else ", ") + dumps(m["key"]) + ": "))
                 parts.append(self.item_expr(m["value"], nested, event_type))
-            parts.append('"}"')
-            return "(" + " ".join(parts) + ")"
+            parts.append(Lit("}"))
+            return Group(Seq(tuple(parts)))
         if "each" in t:
             limit = fmt.schema.max_items(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
             return self.list_expr(t, True, event_type, limit)
@@ -421,64 +392,23 @@ class _JsonLark:
                 codes = [event_type]
             else:
                 codes = fmt._labels(pool, self.batch, event_type)
-            return "(" + " | ".join(lark_string(dumps(fmt._display(pool, c, hole))) for c in codes) + ")"
-        terms = [JSON_SHAPE_REGEX]
+            return Group(Alt(tuple(Lit(dumps(fmt._display(pool, c, hole))) for c in codes)))
+        terms: list[str | Ref] = [JSON_SHAPE_REGEX]
+        grounded = fmt._grounded(kind) and self.source is not None
         if fmt._grounded(kind):
             terms.append(words_regex(fmt.schema.max_words))
             if self.source is not None:
-                terms.append("JSUBSTR")
+                terms.append(Ref("JSUBSTR"))
         else:
-            terms.append(length_terminal(self, JSON_CHAR, 1, MAX_FREE_CHARS))
-        term = intern_terminal(self, "JSPAN", " & ".join(terms))
+            terms.append(self.length(JSON_CHAR, 1, MAX_FREE_CHARS, 6))
+        # a character is at most 6 bytes in JSON (\u0001); a grounded span is at most the input's longest
+        chars = longest_grounded(self.source, fmt.schema.max_words) if grounded and self.source is not None else MAX_FREE_CHARS
+        term = self.terminal("JSPAN", tuple(terms), 6 * chars)
         if fmt._grounded(kind):
-            self.spans[term] = SpanRule(True, fmt.schema.max_words)
+            self.spans[term.name] = SpanRule(True, fmt.schema.max_words)
         else:
-            self.spans[term] = FreeRule(True, MAX_FREE_CHARS)
-        string = f'"\\"" {term} "\\""'
+            self.spans[term.name] = FreeRule(True, MAX_FREE_CHARS)
+        string = Seq((Lit('"'), term, Lit('"')))
         if fmt.schema.kind == "qa":
-            return '"null"' if self.no_spans else f'({string} | "null")'
-        return f"({string})"
-
-
-class _JsonBytes:
-    """An upper bound on the bytes of any output the grammar accepts."""
-
-    def __init__(self, fmt: JsonFormat, batch: list[str], grounded: int, free: int):
-        self.fmt, self.batch, self.grounded, self.free = fmt, batch, grounded, free
-
-    def total(self) -> int:
-        fmt = self.fmt
-        if fmt.list_kind:
-            return self.list_bytes(fmt.template, False, fmt.schema.max_items(self.batch))
-        return self.item_bytes(fmt.template, False)
-
-    def list_bytes(self, t, nested, max_items) -> int:
-        if "each" in t:
-            return 2 + max_items * (self.item_bytes(t["each"], nested) + 2)
-        group = t["object"][0]
-        pool = self.fmt._hole(group["by"], nested)[1]
-        assert pool is not None  # a group is keyed by a label hole
-        codes = self.fmt._labels(pool, self.batch, None) if pool != "roles" else \
-            [r.code for r in self.fmt.schema.roles]
-        return 2 + sum(len(dumps(self.fmt._display(pool, c, group["by"])).encode()) + 4 +
-                       self.list_bytes(group["value"], nested, max_items) for c in codes)
-
-    def item_bytes(self, t, nested) -> int:
-        fmt = self.fmt
-        if "const" in t:
-            return len(dumps(t["const"]).encode())
-        if "object" in t:
-            if any("by" in m for m in t["object"]):
-                return self.list_bytes(t, True, fmt.schema.max_nested())
-            return 2 + sum(len(dumps(m["key"]).encode()) + 4 + self.item_bytes(m["value"], nested)
-                           for m in t["object"])
-        if "each" in t:
-            limit = fmt.schema.max_items(self.batch) if fmt.schema.kind == "classify" else fmt.schema.max_nested()
-            return self.list_bytes(t, True, limit)
-        kind, pool = fmt._hole(t["hole"], nested)
-        if kind == "label":
-            assert pool is not None  # hole_kind pairs "label" with its pool
-            labels = fmt.schema.label_pool(pool)
-            return 2 + max((len(dumps(fmt._display(pool, lab.code, t["hole"])).encode()) for lab in labels),
-                           default=0)
-        return self.grounded if fmt._grounded(kind) else self.free  # a free hole is never grounded
+            return Lit("null") if self.no_spans else Group(Alt((string, Lit("null"))))
+        return Group(string)

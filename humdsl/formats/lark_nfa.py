@@ -1,27 +1,21 @@
-"""A format's grammar, as the builders write it, read back as an acyclic automaton whose edges are
-literal bytes or grounded spans: the skeleton of every input's answers (formats/answer_dag.py
-joins an input's spans to it).
+"""A format's grammar tree (grammar_tree.py) as an acyclic automaton whose edges are literal bytes
+or grounded spans: the skeleton of every input's answers (formats/answer_dag.py joins an input's
+spans to it).
 
-The grammars the builders write use a small part of llguidance's Lark: rules of string literals,
-rule names, groups, alternatives and bounded repeats `{lo,hi}`, lazy rules `name[suffix="L"]: T`,
-and terminals. A grounded span terminal is known by the rule the builder recorded for it
-(spans.SpanRule); anything else (free text, a number's regex, a construct not listed) makes the
-grammar unreadable here, and the decoder then runs the grammar itself. The language has no
-recursion, so repeats are unrolled and every edge leads to a later state.
+A span or free-text terminal is known by the rule the builder recorded for it (`GrammarTree.spans`);
+any other terminal (a number's regex, greedy free text) makes the grammar unreadable here, and the
+decoder then runs the grammar itself. The language has no recursion, so repeats are unrolled and
+every edge leads to a later state.
 """
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 
+from .grammar_tree import Expr, GrammarTree, Group, Lit, Ref, Repeat, Rule, Seq
 from .spans import FreeRule, SpanRule
 
 # States past this many, and the skeleton is left to llguidance (a repeat of repeats can be large).
 MAX_STATES = 200_000
-
-_LINE = re.compile(r'^([A-Za-z_]\w*)(?:\[suffix=("(?:[^"\\]|\\.)*")\])?: (.*)$')
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|([A-Za-z_]\w*)|\{(\d+),(\d+)\}|([()|]))')
 
 
 class Unreadable(Exception):
@@ -80,25 +74,17 @@ class Skeleton:
         return found
 
 
-def read_skeleton(lark: str, rules: dict[str, SpanRule | FreeRule]) -> Skeleton:
-    """The skeleton of `lark` (a grammar with no input bound), whose grounded span terminals are
-    those named in `rules`. Raises Unreadable."""
-    defs: dict[str, tuple[str | None, str]] = {}
-    for line in lark.splitlines():
-        if not line.strip():
-            continue
-        m = _LINE.match(line)
-        if m is None:
-            raise Unreadable(f"unreadable line {line!r}")
-        defs[m[1]] = (json.loads(m[2]) if m[2] else None, m[3])
-    if "start" not in defs:
+def read_skeleton(tree: GrammarTree) -> Skeleton:
+    """The skeleton of `tree` (a grammar with no input bound). Raises Unreadable."""
+    if not tree.defs or tree.defs[0].name != "start":
         raise Unreadable("no start rule")
-    return _Builder(defs, rules).skeleton()
+    return _Builder(tree).skeleton()
 
 
 class _Builder:
-    def __init__(self, defs: dict[str, tuple[str | None, str]], rules: dict[str, SpanRule | FreeRule]):
-        self.defs, self.span_rules = defs, rules
+    def __init__(self, tree: GrammarTree):
+        self.defs = {d.name: d for d in tree.defs}
+        self.span_rules = tree.spans
         self.parsed: dict[str, tuple] = {}
         self.expanding: set[str] = set()  # the rules being written out (a rule inside itself: recursion)
         self.rule_ids: dict[SpanRule | FreeRule, int] = {}
@@ -109,21 +95,21 @@ class _Builder:
         self.group = -1  # the list being written out
         self.lists = 0
 
-    # ---- Lark text -> expression trees ------------------------------------------------------------
+    # ---- grammar tree -> expression tuples -------------------------------------------------------
     def tree(self, name: str) -> tuple:
         found = self.parsed.get(name)
         if found is None:
-            if name not in self.defs:
+            d = self.defs.get(name)
+            if d is None:
                 raise Unreadable(f"no rule {name}")
-            suffix, body = self.defs[name]
             if name in self.span_rules:
                 found = ("span", self.span_rules[name])
-            elif name[0].isupper():
+            elif not isinstance(d, Rule):
                 raise Unreadable(f"the terminal {name} is not a grounded span")
             else:
-                found = _parse(body)
-                if suffix:  # llguidance's lazy lexeme: the span, then the literal that ends it
-                    found = ("seq", [found, ("lit", suffix.encode("utf-8"))])
+                found = _node(d.body)
+                if d.suffix:  # llguidance's lazy lexeme: the span, then the literal that ends it
+                    found = ("seq", [found, ("lit", d.suffix.encode("utf-8"))])
             self.parsed[name] = found
         return found
 
@@ -218,48 +204,20 @@ def _repeats(node: tuple) -> bool:
     return False
 
 
-def _parse(body: str) -> tuple:
-    tokens: list[tuple] = []
-    at = 0
-    body = body.rstrip()
-    while at < len(body):
-        m = _TOKEN.match(body, at)
-        if m is None or m.end() == at:
-            raise Unreadable(f"unreadable rule body {body!r} at {at}")
-        if m[1] is not None:
-            tokens.append(("lit", json.loads(m[1]).encode("utf-8")))
-        elif m[2] is not None:
-            tokens.append(("ref", m[2]))
-        elif m[3] is not None:
-            tokens.append(("rep", int(m[3]), int(m[4])))
-        else:
-            tokens.append((m[5],))
-        at = m.end()
-    node, rest = _alternatives(tokens, 0)
-    if rest != len(tokens):
-        raise Unreadable(f"unreadable rule body {body!r}")
-    return node
-
-
-def _alternatives(tokens: list, at: int) -> tuple[tuple, int]:
-    alts = []
-    while True:
-        seq = []
-        while at < len(tokens) and tokens[at][0] not in ("|", ")"):
-            if tokens[at][0] == "(":
-                inner, at = _alternatives(tokens, at + 1)
-                if at >= len(tokens) or tokens[at][0] != ")":
-                    raise Unreadable("unbalanced parentheses")
-                item, at = inner, at + 1
-            elif tokens[at][0] in ("lit", "ref"):
-                item, at = tokens[at], at + 1
-            else:
-                raise Unreadable(f"unexpected {tokens[at]!r}")
-            while at < len(tokens) and tokens[at][0] == "rep":
-                item, at = ("rep", item, tokens[at][1], tokens[at][2]), at + 1
-            seq.append(item)
-        alts.append(("lit", b"") if not seq else seq[0] if len(seq) == 1 else ("seq", seq))
-        if at < len(tokens) and tokens[at][0] == "|":
-            at += 1
-            continue
-        return (alts[0] if len(alts) == 1 else ("alt", alts)), at
+def _node(e: Expr) -> tuple:
+    """The expression as a tuple the automaton is built from: a sequence or a choice of one is
+    that one (no state of its own), an empty sequence the empty literal."""
+    if isinstance(e, Lit):
+        return ("lit", e.text.encode("utf-8"))
+    if isinstance(e, Ref):
+        return ("ref", e.name)
+    if isinstance(e, Group):
+        return _node(e.inner)
+    if isinstance(e, Repeat):
+        return ("rep", _node(e.inner), e.lo, e.hi)
+    parts = [_node(p) for p in (e.parts if isinstance(e, Seq) else e.options)]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return ("lit", b"")
+    return ("seq" if isinstance(e, Seq) else "alt", parts)

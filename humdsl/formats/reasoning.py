@@ -1,27 +1,26 @@
 """A free reasoning line before the answer (`humc run --reason N`): the format's grammar behind a
-line of at most N characters and an 'Answer: ' mark, as Lark for llguidance, and as a free-text
-rule for the format's language (formats/free_text.py), so that it too decodes without a grammar."""
+line of at most N characters and an 'Answer: ' mark, for llguidance, and as a free-text rule for
+the format's language (formats/free_text.py), so that it too decodes without a grammar."""
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
+from .grammar_tree import GrammarTree, Length, Lit, Ref, Rule, Seq
 from .spans import LENGTH_PREFIX, FreeRule
 
 REASON_MARK = "\nAnswer: "
-REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal: see formats.spans.without_length_bounds
+REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal, so lifted with the others
 
 
-def with_reasoning(grammar: str, chars: int) -> str:
+def with_reasoning(tree: GrammarTree, chars: int) -> GrammarTree:
     """The answer grammar behind a bounded one-line reasoning segment and an 'Answer: ' mark.
     The reasoning cannot hold a line break, so the mark always ends it."""
-    lines = grammar.split("\n")
-    if not lines[0].startswith("start: "):
+    start, *rest = tree.defs
+    if not (isinstance(start, Rule) and start.name == "start"):
         raise ValueError("a humdsl grammar starts with its start rule")
-    answer = lines[0][len("start: "):]
-    lines[0] = f"start: {REASONING} {json.dumps(REASON_MARK)} answer_start"
-    lines.insert(1, f"answer_start: {answer}")
-    lines.insert(2, f"{REASONING}: /[^\\n]{{0,{chars}}}/")
-    return "\n".join(lines)
+    return replace(tree, defs=(Rule("start", Seq((Ref(REASONING), Lit(REASON_MARK), Ref("answer_start")))),
+                               Rule("answer_start", start.body), Length(REASONING, r"[^\n]", 0, chars, 4), *rest),
+                   spans={**tree.spans, REASONING: reasoning_rule(chars)})
 
 
 def reasoning_rule(chars: int) -> FreeRule:

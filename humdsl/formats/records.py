@@ -9,12 +9,14 @@ from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
 from .numbers import float_regex, format_float, format_int, int_range_regex
-from .spans import (JSON_CHAR, JSON_SHAPE_REGEX, SHAPE_REGEX, MAX_FREE_CHARS, excludes, lark_string,
-                    length_terminal, span_problem, substring_regex)
+from .grammar_tree import Alt, Expr, GrammarTree, Group, Grounding, Lit, Ref, Repeat, Seq, TreeBuilder
+from .spans import JSON_CHAR, JSON_SHAPE_REGEX, SHAPE_REGEX, MAX_FREE_CHARS, excludes, span_problem
 from .template import Part
 
 DATE = r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
 _DATE_RE = re.compile(DATE + "$")
+DATE_BYTES = 10  # yyyy-mm-dd
+NUMBER_BYTES = 32  # more than the longest number the regexes allow (a sign, 12 digits, a point, 6 decimals)
 DEFAULT_LIST_MAX = 20
 
 
@@ -264,17 +266,12 @@ class RecordFormat(FormatImpl):
         return out
 
     # ---- grammar ----------------------------------------------------------------------------------
-    def grammar(self, batch=None, source: str | None = None) -> str:
-        g = _RecordLark(self, source)
-        if self.is_json:
-            start = g.json_value({"type": "record", "fields": self.fields})
-        else:
-            start = g.lines()
-        g.rules.insert(0, f"start: {start}")
-        if source is not None:
-            g.rules.append("SUBSTR: " + substring_regex(source))
-            g.rules.append("JSUBSTR: " + substring_regex(source, json_escaped=True))
-        return "\n".join(g.rules) + "\n"
+    def grammar_tree(self, batch=None, source: str | None = None) -> GrammarTree:
+        g = _TreeOfRecord(self, source)
+        start = g.json_value({"type": "record", "fields": self.fields}) if self.is_json else g.lines()
+        grounding = (Grounding("SUBSTR", source, False), Grounding("JSUBSTR", source, True)) \
+            if source is not None else ()
+        return g.tree(start, grounding)
 
     def json_schema(self, batch=None) -> dict | None:
         if not self.is_json:
@@ -313,105 +310,89 @@ class RecordFormat(FormatImpl):
         return {"type": "object", "properties": {f["name"]: self._schema(f["type"]) for f in t["fields"]},
                 "required": [f["name"] for f in t["fields"]], "additionalProperties": False}
 
-    def max_bytes(self, batch=None, source: str | None = None) -> int:
-        g = _RecordLark(self, source)
-        if self.is_json:
-            return g.bytes_json({"type": "record", "fields": self.fields})
-        total = len(self.before.encode()) + len(self.after.encode())
-        for f in self.fields:
-            lits = sum(len(p.value.encode()) for p in self.parts if p.kind == "lit")
-            total += lits + len(f["name"].encode()) + g.bytes_text(f["type"]) + len(self.join.encode())
-        return total
+class _TreeOfRecord(TreeBuilder):
+    """Builds the grammar tree of a record format."""
 
-
-class _RecordLark:
     def __init__(self, fmt: RecordFormat, source: str | None):
+        super().__init__()
         self.fmt = fmt
         self.source = source
-        self.rules: list[str] = []
-        self.terminals: dict[str, str] = {}
-        self.count = 0
 
-    def fresh(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
+    def _span_chars(self, hi: int) -> int:
+        """A span is a substring of the input: no longer than it."""
+        return hi if self.source is None else min(hi, len(self.source))
 
-    def term(self, body: str) -> str:
-        name = self.fresh("V")
-        self.rules.append(f"{name}: {body}")
-        return name
-
-    def json_value(self, t: dict) -> str:
+    def json_value(self, t: dict) -> Expr:
         kind = t["type"]
         if kind == "optional":
-            return f'("null" | {self.json_value(t["inner"])})'
+            return Group(Alt((Lit("null"), self.json_value(t["inner"]))))
         if kind == "string":
             lo, hi = t.get("min_length") or 0, t.get("max_length") or MAX_FREE_CHARS
-            return '"\\"" ' + self.term(length_terminal(self, JSON_CHAR, lo, hi)) + ' "\\""'
+            length = self.length(JSON_CHAR, lo, hi, 6)  # a character is at most 6 bytes in JSON
+            return Seq((Lit('"'), self.fresh_terminal("V", (length,), 6 * hi), Lit('"')))
         if kind == "span":
             hi = t.get("max_length") or MAX_FREE_CHARS
             lo = t.get("min_length") or 1
-            body = f"{JSON_SHAPE_REGEX} & {length_terminal(self, JSON_CHAR, lo, hi)}" + \
-                (" & JSUBSTR" if self.source else "")
-            return '"\\"" ' + self.term(body) + ' "\\""'
+            parts: tuple[str | Ref, ...] = (JSON_SHAPE_REGEX, self.length(JSON_CHAR, lo, hi, 6))
+            if self.source:
+                parts += (Ref("JSUBSTR"),)
+            return Seq((Lit('"'), self.fresh_terminal("V", parts, 6 * self._span_chars(hi)), Lit('"')))
         if kind == "int":
-            return self.term(f"/{int_range_regex(t.get('min'), t.get('max'))}/")
+            return self.fresh_terminal("V", (f"/{int_range_regex(t.get('min'), t.get('max'))}/",), NUMBER_BYTES)
         if kind == "float":
-            return self.term(f"/{float_regex(t.get('min'), t.get('max'))}/")
+            return self.fresh_terminal("V", (f"/{float_regex(t.get('min'), t.get('max'))}/",), NUMBER_BYTES)
         if kind == "bool":
-            return '("true" | "false")'
+            return Group(Alt((Lit("true"), Lit("false"))))
         if kind == "date":
-            return '"\\"" ' + self.term(f"/{DATE}/") + ' "\\""'
+            return Seq((Lit('"'), self.fresh_terminal("V", (f"/{DATE}/",), DATE_BYTES), Lit('"')))
         if kind == "enum":
-            return "(" + " | ".join(lark_string(_dumps(v)) for v in t["values"]) + ")"
+            return Group(Alt(tuple(Lit(_dumps(v)) for v in t["values"])))
         if kind == "list":
             item = self.json_value(t["items"])
             hi = t.get("max_items") or DEFAULT_LIST_MAX
             lo = t.get("min_items") or 0
-            name = self.fresh("list")
-            body = f'"[" {item} (", " {item}){{{max(lo - 1, 0)},{hi - 1}}} "]"' if hi >= 1 else '"[]"'
+            body: Expr = Seq((Lit("["), item, Repeat(Seq((Lit(", "), item)), max(lo - 1, 0), hi - 1), Lit("]"))) \
+                if hi >= 1 else Lit("[]")
             if lo == 0 and hi >= 1:
-                body = f'"[]" | {body}'
-            self.rules.append(f"{name}: {body}")
-            return name
-        parts = []
+                body = Alt((Lit("[]"), body))
+            return self.rule("list", body)
+        fields: list[Expr] = []
         for n, f in enumerate(t["fields"]):
-            parts.append(lark_string(("{" if n == 0 else ", ") + _dumps(f["name"]) + ": "))
-            parts.append(self.json_value(f["type"]))
-        parts.append('"}"' if parts else '"{}"')
-        name = self.fresh("obj")
-        self.rules.append(f"{name}: " + " ".join(parts))
-        return name
+            fields.append(Lit(("{" if n == 0 else ", ") + _dumps(f["name"]) + ": "))
+            fields.append(self.json_value(f["type"]))
+        fields.append(Lit("}") if fields else Lit("{}"))
+        return self.rule("obj", Seq(tuple(fields)))
 
-    def text_value(self, t: dict, stops: tuple[str, ...]) -> str:
+    def text_value(self, t: dict, stops: tuple[str, ...]) -> Expr:
         kind = t["type"]
         if kind == "optional":
-            return f'("null" | {self.text_value(t["inner"], stops)})'
+            return Group(Alt((Lit("null"), self.text_value(t["inner"], stops))))
+        excluded = tuple(excludes(s) for s in stops if s)
         if kind == "string":
             lo, hi = t.get("min_length") or 0, t.get("max_length") or MAX_FREE_CHARS
-            body = length_terminal(self, r"[^\n]", lo, hi) + "".join(f" & {excludes(s)}" for s in stops if s)
-            return self.term(body)
+            return self.fresh_terminal("V", (self.length(r"[^\n]", lo, hi, 4), *excluded), 4 * hi)
         if kind == "span":
             hi = t.get("max_length") or MAX_FREE_CHARS
-            body = (SHAPE_REGEX + " & " + length_terminal(self, r"[^\n]", 1, hi) +
-                    "".join(f" & {excludes(s)}" for s in stops if s) + (" & SUBSTR" if self.source else ""))
-            return self.term(body)
+            parts: tuple[str | Ref, ...] = (SHAPE_REGEX, self.length(r"[^\n]", 1, hi, 4), *excluded)
+            if self.source:
+                parts += (Ref("SUBSTR"),)
+            return self.fresh_terminal("V", parts, 4 * self._span_chars(hi))
         if kind == "date":
-            return self.term(f"/{DATE}/")
+            return self.fresh_terminal("V", (f"/{DATE}/",), DATE_BYTES)
         if kind == "enum":
-            return "(" + " | ".join(lark_string(v) for v in t["values"]) + ")"
+            return Group(Alt(tuple(Lit(v) for v in t["values"])))
         return self.json_value(t)
 
-    def lines(self) -> str:
+    def lines(self) -> Expr:
         fmt = self.fmt
-        seq = [lark_string(fmt.before)] if fmt.before else []
+        seq: list[Expr] = [Lit(fmt.before)] if fmt.before else []
         for n, f in enumerate(fmt.fields):
             last_field = n == len(fmt.fields) - 1
             for k, part in enumerate(fmt.parts):
                 if part.kind == "lit":
-                    seq.append(lark_string(part.value))
+                    seq.append(Lit(part.value))
                 elif part.value.partition(".")[0] == "field":
-                    seq.append(lark_string(f["name"]))
+                    seq.append(Lit(f["name"]))
                 else:
                     if k + 1 < len(fmt.parts):
                         stops = (fmt.parts[k + 1].value,)
@@ -419,37 +400,7 @@ class _RecordLark:
                         stops = (() if last_field else (fmt.join,)) + ((fmt.after,) if fmt.after else ())
                     seq.append(self.text_value(f["type"], stops))
             if not last_field:
-                seq.append(lark_string(fmt.join))
+                seq.append(Lit(fmt.join))
         if fmt.after:
-            seq.append(lark_string(fmt.after))
-        return "(" + " ".join(seq) + ")" if seq else '""'
-
-    def _span_bytes(self, t: dict) -> int:
-        hi = t.get("max_length") or MAX_FREE_CHARS
-        if self.source is not None:
-            hi = min(hi, len(self.source))
-        return 6 * hi + 2
-
-    def bytes_json(self, t: dict) -> int:
-        kind = t["type"]
-        if kind == "optional":
-            return max(4, self.bytes_json(t["inner"]))
-        if kind in ("string", "span"):
-            return self._span_bytes(t)
-        if kind in ("int", "float"):
-            return 32
-        if kind == "bool":
-            return 5
-        if kind == "date":
-            return 12
-        if kind == "enum":
-            return max(len(_dumps(v).encode()) for v in t["values"])
-        if kind == "list":
-            hi = t.get("max_items") or DEFAULT_LIST_MAX
-            return 2 + hi * (self.bytes_json(t["items"]) + 2)
-        return 2 + sum(len(_dumps(f["name"]).encode()) + 4 + self.bytes_json(f["type"]) for f in t["fields"])
-
-    def bytes_text(self, t: dict) -> int:
-        if t["type"] in ("string", "span"):
-            return 4 * (t.get("max_length") or MAX_FREE_CHARS)
-        return self.bytes_json(t)
+            seq.append(Lit(fmt.after))
+        return Group(Seq(tuple(seq))) if seq else Lit("")

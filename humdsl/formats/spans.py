@@ -128,8 +128,10 @@ def has_grounded_span(source: str, max_words: int, json_mode: bool = False) -> b
     return False
 
 
+@lru_cache(maxsize=64)
 def longest_grounded(source: str, max_words: int) -> int:
-    """The longest substring of at most max_words words: the most a grounded span can take."""
+    """The longest substring of at most max_words words: the most a grounded span can take (the
+    bound of every span terminal of an input's grammar, so kept)."""
     words = [m for m in re.finditer(r"\S+", source)]
     best = 0
     for i in range(len(words)):
@@ -216,49 +218,6 @@ JSON_SHAPE_REGEX = (r'/[^\s,.;:!?)\]}(\[{"\\\x00-\x1f]|[^\s,.;:!?)\]}"\\\x00-\x1
                     r'*[^\s,;:(\[{"\\\x00-\x1f]/')
 
 
-# Length bounds on free text are terminals of their own, named with this prefix, so that the
-# decoder can derive the same grammar without them (`without_length_bounds`).
+# Length bounds on free text are terminals of their own (grammar_tree.Length), named with this
+# prefix, so that the decoder can derive the same grammar without them.
 LENGTH_PREFIX = "LEN_"
-_LENGTH_RULE = re.compile(r"^(LEN_\w*): /(.*)\{(\d+),(\d+)\}/$", re.MULTILINE)
-
-
-def length_terminal(builder, char: str, lo: int, hi: int) -> str:
-    """The terminal for lo..hi repetitions of `char` (a regex for one character)."""
-    return intern_terminal(builder, LENGTH_PREFIX, f"/{char}{{{lo},{hi}}}/")
-
-
-def without_length_bounds(grammar: str) -> str:
-    """The grammar with every length terminal's upper bound removed: a language that holds the
-    grammar's own, whose free-text lexemes llguidance meets again in the same lexer state (and
-    so can take their masks from its cache); see runtime/checked.py."""
-    return _LENGTH_RULE.sub(lambda m: f"{m[1]}: /{m[2]}{{{m[3]},}}/", grammar)
-
-
-# The grounding terminals: a grounded hole is its shape intersected with one of them.
-_GROUNDING_USE = re.compile(r" & J?SUBSTR\b")
-_GROUNDING_NAME = re.compile(r"\bJ?SUBSTR\b")
-
-
-def without_grounding(grammar: str) -> str | None:
-    """The grammar with its grounding terminals lifted: each grounded hole takes any text of its
-    shape. A language that holds the grammar's own, and the same text for every input of a
-    format and label batch, so compiled once; None where the grammar grounds nothing (or names
-    the terminals some other way). See JumpForwardDecoder's early start."""
-    lines = grammar.split("\n")
-    kept = [line for line in lines if not line.startswith(("SUBSTR: ", "JSUBSTR: "))]
-    if len(kept) == len(lines):
-        return None
-    text = _GROUNDING_USE.sub("", "\n".join(kept))
-    return None if _GROUNDING_NAME.search(text) else text
-
-
-def intern_terminal(builder, prefix: str, body: str) -> str:
-    """The terminal for `body` in a grammar under construction, defined once however many holes
-    use it (llguidance compiles each definition, so sharing saves set-up time per input).
-    `builder` has `rules`, `terminals` (body -> name) and `fresh(prefix)`."""
-    name = builder.terminals.get(body)
-    if name is None:
-        name = builder.fresh(prefix)
-        builder.terminals[body] = name
-        builder.rules.append(f"{name}: {body}")
-    return name

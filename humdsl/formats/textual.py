@@ -16,9 +16,9 @@ from typing import cast
 from .base import FormatImpl
 from .errors import FormatParseError, FormatUnfit, Unrenderable
 from .items import Schema
-from .spans import (MAX_FREE_CHARS, FreeRule, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, intern_terminal,
-                    lark_string, length_terminal, longest_grounded, not_ending, SpanRule, span_problem, substring_regex,
-                    words_regex)
+from .grammar_tree import Alt, Expr, GrammarTree, Group, Grounding, Lit, Ref, Repeat, Seq, TreeBuilder
+from .spans import (MAX_FREE_CHARS, FreeRule, SHAPE_REGEX, cutting_ends, excludes, has_grounded_span, longest_grounded,
+                    not_ending, SpanRule, span_problem, words_regex)
 from .template import Part
 
 
@@ -289,61 +289,20 @@ class TextFormat(FormatImpl):
                 self._fit_block(block.nested[part.value.partition(".")[0]], call, True, stops)
 
     # ---- grammar ----------------------------------------------------------------------------------
-    def grammar(self, batch: list[str] | None = None, source: str | None = None) -> str:
-        return self._built(batch, source).text()
-
-    def skeleton(self, batch: list[str] | None = None) -> tuple[str, dict[str, SpanRule | FreeRule]]:
-        """The grammar for no input in particular (its grounded span terminals unbound), and
-        those terminals' rules: what formats/answer_dag.py reads an input's answers from."""
-        g = self._built(batch, None)
-        return g.text(), g.spans
-
-    def _built(self, batch: list[str] | None, source: str | None) -> "_LarkBuilder":
+    def grammar_tree(self, batch: list[str] | None = None, source: str | None = None) -> GrammarTree:
         call = Call(self.schema.batch_or_all(batch), source)
-        g = _LarkBuilder(self, call)
-        g.rules.insert(0, "start: " + g.block(self.block, nested=False, outer=(), call=call))
-        return g
-
-    def max_bytes(self, batch: list[str] | None = None, source: str | None = None) -> int:
-        call = Call(self.schema.batch_or_all(batch), source)
-        return self._block_bytes(self.block, call, nested=False)
-
-    def _block_bytes(self, block: Block, call: Call, nested: bool) -> int:
-        n = self._max_items(call, nested)
-        item = 0
-        for part in block.parts:
-            if part.kind == "lit":
-                item += _b(part.value)
-                continue
-            kind, pool = self._hole_kind(part.value, nested)
-            if kind == "label":
-                assert pool is not None  # hole_kind pairs "label" with its pool
-                codes = self._labels(pool, call, nested) if pool != "roles" else \
-                    [r.code for r in self.schema.roles]
-                item += max((_b(self._display(pool, c, part.value)) for c in codes), default=0)
-            elif kind == "nested":
-                item += self._block_bytes(block.nested[part.value.partition(".")[0]], call, True)
-            elif self._grounded(kind) and call.source is not None:
-                item += 4 * longest_grounded(call.source, self.schema.max_words)
-            else:
-                item += 4 * MAX_FREE_CHARS
-        listed = _b(block.before) + _b(block.after) + n * item + max(0, n - 1) * _b(block.join)
-        return max(listed, _b(block.empty or ""))
+        g = _TreeOfText(self, call)
+        start = g.block(self.block, nested=False, outer=(), call=call)
+        grounding = (Grounding("SUBSTR", source, False),) if self.schema.grounded and source is not None else ()
+        return g.tree(start, grounding)
 
 
-def _b(s: str) -> int:
-    return len(s.encode("utf-8"))
-
-
-class _LarkBuilder:
-    """Writes the grammar of a text format as llguidance Lark rules and terminals."""
+class _TreeOfText(TreeBuilder):
+    """Builds the grammar tree of a text format."""
 
     def __init__(self, fmt: TextFormat, call: Call):
+        super().__init__()
         self.fmt = fmt
-        self.rules: list[str] = []
-        self.terminals: dict[str, str] = {}
-        self.count = 0
-        self.spans: dict[str, SpanRule | FreeRule] = {}  # the span and free-text terminals, by name
         self.source = call.source
         self.no_spans = (fmt.schema.grounded and call.source is not None
                          and not has_grounded_span(call.source, fmt.schema.max_words))
@@ -359,41 +318,27 @@ class _LarkBuilder:
                 return True
         return False
 
-    def fresh(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def text(self) -> str:
-        if self.fmt.schema.grounded and self.source is not None:
-            self.rules.append("SUBSTR: " + substring_regex(self.source))
-        return "\n".join(self.rules) + "\n"
-
-    def block(self, block: Block, nested: bool, outer: tuple[str, ...], call: Call) -> str:
+    def block(self, block: Block, nested: bool, outer: tuple[str, ...], call: Call) -> Ref:
         """before item (join item){0,n-1} after, or the zero-item form."""
         fmt = self.fmt
         max_items = fmt._max_items(call, nested)
         multi = max_items > 1
-        alts = []
+        alts: list[Expr] = []
         if fmt._min_items(nested) == 0:
-            zero = block.empty if block.empty is not None else block.before + block.after
-            alts.append(lark_string(zero) if zero else '""')
+            alts.append(Lit(block.empty if block.empty is not None else block.before + block.after))
             if self.no_spans and self._needs_span(block, nested):
-                name = self.fresh("list")  # nothing in this input can fill the item's spans
-                self.rules.append(f"{name}: {alts[0]}")
-                return name
+                return self.rule("list", alts[0])  # nothing in this input can fill the item's spans
         item = self.item(block, nested, multi, outer, call)
-        seq = [lark_string(block.before)] if block.before else []
+        seq: list[Expr] = [Lit(block.before)] if block.before else []
         seq.append(item)
         if multi:
-            seq.append(f"({lark_string(block.join)} {item}){{0,{max_items - 1}}}")
+            seq.append(Repeat(Seq((Lit(block.join), item)), 0, max_items - 1))
         if block.after:
-            seq.append(lark_string(block.after))
-        alts.append(" ".join(seq))
-        name = self.fresh("list")
-        self.rules.append(f"{name}: " + " | ".join(alts))
-        return name
+            seq.append(Lit(block.after))
+        alts.append(Seq(tuple(seq)))
+        return self.rule("list", Alt(tuple(alts)))
 
-    def item(self, block: Block, nested: bool, multi: bool, outer: tuple[str, ...], call: Call) -> str:
+    def item(self, block: Block, nested: bool, multi: bool, outer: tuple[str, ...], call: Call) -> Ref:
         fmt = self.fmt
         if fmt.schema.kind == "events" and not nested and any(
                 fmt._hole_kind(p.value, False)[0] == "nested" for p in block.parts if p.kind == "hole"):
@@ -402,21 +347,19 @@ class _LarkBuilder:
                     for t in call.batch]
         else:
             alts = [self._item_seq(block, nested, multi, outer, call, None)]
-        name = self.fresh("item")
-        self.rules.append(f"{name}: " + " | ".join(f"({a})" for a in alts))
-        return name
+        return self.rule("item", Alt(tuple(Group(a) for a in alts)))
 
     def _item_seq(self, block: Block, nested: bool, multi: bool, outer: tuple[str, ...], call: Call,
-                  fixed_type: str | None) -> str:
+                  fixed_type: str | None) -> Seq:
         fmt = self.fmt
-        seq: list[str] = []
+        seq: list[Expr] = []
         parts = block.parts
         n = 0
         while n < len(parts):
             part = parts[n]
             last = n == len(parts) - 1
             if part.kind == "lit":
-                seq.append(lark_string(part.value))
+                seq.append(Lit(part.value))
                 n += 1
                 continue
             follow = "" if last else parts[n + 1].value
@@ -427,39 +370,39 @@ class _LarkBuilder:
                 codes = [fixed_type] if (fixed_type is not None and pool == "labels") else \
                     fmt._labels(pool, call, nested)
                 options = sorted({fmt._display(pool, c, part.value) + follow for c in codes})
-                seq.append("(" + " | ".join(lark_string(o) for o in options) + ")")
+                seq.append(Group(Alt(tuple(Lit(o) for o in options))))
             elif kind == "nested":
                 inner = block.nested[part.value.partition(".")[0]]
                 sub = Call(call.batch, call.source, fixed_type)
                 seq.append(self.block(inner, True, stops, sub))
                 if follow:
-                    seq.append(lark_string(follow))
+                    seq.append(Lit(follow))
             else:
                 seq.append(self.span(kind, stops, follow))  # a lazy span takes the literal after it
             n += 1 if last else 2
-        return " ".join(seq) if seq else '""'
+        return Seq(tuple(seq))
 
-    def span(self, kind: str, stops: tuple[str, ...], follow: str) -> str:
+    def span(self, kind: str, stops: tuple[str, ...], follow: str) -> Ref:
         fmt = self.fmt
         grounded = fmt._grounded(kind) and self.source is not None
-        terms = [SHAPE_REGEX]
+        terms: list[str | Ref] = [SHAPE_REGEX]
         if fmt._grounded(kind):
             terms.append(words_regex(fmt.schema.max_words))
         else:
-            terms.append(length_terminal(self, "(?s:.)", 1, MAX_FREE_CHARS))
+            terms.append(self.length("(?s:.)", 1, MAX_FREE_CHARS, 4))
         stops, ends = tuple(s for s in dict.fromkeys(stops) if s), cutting_ends(follow)
         terms += [excludes(s) for s in stops]
         if ends:
             terms.append(not_ending(ends))
         if grounded:
-            terms.append("SUBSTR")
-        term = intern_terminal(self, "SPAN", " & ".join(terms))
+            terms.append(Ref("SUBSTR"))
+        # a character is at most 4 bytes; a grounded span is at most the input's longest one
+        chars = longest_grounded(self.source, fmt.schema.max_words) if grounded and self.source is not None else MAX_FREE_CHARS
+        term = self.terminal("SPAN", tuple(terms), 4 * chars)
         if fmt._grounded(kind):
-            self.spans[term] = SpanRule(False, fmt.schema.max_words, stops, ends)
+            self.spans[term.name] = SpanRule(False, fmt.schema.max_words, stops, ends)
         elif follow:  # lazy: the literal after it ends it (a greedy lexeme is left to llguidance)
-            self.spans[term] = FreeRule(False, MAX_FREE_CHARS, stops, ends)
+            self.spans[term.name] = FreeRule(False, MAX_FREE_CHARS, stops, ends)
         if not follow:
             return term
-        rule = self.fresh("span")
-        self.rules.append(f"{rule}[suffix={lark_string(follow)}]: {term}")
-        return rule
+        return self.rule("span", term, suffix=follow)

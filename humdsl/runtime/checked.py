@@ -6,7 +6,7 @@ after every token, since the count of characters left is part of the state, so e
 is computed afresh: 0.1-0.8 ms at a 50k vocabulary (bench/README.md). The same lexeme without the
 bound comes back to the same state, and its mask comes from the cache.
 
-So the decoder asks a second matcher, built on `without_length_bounds(grammar)` (the proposer),
+So the decoder asks a second matcher, built on `grammar_tree.without_length_bounds` (the proposer),
 for the mask, and checks the token it picks with the exact matcher (one token's bytes through its
 lexer). The proposer's language holds the exact one's, so its allowed set holds the exact allowed
 set; the check makes the result the exact one's:
@@ -65,7 +65,7 @@ class CheckedMatcher:
 
 class EarlyStart(CheckedMatcher):
     """A row whose grammar is still being built (in the background, while the model reads the
-    prompt): until then the row runs on the same grammar without its grounding (`without_grounding`,
+    prompt): until then the row runs on the same grammar without its grounding (`grammar_tree.without_grounding`,
     compiled once per format and label batch), which forces its first tokens and checks its first
     draft. `resolve` waits for the real matcher and takes those tokens into it: they are the
     start of every answer the looser grammar allows, so of every answer the exact one allows."""

@@ -61,7 +61,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..constraints import new_matcher
-from ..formats.spans import without_grounding, without_length_bounds
+from ..formats.grammar_tree import lark, without_grounding, without_length_bounds
 from .checked import CheckedMatcher, EarlyStart
 from .dag_matcher import DagMatcher, TokenTable
 from .llg import LlgMatcher, ll_tokenizer_for
@@ -141,23 +141,22 @@ class JumpForwardDecoder:
         then the tokenizer's default encoding (special tokens included)."""
         return list(self.tokenizer(model_prompt(self.tokenizer, prompt, self.chat))["input_ids"])
 
-    def _matcher(self, row: int, lark: str) -> CheckedMatcher:
-
+    def _matcher(self, row: int, grammar: Grammar) -> CheckedMatcher:
         # No separate validate_grammar: building the matcher checks the grammar too, with the same
         # message, and checking it first cost another 3-9 ms per input (100-1,000 words).
-        m = self._llg(lark)
+        m = self._llg(grammar.lark)
         if m.is_error():
             raise GrammarRejected(f"row {row}: llguidance rejected the grammar: {m.get_error()}")
-        unbounded = without_length_bounds(lark) if self.checked_masks else lark
-        if unbounded == lark:
+        unbounded = without_length_bounds(grammar.tree) if self.checked_masks and grammar.tree else None
+        if unbounded is None:
             return CheckedMatcher(m)
-        proposer = self._llg(unbounded)
+        proposer = self._llg(lark(unbounded))
         return CheckedMatcher(m, None if proposer.is_error() else proposer)
 
-    def _llg(self, lark: str) -> LlgMatcher:
+    def _llg(self, text: str) -> LlgMatcher:
         from llguidance import LLMatcher
 
-        return LlgMatcher(new_matcher(self.lltok, LLMatcher.grammar_from_lark(lark), log_level=1), self.vocab)
+        return LlgMatcher(new_matcher(self.lltok, LLMatcher.grammar_from_lark(text), log_level=1), self.vocab)
 
     def _row_matcher(self, row: int, constraint) -> CheckedMatcher:
         """The row's matcher: a DagMatcher for an answer DAG; for a grammar that grounds spans, an
@@ -169,28 +168,27 @@ class JumpForwardDecoder:
             return CheckedMatcher(DagMatcher(c.dag, TokenTable.of(self.lltok)))
         if not isinstance(c, Grammar):
             raise TypeError(f"jump-forward decoding takes grammars and answer DAGs, not {type(c).__name__}")
-        lark = c.lark
-        loose = without_grounding(lark) if self.early_start else None
-        start = self._loose_copy(loose) if loose is not None else None
+        loose = without_grounding(c.tree) if self.early_start and c.tree else None
+        start = self._loose_copy(lark(loose)) if loose is not None else None
         if start is None:
-            return self._matcher(row, lark)
+            return self._matcher(row, c)
         if self._builder is None:
             self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="humdsl-grammar")
         self.stats["early"] += 1
-        return EarlyStart(start, self._builder.submit(self._matcher, row, lark))
+        return EarlyStart(start, self._builder.submit(self._matcher, row, c))
 
-    def _loose_copy(self, lark: str) -> LlgMatcher | None:
+    def _loose_copy(self, text: str) -> LlgMatcher | None:
         """A fresh matcher of a grammar without grounding: compiled on first use, then copied."""
-        m = self._loose.get(lark)
+        m = self._loose.get(text)
         if m is None:
-            m = self._llg(lark)
+            m = self._llg(text)
             if m.is_error():
                 return None  # the real grammar's own build will say what is wrong
-            self._loose[lark] = m
+            self._loose[text] = m
             if len(self._loose) > MAX_LOOSE:
                 self._loose.popitem(last=False)
         else:
-            self._loose.move_to_end(lark)
+            self._loose.move_to_end(text)
         return m.deep_copy()
 
     def _resolve(self, matchers: list, names: list[int], gen: Sequence[list[int]], failed: dict[int, str]) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..formats.dag import LiteralDag
+    from ..formats.grammar_tree import GrammarTree
     from ..formats.span_rules import RuledDag
     from .constraint_cache import ConstraintCache
 
@@ -90,6 +91,10 @@ def row_seed(seed: int, key: str) -> int:
 @dataclass(frozen=True)
 class Grammar:
     lark: str
+    # The tree `lark` was printed from (formats/grammar_tree.py), where a format built it: the
+    # jump-forward decoder derives its grammars without length bounds or grounding from it. A
+    # grammar given as text alone runs as written.
+    tree: GrammarTree | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
