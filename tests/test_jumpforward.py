@@ -497,17 +497,34 @@ def test_seeded_sampling_draws_the_same_with_and_without_drafts(loaded):
 
 
 def test_multi_token_passes_use_native_grouped_query_attention_on_a_cpu(loaded, jf):
-    """transformers' switch for it is set around the decoder's own passes only."""
+    """transformers is asked for it in the decoder's own passes only: not in another thread at
+    the same time, not after, and not through the process's environment."""
     import os
+    import threading
 
-    seen = []
-    handle = loaded.model.register_forward_pre_hook(
-        lambda *a: seen.append(os.environ.get("TRANSFORMERS_SDPA_FORCE_GQA")))
+    import torch
+    from transformers.integrations import sdpa_attention
+
+    mask, key = torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 8)  # a mask: transformers alone says no
+
+    def asked() -> bool:
+        return sdpa_attention.use_gqa_in_sdpa(mask, key, key)
+
+    seen, elsewhere = [], []
+
+    def hook(*a):
+        seen.append(asked())
+        other = threading.Thread(target=lambda: elsewhere.append(asked()))
+        other.start()
+        other.join()
+
+    handle = loaded.model.register_forward_pre_hook(hook)
     try:
         jf.generate(["Pick.\n"], ['start: ("yes" | "no") "!"'], 8, GREEDY)
     finally:
         handle.remove()
-    assert seen and set(seen) == {"1"}
+    assert seen and set(seen) == {True}
+    assert set(elsewhere) == {False} and not asked()
     assert "TRANSFORMERS_SDPA_FORCE_GQA" not in os.environ
 
 

@@ -50,12 +50,12 @@ output is token-for-token that of masked greedy decoding on the Outlines path (u
 rounding at near-ties; see docs/internals/decoding.md)."""
 from __future__ import annotations
 
-import os
 import time
 from array import array
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Sequence
 
 import numpy as np
@@ -659,26 +659,46 @@ class _Batch:
         self.cols = [self.cols[k] for k in keep]
 
 
+# Whether the passes of this thread (this context) run grouped-query attention natively.
+_NATIVE_GQA: ContextVar[bool] = ContextVar("humdsl_native_gqa", default=False)
+
+
+def _gqa_switch_installed() -> bool:
+    """transformers decides per attention call whether torch runs grouped-query attention itself
+    (`use_gqa_in_sdpa`, read by name on each call); wrapped once so that it also says yes where
+    this decoder's context asks. False where this transformers makes no such decision."""
+    try:
+        from transformers.integrations import sdpa_attention
+    except ImportError:
+        return False
+    decide = getattr(sdpa_attention, "use_gqa_in_sdpa", None)
+    if decide is None:
+        return False
+    if not getattr(decide, "humdsl_wrapped", False):
+        def use_gqa_in_sdpa(*args, **kwargs):
+            return _NATIVE_GQA.get() or decide(*args, **kwargs)
+
+        use_gqa_in_sdpa.humdsl_wrapped = True  # type: ignore[attr-defined]
+        sdpa_attention.use_gqa_in_sdpa = use_gqa_in_sdpa
+    return True
+
+
 @contextmanager
 def _native_gqa(device):
     """On a CPU, torch's attention runs grouped-query attention under a mask natively, but
     transformers uses that only without a mask and otherwise first copies each key/value head
     once per query head (`repeat_kv`): 9 ms of a two-token pass on SmolLM2 at a 900-token cache.
-    `TRANSFORMERS_SDPA_FORCE_GQA` is transformers' own switch for it; it is set only around this
-    decoder's passes, and not on accelerators (where a mask with GQA can fall back to a slow
-    kernel)."""
-    if device.type != "cpu":
+    Native attention is asked for only around this decoder's passes, in its own thread (a context
+    variable, not the process's environment, so that no other thread's model is affected), and
+    not on accelerators (where a mask with GQA can fall back to a slow kernel)."""
+    if device.type != "cpu" or not _gqa_switch_installed():
         yield
         return
-    old = os.environ.get("TRANSFORMERS_SDPA_FORCE_GQA")
-    os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "1"
+    token = _NATIVE_GQA.set(True)
     try:
         yield
     finally:
-        if old is None:
-            del os.environ["TRANSFORMERS_SDPA_FORCE_GQA"]
-        else:
-            os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = old
+        _NATIVE_GQA.reset(token)
 
 
 class _Answer(list):
