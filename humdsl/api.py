@@ -1,7 +1,7 @@
 """The Python API: humdsl.load(path).task(name)."""
 from __future__ import annotations
 
-from .errors import HumError
+from .errors import HumError, not_found
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class Task:
 
         formats = {f["name"]: f for f in self.ir["formats"]}
         if name is not None and name not in formats:
-            raise KeyError(f"task '{self.name}' has no format '{name}'; it has: {', '.join(formats)}")
+            raise KeyError(not_found("format", name, formats, f"task '{self.name}'"))
         return build(self.ir, formats[name] if name else self.ir["formats"][0])
 
     def run(self, inputs, *, model=None, batch_size: int = 4, details: bool = False, **settings) -> list[dict]:
@@ -141,7 +141,7 @@ class Spec:
 
     def task(self, name: str) -> Task:
         if name not in self.tasks:
-            raise UnknownTask(f"no task '{name}' in {self.path}; it has: {', '.join(self.tasks) or 'none'}")
+            raise UnknownTask(not_found("task", name, self.tasks, self.path))
         return self.tasks[name]
 
 

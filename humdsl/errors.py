@@ -25,5 +25,12 @@ class InternalError(HumError):
     exit_status = 3
 
 
+def not_found(what: str, name: str, known, where: str | None = None) -> str:
+    """The one message for a name that is not there, with the names that are:
+    "no task 'nope' in spec.hum; it has: ner, classify"."""
+    place = f" in {where}" if where else ""
+    return f"no {what} '{name}'{place}; it has: {', '.join(known) or 'none'}"
+
+
 # Exit statuses, as the README documents them.
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

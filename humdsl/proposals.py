@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import not_found
 from .fmt import INDENT, format_text
 from .syntax import ast
 from .syntax.parser import parse_text
@@ -125,7 +126,7 @@ def _task(module: ast.Module, name: str, path: str) -> ast.Task:
     for t in tasks:
         if t.name.text == name:
             return t
-    raise ValueError(f"no task '{name}' in {path}; it has: {', '.join(t.name.text for t in tasks) or 'none'}")
+    raise ValueError(not_found("task", name, [t.name.text for t in tasks], path))
 
 
 def _slot(task: ast.Task, name: str, task_name: str) -> _Slot:

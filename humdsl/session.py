@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .constraints import GrammarInvalid
-from .errors import HumError
+from .errors import HumError, not_found
 from .formats import FormatParseError, InputTooLarge, build
 from .formats.grammar_tree import lark
 from .formats.reasoning import REASON_MARK, with_reasoning
@@ -146,8 +146,7 @@ class Session:
         formats = {f["name"]: f for f in task["formats"]}
         self.format_name = s.format or task["formats"][0]["name"]
         if self.format_name not in formats:
-            raise SessionError(f"task '{task['name']}' has no format '{self.format_name}'; "
-                               f"it has: {', '.join(formats)}")
+            raise SessionError(not_found("format", self.format_name, formats, f"task '{task['name']}'"))
         self.fmt = build(task, formats[self.format_name])
         codes = [lab["code"] for lab in task.get("labels", [])]
         self.labels = s.labels or None

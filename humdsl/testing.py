@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import HumError
+from .errors import HumError, not_found
 from .ir_types import TaskIR
 
 
@@ -77,7 +77,7 @@ def collect(paths: list[str], task: str | None = None) -> list[Case]:
         raise SpecUnusable(f"{', '.join(paths)} has errors:\n{result.errors_text()}")
     irs = lower(result)
     if task is not None and task not in irs:
-        raise UnknownTask(f"no task '{task}' in {', '.join(paths)}; it has: {', '.join(irs) or 'none'}")
+        raise UnknownTask(not_found("task", task, irs, ", ".join(paths)))
     cases = []
     for model in result.entry_tasks():
         if task is not None and model.name != task:

@@ -146,7 +146,7 @@ def test_clear_errors(tmp_path):
     r = run(spec, "--task", "nope", "--model", tmp_path, "--input", TICKETS, "--output", tmp_path / "o")
     assert r.exit_code == 1 and "no task 'nope'" in r.output and "ticket_triage" in r.output
     r = run(spec, "--task", "ticket_triage", "--format", "xml", "--input", TICKETS, "--output", tmp_path / "o")
-    assert r.exit_code == 1 and "has no format 'xml'" in r.output
+    assert r.exit_code == 1 and "no format 'xml' in task 'ticket_triage'; it has: " in r.output
     r = run(spec, "--task", "ticket_triage", "--model", tmp_path / "missing", "--input", TICKETS,
             "--output", tmp_path / "o")
     assert r.exit_code == 1 and "no model at" in r.output and "Traceback" not in r.output

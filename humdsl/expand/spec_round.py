@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import HumError
+from ..errors import HumError, not_found
 from ..syntax import ast
 from . import filters
 from .loop import Report, generate, review
@@ -73,7 +73,7 @@ class SpecFile:
                 raise ExpandError(f"{path} declares {len(irs)} tasks ({', '.join(irs) or 'none'}): give --task")
             task = next(iter(irs))
         if task not in irs:
-            raise UnknownTask(f"{path} has no task '{task}'; it has: {', '.join(irs)}")
+            raise UnknownTask(not_found("task", task, irs, str(path)))
         self.task = task
         self.ir = irs[task]
         self.names = label_names(result, task)

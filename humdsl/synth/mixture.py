@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import not_found
 from ..outputs import new_partial
 from ..api import load_checked
 from .corpus import ProblemLog, SynthError, SynthOptions, _guarded, _results
@@ -76,7 +77,7 @@ class CorpusSummary:
 def load_corpus(spec_path: str, name: str, with_proposed: bool = False) -> CorpusIR:
     spec = load_checked(spec_path, with_proposed)
     if name not in spec.corpora:
-        raise SynthError(f"no corpus '{name}' in {spec_path}; it has: {', '.join(spec.corpora) or 'none'}")
+        raise SynthError(not_found("corpus", name, spec.corpora, spec_path))
     return spec.corpora[name]
 
 
