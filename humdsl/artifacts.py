@@ -39,11 +39,11 @@ def rule_table(task_ir: TaskIR, fmt) -> list[dict]:
         if effect in SPAN_RULES and fmt.span_rules() is not None:
             how, note = "decoder", ("the decoder cannot write an answer that breaks it (humc run's native decoder; "
                                     "with --span-rules parser, --reason or the Outlines path: " + note + ")")
-        elif effect in ("ordered", "no_overlap") and fmt.shape == "inline":
+        elif effect in ("ordered", "no_overlap") and fmt.marks_input:
             how, note = "grammar", "the marks follow the input's text, so they keep its order and never overlap"
         elif effect == "no_overlap" and not KINDS[task_ir["kind"]].span_rules:
             how, note = "advisory", "prompt text only: spans are kept apart in entity tasks"
-        if effect == "max_items" and fmt.shape == "inline":
+        if effect == "max_items" and fmt.marks_input:
             how, note = "advisory", "inline marks are bounded by the input, not by a count"
         elif effect == "max_items" and fmt.grouped:
             note = "the grammar bounds the list of each label"
@@ -115,7 +115,7 @@ def task_artifacts(name: str, ir: TaskIR) -> TaskArtifacts:
                    for n in range(max(1, len(ir["instructions"])))]
         entry: dict[str, object] = {"name": fmt.name, "id": fmt.id, "shape": fmt.shape, "prompts": prompts,
                                     "rules": rule_table(ir, fmt)}
-        if fmt.shape == "inline":
+        if fmt.marks_input:
             entry["grammar"] = None  # built for each input from its text
         else:
             lark = fmt.grammar()

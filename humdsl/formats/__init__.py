@@ -53,6 +53,17 @@ class Format:
         """Items keyed by label: max_items bounds each label's list."""
         return self.impl.grouped
 
+    @property
+    def own_language(self) -> bool:
+        """Its answers for an input come as a LiteralDag of its own (`language`), not from its grammar."""
+        return self.impl.own_language
+
+    @property
+    def marks_input(self) -> bool:
+        """The answer is the input with marks written in: spans in the input's order, never
+        overlapping, not counted; its grammar exists only for an input."""
+        return self.impl.marks_input
+
     def check_fit(self, batch: list[str] | None = None) -> None:
         """Raise FormatUnfit if this format cannot serve the task (ambiguous labels or literals)."""
         self.impl.check_fit(batch)

@@ -17,6 +17,9 @@ class FormatImpl:
     shape: str = "text"  # how the answer is written: "json", "text" or "inline"
     grouped: bool = False  # items keyed by label: max_items bounds each label's list, not the total
     own_language: bool = False  # builds its answers' LiteralDag itself (`language`), not from a skeleton
+    # The answer is the input with marks written in: its spans keep the input's order, never
+    # overlap and are not counted, and its grammar exists only for an input.
+    marks_input: bool = False
 
     def __init__(self, schema: Schema, decl: dict):
         self.schema = schema

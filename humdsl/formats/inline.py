@@ -76,6 +76,7 @@ def _occurrences(source: str, text: str) -> list[int]:
 class InlineFormat(FormatImpl):
     shape = "inline"
     own_language = True
+    marks_input = True
 
     def __init__(self, schema: Schema, decl: dict):
         super().__init__(schema, decl)

@@ -82,10 +82,10 @@ class Verifier:
         `parsed`, when given, must be `fmt.parse(text, batch, source)` (it saves parsing again)."""
         # Span fields of records are always grounded: their grammars are per input, but the
         # loose check knows the spans of list kinds only, so records take the exact path.
-        if fmt.shape == "inline" and not self.exact:
+        if fmt.own_language and not self.exact:
             return _inline_problem(fmt, text, batch, source)
         fields = not fmt.schema.task_kind.itemised
-        per_input = fmt.shape == "inline" or fmt.schema.grounded or fields
+        per_input = fmt.marks_input or fmt.schema.grounded or fields
         if per_input and not self.exact and not fields:
             shown = tuple(batch) if batch is not None else None
             loose = self._matcher((fmt.id, shown), lambda: fmt.loose_grammar(batch))
