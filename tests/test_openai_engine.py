@@ -165,6 +165,15 @@ def test_a_real_vllm_server_answers_under_the_grounded_grammar(tmp_path, vllm_ur
     assert len(lines) == 3 and all(x["record"] is not None for x in lines)
     for line, text in zip(lines, TEXTS):
         assert all(e["text"] in text for e in line["record"]["entities"])
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is not None:  # Ray actors as the server's clients, checking its answers
+        out = tmp_path / "ray.jsonl"
+        r = humc("run", SPEC, "--task", "conll03", "--format", "tuples", "--engine", "ray", "--concurrency", "2",
+                 "--base-url", vllm_url, "--input", _inputs(tmp_path), "--output", out)
+        assert r.exit_code == 0 and "(ray: 2 x openai:" in r.output, r.output
+        lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        assert [x["id"] for x in lines] == ["0", "1", "2"] and all(x["record"] is not None for x in lines)
 
 
 def test_a_budget_past_the_servers_context_is_left_to_the_grammar(tmp_path):

@@ -82,3 +82,38 @@ def test_humc_run_on_ray_actors_writes_the_local_file(tmp_path, model_dir):
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
     r = humc(*common, "--output", tmp_path / "x.jsonl", "--address", "auto")
     assert r.exit_code == 1 and "--address goes with --engine ray" in r.output
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'humdsl[ray]'")
+def test_humc_run_on_ray_actors_sends_to_several_servers_and_writes_what_one_server_gives(tmp_path):
+    """Each actor is a client of one server (the actors take turns) and checks its answers; a
+    seeded run writes the answers one server gives to a local `--engine openai` run."""
+    import json
+
+    from support.fake_openai import FakeServer
+
+    texts = ["Ann Lee met Bo Chan in Oslo .", "The Nordic Energy Forum opened in Bergen .", "Maria flew to Lisbon .",
+             "Kim sold Acme shares in Seoul .", "Tom visited Paris .", "Lena joined Nokia in Espoo ."]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)),
+                      encoding="utf-8")
+    common = ["run", ROOT / "specs" / "ner.hum", "--task", "conll03", "--format", "tuples", "--input", inputs,
+              "--batch-size", "2", "--seed", "3", "--temperature", "1"]
+    with FakeServer() as a, FakeServer() as b, FakeServer(model="other") as c:
+        r = humc(*common, "--output", tmp_path / "one.jsonl", "--engine", "openai", "--base-url", a.url)
+        assert r.exit_code == 0, r.output
+        a.requests.clear()
+        r = humc(*common, "--output", tmp_path / "ray.jsonl", "--engine", "ray", "--concurrency", "2",
+                 "--base-url", f"{a.url},{b.url}")
+        assert r.exit_code == 0, r.output
+        assert "(ray: 2 x openai:" in r.output
+        for server in (a, b):  # both answered rows, besides the probe
+            assert any("humdsl probe" not in q["structured_outputs"]["grammar"] for q in server.requests)
+        r = humc(*common, "--output", tmp_path / "x.jsonl", "--engine", "ray", "--base-url", f"{a.url},{c.url}")
+        assert r.exit_code == 1 and "the servers serve different models (other, smollm2)" in r.output
+        r = humc(*common, "--output", tmp_path / "x.jsonl", "--engine", "openai", "--base-url", f"{a.url},{b.url}")
+        assert r.exit_code == 1 and "for several, --engine ray --base-url" in r.output
+    one, ray = ([json.loads(x) for x in (tmp_path / f).read_text(encoding="utf-8").splitlines()]
+                for f in ("one.jsonl", "ray.jsonl"))
+    assert [(x["id"], x["raw"], x["record"]) for x in ray] == [(x["id"], x["raw"], x["record"]) for x in one]
+    assert {x["model"] for x in ray} == {f"openai:{a.url}/smollm2,openai:{b.url}/smollm2"}

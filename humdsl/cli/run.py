@@ -63,12 +63,15 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "openai", "ray"]),
               help="local: the model runs in humc. openai: an OpenAI-compatible server (vLLM) runs it, sent each "
                    "input's grammar; every answer is checked here before it is written. ray: --concurrency Ray "
-                   "actors, each with its own copy of the model (a local cluster, or --address).")
+                   "actors, each with its own copy of the model, or with --base-url a client of one of the "
+                   "servers (a local cluster, or --address).")
 @click.option("--address", help="With --engine ray: an existing Ray cluster, e.g. auto or ray://head:10001.")
-@click.option("--base-url", "base_url", help="With --engine openai: the server, e.g. http://localhost:8000.")
+@click.option("--base-url", "base_url", help="With --engine openai: the server, e.g. http://localhost:8000. With "
+              "--engine ray: one or more, comma-separated (http://gpu1:8000,http://gpu2:8000).")
 @click.option("--api-key-env", "api_key_env", help="With --engine openai: the environment variable holding its API key.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
-              help="With --engine openai: requests in flight; with --engine ray: actors.")
+              help="With --engine openai: requests in flight; with --engine ray: actors (on servers, each "
+                   "with --batch-size requests in flight).")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
         decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, decoder, backend,
         engine, address, base_url, api_key_env, concurrency) -> None:

@@ -37,8 +37,8 @@ class RunOptions(Settings):
     batch_size: int = 4
     limit: int | None = None  # process at most this many more inputs
     engine: str = "local"  # or "openai": a server (base_url) runs the model (runtime/openai_engine.py),
-    # or "ray": Ray actors, each with the model (runtime/ray_run.py)
-    base_url: str | None = None
+    # or "ray": Ray actors, each with the model or a client of one of the servers (runtime/ray_run.py)
+    base_url: str | None = None  # with ray, a comma-separated list: the actors take turns
     api_key_env: str | None = None  # the environment variable holding the server's API key
     concurrency: int = 4  # requests in flight, with the openai engine; actors, with ray
     address: str | None = None  # an existing Ray cluster, with the ray engine
@@ -170,7 +170,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     opts = resolved
     rows, problems = read_inputs(opts.input, [f["name"] for f in task["inputs"]])
     summary = RunSummary(bad_input=problems, output=opts.output)
-    server = _server(opts, session)  # connected and probed before anything is written
+    servers = _servers(opts, session)  # connected and probed before anything is written
+    server_name = ",".join(s.name for s in servers) or None
 
     lock = _locked(opts.output)
     try:
@@ -181,7 +182,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     # where the format has rules across spans, how they were kept: on every line
                     "span rules": opts.span_rules if session.fmt.span_rules() is not None else None}
         try:
-            identity["model"] = server.name if server is not None else model_name(opts.model)
+            identity["model"] = server_name or model_name(opts.model)
         except ModelError:
             pass  # loading it says why, where there is anything to do
         existing = partial if partial.exists() else opts.output
@@ -215,22 +216,24 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             meta["span_rules"] = identity["span rules"]
 
         if todo:
-            # a server answers `concurrency` requests at once: a batch keeps them all busy
-            step = max(1, opts.batch_size, opts.concurrency if server is not None else 1)
+            # a server answers `concurrency` requests at once: a batch keeps them all busy (on Ray,
+            # `concurrency` counts actors, each with its batch's requests in flight)
+            step = max(1, opts.batch_size, opts.concurrency if servers and opts.engine == "openai" else 1)
             batches = (todo[i:i + step] for i in range(0, len(todo), step))
             decoder = None
             if opts.engine == "ray":
                 from .ray_run import ray_outcomes
 
                 def describe(model: str, decoder_name: str) -> None:
-                    meta["model"] = model
+                    meta["model"] = server_name or model
                     summary.decoder = f"ray: {opts.concurrency} x {decoder_name}"
 
+                clients = [(s.base_url, s.model) for s in servers]
                 results = ray_outcomes(task, opts, Path(spec_path).parent, opts.model, batches, opts.concurrency,
-                                       opts.address, describe)
+                                       opts.address, describe, clients, step)
             else:
-                if server is not None:
-                    meta["model"] = server.name
+                if servers:
+                    meta["model"] = server_name
                 else:
                     from .models import load as load_model
 
@@ -258,25 +261,35 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     return summary
 
 
-def _server(opts: RunOptions, session: Session):
-    """With --engine openai: the server's decoder, connected and probed, in the session."""
-    if opts.engine in ("local", "ray"):
-        if opts.base_url:
-            raise RunError("--base-url goes with --engine openai")
-        if opts.address and opts.engine != "ray":
-            raise RunError("--address goes with --engine ray")
-        return None
-    if opts.engine != "openai":
+def _servers(opts: RunOptions, session: Session) -> list:
+    """The servers that run the model, connected and probed: one with --engine openai; with
+    --engine ray, those --base-url lists (each actor a client of one; none: each loads the
+    model). They must serve the model under one name."""
+    urls = [u.strip() for u in (opts.base_url or "").split(",") if u.strip()]
+    if opts.engine not in ("local", "openai", "ray"):
         raise RunError(f"unknown engine {opts.engine!r}; choose local, openai or ray")
-    if not opts.base_url:
+    if opts.address and opts.engine != "ray":
+        raise RunError("--address goes with --engine ray")
+    if opts.engine == "local" and urls:
+        raise RunError("--base-url goes with --engine openai (or ray, for several servers)")
+    if opts.engine == "openai" and not urls:
         raise RunError("--engine openai needs --base-url, e.g. http://localhost:8000")
+    if opts.engine == "openai" and len(urls) > 1:
+        raise RunError("--engine openai sends to one server; for several, --engine ray --base-url URL1,URL2")
+    if not urls:
+        return []
     if opts.decoder != "auto":
-        raise RunError("--decoder chooses humdsl's own decoding loop; with --engine openai the server decodes")
+        raise RunError("--decoder chooses humdsl's own decoding loop; on a server the server decodes")
     from .openai_engine import OpenAIDecoder, api_key_from
 
-    server = OpenAIDecoder(opts.base_url, opts.model, api_key_from(opts.api_key_env), opts.concurrency)
-    session.use(server)
-    return server
+    key = api_key_from(opts.api_key_env)
+    servers = [OpenAIDecoder(url, opts.model, key, opts.concurrency) for url in urls]
+    served = sorted({s.model for s in servers})
+    if len(served) > 1:
+        raise RunError(f"the servers serve different models ({', '.join(served)}): give --model the name they "
+                       "share")
+    session.use(servers[0])  # the run's settings must suit a server (decisions, decoders)
+    return servers
 
 
 def _line(row: dict, outcome: Outcome, meta: dict) -> str:
