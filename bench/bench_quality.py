@@ -6,7 +6,9 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
   conll03_spread  the same on sentences spread over the split (not run by default);
   trec     TREC coarse (the last 100 questions of TREC.train; the rest for retrieval), accuracy;
   tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
-           labels, and how many of the 8 answers are exactly right.
+           labels, and how many of the 8 answers are exactly right;
+  xquad    XQuAD-en (even articles): the first 100 questions, spec qa.hum squad, SQuAD exact match
+           and F1; a `humc tune` profile chosen on 40 questions of other articles (not run by default).
 
 Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
 style (chat template or a plain document), the worked examples (the spec's two, or the four
@@ -16,7 +18,7 @@ Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and uncon
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
-        [--rows TEXT] [--n-conll-spread 100]
+        [--rows TEXT] [--n-conll-spread 100] [--n-xquad 100]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -56,7 +58,10 @@ def _humc(spec: str, task: str, gold: Path, work: Path, name: str, **opts) -> di
     run(str(ROOT / spec), RunOptions(task=task, model=None, input=gold, output=out, **opts))
     seconds = time.monotonic() - start
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    row = _row(name, evaluate(_kind(task), str(gold), str(out)), lines, seconds)
+    scores = evaluate(_kind(task), str(gold), str(out))
+    row = _row(name, scores, lines, seconds)
+    if _kind(task) == "qa":
+        row["exact_match"] = round(scores["scores"]["exact_match"], 4)
     if _kind(task) == "classify":  # a whole answer right: every label of a multilabel answer
         want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
         row["exact_answers"] = sum(1 for x in lines if x["record"] and _label_set(x["record"]) == want[x["id"]])
@@ -68,7 +73,8 @@ def _label_set(record: dict) -> frozenset:
 
 
 def _kind(task: str) -> str:
-    return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities"}[task]
+    return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities",
+            "squad": "qa"}[task]
 
 
 _TOKENIZER: list = []
@@ -138,9 +144,9 @@ def _baselines_sst2(gold: list[dict]) -> list[dict]:
     return rows
 
 
-def _free(loaded, prompt: str) -> str:
-    ids = loaded.tokenizer(prompt, return_tensors="pt")
-    out = loaded.model.generate(**ids, max_new_tokens=8, do_sample=False,
+def _free(loaded, prompt: str, max_new_tokens: int = 8, special: bool = False) -> str:
+    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=not special)
+    out = loaded.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
                                 pad_token_id=loaded.tokenizer.pad_token_id)
     return loaded.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
@@ -245,6 +251,112 @@ def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
                                    format=None, **opts))
 
 
+QA_LINE = "{text}\nQuestion: {question}\nAnswer with a phrase copied from the text: "
+
+
+def _qa_file(examples: list[dict], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for e in examples:
+            fh.write(json.dumps({"id": e["id"], "text": e["text"], "question": e["question"],
+                                 "record": e["record"]}, ensure_ascii=False) + "\n")
+    return path
+
+
+def _baselines_qa(gold_path: Path, examples: list[dict], work: Path) -> list[dict]:
+    """Unconstrained greedy generation with a one-line prompt, as a plain document and as the
+    chat template's user turn; the answer is the first line, scored by `humc eval`."""
+    import torch
+
+    from humdsl.evaluate import evaluate
+    from humdsl.runtime.models import load, model_prompt
+
+    loaded = load(None)
+    rows = []
+    for name, chat in [("unconstrained greedy, one-line prompt", False),
+                       ("unconstrained greedy, one-line prompt, chat template", True)]:
+        out = work / f"xquad-free-{int(chat)}.jsonl"
+        start, tokens = time.monotonic(), 0
+        with out.open("w", encoding="utf-8") as fh:
+            for e in examples:
+                prompt = QA_LINE.format(text=e["text"], question=e["question"])
+                with torch.no_grad():
+                    text = _free(loaded, model_prompt(loaded.tokenizer, prompt, True) if chat else prompt, 32,
+                                 special=chat)
+                tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+                answer = text.strip().split("\n")[0].strip() or None
+                fh.write(json.dumps({"id": e["id"], "record": {"answer": answer}}) + "\n")
+        seconds = time.monotonic() - start
+        scores = evaluate("qa", str(gold_path), str(out))
+        rows.append({"row": name, "metric": scores["main_score"]["name"],
+                     "score": round(scores["main_score"]["value"], 4), "exact_match": round(scores["scores"]["exact_match"], 4),
+                     "valid": 1.0, "output_tokens": round(tokens / len(examples), 1),
+                     "s_per_input": round(seconds / len(examples), 3), "n": len(examples)})
+    return rows
+
+
+def _tuned(spec: Path, dev: Path, pool: Path, n: int, budget: int) -> tuple[str, dict]:
+    """`humc tune`'s winner on `dev` (another file than the one the row is measured on), as a
+    row name and humc run options."""
+    from humdsl.tune import _describe, tune
+
+    result = tune(str(spec), "squad", dev, None, None, n=n, budget=budget, shots_from=pool)
+    best = result.best.profile
+    print(f"tuned on {n} questions, {len(result.trials)} settings: {_describe(best)} "
+          f"({result.metric} {100 * result.best.score:.1f})", flush=True)
+    opts = {"format": best["answer_format"], "shots": best["shots"], "decision": best["decision"],
+            "prompt_style": best["prompt_style"], "phrasing": best["phrasing"], "prompt": best["prompt"],
+            "shots_from": spec.parent / best["shots_from"] if best["shots_from"] else None}
+    return f"humc, the profile humc tune chose ({_describe(best)})", opts
+
+
+def bench_xquad(n: int, work: Path, only: str | None = None, tune_n: int = 40, tune_budget: int = 12) -> list[dict]:
+    """XQuAD-en's even articles, split by article so that no passage is in two parts: the first n
+    questions are the dev split; the next `tune_n` questions (from later articles) are where
+    `humc tune` measures; the questions of the remaining articles are where retrieved shots
+    come from."""
+    from humdsl.adapters.readers import read_examples
+
+    examples, _ = read_examples(DATA / "xquad_en" / "xquad.en.even_articles.json", "squad")
+    articles = list(dict.fromkeys(e["source"] for e in examples))
+    dev, tune_set, pool = [], [], []
+    for article in articles:
+        mine = [e for e in examples if e["source"] == article]
+        if len(dev) < n:
+            dev += mine
+        elif len(tune_set) < tune_n:
+            tune_set += mine
+        else:
+            pool += mine
+    dev, tune_set = dev[:n], tune_set[:tune_n]
+    gold = _qa_file(dev, work / "xquad.gold.jsonl")
+    tune_file = _qa_file(tune_set, work / "xquad.tune.jsonl")
+    pool_file = _qa_file(pool, work / "xquad.pool.jsonl")
+    spec = work / "qa.hum"  # a copy: tune's winner is not written into the bundled spec
+    spec.write_text((ROOT / "specs" / "qa.hum").read_text(encoding="utf-8"), encoding="utf-8")
+    baselines: dict[str, dict] = {}
+    plan: list[tuple[str, dict | None]] = [("unconstrained greedy, one-line prompt", None),
+                                           ("unconstrained greedy, one-line prompt, chat template", None)]
+    for fmt in ("answer_span", "json_answer"):
+        plan += [(f"humc greedy, {fmt}, the spec's 3 examples", {"format": fmt}),
+                 (f"humc greedy, {fmt}, no examples", {"format": fmt, "shots": 0}),
+                 (f"humc greedy, {fmt}, 2 retrieved shots", {"format": fmt, "shots": 2, "shots_from": pool_file})]
+    plan.append(("humc, the profile humc tune chose", {"tuned": True}))
+
+    def measure(name, opts, i):
+        if opts is None:
+            if not baselines:
+                baselines.update({r["row"]: r for r in _baselines_qa(gold, dev, work)})
+            return baselines[name]
+        if opts.get("tuned"):
+            label, opts = _tuned(spec, tune_file, pool_file, tune_n, tune_budget)
+            row = _humc(str(spec), "squad", gold, work, f"xquad-{i}", **opts)
+            row["chosen"] = label
+            return row
+        return _humc(str(spec), "squad", gold, work, f"xquad-{i}", **opts)
+
+    return _measured("xquad", only, plan, measure)
+
+
 _ALL: dict[str, list[dict]] = {}
 _CURRENT: list[str] = []
 
@@ -271,6 +383,7 @@ def main() -> None:
     ap.add_argument("--n-conll", type=int, default=50)
     ap.add_argument("--n-conll-spread", type=int, default=100)
     ap.add_argument("--n-trec", type=int, default=100)
+    ap.add_argument("--n-xquad", type=int, default=100)
     ap.add_argument("--rows", help="Measure only the rows whose name holds this (e.g. channel; !parser: those "
                                    "whose name does not hold parser); the others are kept from the last results.")
     args = ap.parse_args()
@@ -287,6 +400,8 @@ def main() -> None:
                 rows = bench_conll(args.n_conll_spread, work, args.rows, spread=True)
             elif name == "trec":
                 rows = bench_trec(args.n_trec, work, args.rows)
+            elif name == "xquad":
+                rows = bench_xquad(args.n_xquad, work, args.rows)
             else:
                 rows = bench_tickets(work, args.rows)
             record_rows(rows)
