@@ -1,8 +1,9 @@
 """What every format implementation provides, with the same signatures everywhere.
 
-A format is written one of four ways (json.py, textual.py, inline.py, records.py); each subclasses
-FormatImpl, overrides what it does and states its capabilities as attributes. Format (the facade
-in __init__.py) adds the checks every format shares (render, then parse back) on top."""
+A format is written one of four ways (jsonic.py, textual.py, inline.py, records.py); each subclasses
+FormatImpl, overrides what it does (rendering, parsing, and its grammar as a tree, grammar_tree.py)
+and states its capabilities as attributes. Format (the facade in __init__.py) adds the checks every
+format shares (render, then parse back) on top."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
