@@ -256,7 +256,16 @@ def test_humc_run_reports_the_decoder_and_outlines_can_be_forced(model_dir, tmp_
         outs[choice, rules] = [json.loads(x)["raw"] for x in (tmp_path / f"{choice}-{rules}.jsonl.partial")
                                .read_text().splitlines()]
     assert outs["auto", "parser"] == outs["outlines", "parser"]  # greedy: the same answers either way
-    assert outs["auto", "decoder"] != outs["auto", "parser"]  # this model repeats spans: the rules stop it
+
+    def repeats(raw: str) -> bool:  # a span written twice under one label (json_by_label's lists)
+        return any(len(spans) != len(set(spans)) for spans in json.loads(raw).values())
+
+    # with the rules kept while decoding no answer repeats a span; where the model repeated one
+    # with the rules left to the parser, the answers differ (the tiny model's leaning depends on
+    # its tokenizer, trained on the repository's files, so it may or may not repeat)
+    assert not any(repeats(raw) for raw in outs["auto", "decoder"])
+    if any(repeats(raw) for raw in outs["auto", "parser"]):
+        assert outs["auto", "decoder"] != outs["auto", "parser"]
 
 
 def test_humc_run_turns_a_decode_error_into_exit_3(model_dir, tmp_path, monkeypatch):
