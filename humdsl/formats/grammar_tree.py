@@ -100,9 +100,6 @@ class GrammarTree:
     # the span and free-text terminals whose language the answer DAG writes itself, by name
     spans: dict[str, SpanRule | FreeRule] = field(default_factory=dict, hash=False)
 
-    def definition(self, name: str) -> Definition | None:
-        return next((d for d in self.defs if d.name == name), None)
-
 
 # ---- the Lark text ---------------------------------------------------------------------------------
 

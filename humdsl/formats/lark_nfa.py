@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .grammar_tree import Expr, GrammarTree, Group, Lit, Ref, Repeat, Rule, Seq
+from .grammar_tree import Alt, Expr, GrammarTree, Group, Lit, Ref, Repeat, Rule, Seq
 from .spans import FreeRule, SpanRule
 
 # States past this many, and the skeleton is left to llguidance (a repeat of repeats can be large).
@@ -81,11 +81,17 @@ def read_skeleton(tree: GrammarTree) -> Skeleton:
     return _Builder(tree).skeleton()
 
 
+@dataclass(frozen=True)
+class _Span:
+    """Where a rule refers to a span or free-text terminal: one edge of the skeleton."""
+    rule: SpanRule | FreeRule
+
+
 class _Builder:
     def __init__(self, tree: GrammarTree):
         self.defs = {d.name: d for d in tree.defs}
         self.span_rules = tree.spans
-        self.parsed: dict[str, tuple] = {}
+        self.parsed: dict[str, Expr | _Span] = {}
         self.expanding: set[str] = set()  # the rules being written out (a rule inside itself: recursion)
         self.rule_ids: dict[SpanRule | FreeRule, int] = {}
         self.eps: list[list[int]] = []
@@ -95,21 +101,19 @@ class _Builder:
         self.group = -1  # the list being written out
         self.lists = 0
 
-    # ---- grammar tree -> expression tuples -------------------------------------------------------
-    def tree(self, name: str) -> tuple:
+    # ---- a name -> what it stands for --------------------------------------------------------------
+    def body(self, name: str) -> Expr | _Span:
         found = self.parsed.get(name)
         if found is None:
             d = self.defs.get(name)
             if d is None:
                 raise Unreadable(f"no rule {name}")
             if name in self.span_rules:
-                found = ("span", self.span_rules[name])
+                found = _Span(self.span_rules[name])
             elif not isinstance(d, Rule):
                 raise Unreadable(f"the terminal {name} is not a grounded span")
-            else:
-                found = _node(d.body)
-                if d.suffix:  # llguidance's lazy lexeme: the span, then the literal that ends it
-                    found = ("seq", [found, ("lit", d.suffix.encode("utf-8"))])
+            else:  # a lazy rule (llguidance's lazy lexeme): the span, then the literal that ends it
+                found = Seq((d.body, Lit(d.suffix))) if d.suffix else d.body
             self.parsed[name] = found
         return found
 
@@ -122,44 +126,46 @@ class _Builder:
         self.spans.append([])
         return len(self.eps) - 1
 
-    def build(self, node: tuple, start: int) -> int:
+    def build(self, node: Expr | _Span, start: int) -> int:
         """Adds the automaton of `node` from state `start`; returns its end state."""
-        kind = node[0]
-        if kind == "lit":
-            if not node[1]:
+        if isinstance(node, Lit):
+            if not node.text:
                 return start
             end = self.state()
-            self.lits[start].append((node[1], end))
+            self.lits[start].append((node.text.encode("utf-8"), end))
             return end
-        if kind == "span":
+        if isinstance(node, _Span):
             end = self.state()
-            self.spans[start].append((self.rule_ids.setdefault(node[1], len(self.rule_ids)), end))
+            self.spans[start].append((self.rule_ids.setdefault(node.rule, len(self.rule_ids)), end))
             self.groups[end] = self.group
             return end
-        if kind == "ref":
-            if node[1] in self.expanding:
-                raise Unreadable(f"the rule {node[1]} refers to itself")
-            self.expanding.add(node[1])
-            tree, outer = self.tree(node[1]), self.group
-            if _repeats(tree):  # a list: its spans are its items' (each use of the rule its own)
+        if isinstance(node, Ref):
+            if node.name in self.expanding:
+                raise Unreadable(f"the rule {node.name} refers to itself")
+            self.expanding.add(node.name)
+            body, outer = self.body(node.name), self.group
+            if _repeats(body):  # a list: its spans are its items' (each use of the rule its own)
                 self.group, self.lists = self.lists, self.lists + 1
-            end = self.build(tree, start)
-            self.expanding.discard(node[1])
+            end = self.build(body, start)
+            self.expanding.discard(node.name)
             self.group = outer
             return end
-        if kind == "seq":
-            for part in node[1]:
+        if isinstance(node, Group):
+            return self.build(node.inner, start)
+        if isinstance(node, Seq):
+            for part in node.parts:
                 start = self.build(part, start)
             return start
-        if kind == "alt":
-            ends = [self.build(a, start) for a in node[1]]
-        else:  # ("rep", inner, lo, hi)
-            _, inner, lo, hi = node
-            for _ in range(lo):
-                start = self.build(inner, start)
+        if isinstance(node, Alt):
+            if len(node.options) < 2:  # a choice of one (or none) is that one: no state of its own
+                return self.build(node.options[0], start) if node.options else start
+            ends = [self.build(o, start) for o in node.options]
+        else:
+            for _ in range(node.lo):
+                start = self.build(node.inner, start)
             ends = [start]
-            for _ in range(hi - lo):
-                ends.append(self.build(inner, ends[-1]))
+            for _ in range(node.hi - node.lo):
+                ends.append(self.build(node.inner, ends[-1]))
         end = self.state()
         for e in ends:
             self.eps[e].append(end)
@@ -167,7 +173,7 @@ class _Builder:
 
     def skeleton(self) -> Skeleton:
         first = self.state()
-        final = self.build(("ref", "start"), first)
+        final = self.build(Ref("start"), first)
         m = len(self.eps)
         # without epsilons: a state takes the edges of every state its epsilons reach
         lits: list[list] = [[] for _ in range(m)]
@@ -195,29 +201,12 @@ class _Builder:
                         {index[v]: g for v, g in self.groups.items() if v in index})
 
 
-def _repeats(node: tuple) -> bool:
+def _repeats(node: Expr | _Span) -> bool:
     """Does the rule body hold a repeat of its own (not inside a rule it refers to)?"""
-    if node[0] == "rep":
+    if isinstance(node, Repeat):
         return True
-    if node[0] in ("seq", "alt"):
-        return any(_repeats(part) for part in node[1])
+    if isinstance(node, Group):
+        return _repeats(node.inner)
+    if isinstance(node, (Seq, Alt)):
+        return any(_repeats(part) for part in (node.parts if isinstance(node, Seq) else node.options))
     return False
-
-
-def _node(e: Expr) -> tuple:
-    """The expression as a tuple the automaton is built from: a sequence or a choice of one is
-    that one (no state of its own), an empty sequence the empty literal."""
-    if isinstance(e, Lit):
-        return ("lit", e.text.encode("utf-8"))
-    if isinstance(e, Ref):
-        return ("ref", e.name)
-    if isinstance(e, Group):
-        return _node(e.inner)
-    if isinstance(e, Repeat):
-        return ("rep", _node(e.inner), e.lo, e.hi)
-    parts = [_node(p) for p in (e.parts if isinstance(e, Seq) else e.options)]
-    if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        return ("lit", b"")
-    return ("seq" if isinstance(e, Seq) else "alt", parts)
