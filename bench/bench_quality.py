@@ -4,6 +4,9 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
   sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
   conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
   conll03_spread  the same on sentences spread over the split (not run by default);
+  conll04  CoNLL04 dev (the first 50 sentences), spec relations.hum conll04, relation micro-F1
+           (head, relation and tail); a plain Outlines script with a Pydantic model and
+           unconstrained generation, one one-line prompt (not run by default);
   trec     TREC coarse (the last 100 questions of TREC.train; the rest for retrieval), accuracy;
   tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
            labels, and how many of the 8 answers are exactly right;
@@ -18,7 +21,7 @@ Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and uncon
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
-        [--rows TEXT] [--n-conll-spread 100] [--n-xquad 100]
+        [--rows TEXT] [--n-conll-spread 100] [--n-xquad 100] [--n-conll04 50]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -74,7 +77,7 @@ def _label_set(record: dict) -> frozenset:
 
 def _kind(task: str) -> str:
     return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities",
-            "squad": "qa"}[task]
+            "squad": "qa", "conll04": "relations"}[task]
 
 
 _TOKENIZER: list = []
@@ -220,6 +223,128 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                 plan.append((name, {**opts, "format": fmt}))
     return _measured("conll03_spread" if spread else "conll03", only, plan,
                      lambda name, opts, i: _humc("specs/ner.hum", "conll03", gold, work, f"conll-{i}", **opts))
+
+
+RELATION_LINE = ("List the relations between the people, organizations and locations of this sentence, each "
+                 "one of Work_For, Kill, OrgBased_In, Live_In, Located_In, as a JSON list of "
+                 '{{"head": ..., "relation": ..., "tail": ...}}.\nSentence: {text}\nJSON: ')
+RELATIONS = ("Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In")
+
+
+def _relations_of(value) -> list[dict] | None:
+    """The relations of a JSON answer shaped like the one-line prompt asks, or None."""
+    if not isinstance(value, list):
+        return None
+    out = []
+    for r in value:
+        if not (isinstance(r, dict) and isinstance(r.get("head"), str) and isinstance(r.get("tail"), str)
+                and r.get("relation") in RELATIONS):
+            return None
+        out.append({"head": r["head"], "type": r["relation"], "tail": r["tail"]})
+    return out
+
+
+def _first_json_list(text: str):
+    """The first JSON list in free text (what a user parsing unconstrained output would take)."""
+    decoder = json.JSONDecoder()
+    for i, ch in enumerate(text):
+        if ch == "[":
+            try:
+                return decoder.raw_decode(text[i:])[0]
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def _baselines_conll04(gold_path: Path, examples: list[dict], work: Path) -> list[dict]:
+    """A plain Outlines script (a Pydantic list of head, relation, tail) and unconstrained greedy
+    generation, both after the same one-line prompt, scored by `humc eval`."""
+    import warnings
+    from typing import Literal
+
+    import outlines
+    import torch
+    from pydantic import BaseModel, RootModel
+
+    from humdsl.evaluate import evaluate
+    from humdsl.runtime.models import load
+
+    class Rel(BaseModel):
+        head: str
+        relation: Literal["Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"]
+        tail: str
+
+    class Answer(RootModel[list[Rel]]):
+        pass
+
+    loaded = load(None)
+    generator = outlines.Generator(outlines.from_transformers(loaded.model, loaded.tokenizer), Answer)
+
+    def outlines_answer(prompt: str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            text = generator(prompt, max_new_tokens=128)
+        try:
+            return text, json.loads(text)
+        except json.JSONDecodeError:  # cut at the token budget
+            return text, None
+
+    def free_answer(prompt: str):
+        text = _free(loaded, prompt, 128)
+        return text, _first_json_list(text)
+
+    rows = []
+    for name, answer in [("plain Outlines, Pydantic list of (head, relation, tail), one-line prompt", outlines_answer),
+                         ("unconstrained greedy, one-line prompt (the first JSON list in the output)", free_answer)]:
+        out = work / f"conll04-{len(rows)}-baseline.jsonl"
+        start, tokens, valid = time.monotonic(), 0, 0
+        with out.open("w", encoding="utf-8") as fh:
+            for e in examples:
+                with torch.no_grad():
+                    text, value = answer(RELATION_LINE.format(text=e["text"]))
+                tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+                relations = _relations_of(value)
+                valid += relations is not None
+                fh.write(json.dumps({"id": e["id"], "record": None if relations is None else
+                                     {"relations": relations}}) + "\n")
+        seconds = time.monotonic() - start
+        scores = evaluate("relations", str(gold_path), str(out))
+        rows.append({"row": name, "metric": scores["main_score"]["name"],
+                     "score": round(scores["main_score"]["value"], 4), "valid": round(valid / len(examples), 4),
+                     "output_tokens": round(tokens / len(examples), 1),
+                     "s_per_input": round(seconds / len(examples), 3), "n": len(examples)})
+    return rows
+
+
+def bench_conll04(n: int, work: Path, only: str | None = None) -> list[dict]:
+    """The first n CoNLL04 dev sentences; shots are retrieved from the training split. Gold keeps
+    head, relation and tail (each relation's argument types follow from it in CoNLL04), so every
+    row, the baselines' too, is scored on the same triples."""
+    from humdsl.adapters.readers import read_examples
+
+    dev, _ = read_examples(DATA / "conll04" / "conll04_dev.json")
+    dev = [{**e, "record": {"relations": [{k: r[k] for k in ("head", "type", "tail")}
+                                          for r in e["record"]["relations"]]}} for e in dev[:n]]
+    gold = _canonical(dev, work / "conll04.gold.jsonl")
+    train = DATA / "conll04" / "conll04_train.json"
+    baselines: dict[str, dict] = {}
+    plan: list[tuple[str, dict | None]] = [
+        ("plain Outlines, Pydantic list of (head, relation, tail), one-line prompt", None),
+        ("unconstrained greedy, one-line prompt (the first JSON list in the output)", None)]
+    for fmt in ("json_relations", "relation_tuples", "triple_lines", "relation_sentences"):
+        plan += [(f"humc greedy, {fmt}, the spec's 2 examples", {"format": fmt}),
+                 (f"humc greedy, {fmt}, 4 retrieved shots", {"format": fmt, "shots_from": train})]
+    plan.append(("humc greedy, json_relations, 8 retrieved shots", {"format": "json_relations", "shots": 8,
+                                                                    "shots_from": train}))
+
+    def measure(name, opts, i):
+        if opts is None:
+            if not baselines:
+                baselines.update({r["row"]: r for r in _baselines_conll04(gold, dev, work)})
+            return baselines[name]
+        return _humc("specs/relations.hum", "conll04", gold, work, f"conll04-{i}", **opts)
+
+    return _measured("conll04", only, plan, measure)
 
 
 def bench_trec(n: int, work: Path, only: str | None = None) -> list[dict]:
@@ -384,6 +509,7 @@ def main() -> None:
     ap.add_argument("--n-conll-spread", type=int, default=100)
     ap.add_argument("--n-trec", type=int, default=100)
     ap.add_argument("--n-xquad", type=int, default=100)
+    ap.add_argument("--n-conll04", type=int, default=50)
     ap.add_argument("--rows", help="Measure only the rows whose name holds this (e.g. channel; !parser: those "
                                    "whose name does not hold parser); the others are kept from the last results.")
     args = ap.parse_args()
@@ -402,6 +528,8 @@ def main() -> None:
                 rows = bench_trec(args.n_trec, work, args.rows)
             elif name == "xquad":
                 rows = bench_xquad(args.n_xquad, work, args.rows)
+            elif name == "conll04":
+                rows = bench_conll04(args.n_conll04, work, args.rows)
             else:
                 rows = bench_tickets(work, args.rows)
             record_rows(rows)

@@ -108,6 +108,35 @@ def test_the_python_api_takes_a_server_decoder():
     assert all(e["text"] in text for r, text in zip(records, TEXTS) for e in r["entities"])
 
 
+def test_a_llama_cpp_server_is_sent_each_inputs_grammar_in_gbnf(tmp_path):
+    with FakeServer(dialect="llama.cpp", max_model_len=8192) as server:
+        r, lines = _run(tmp_path, server, "--seed", "3", "--temperature", "1")
+    assert r.exit_code == 0, r.output
+    assert len(lines) == 3 and all(x["record"] is not None and "error" not in x for x in lines)
+    sent = [b for b in server.requests if "humdsl probe" not in b["grammar"]]
+    assert len(sent) == 3 and not any("structured_outputs" in b for b in server.requests)
+    for text in TEXTS:
+        body = next(b for b in sent if b["messages"][0]["content"].endswith(f"Text: {text}\n"))
+        assert body["grammar"].startswith("root ::= ")
+        assert '"' + text.split()[0] + '"' in body["grammar"]  # the input's own words: grounded in it
+    for line, text in zip(lines, TEXTS):
+        assert all(e["text"] in text for e in line["record"]["entities"])
+
+
+def test_what_gbnf_cannot_express_or_a_server_that_ignores_it_is_one_line(tmp_path):
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(json.dumps({"id": "0", "text": "Ann Lee founded Brightline in Oslo."}) + "\n", encoding="utf-8")
+    with FakeServer(dialect="llama.cpp") as server:
+        r = humc("run", ROOT / "specs" / "openie.hum", "--task", "carb", "--engine", "openai", "--base-url",
+                 server.url, "--input", inputs, "--output", tmp_path / "o.jsonl")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "GBNF, which cannot express this format's grammar" in r.output and "use a vLLM server" in r.output
+    with FakeServer("ignore", dialect="llama.cpp") as server:
+        r, lines = _run(tmp_path, server)
+    assert r.exit_code == 1 and "does not enforce grammars" in r.output and "llama-server" in r.output
+    assert not lines
+
+
 @pytest.fixture(scope="module")
 def vllm_url():
     """A real vLLM server: HUMC_VLLM_URL names a running one, or HUMC_VLLM_PYTHON a Python with
@@ -174,6 +203,59 @@ def test_a_real_vllm_server_answers_under_the_grounded_grammar(tmp_path, vllm_ur
         assert r.exit_code == 0 and "(ray: 2 x openai:" in r.output, r.output
         lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
         assert [x["id"] for x in lines] == ["0", "1", "2"] and all(x["record"] is not None for x in lines)
+
+
+@pytest.fixture(scope="module")
+def llama_cpp_url():
+    """A real llama.cpp server: HUMC_LLAMA_CPP_URL names a running one, or HUMC_LLAMA_SERVER a
+    llama-server binary, which the test starts on the bundled SmolLM2 GGUF (a few seconds)."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    url = os.environ.get("HUMC_LLAMA_CPP_URL")
+    if url:
+        yield url
+        return
+    binary = os.environ.get("HUMC_LLAMA_SERVER")
+    if not binary:
+        pytest.skip("no llama.cpp server: set HUMC_LLAMA_CPP_URL to a running llama-server, or HUMC_LLAMA_SERVER "
+                    "to its binary (docs/scale.md, 'llama.cpp')")
+    from humdsl.runtime.models import _smollm2_gguf
+
+    port = 8019
+    proc = subprocess.Popen([binary, "-m", str(_smollm2_gguf()), "--alias", "smollm2", "--port", str(port),
+                             "-c", "4096", "-np", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.skip("the llama.cpp server did not start")
+                time.sleep(1)
+        else:
+            pytest.skip("the llama.cpp server did not answer within 2 minutes")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tuples", "json_by_label", "tagged"])
+def test_a_real_llama_cpp_server_answers_under_the_grounded_gbnf_grammar(tmp_path, llama_cpp_url, fmt):
+    out = tmp_path / "out.jsonl"
+    r = humc("run", SPEC, "--task", "conll03", "--format", fmt, "--engine", "openai", "--base-url", llama_cpp_url,
+             "--input", _inputs(tmp_path), "--output", out)
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3 and all(x["record"] is not None for x in lines), lines
+    for line, text in zip(lines, TEXTS):
+        assert all(e["text"] in text for e in line["record"]["entities"])
 
 
 def test_a_budget_past_the_servers_context_is_left_to_the_grammar(tmp_path):

@@ -9,7 +9,7 @@ from typing import Callable
 from ..runtime.protocol import Grammar, RowFailure, Sampling, row_seed
 from . import filters
 from .meaning import MeaningCheck
-from .propose import DEMONSTRATED, Target, bounds, budget, grammar, prompt, split
+from .propose import DEMONSTRATED, Target, bounds, budget, grammar, grammar_tree, prompt, split
 from ..ir_types import TaskIR
 
 # The stages a proposal passes, in order; the report counts what each one drops.
@@ -61,7 +61,7 @@ def generate(decoder, task: TaskIR, target: Target, n: int, seed: int) -> tuple[
     a slot's proposals do not depend on which others were asked for."""
     seeds = tuple(row_seed(seed, f"{target.slot}#{i}") for i in range(n))
     sampling = Sampling(TEMPERATURE, TOP_P, row_seed(seed, target.slot), seeds)
-    answers = decoder.generate([prompt(task, target)] * n, [Grammar(grammar(target, 1))] * n, budget(target, 1),
+    answers = decoder.generate([prompt(task, target)] * n, [Grammar(grammar(target, 1), grammar_tree(target, 1))] * n, budget(target, 1),
                                sampling)
     out, problems = [], []
     for answer in answers:

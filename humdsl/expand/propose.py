@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from ..formats.grammar_tree import GrammarTree, Lit, Ref, Rule, Seq, Terminal, lark
 from ..ir_types import TaskIR, label_entries
 
 WHAT = ("instructions", "guidelines", "descriptions", "rules")
@@ -101,10 +102,15 @@ def bounds(original: str) -> tuple[int, int]:
 def grammar(target: Target, n: int) -> str:
     """Exactly n lines, each '- ' and a text of bounded length with no line break (llguidance's
     Lark): a model cannot run on, or leave a proposal empty."""
+    return lark(grammar_tree(target, n))
+
+
+def grammar_tree(target: Target, n: int) -> GrammarTree:
+    """That grammar as a tree (formats/grammar_tree.py), which every engine's dialect is written from."""
     low, high = bounds(target.original)
-    line = '"- " TEXT "\\n"'
-    return "\n".join([f"start: {' '.join([line] * n)}",
-                      f"TEXT: /[^\\x00-\\x20\\-][^\\x00-\\x1f]{{{low - 1},{high - 1}}}/"])
+    line = (Lit("- "), Ref("TEXT"), Lit("\n"))
+    text = Terminal("TEXT", (f"/[^\\x00-\\x20\\-][^\\x00-\\x1f]{{{low - 1},{high - 1}}}/",), 4 * high)
+    return GrammarTree((Rule("start", Seq(line * n)), text))
 
 
 def split(answer: str) -> list[str]:

@@ -3,6 +3,7 @@
 From one tree come, as plain functions:
 
 - `lark`: the text llguidance compiles (its Lark dialect);
+- `gbnf` (formats/gbnf.py): the same grammar in llama.cpp's GBNF, for its server;
 - `max_bytes`: a bound no accepted answer exceeds, in UTF-8 bytes (the decoder's token budget);
 - `without_length_bounds`, `without_grounding`, `with_reasoning`: the grammars the decoder
   derives from a format's own (runtime/checked.py, runtime/jumpforward.py, reasoning.py);

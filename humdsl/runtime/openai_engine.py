@@ -1,9 +1,11 @@
-"""A model behind an OpenAI-compatible server (vLLM, and servers that take the same request
-fields): the constraint goes with each request, and nothing the server says is trusted.
+"""A model behind an OpenAI-compatible server (vLLM or llama.cpp's `llama-server`): the
+constraint goes with each request, and nothing the server says is trusted.
 
-- Each row's constraint is sent in the field vLLM (0.12 and later) reads, `structured_outputs`:
-  the format's llguidance grammar as `{"grammar": LARK}` (grounded per input: start vLLM with
-  `--structured-outputs-config.backend guidance`), or a JSON Schema as `{"json": SCHEMA}`.
+- Each row's constraint is sent in the field the server reads. vLLM (0.12 and later):
+  `structured_outputs`, the format's llguidance grammar as `{"grammar": LARK}` (grounded per
+  input: start vLLM with `--structured-outputs-config.backend guidance`), or a JSON Schema as
+  `{"json": SCHEMA}`. llama.cpp (the server lists its models as owned by "llamacpp"): `grammar`,
+  the same grammar written in GBNF (formats/gbnf.py), or `json_schema`.
 - At start a probe request checks that the server enforces grammars (one whose only answer is
   known); a server that does not is refused, naming the flag.
 - Requests run `concurrency` at a time, with retries and backoff on transient errors; an answer
@@ -21,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from ..errors import HumError
+from ..formats.gbnf import GbnfUnsupported, gbnf
+from ..formats.grammar_tree import GrammarTree, Lit, Rule
 from .constraint_cache import ConstraintCache
 from .protocol import Grammar, JsonSchema, RowFailure, Sampling, constraint_of
 
@@ -52,6 +56,7 @@ class OpenAIDecoder:
         elif model not in served:
             raise EngineError(f"{self.base_url} serves {', '.join(served)}, not {model!r}: give --model one of them")
         self.model = model
+        self.dialect = self._dialects.get(model, "vllm")
         self.name = f"openai:{self.base_url}/{model}"
         if probe:
             self._probe()
@@ -96,32 +101,32 @@ class OpenAIDecoder:
         entries = [m for m in data if isinstance(m, dict) and m.get("id")] if isinstance(data, list) else []
         if not entries:
             raise EngineError(f"{self.base_url}/v1/models lists no model")
-        self._context = {str(m["id"]): m.get("max_model_len") for m in entries}  # vLLM says it; others may not
+        # the context: vLLM says max_model_len, llama.cpp meta.n_ctx; others may say nothing
+        self._context = {str(m["id"]): m.get("max_model_len") or (m.get("meta") or {}).get("n_ctx")
+                         for m in entries}
+        self._dialects = {str(m["id"]): "llama.cpp" if m.get("owned_by") == "llamacpp" else "vllm" for m in entries}
         return [str(m["id"]) for m in entries]
 
     def _probe(self) -> None:
         """The server must enforce a grammar: asked for anything, it must answer the only text
         the grammar allows."""
-        lark = f"start: {json.dumps(PROBE_ANSWER)}"
-        answer = self._complete("Say something.", Grammar(lark), 64, Sampling())
+        tree = GrammarTree((Rule("start", Lit(PROBE_ANSWER)),))
+        answer = self._complete("Say something.", Grammar(f"start: {json.dumps(PROBE_ANSWER)}", tree), 64,
+                                Sampling())
         if isinstance(answer, RowFailure) and answer.message.startswith(self.base_url):  # the server refused it
-            raise EngineError(f"the probe request was refused: {answer.message}; does the server take "
-                              f"`structured_outputs` (vLLM 0.12 or later)?")
+            field = "`grammar`" if self.dialect == "llama.cpp" else "`structured_outputs` (vLLM 0.12 or later)"
+            raise EngineError(f"the probe request was refused: {answer.message}; does the server take {field}?")
         text = answer if isinstance(answer, str) else answer.text
         if text != PROBE_ANSWER:
+            how = ("use llama.cpp's llama-server, which reads the `grammar` field" if self.dialect == "llama.cpp"
+                   else "start vLLM with --structured-outputs-config.backend guidance")
             raise EngineError(f"{self.base_url} does not enforce grammars (asked for {PROBE_ANSWER!r} by a grammar, "
-                              f"it answered {text[:40]!r}): start vLLM with "
-                              f"--structured-outputs-config.backend guidance")
+                              f"it answered {text[:40]!r}): {how}")
 
     def _complete(self, prompt: str, constraint, max_new_tokens: int, sampling: Sampling) -> str | RowFailure:
-        c = constraint_of(constraint)
-        structured = {"grammar": c.lark} if isinstance(c, Grammar) else {"json": c.schema} \
-            if isinstance(c, JsonSchema) else None
-        if structured is None:
-            raise TypeError(f"the OpenAI engine takes grammars and JSON Schemas, not {type(c).__name__}")
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
                                 "temperature": sampling.temperature, "top_p": sampling.top_p,
-                                "structured_outputs": structured}
+                                **self._constraint_fields(constraint_of(constraint))}
         # A format's budget bounds every answer its grammar allows, and is often more than the
         # server's context: then the grammar alone bounds the answer, and the server gives it the
         # room the prompt leaves.
@@ -131,6 +136,23 @@ class OpenAIDecoder:
         if sampling.seed is not None:
             body["seed"] = sampling.seed
         return self._send(body)
+
+    def _constraint_fields(self, c) -> dict[str, Any]:
+        """The request fields that carry the constraint, in the server's dialect."""
+        if not isinstance(c, (Grammar, JsonSchema)):
+            raise TypeError(f"the OpenAI engine takes grammars and JSON Schemas, not {type(c).__name__}")
+        if self.dialect == "vllm":
+            return {"structured_outputs": {"grammar": c.lark} if isinstance(c, Grammar) else {"json": c.schema}}
+        if isinstance(c, JsonSchema):
+            return {"json_schema": c.schema}
+        if c.tree is None:
+            raise EngineError("llama.cpp's server takes GBNF, and this grammar came as Lark text alone: "
+                              "use a vLLM server or the local engine")
+        try:
+            return {"grammar": gbnf(c.tree)}
+        except GbnfUnsupported as e:
+            raise EngineError(f"llama.cpp's server takes GBNF, which cannot express this format's grammar ({e}): "
+                              f"use a vLLM server or the local engine") from None
 
     def _send(self, body: dict) -> str | RowFailure:
         """The request's answer; a request the server refuses (HTTP 4xx: too long, say) is its row's

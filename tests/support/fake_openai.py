@@ -1,6 +1,7 @@
-"""A stand-in for an OpenAI-compatible server (vLLM's request fields), for tests of the openai
-engine: it really enforces the grammar each request sends (answers sampled under it by
-llguidance, byte by byte, seeded by the request's seed), or misbehaves as a test asks."""
+"""A stand-in for an OpenAI-compatible server (vLLM's request fields, or llama.cpp's), for tests
+of the openai engine: it really enforces the grammar each request sends (answers sampled under
+it by llguidance, byte by byte, seeded by the request's seed; a llama.cpp GBNF grammar read
+back by support/gbnf_reader.py), or misbehaves as a test asks."""
 from __future__ import annotations
 
 import json
@@ -16,12 +17,13 @@ class FakeServer:
     probe's), "flaky" (the first `failures` requests get HTTP 503)."""
 
     def __init__(self, mode: str = "enforce", model: str = "smollm2", failures: int = 0,
-                 max_model_len: int | None = None):
+                 max_model_len: int | None = None, dialect: str = "vllm"):
         from llguidance import LLTokenizer, TokenizerWrapper
 
         from humdsl.synth.verify import _Bytes
 
         self.mode = mode
+        self.dialect = dialect  # "vllm" or "llama.cpp" (models owned by "llamacpp", GBNF in `grammar`)
         self.model = model
         self.failures = failures
         self.max_model_len = max_model_len  # listed as vLLM does; a request asking past half of it is refused
@@ -46,8 +48,14 @@ class FakeServer:
 
         from humdsl.constraints import sample
 
-        lark = body.get("structured_outputs", {}).get("grammar")
-        probe = lark is not None and lark.startswith('start: "humdsl probe')
+        if self.dialect == "llama.cpp":
+            from support.gbnf_reader import gbnf_as_lark
+
+            lark = gbnf_as_lark(body["grammar"]) if "grammar" in body else None
+            probe = lark is not None and '"humdsl probe' in lark
+        else:
+            lark = body.get("structured_outputs", {}).get("grammar")
+            probe = lark is not None and lark.startswith('start: "humdsl probe')
         if self.mode == "ignore":
             return "Hello!", "stop"
         if self.mode == "cheat" and not probe:
@@ -76,7 +84,10 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                if self.path == "/v1/models":
+                if self.path == "/v1/models" and server.dialect == "llama.cpp":
+                    self._send(200, {"data": [{"id": server.model, "object": "model", "owned_by": "llamacpp",
+                                               "meta": {"n_ctx": server.max_model_len}}]})
+                elif self.path == "/v1/models":
                     self._send(200, {"data": [{"id": server.model, "object": "model",
                                                "max_model_len": server.max_model_len}]})
                 else:
