@@ -197,6 +197,7 @@ def _classify_rows(train, plain_alone: bool = False) -> list[tuple[str, dict]]:
         ("humc greedy, 4 retrieved shots", {"shots_from": train}),
         ("humc channel", {"decision": "channel"}),
         ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
+        ("humc channel, 8 retrieved shots", {"decision": "channel", "shots": 8, "shots_from": train}),
     ]
 
 
@@ -218,7 +219,10 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                            (f"humc greedy, {fmt}, 4 retrieved shots, unordered",
                             {"shots_from": train, "span_rules": "unordered"}),
                            (f"humc greedy, {fmt}, 4 retrieved shots, rules by the parser",
-                            {"shots_from": train, "span_rules": "parser"})]:
+                            {"shots_from": train, "span_rules": "parser"}),
+                           (f"humc greedy, {fmt}, 8 retrieved shots", {"shots": 8, "shots_from": train}),
+                           (f"humc greedy, {fmt}, 8 retrieved shots, unordered",
+                            {"shots": 8, "shots_from": train, "span_rules": "unordered"})]:
             if not spread or "retrieved" in name:
                 plan.append((name, {**opts, "format": fmt}))
     return _measured("conll03_spread" if spread else "conll03", only, plan,
@@ -372,6 +376,7 @@ def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
         ("humc greedy, 4 retrieved pool tickets", {"shots_from": pool}),
         ("humc exact, plain, 4 retrieved pool tickets", {"decision": "exact", "prompt_style": "plain", "shots_from": pool}),
         ("humc channel, 4 retrieved pool tickets (the README's main job)", {"decision": "channel", "shots_from": pool}),
+        ("humc channel, 8 retrieved pool tickets", {"decision": "channel", "shots": 8, "shots_from": pool}),
     ], lambda name, opts, i: _humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{i}",
                                    format=None, **opts))
 

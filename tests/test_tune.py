@@ -59,7 +59,8 @@ def test_the_budget_bounds_the_settings_measured():
 def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_given():
     ner = TASKS["ner.conll03"]
     assert space(ner, None)["decision"] == [("greedy", "chat")]
-    assert (4, "train.txt") in space(ner, "train.txt")["shots"]
+    assert space(ner, "train.txt")["shots"] == [(2, None), (0, None), (4, "train.txt"), (8, "train.txt")]
+    assert space(ner, None)["shots"] == [(2, None), (0, None)]
     assert ("calibrated", "plain") in space(TRIAGE, None)["decision"]
     assert ("channel", "plain") in space(TRIAGE, None)["decision"]
     assert ("channel", "plain") in space(TASKS["classify.sst2"], None)["decision"]
