@@ -1,24 +1,19 @@
 """formats/gbnf.py: every bundled task and format written in GBNF accepts the same answers as
 its Lark grammar. llguidance is the judge: the GBNF text is read back into llguidance's Lark
 dialect (tests/support/gbnf_reader.py, apart from the writer), then answers sampled with random
-logits from each grammar must be accepted by the other. Open IE's free-text relation phrase
-cannot be written in GBNF and says so."""
+logits from each grammar must be accepted by the other."""
 import numpy as np
 import pytest
 
 from humdsl import constraints
 from humdsl.formats import build
-from humdsl.formats.gbnf import GbnfUnsupported, gbnf
-from humdsl.formats.spans import FreeRule
+from humdsl.formats.gbnf import gbnf
 
 from support.gbnf_reader import gbnf_as_lark
 from support.tasks import sample_source, task_format_pairs
 
 PAIRS = task_format_pairs()
 IDS = [p[0] for p in PAIRS]
-FREE_TEXT = {"json_triples", "triple_tuples"}  # open IE: the relation phrase is free text
-
-
 @pytest.mark.parametrize("pid,ir,fmt_ir", PAIRS, ids=IDS)
 @pytest.mark.parametrize("where", ["example", "no span"])
 def test_gbnf_accepts_what_the_lark_grammar_accepts(pid, ir, fmt_ir, where, tokenizers):
@@ -26,11 +21,6 @@ def test_gbnf_accepts_what_the_lark_grammar_accepts(pid, ir, fmt_ir, where, toke
     fmt = build(ir, fmt_ir)
     source = sample_source(ir) if where == "example" else ":"  # ":" holds no span of any format
     tree = fmt.grammar_tree(source=source)
-    if any(isinstance(rule, FreeRule) for rule in tree.spans.values()):
-        assert fmt_ir["name"] in FREE_TEXT
-        with pytest.raises(GbnfUnsupported, match="free text"):
-            gbnf(tree)
-        return
     lark = fmt.grammar(source=source)
     back = constraints.validate(gbnf_as_lark(gbnf(tree)), lltok)
     budget = fmt.budget(source=source)
@@ -92,3 +82,18 @@ def test_a_spans_automaton_and_its_regexes_give_the_same_substrings(pid):
         assert _grounded(name, _span_chains(source, rule)) == by_regex
         compared += 1
     assert compared
+
+
+def test_a_free_text_phrase_keeps_its_shape_bound_and_stops(tokenizers):
+    """Open IE's predicate is the model's own words: any text of the span's shape up to 200
+    characters, but in `triple_tuples` never holding "; ", which ends it."""
+    hf, lltok = tokenizers
+    _, ir, fmt_ir = {p[0]: p for p in PAIRS}["openie.carb:triple_tuples"]
+    source = "Ann Lee founded Brightline in Oslo."
+    grammar = constraints.validate(gbnf_as_lark(gbnf(build(ir, fmt_ir).grammar_tree(source=source))), lltok)
+    for right in ["(Ann Lee; founded; Brightline)", "(Ann Lee; was the founder of; Brightline)",
+                  "(Ann Lee; set up (in 2001); Brightline)", f"(Ann Lee; {'x' * 200}; Brightline)"]:
+        assert constraints.accepts(grammar, right, hf, lltok)[0], right
+    for wrong in ["(Ann Lee; founded;; Brightline)", "(Ann Lee;  founded; Brightline)", "(Ann Lee; ; Brightline)",
+                  f"(Ann Lee; {'x' * 201}; Brightline)", "(Ann Lee; founded,; Brightline)"]:
+        assert not constraints.accepts(grammar, wrong, hf, lltok)[0], wrong

@@ -123,14 +123,25 @@ def test_a_llama_cpp_server_is_sent_each_inputs_grammar_in_gbnf(tmp_path):
         assert all(e["text"] in text for e in line["record"]["entities"])
 
 
-def test_what_gbnf_cannot_express_or_a_server_that_ignores_it_is_one_line(tmp_path):
+def test_open_ie_free_text_goes_to_llama_cpp_in_gbnf_too(tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"id": "0", "text": "Ann Lee founded Brightline in Oslo."}) + "\n", encoding="utf-8")
+    for fmt in ("json_triples", "triple_tuples"):
+        with FakeServer(dialect="llama.cpp") as server:
+            r = humc("run", ROOT / "specs" / "openie.hum", "--task", "carb", "--format", fmt, "--engine", "openai",
+                     "--base-url", server.url, "--input", inputs, "--output", tmp_path / f"{fmt}.jsonl")
+        assert r.exit_code == 0, r.output
+        line = json.loads((tmp_path / f"{fmt}.jsonl").read_text(encoding="utf-8"))
+        assert line["record"] is not None and "error" not in line
+
+
+def test_a_grammar_without_its_tree_or_a_server_that_ignores_gbnf_is_one_line(tmp_path):
+    from humdsl.runtime.openai_engine import EngineError, OpenAIDecoder
+    from humdsl.runtime.protocol import Sampling
+
     with FakeServer(dialect="llama.cpp") as server:
-        r = humc("run", ROOT / "specs" / "openie.hum", "--task", "carb", "--engine", "openai", "--base-url",
-                 server.url, "--input", inputs, "--output", tmp_path / "o.jsonl")
-    assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "GBNF, which cannot express this format's grammar" in r.output and "use a vLLM server" in r.output
+        with pytest.raises(EngineError, match="came as Lark text alone"):
+            OpenAIDecoder(server.url).generate(["a"], ['start: "yes" | "no"'], 5, Sampling())
     with FakeServer("ignore", dialect="llama.cpp") as server:
         r, lines = _run(tmp_path, server)
     assert r.exit_code == 1 and "does not enforce grammars" in r.output and "llama-server" in r.output

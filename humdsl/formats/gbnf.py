@@ -12,8 +12,10 @@ intersection of terminals and no lazy lexemes, so:
   formats/span_chains.py, or for a record's field tested against its regexes), as one chain of
   rules per start chunk (about chunks x span length rules: under a hundred for a sentence, about
   12,000 for a 200-word passage);
-- anything else (free text bounded by an intersection, as open IE's relation phrase) cannot be
-  written, and `gbnf` raises GbnfUnsupported naming it.
+- a free text (open IE's relation phrase, in the model's own words: the span shape, a length
+  bound, and outside JSON no stop and no forbidden end) is a machine over classes of characters,
+  with the count of characters in its rule names (about 1,400 rules);
+- anything else `gbnf` cannot write raises GbnfUnsupported naming it.
 
 Every answer the GBNF grammar accepts is one the Lark grammar accepts, and the other way round;
 tests/test_gbnf.py checks it against llguidance on each bundled format.
@@ -27,8 +29,8 @@ from re import _parser as sre_parse
 
 from ..errors import HumError
 from .grammar_tree import Alt, Expr, GrammarTree, Grounding, Group, Length, Lit, Ref, Rule, Seq, Terminal
-from .span_chains import InputChunks, SpanChains
-from .spans import SpanRule, chunks, json_written
+from .span_chains import InputChunks, SpanChains, _stops_of
+from .spans import _BAD_FIRST, _BAD_LAST, JSON_CHAR, WHITESPACE, FreeRule, SpanRule, chunks, json_written
 
 
 NOTHING = "[^\\x00-\\U0010FFFF]"  # a class no character is in
@@ -106,6 +108,8 @@ def _terminal(t: Terminal, defs: dict, names: _Names, spans: dict) -> list[str]:
             checks = [_matcher(p, defs, t.name) for p in t.parts if p is not grounding[0]]
             found = _checked_chains(g.source, g.json_escaped, checks, t.max_bytes)
         return _grounded(names.of(t.name), found)
+    if isinstance(spans.get(t.name), FreeRule):
+        return _free_text(names.of(t.name), spans[t.name])
     if len(t.parts) == 1:
         part = t.parts[0]
         if isinstance(part, Ref):
@@ -115,6 +119,83 @@ def _terminal(t: Terminal, defs: dict, names: _Names, spans: dict) -> list[str]:
         return [f"{names.of(t.name)} ::= {_regex(part[1:-1])}"]
     raise GbnfUnsupported(f"terminal {t.name} intersects {len(t.parts)} languages over free text, "
                           f"which GBNF cannot express")
+
+
+def _free_text(name: str, rule: FreeRule) -> list[str]:
+    """A free text (open IE's relation phrase, in the model's own words) under its rule: the span
+    shape, 1 to max_chars units (a character, or in JSON an escape), and outside JSON no stop,
+    no forbidden end and no line break: a machine over classes of characters, with the count of
+    units in the rule names (`name-k-s-e`: k units read, stop state s, e: the last may end it)."""
+    if rule.json_mode:  # no stops in JSON (the closing quote ends the text): the shape and the count
+        escaped = frozenset('"\\') | frozenset(map(chr, range(0x20)))
+        one = _set_class(WHITESPACE | _BAD_FIRST | _BAD_LAST | escaped, negate=True)
+        first = _set_class(WHITESPACE | _BAD_FIRST | escaped, negate=True)
+        last = _set_class(WHITESPACE | _BAD_LAST | escaped, negate=True)
+        return [f"{name} ::= {one} | {first} ({_regex(JSON_CHAR)}){{0,{rule.max_chars - 2}}} {last}"]
+    if not rule.shaped:
+        raise GbnfUnsupported(f"terminal {name}: an unshaped free text is written as a length terminal")
+    stops = _stops_of(rule.stops, rule.ends)
+    marks = frozenset(ch for p in rule.stops + rule.ends for ch in p) - {"\n"}
+    starts_bad, ends_bad = WHITESPACE | _BAD_FIRST, WHITESPACE | _BAD_LAST
+    # (GBNF, may start, may end, the mark it is or None): each mark alone, then every other
+    # character but a line break by whether it may start and end the text
+    classes: list[tuple[str, bool, bool, str | None]] = [
+        (_literal(m), m not in starts_bad, m not in ends_bad, m) for m in sorted(marks)]
+    kept = marks | {"\n"}
+    named = starts_bad | ends_bad
+    for may_start in (True, False):
+        for may_end in (True, False):
+            if may_start and may_end:
+                classes.append((_set_class(named | kept, negate=True), True, True, None))
+                continue
+            chars = {ch for ch in named - kept
+                     if (ch not in starts_bad) == may_start and (ch not in ends_bad) == may_end}
+            if chars:
+                classes.append((_set_class(frozenset(chars)), may_start, may_end, None))
+
+    def moves(k: int, s: int) -> list[tuple[str, int, bool]]:
+        out = []
+        for c, (_, may_start, may_end, mark) in enumerate(classes):
+            if k == 0 and not may_start:
+                continue
+            after = stops.feed(s, mark) if mark is not None else 0
+            if after is not None:
+                out.append((f"{name}-c{c}", after, may_end))  # each class a rule: written once
+        return out
+
+    top = rule.max_chars
+    live: dict[tuple[int, int, bool], bool] = {}
+    for k in range(top, 0, -1):  # from the last unit back: which states can still end
+        for s in range(stops.size):
+            for e in (False, True):
+                live[(k, s, e)] = (e and not stops.bad_end[s]) or (
+                    k < top and any(live[(k + 1, s2, e2)] for _, s2, e2 in moves(k, s)))
+    lines = [f"{name}-c{c} ::= {text}" for c, (text, *_) in enumerate(classes)]
+    for k in range(top + 1):
+        for s in range(stops.size):
+            for e in ((False,) if k == 0 else (False, True)):
+                if k and not live[(k, s, e)] or k == 0 and s:
+                    continue
+                options = ['""'] if k and e and not stops.bad_end[s] else []
+                if k < top:
+                    options += [f"{text} {name}-{k + 1}-{s2}-{int(e2)}" for text, s2, e2 in moves(k, s)
+                                if live[(k + 1, s2, e2)]]
+                head = name if k == 0 else f"{name}-{k}-{s}-{int(e)}"
+                lines.append(f"{head} ::= {' | '.join(options) if options else NOTHING}")
+    return lines
+
+
+def _set_class(chars: frozenset[str], negate: bool = False) -> str:
+    """A GBNF class of these characters (or of every other one), as ranges."""
+    codes = sorted(map(ord, chars))
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    body = "".join(_class_char(a) if a == b else f"{_class_char(a)}-{_class_char(b)}" for a, b in ranges)
+    return f"[{'^' if negate else ''}{body}]"
 
 
 def _matcher(part, defs: dict, where: str):
@@ -200,10 +281,14 @@ def _literal(text: str) -> str:
 
 
 def _char(ch: str) -> str:
-    """A character as GBNF reads it inside a literal or a class: control characters escaped."""
+    """A character as GBNF reads it inside a literal or a class: control characters and the
+    invisible ones (line and paragraph separators, no-break spaces) escaped, so that a grammar
+    is one rule a line whatever splits its lines."""
     code = ord(ch)
     if code < 0x20 or code == 0x7F:
         return f"\\x{code:02X}"
+    if ch != " " and (not ch.isprintable() or ch.isspace()):
+        return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
     return ch
 
 

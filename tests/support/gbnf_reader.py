@@ -8,14 +8,15 @@ _TOKEN = re.compile(r'\s*(::=|"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|\{\d+,\d*\}
 
 
 def _gbnf_string(token: str) -> str:
-    """A GBNF literal's text (escapes \\n \\r \\t \\" \\\\ \\xHH)."""
+    """A GBNF literal's text (escapes \\n \\r \\t \\" \\\\ \\xHH \\uHHHH \\UHHHHHHHH)."""
     out, i, body = [], 0, token[1:-1]
     while i < len(body):
         if body[i] == "\\":
             nxt = body[i + 1]
-            if nxt == "x":
-                out.append(chr(int(body[i + 2:i + 4], 16)))
-                i += 4
+            if nxt in "xuU":
+                width = {"x": 2, "u": 4, "U": 8}[nxt]
+                out.append(chr(int(body[i + 2:i + 2 + width], 16)))
+                i += 2 + width
                 continue
             out.append({"n": "\n", "r": "\r", "t": "\t"}.get(nxt, nxt))
             i += 2
