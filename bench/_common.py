@@ -65,3 +65,24 @@ def write_run(bench: str, run: str, result: dict) -> Path:
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def conll04_answer_model():
+    """The Pydantic model a user of a plain Outlines script would write for CoNLL04 relations (a
+    list of head, relation, tail), and its conversion to humdsl's relations record."""
+    from typing import Literal
+
+    from pydantic import BaseModel, RootModel
+
+    class Rel(BaseModel):
+        head: str
+        relation: Literal["Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"]
+        tail: str
+
+    class Answer(RootModel[list[Rel]]):
+        pass
+
+    def convert(obj) -> dict:
+        return {"relations": [{"head": r.head, "type": r.relation, "tail": r.tail} for r in obj.root]}
+
+    return Answer, convert

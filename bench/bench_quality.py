@@ -264,23 +264,15 @@ def _baselines_conll04(gold_path: Path, examples: list[dict], work: Path) -> lis
     """A plain Outlines script (a Pydantic list of head, relation, tail) and unconstrained greedy
     generation, both after the same one-line prompt, scored by `humc eval`."""
     import warnings
-    from typing import Literal
 
     import outlines
     import torch
-    from pydantic import BaseModel, RootModel
+    from _common import conll04_answer_model
 
     from humdsl.evaluate import evaluate
     from humdsl.runtime.models import load
 
-    class Rel(BaseModel):
-        head: str
-        relation: Literal["Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"]
-        tail: str
-
-    class Answer(RootModel[list[Rel]]):
-        pass
-
+    Answer, _ = conll04_answer_model()
     loaded = load(None)
     generator = outlines.Generator(outlines.from_transformers(loaded.model, loaded.tokenizer), Answer)
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from _common import read_run, write_run  # noqa: E402
+from _common import conll04_answer_model, read_run, write_run  # noqa: E402
 
 DATASETS = {
     "ner": {"path": DATA / "conll2003" / "eng.testa", "spec": "ner.hum", "task": "conll03",
@@ -71,7 +71,7 @@ def main() -> None:
 
     import outlines
     import torch
-    from pydantic import BaseModel, Field, RootModel
+    from pydantic import BaseModel, Field
 
     import humdsl
     from humdsl.adapters.readers import read_examples
@@ -208,18 +208,7 @@ def main() -> None:
                 return {"entities": [{"type": k, "text": v} for k in ("PER", "ORG", "LOC", "MISC")
                                      for v in getattr(obj, k)]}
         elif kind == "relations":
-            from typing import Literal
-
-            class Rel(BaseModel):
-                head: str
-                relation: Literal["Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"]
-                tail: str
-
-            class Answer(RootModel[list[Rel]]):
-                pass
-
-            def convert(obj):
-                return {"relations": [{"head": r.head, "type": r.relation, "tail": r.tail} for r in obj.root]}
+            Answer, convert = conll04_answer_model()
         else:
             from typing import Literal
 

@@ -148,6 +148,29 @@ def test_a_grammar_without_its_tree_or_a_server_that_ignores_gbnf_is_one_line(tm
     assert not lines
 
 
+def _served(proc, url: str, ready: str, what: str, seconds: int):
+    """The server's URL once `ready` answers (skipping the test where it never does), then the
+    server stopped."""
+    import time
+    import urllib.request
+
+    try:
+        for _ in range(seconds):
+            try:
+                urllib.request.urlopen(url + ready, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.skip(f"{what} did not start")
+                time.sleep(1)
+        else:
+            pytest.skip(f"{what} did not answer within {seconds} s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def vllm_url():
     """A real vLLM server: HUMC_VLLM_URL names a running one, or HUMC_VLLM_PYTHON a Python with
@@ -155,8 +178,6 @@ def vllm_url():
     installs one)."""
     import os
     import subprocess
-    import time
-    import urllib.request
 
     url = os.environ.get("HUMC_VLLM_URL")
     if url:
@@ -177,22 +198,7 @@ def vllm_url():
                              "--dtype", "bfloat16", "--structured-outputs-config.backend", "guidance"],
                             env={**env, "VLLM_CPU_KVCACHE_SPACE": "1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.skip("the vLLM server did not start")
-                time.sleep(1)
-        else:
-            pytest.skip("the vLLM server did not answer within 10 minutes")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    yield from _served(proc, f"http://127.0.0.1:{port}", "/v1/models", "the vLLM server", 600)
 
 
 @pytest.mark.slow
@@ -222,8 +228,6 @@ def llama_cpp_url():
     llama-server binary, which the test starts on the bundled SmolLM2 GGUF (a few seconds)."""
     import os
     import subprocess
-    import time
-    import urllib.request
 
     url = os.environ.get("HUMC_LLAMA_CPP_URL")
     if url:
@@ -238,22 +242,7 @@ def llama_cpp_url():
     port = 8019
     proc = subprocess.Popen([binary, "-m", str(_smollm2_gguf()), "--alias", "smollm2", "--port", str(port),
                              "-c", "4096", "-np", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.skip("the llama.cpp server did not start")
-                time.sleep(1)
-        else:
-            pytest.skip("the llama.cpp server did not answer within 2 minutes")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    yield from _served(proc, f"http://127.0.0.1:{port}", "/health", "the llama.cpp server", 120)
 
 
 @pytest.mark.slow
