@@ -37,6 +37,17 @@ def ray_cluster(workers: int, address: str | None) -> Iterator[Any]:
             ray.shutdown()
 
 
+# An actor whose process or node dies is started again (from its constructor's arguments) and its
+# calls in flight are sent again: each call is a pure function of its item (a chunk of examples,
+# a batch of rows), so a retried call gives the same result and the output stays byte-identical.
+RESTARTS = 3
+
+
+def actor_class(ray: Any, cls: type) -> Any:
+    """`cls` as a Ray actor class of one CPU that survives the loss of its process or node."""
+    return ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS)(cls)
+
+
 def ordered_map(ray: Any, actors: list, method: str, items: Iterator) -> Iterator[tuple[Any, Any]]:
     """(item, actors' result) in the items' order, the actors taking turns, at most two items per
     actor in flight: the input is never read ahead in full."""
@@ -45,6 +56,14 @@ def ordered_map(ray: Any, actors: list, method: str, items: Iterator) -> Iterato
         pending.append((item, getattr(actors[n % len(actors)], method).remote(item)))  # Ray's handles: loosely typed
         if len(pending) >= 2 * len(actors):
             done, ref = pending.pop(0)
-            yield done, ray.get(ref)
+            yield done, _result(ray, ref)
     for done, ref in pending:
-        yield done, ray.get(ref)
+        yield done, _result(ray, ref)
+
+
+def _result(ray: Any, ref: Any) -> Any:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayActorError as e:  # restarted and retried RESTARTS times already
+        raise RayError(f"a Ray actor was lost {RESTARTS + 1} times and the run stopped (what was written is "
+                       f"kept): {str(e).splitlines()[0][:200]}") from None

@@ -97,3 +97,14 @@ def test_a_free_text_phrase_keeps_its_shape_bound_and_stops(tokenizers):
     for wrong in ["(Ann Lee; founded;; Brightline)", "(Ann Lee;  founded; Brightline)", "(Ann Lee; ; Brightline)",
                   f"(Ann Lee; {'x' * 201}; Brightline)", "(Ann Lee; founded,; Brightline)"]:
         assert not constraints.accepts(grammar, wrong, hf, lltok)[0], wrong
+
+
+def test_what_gbnf_cannot_write_is_named():
+    from humdsl.formats.gbnf import GbnfUnsupported
+    from humdsl.formats.grammar_tree import GrammarTree, Ref, Rule, Terminal
+
+    for parts, message in [((r"/\bword/",), "has no GBNF form"), (("%json {}",), "cannot be written in GBNF"),
+                           ((r"/[a-z]+/", r"/[a-c]+/"), "intersects 2 languages")]:
+        tree = GrammarTree((Rule("start", Ref("T")), Terminal("T", parts, 10)))
+        with pytest.raises(GbnfUnsupported, match=message):
+            gbnf(tree)

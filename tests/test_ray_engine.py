@@ -117,3 +117,32 @@ def test_humc_run_on_ray_actors_sends_to_several_servers_and_writes_what_one_ser
                 for f in ("one.jsonl", "ray.jsonl"))
     assert [(x["id"], x["raw"], x["record"]) for x in ray] == [(x["id"], x["raw"], x["record"]) for x in one]
     assert {x["model"] for x in ray} == {f"openai:{a.url}/smollm2,openai:{b.url}/smollm2"}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'humdsl[ray]'")
+def test_a_lost_actor_is_started_again_and_its_work_sent_again(tmp_path):
+    """An actor whose process dies (a node lost) comes back and gets its calls again: each call is
+    a pure function of its item, so the results, in order, are those of a run that lost nothing.
+    An actor lost for good stops the run with one line."""
+    import os
+
+    from humdsl.ray_cluster import RESTARTS, RayError, actor_class, ordered_map, ray_cluster
+
+    class Flaky:
+        def __init__(self, marker: str, always: bool = False):
+            self.marker, self.always = marker, always
+
+        def run(self, item: int) -> int:
+            if item == 2 and (self.always or not os.path.exists(self.marker)):
+                open(self.marker, "w").close()
+                os._exit(1)  # the process dies, as on a lost node
+            return item * 10
+
+    with ray_cluster(2, None) as ray:
+        cls = actor_class(ray, Flaky)
+        actors = [cls.remote(str(tmp_path / "died")) for _ in range(2)]
+        assert list(ordered_map(ray, actors, "run", iter(range(6)))) == [(i, i * 10) for i in range(6)]
+        assert (tmp_path / "died").exists()
+        actors = [cls.remote(str(tmp_path / "again"), True) for _ in range(2)]
+        with pytest.raises(RayError, match=f"lost {RESTARTS + 1} times"):
+            list(ordered_map(ray, actors, "run", iter(range(6))))

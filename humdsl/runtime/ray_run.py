@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from ..ray_cluster import ordered_map, ray_cluster
+from ..ray_cluster import actor_class, ordered_map, ray_cluster
 from ..ir_types import TaskIR
 
 
@@ -23,8 +23,8 @@ def ray_outcomes(task: TaskIR, settings, spec_dir: Path, model: str | None, batc
     first actor is ready. `servers`: (base URL, served model name) pairs, probed already; actor i
     is a client of server i mod their number, with `in_flight` requests at once."""
     with ray_cluster(workers, address) as ray:
-        actor_class = ray.remote(num_cpus=1)(_Runner)
-        actors = [actor_class.remote(task, settings, str(spec_dir), model,
+        actors_of = actor_class(ray, _Runner)
+        actors = [actors_of.remote(task, settings, str(spec_dir), model,
                                      servers[n % len(servers)] if servers else None, in_flight)
                   for n in range(workers)]
         describe(*ray.get(getattr(actors[0], "describe").remote()))

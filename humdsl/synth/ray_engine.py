@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..ray_cluster import ordered_map, ray_cluster
+from ..ray_cluster import actor_class, ordered_map, ray_cluster
 from ..ir_types import TaskIR
 
 
@@ -20,8 +20,8 @@ def ray_results(task_ir: TaskIR, policy, seed: int, exact: bool, data_path: str,
                 workers: int, address: str | None) -> Iterator[tuple]:
     """Per-chunk results (text, stats, problems) in source order, made by `workers` actors."""
     with ray_cluster(workers, address) as ray:
-        actor_class = ray.remote(num_cpus=1)(_Synth)
-        actors = [actor_class.remote(task_ir, policy, seed, exact, data_path) for _ in range(workers)]
+        actors_of = actor_class(ray, _Synth)
+        actors = [actors_of.remote(task_ir, policy, seed, exact, data_path) for _ in range(workers)]
         for _, result in ordered_map(ray, actors, "run", chunks):
             yield result
 
