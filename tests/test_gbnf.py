@@ -108,3 +108,12 @@ def test_what_gbnf_cannot_write_is_named():
         tree = GrammarTree((Rule("start", Ref("T")), Terminal("T", parts, 10)))
         with pytest.raises(GbnfUnsupported, match=message):
             gbnf(tree)
+
+
+def test_a_regex_space_is_the_grammar_engines_not_pythons():
+    """`\\s` in a format's regex means Unicode White_Space (spans.WHITESPACE), as llguidance reads
+    it; Python's \\s also takes U+001C-U+001F, which the GBNF must not."""
+    from humdsl.formats.grammar_tree import GrammarTree, Ref, Rule, Terminal
+
+    line = gbnf(GrammarTree((Rule("start", Ref("T")), Terminal("T", (r"/[^\s,]/",), 4)))).splitlines()[-1]
+    assert line.startswith("T ::= [^\\t-\\r ") and "\\u3000" in line and "\\x1C" not in line

@@ -186,14 +186,22 @@ def _free_text(name: str, rule: FreeRule) -> list[str]:
 
 
 def _set_class(chars: frozenset[str], negate: bool = False) -> str:
-    """A GBNF class of these characters (or of every other one), as ranges."""
-    codes = sorted(map(ord, chars))
+    """A GBNF class of these characters (or of every other one)."""
+    return _range_class(_ranges(chars), negate)
+
+
+def _ranges(chars: frozenset[str]) -> list[tuple[int, int]]:
+    """The characters as runs of consecutive code points."""
     ranges: list[tuple[int, int]] = []
-    for c in codes:
+    for c in sorted(map(ord, chars)):
         if ranges and ranges[-1][1] == c - 1:
             ranges[-1] = (ranges[-1][0], c)
         else:
             ranges.append((c, c))
+    return ranges
+
+
+def _range_class(ranges: list[tuple[int, int]], negate: bool) -> str:
     body = "".join(_class_char(a) if a == b else f"{_class_char(a)}-{_class_char(b)}" for a, b in ranges)
     return f"[{'^' if negate else ''}{body}]"
 
@@ -303,11 +311,11 @@ def _class_char(code: int) -> str:
     return _char(ch)
 
 
-# Python's categories as code-point ranges (ASCII and the spaces humdsl's chunker knows).
+# Regex categories as code-point ranges, as the grammar's regex engine reads them: `\s` is
+# spans.WHITESPACE (Unicode White_Space, without the U+001C-U+001F that Python's \s adds).
 _CATEGORIES = {
     sre.CATEGORY_DIGIT: [(0x30, 0x39)],
-    sre.CATEGORY_SPACE: [(0x09, 0x0D), (0x20, 0x20), (0x1C, 0x1F), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
-                         (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000)],
+    sre.CATEGORY_SPACE: _ranges(WHITESPACE),
 }
 
 
@@ -369,5 +377,4 @@ def _class(items: list) -> str:
             ranges += _CATEGORIES[arg]
         else:
             raise GbnfUnsupported(f"the character class item {op} {arg} has no GBNF form")
-    body = "".join(_class_char(a) if a == b else f"{_class_char(a)}-{_class_char(b)}" for a, b in ranges)
-    return f"[{'^' if negate else ''}{body}]"
+    return _range_class(ranges, negate)

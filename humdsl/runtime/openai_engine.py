@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from ..errors import HumError
 from ..formats.gbnf import GbnfUnsupported, gbnf
-from ..formats.grammar_tree import GrammarTree, Lit, Rule
+from ..formats.grammar_tree import GrammarTree, Lit, Rule, lark
 from .constraint_cache import ConstraintCache
 from .protocol import Grammar, JsonSchema, RowFailure, Sampling, constraint_of
 
@@ -111,8 +111,7 @@ class OpenAIDecoder:
         """The server must enforce a grammar: asked for anything, it must answer the only text
         the grammar allows."""
         tree = GrammarTree((Rule("start", Lit(PROBE_ANSWER)),))
-        answer = self._complete("Say something.", Grammar(f"start: {json.dumps(PROBE_ANSWER)}", tree), 64,
-                                Sampling())
+        answer = self._complete("Say something.", Grammar(lark(tree), tree), 64, Sampling())
         if isinstance(answer, RowFailure) and answer.message.startswith(self.base_url):  # the server refused it
             field = "`grammar`" if self.dialect == "llama.cpp" else "`structured_outputs` (vLLM 0.12 or later)"
             raise EngineError(f"the probe request was refused: {answer.message}; does the server take {field}?")
