@@ -212,7 +212,7 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
     gold = _canonical(dev, work / "conll.gold.jsonl")
     train = DATA / "conll2003" / "eng.train"
     plan = []
-    for fmt in ("tuples", "json_by_label", "sentences"):
+    for fmt in ("tuples", "json_by_label", "sentences", "tagged"):
         for name, opts in [(f"humc greedy, {fmt}, the spec's 2 examples", {}),
                            (f"humc greedy, {fmt}, the spec's 2 examples, rules by the parser", {"span_rules": "parser"}),
                            (f"humc greedy, {fmt}, 4 retrieved shots", {"shots_from": train}),
@@ -222,7 +222,11 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                             {"shots_from": train, "span_rules": "parser"}),
                            (f"humc greedy, {fmt}, 8 retrieved shots", {"shots": 8, "shots_from": train}),
                            (f"humc greedy, {fmt}, 8 retrieved shots, unordered",
-                            {"shots": 8, "shots_from": train, "span_rules": "unordered"})]:
+                            {"shots": 8, "shots_from": train, "span_rules": "unordered"}),
+                           (f"humc greedy, {fmt}, 8 retrieved shots, prompt lean",
+                            {"shots": 8, "shots_from": train, "prompt": "lean"}),
+                           (f"humc greedy, {fmt}, 8 retrieved shots, prompt bare",
+                            {"shots": 8, "shots_from": train, "prompt": "bare"})]:
             if not spread or "retrieved" in name:
                 plan.append((name, {**opts, "format": fmt}))
     return _measured("conll03_spread" if spread else "conll03", only, plan,

@@ -61,7 +61,9 @@ class Task:
         """Decode each input under the task's grammar and return canonical records, exactly as
         `humc run` does (the same Session). With `details`, each answer is what `humc run` writes
         of it: {"record", "raw"} and, where the run gives them, "reasoning", "p" and "ranking" (a
-        decision's probability and runners-up), "item_p" (each item's probability). `inputs` are strings or {"text": ..., "question": ...}
+        decision's probability and runners-up), "item_p" (each item's probability), "from_shots" and
+        "model_raw" (with shot_spans "on": the items the shown examples decided, and the model's own
+        answer). `inputs` are strings or {"text": ..., "question": ...}
         dicts; `model` is a folder, a .gguf file, 'smollm2', or a model already loaded with
         humdsl.runtime.models.load (reuse it), or a server's decoder
         (humdsl.runtime.openai_engine.OpenAIDecoder(base_url)). `settings` are those of humdsl.session.Settings,
@@ -69,7 +71,7 @@ class Task:
         examples most similar to each input are shown), temperature, top_p, seed, reason,
         decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
         "xgrammar"), decision ("greedy", "exact", "calibrated", "channel"), prompt_style, phrasing, prompt,
-        span_rules ("decoder", "unordered", "parser");
+        span_rules ("decoder", "unordered", "parser"), shot_spans ("off", "on");
         what is left out comes from the task's run profile. Bad settings raise SessionError (or
         ShotsError); an answer that does not parse raises FormatParseError, a row whose matcher
         failed mid-answer DecodeError, an input too long for the model InputRefused."""

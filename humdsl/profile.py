@@ -14,6 +14,7 @@ PROMPT_STYLES = ("chat", "plain")  # the chat template's user turn, or a plain d
 PROMPT_PARTS = ("full", "lean", "bare")  # prompts.py: what of the task the prompt shows
 # entity tasks' rules across spans: kept while decoding, all but appearance kept so, or left to the parser
 SPAN_RULE_MODES = ("decoder", "unordered", "parser")
+SHOT_SPAN_MODES = ("off", "on")  # entity tasks: keep the words the shown examples label (shot_spans.py)
 
 # name -> (type, check, what it means); declared once, for the checker, `humc run` and `humc tune`
 SETTINGS = {
@@ -32,9 +33,12 @@ SETTINGS = {
     "span_rules": (str, lambda v: v in SPAN_RULE_MODES,
                    "entity tasks: decoder (dedupe, appearance and no_overlap kept while decoding), unordered "
                    "(all but appearance) or parser"),
+    "shot_spans": (str, lambda v: v in SHOT_SPAN_MODES,
+                   "entity tasks: on (the words the shown examples label keep their label) or off"),
 }
 DEFAULTS = {"answer_format": None, "phrasing": 1, "prompt": "full", "shots": None, "shots_from": None,
-            "decision": "greedy", "prompt_style": "chat", "span_rules": "decoder"}
+            "decision": "greedy", "prompt_style": "chat", "span_rules": "decoder",
+            "shot_spans": "off"}
 
 
 def block(profile: dict, indent: str = "  ") -> str:

@@ -18,7 +18,7 @@ from .formats import FormatParseError, InputTooLarge, build
 from .formats.grammar_tree import lark
 from .formats.reasoning import REASON_MARK, with_reasoning
 from .kinds import KINDS
-from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES
+from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN_MODES
 from .prompts import PromptChoice, prompt_text
 from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
                                row_seed)
@@ -59,6 +59,7 @@ class Settings:
     phrasing: int | None = None  # which instruction phrasing, from 1
     prompt: str | None = None  # what of the task the prompt shows: full, lean, bare (prompts.py)
     span_rules: str | None = None  # entity tasks' dedupe, appearance, no_overlap: "decoder" (kept while decoding) or "parser"
+    shot_spans: str | None = None  # entity tasks: "on" keeps the words the shown examples label (shot_spans.py)
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Outcome:
     p: float | None = None  # with an exact or calibrated decision: its probability
     ranking: list[dict] | None = None  # ... and the runners-up
     item_p: list[float] | None = None  # each item's probability, where the decoder scored its picks (confidence.py)
+    from_shots: list[int] | None = None  # with shot spans: the items the shown examples decided
+    model_raw: str | None = None  # ... and the model's own answer, where they changed it
     error: str | None = None
     failure: Exception | None = None
 
@@ -78,7 +81,7 @@ def outcome_fields(outcome: Outcome) -> dict:
     """What an output line says of an answer: its record and text, then what the run adds
     (a reasoning line, a decision's probability and ranking, its items' probabilities, an error)."""
     fields: dict = {"record": outcome.record, "raw": outcome.raw}
-    for key in ("reasoning", "p", "ranking", "item_p", "error"):
+    for key in ("reasoning", "p", "ranking", "item_p", "from_shots", "model_raw", "error"):
         value = getattr(outcome, key)
         if value is not None:
             fields[key] = value
@@ -109,7 +112,7 @@ def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Se
                    shots_from=shots_from, decision=pick(settings.decision, "decision"),
                    prompt_style=pick(settings.prompt_style, "prompt_style"),
                    phrasing=pick(settings.phrasing, "phrasing"), prompt=pick(settings.prompt, "prompt"),
-                   span_rules=pick(settings.span_rules, "span_rules"))
+                   span_rules=pick(settings.span_rules, "span_rules"), shot_spans=pick(settings.shot_spans, "shot_spans"))
 
 
 def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0,
@@ -156,6 +159,10 @@ class Session:
                 raise SessionError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
         self.shots = Shots.of(task, self.fmt, self.labels, s.shots, s.shots_from, s.shots_adapter)
         self.options = self._decision_options()  # the answers scored, for exact or calibrated decisions
+        if s.shot_spans not in SHOT_SPAN_MODES:
+            raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
+        if s.shot_spans == "on" and not KINDS[task["kind"]].span_rules:
+            raise SessionError(f"--shot-spans on is for entity tasks; '{task['name']}' is a {task['kind']} task")
         if s.backend != "llguidance" and s.reason > 0:
             raise SessionError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
                                f"is a grammar, which {s.backend} cannot take here)")
@@ -259,8 +266,25 @@ class Session:
         texts = decoder.generate([prompts[r["id"]] for r in live], [constraints[r["id"]] for r in live],
                                  self.budget(live), sampling) if live else []
         decoded = dict(zip([r["id"] for r in live], texts))
-        return [_refused(refused[r["id"]]) if r["id"] in refused else self._parsed(r, decoded[r["id"]])
-                for r in rows]
+        return [_refused(refused[r["id"]]) if r["id"] in refused else
+                self._with_shot_spans(r, self._parsed(r, decoded[r["id"]]), choices[r["id"]]) for r in rows]
+
+    def _with_shot_spans(self, row: dict, out: Outcome, choice: PromptChoice) -> Outcome:
+        """With `--shot-spans on`, the answer with the words the shown examples label kept
+        (shot_spans.py); else, or where that changes nothing, the outcome as it is."""
+        if self.settings.shot_spans != "on" or out.record is None or not choice.examples:
+            return out
+        from .shot_spans import keep_shot_spans, shot_spans
+
+        source = row["text"]
+        spans = shot_spans(self.fmt, choice.examples, source, self.labels)
+        kept = keep_shot_spans(self.fmt, out.record, out.item_p, spans, source, self.labels,
+                               self.settings.span_rules or "decoder",
+                               lambda text: self._verifier().problem(self.fmt, text, self.labels, source) is None)
+        if kept is None:
+            return out
+        return replace(out, record=kept.record, raw=kept.text, item_p=kept.item_p, from_shots=kept.from_shots,
+                       model_raw=out.raw)
 
     def _decoder(self) -> Decoder:
         if self.decoder is None:

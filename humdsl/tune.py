@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .kinds import KINDS
-from .profile import DEFAULTS, PROMPT_PARTS, SPAN_RULE_MODES, block
+from .profile import DEFAULTS, PROMPT_PARTS, SHOT_SPAN_MODES, SPAN_RULE_MODES, block
 from .ir_types import TaskIR, effect_of
 
-DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing", "span_rules")
+DIMENSIONS = ("decision", "shots", "prompt", "answer_format", "phrasing", "span_rules", "shot_spans")
 DEV_SIZE = 50  # dev examples measured by default
 BUDGET = 16  # settings measured at most by default
 
@@ -64,7 +64,9 @@ def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict
     return {"decision": decisions, "shots": shots, "prompt": list(PROMPT_PARTS),
             "answer_format": [f["name"] for f in task_ir["formats"]],
             "phrasing": list(range(1, max(1, len(task_ir.get("instructions") or [])) + 1)),
-            "span_rules": _span_rule_modes(task_ir) if not server else ["decoder"]}
+            "span_rules": _span_rule_modes(task_ir) if not server else ["decoder"],
+            # the examples' own labels kept: worth trying where examples are retrieved (shot_spans.py)
+            "shot_spans": list(SHOT_SPAN_MODES) if KINDS[task_ir["kind"]].span_rules and shots_from else ["off"]}
 
 
 def _span_rule_modes(task_ir: TaskIR) -> list[str]:
@@ -188,7 +190,7 @@ def tune(spec_path: str, task_name: str, dev: Path, adapter: str | None, model: 
                               shots_from=spec_dir / profile["shots_from"] if profile["shots_from"] else None,
                               decision=profile["decision"], prompt_style=profile["prompt_style"],
                               phrasing=profile["phrasing"], prompt=profile["prompt"],
-                              span_rules=profile["span_rules"], **(engine or {}))
+                              span_rules=profile["span_rules"], shot_spans=profile["shot_spans"], **(engine or {}))
             start = time.monotonic()
             try:
                 run(spec_path, opts)
@@ -214,6 +216,8 @@ def profile_to_write(profile: dict) -> dict:
         out["prompt_style"] = profile["prompt_style"]
     if profile.get("span_rules", "decoder") != "decoder":
         out["span_rules"] = profile["span_rules"]
+    if profile.get("shot_spans", "off") != "off":
+        out["shot_spans"] = profile["shot_spans"]
     return out
 
 
@@ -256,8 +260,9 @@ def _describe(profile: dict) -> str:
     style = f"/{profile['prompt_style']}" if profile["prompt_style"] != "chat" else ""
     rules = {"decoder": "", "unordered": ", appearance not kept while decoding",
              "parser": ", span rules by the parser"}[profile.get("span_rules", "decoder")]
+    kept = ", shot spans kept" if profile.get("shot_spans", "off") == "on" else ""
     return (f"{profile['decision']}{style}, {shots}, prompt {profile['prompt']}, {profile['answer_format']}, "
-            f"phrasing {profile['phrasing']}{rules}")
+            f"phrasing {profile['phrasing']}{rules}{kept}")
 
 
 def table(result: TuneResult) -> str:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import humdsl
 from humdsl.cli import main
-from humdsl.tune import Trial, TuneError, search, space, write_profile
+from humdsl.tune import Trial, TuneError, profile_to_write, search, space, start_profile, write_profile
 from support.tasks import ROOT, all_tasks
 
 TASKS = dict(all_tasks())
@@ -68,6 +68,11 @@ def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_
     assert space(TRIAGE, None)["phrasing"] == [1, 2, 3]
     assert space(ner, None)["span_rules"] == ["decoder", "unordered", "parser"]  # rules kept while decoding, or not
     assert space(TRIAGE, None)["span_rules"] == ["decoder"] == space(ner, None, server=True)["span_rules"]
+    # the examples' own labels kept: tried where examples are retrieved, for entity tasks
+    assert space(ner, "train.txt")["shot_spans"] == ["off", "on"]
+    assert space(ner, None)["shot_spans"] == ["off"] == space(TRIAGE, "train.txt")["shot_spans"]
+    assert profile_to_write({**start_profile(ner), "shot_spans": "on"})["shot_spans"] == "on"
+    assert "shot_spans" not in profile_to_write(start_profile(ner))
 
 
 def _copy_spec(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES, SPAN_RULE_MODES
+from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN_MODES, SPAN_RULE_MODES
 from ..runtime.protocol import BACKENDS, DECODERS
 
 @click.command()
@@ -51,6 +51,10 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="Entity tasks: the rules dedupe, appearance and no_overlap kept while decoding (decoder: no "
                    "answer can break them; the default), all but appearance (unordered), or left to the parser "
                    "(which drops repeats).")
+@click.option("--shot-spans", "shot_spans", type=click.Choice(SHOT_SPAN_MODES),
+              help="Entity tasks: on gives the words that a shown example labels, where the input has them too, "
+                   "that example's label, before the model's own items (meant for --shots-from); off (the "
+                   "default) leaves the answer to the model.")
 @click.option("--decoder", default="auto", show_default=True,
               type=click.Choice(DECODERS),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
@@ -73,8 +77,8 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="With --engine openai: requests in flight; with --engine ray: actors (on servers, each "
                    "with --batch-size requests in flight).")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
-        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, decoder, backend,
-        engine, address, base_url, api_key_env, concurrency) -> None:
+        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, shot_spans, decoder,
+        backend, engine, address, base_url, api_key_env, concurrency) -> None:
     """Run a task on a model: every answer is decoded under its grammar and parsed.
     Options left out come from the task's `run { }` profile in the spec, where it has one."""
     from ..runtime.protocol import DecodeError
@@ -85,7 +89,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                       batch_size=batch_size, shots=shots, shots_from=Path(shots_from) if shots_from else None,
                       shots_adapter=shots_adapter, labels=[x.strip() for x in labels.split(",")] if labels else None,
                       temperature=temperature, top_p=top_p, seed=seed, limit=limit, reason=reason, decoder=decoder,
-                      span_rules=span_rules, backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
+                      span_rules=span_rules, shot_spans=shot_spans, backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
                       prompt=prompt_parts, engine=engine, base_url=base_url, api_key_env=api_key_env,
                       concurrency=concurrency, address=address)
     try:

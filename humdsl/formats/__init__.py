@@ -150,6 +150,23 @@ class Format:
             return None
         return rules
 
+    def span_rule_problem(self, record: dict, source: str, mode: str = "decoder") -> str | None:
+        """Why an entity record breaks the rules across spans that `span_rules(mode)` keeps
+        (formats/span_rules.py), or None (also where the format keeps none): each label's list
+        on its own in a format keyed by label, else the one list, in the record's order."""
+        from .span_rules import problem
+
+        rules = self.span_rules(mode)
+        if rules is None:
+            return None
+        items = record.get("entities", [])
+        if self.grouped:
+            lists = [[it["text"] for it in items if it["type"] == label]
+                     for label in dict.fromkeys(it["type"] for it in items)]
+        else:
+            lists = [[it["text"] for it in items]]
+        return problem(lists, source, rules)
+
     def skeleton(self, batch: list[str] | None = None, reason: int = 0):
         """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None
         where the format has no grounded span or its grammar holds what a skeleton cannot."""

@@ -309,16 +309,34 @@ class _FirstSpanMasks:
             self.memo.put(plain, reached, mask)
 
 
+class InputChunks:
+    """Where a text is whole chunks of an input (spans.chunks): the places a span can stand."""
+
+    def __init__(self, source: str):
+        from .spans import chunks
+
+        self.source = source
+        bounds = [0]
+        for c in chunks(source):
+            bounds.append(bounds[-1] + len(c))
+        self._chunk_at = {offset: k for k, offset in enumerate(bounds)}
+
+    def occurrences(self, text: str) -> list[tuple[int, int]]:
+        """Each place `text` stands in the input as (first chunk, end chunk), first to last."""
+        found = []
+        at = self.source.find(text) if text else -1
+        while at >= 0:
+            a, b = self._chunk_at.get(at), self._chunk_at.get(at + len(text))
+            if a is not None and b is not None:
+                found.append((a, b))
+            at = self.source.find(text, at + 1)
+        return found
+
+
 def problem(items_by_list: list[list[str]], source: str, rules: SpanRules) -> str | None:
     """Why an answer's spans break the rules, or None: `items_by_list` holds each list's span
     texts in the order written. An independent reading of what RuledDag keeps: each text is
     placed at a whole-chunk occurrence in the input, by search over every choice."""
-    from .spans import chunks
-
-    parts = chunks(source)
-    bounds = [0]
-    for c in parts:
-        bounds.append(bounds[-1] + len(c))
     if rules.dedupe:
         for texts in items_by_list:
             seen = set()
@@ -327,19 +345,7 @@ def problem(items_by_list: list[list[str]], source: str, rules: SpanRules) -> st
                     return f"the span {t!r} is written twice in one list"
                 seen.add(t)
 
-    chunk_at = {offset: k for k, offset in enumerate(bounds)}
-
-    def occurrences(text: str) -> list[tuple[int, int]]:
-        """Where `text` is whole chunks of the input, as (first chunk, end chunk)."""
-        found = []
-        at = source.find(text) if text else -1
-        while at >= 0:
-            a, b = chunk_at.get(at), chunk_at.get(at + len(text))
-            if a is not None and b is not None:
-                found.append((a, b))
-            at = source.find(text, at + 1)
-        return found
-
+    occurrences = InputChunks(source).occurrences
     spans = [(k, t) for k, texts in enumerate(items_by_list) for t in texts]
     choices = [occurrences(t) for _, t in spans]
     if any(not c for c in choices):

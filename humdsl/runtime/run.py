@@ -117,6 +117,7 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
                       "prompt": obj.get("prompt", "full"),
                       # lines written before the rules were kept while decoding hold none: by the parser
                       "span rules": obj.get("span_rules", "parser" if identity.get("span rules") else None),
+                      "shot spans": obj.get("shot_spans"),
                       **{k: obj.get(k.replace(" ", "_"), default) for k, default in SETTING_DEFAULTS.items()}}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
@@ -180,7 +181,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     "decision": opts.decision, "prompt style": opts.prompt_style, "phrasing": opts.phrasing,
                     "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()},
                     # where the format has rules across spans, how they were kept: on every line
-                    "span rules": opts.span_rules if session.fmt.span_rules() is not None else None}
+                    "span rules": opts.span_rules if session.fmt.span_rules() is not None else None,
+                    "shot spans": opts.shot_spans if opts.shot_spans != "off" else None}
         try:
             identity["model"] = server_name or model_name(opts.model)
         except ModelError:
@@ -214,6 +216,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 meta[key.replace(" ", "_")] = value
         if identity["span rules"] is not None:
             meta["span_rules"] = identity["span rules"]
+        if identity["shot spans"] is not None:  # recorded where not the default, as above
+            meta["shot_spans"] = identity["shot spans"]
 
         if todo:
             # a server answers `concurrency` requests at once: a batch keeps them all busy (on Ray,

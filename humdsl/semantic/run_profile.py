@@ -41,6 +41,8 @@ def _fits(name: str, value, task) -> str | None:
         return f"'{value}' scores every answer, which only a classify task's answers are few enough for"
     if name == "span_rules" and not (kind and kind.span_rules):
         return "rules across spans are kept while decoding in entity tasks only"
+    if name == "shot_spans" and value == "on" and not (kind and kind.span_rules):
+        return "shot spans are for entity tasks only"
     return None
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..constraints import GrammarInvalid
-from ..formats import FormatUnfit, Unrenderable, build, span_rules
+from ..formats import FormatUnfit, Unrenderable, build
 from ..ir import task_hash
 from ..kinds import KINDS
 from ..prompts import PromptChoice, input_text, instruction_text
@@ -218,12 +218,4 @@ def chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str
 def _span_rule_problem(fmt, parsed: dict, text: str) -> str | None:
     """Why a gold answer breaks the rules across spans that `humc run` keeps while decoding
     (formats/span_rules.py), so that no instance teaches what decoding would refuse."""
-    rules = fmt.span_rules()
-    if rules is None:
-        return None
-    items = parsed.get("entities", [])
-    if fmt.grouped:
-        lists = [[it["text"] for it in items if it["type"] == label] for label in dict.fromkeys(i["type"] for i in items)]
-    else:
-        lists = [[it["text"] for it in items]]
-    return span_rules.problem(lists, text, rules)
+    return fmt.span_rule_problem(parsed, text)
