@@ -4,6 +4,8 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
   sst2     SST-2 dev (stsa.binary.dev), spec classify.hum sst2, accuracy;
   conll03  CoNLL-2003 dev (eng.testa), spec ner.hum conll03, strict entity micro-F1;
   conll03_spread  the same on sentences spread over the split (not run by default);
+  wnut17   WNUT-17 dev (emerging.dev.conll, the first 100 sentences with an entity), spec ner.hum
+           wnut17, strict entity micro-F1: names that are new, unlike CoNLL-2003's (not run by default);
   conll04  CoNLL04 dev (the first 50 sentences), spec relations.hum conll04, relation micro-F1
            (head, relation and tail); a plain Outlines script with a Pydantic model and
            unconstrained generation, one one-line prompt (not run by default);
@@ -16,12 +18,14 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
 Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
 style (chat template or a plain document), the worked examples (the spec's two, or the four
 most similar from the training split, `--shots-from`), and for CoNLL-2003 the rules across
-spans kept while decoding (the default) or left to the parser (`--span-rules parser`). Alternatives in the same run: a plain
+spans kept while decoding (the default) or left to the parser (`--span-rules parser`), and the
+words the shown examples label kept with their label (`--shot-spans on`), beside those labels
+alone with no model. Alternatives in the same run: a plain
 Outlines script (`Literal["positive", "negative"]`, a one-line prompt) and unconstrained greedy
 generation with that prompt, read by the first label word in the output.
 
     python bench/bench_quality.py [--only sst2,trec,conll03,tickets] [--n-sst2 100] [--n-conll 50] [--n-trec 100]
-        [--rows TEXT] [--n-conll-spread 100] [--n-xquad 100] [--n-conll04 50]
+        [--rows TEXT] [--n-conll-spread 100] [--n-xquad 100] [--n-conll04 50] [--n-wnut 100]
 
 Reported per row: the task's metric, the share of valid answers, output tokens and seconds per
 input (model load excluded). Written to bench/results/quality.json after every row.
@@ -76,7 +80,7 @@ def _label_set(record: dict) -> frozenset:
 
 
 def _kind(task: str) -> str:
-    return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities",
+    return {"sst2": "classify", "ticket_triage": "classify", "trec_coarse": "classify", "conll03": "entities", "wnut17": "entities",
             "squad": "qa", "conll04": "relations"}[task]
 
 
@@ -226,11 +230,73 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                            (f"humc greedy, {fmt}, 8 retrieved shots, prompt lean",
                             {"shots": 8, "shots_from": train, "prompt": "lean"}),
                            (f"humc greedy, {fmt}, 8 retrieved shots, prompt bare",
-                            {"shots": 8, "shots_from": train, "prompt": "bare"})]:
+                            {"shots": 8, "shots_from": train, "prompt": "bare"}),
+                           (f"humc greedy, {fmt}, 4 retrieved shots, shot spans kept",
+                            {"shots_from": train, "shot_spans": "on"}),
+                           (f"humc greedy, {fmt}, 8 retrieved shots, shot spans kept",
+                            {"shots": 8, "shots_from": train, "shot_spans": "on"})]:
             if not spread or "retrieved" in name:
                 plan.append((name, {**opts, "format": fmt}))
-    return _measured("conll03_spread" if spread else "conll03", only, plan,
-                     lambda name, opts, i: _humc("specs/ner.hum", "conll03", gold, work, f"conll-{i}", **opts))
+    plan = _examples_alone_rows(train) + plan
+
+    def measure(name, opts, i):
+        if "examples_alone" in opts:
+            return _examples_alone("conll03", gold, train, opts["examples_alone"], work, f"conll-{i}")
+        return _humc("specs/ner.hum", "conll03", gold, work, f"conll-{i}", **opts)
+
+    return _measured("conll03_spread" if spread else "conll03", only, plan, measure)
+
+
+def _examples_alone_rows(pool: Path) -> list[tuple[str, dict]]:
+    return [(f"the retrieved examples' labels alone, no model, {k} shots", {"examples_alone": k}) for k in (4, 8)]
+
+
+def _examples_alone(task: str, gold: Path, pool: Path, k: int, work: Path, name: str) -> dict:
+    """The obvious alternative to `--shot-spans on`: no model at all, each input answered with the
+    words its k retrieved examples label (as humc keeps them: longest first, the task's rules)."""
+    from humdsl.api import load_task
+    from humdsl.evaluate import evaluate
+    from humdsl.formats import build
+    from humdsl.shot_spans import keep_shot_spans, shot_spans
+    from humdsl.shots import Shots
+
+    ir = load_task(str(ROOT / "specs" / "ner.hum"), task)
+    fmt = build(ir, next(f for f in ir["formats"] if f["name"] == "tuples"))
+    shots = Shots.of(ir, fmt, None, k, pool)
+    out = work / f"{name}.jsonl"
+    start = time.monotonic()
+    lines = []
+    for row in map(json.loads, gold.read_text(encoding="utf-8").splitlines()):
+        empty = {"entities": []}
+        spans = shot_spans(fmt, shots.for_row(row), row["text"], None)
+        kept = keep_shot_spans(fmt, empty, None, spans, row["text"], None, "decoder", lambda text: True)
+        lines.append({"id": row["id"], "record": kept.record if kept else empty, "raw": kept.text if kept else ""})
+    seconds = time.monotonic() - start
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    return _row(name, evaluate("entities", str(gold), str(out)), lines, seconds)
+
+
+def bench_wnut(n: int, work: Path, only: str | None = None) -> list[dict]:
+    """WNUT-17 dev: the first n sentences with an entity (its names are mostly new: few are in the
+    training split, unlike CoNLL-2003's), 4 retrieved shots from its training split."""
+    from humdsl.adapters.readers import read_examples
+
+    dev, _ = read_examples(DATA / "wnut17" / "emerging.dev.conll")
+    dev = [e for e in dev if e["record"]["entities"]][:n]
+    gold = _canonical(dev, work / "wnut.gold.jsonl")
+    train = DATA / "wnut17" / "wnut17train.conll"
+    plan = _examples_alone_rows(train)[:1]
+    for fmt in ("tuples", "json_by_label"):
+        plan += [(f"humc greedy, {fmt}, 4 retrieved shots", {"format": fmt, "shots_from": train}),
+                 (f"humc greedy, {fmt}, 4 retrieved shots, shot spans kept",
+                  {"format": fmt, "shots_from": train, "shot_spans": "on"})]
+
+    def measure(name, opts, i):
+        if "examples_alone" in opts:
+            return _examples_alone("wnut17", gold, train, opts["examples_alone"], work, f"wnut-{i}")
+        return _humc("specs/ner.hum", "wnut17", gold, work, f"wnut-{i}", **opts)
+
+    return _measured("wnut17", only, plan, measure)
 
 
 RELATION_LINE = ("List the relations between the people, organizations and locations of this sentence, each "
@@ -511,6 +577,7 @@ def main() -> None:
     ap.add_argument("--n-trec", type=int, default=100)
     ap.add_argument("--n-xquad", type=int, default=100)
     ap.add_argument("--n-conll04", type=int, default=50)
+    ap.add_argument("--n-wnut", type=int, default=100)
     ap.add_argument("--rows", help="Measure only the rows whose name holds this (e.g. channel; !parser: those "
                                    "whose name does not hold parser); the others are kept from the last results.")
     args = ap.parse_args()
@@ -531,6 +598,8 @@ def main() -> None:
                 rows = bench_xquad(args.n_xquad, work, args.rows)
             elif name == "conll04":
                 rows = bench_conll04(args.n_conll04, work, args.rows)
+            elif name == "wnut17":
+                rows = bench_wnut(args.n_wnut, work, args.rows)
             else:
                 rows = bench_tickets(work, args.rows)
             record_rows(rows)

@@ -66,18 +66,20 @@ def keep_shot_spans(fmt, record: dict, item_p: list[float] | None, spans: list[S
     format's grammar for this input)."""
     from .formats import Unrenderable
 
+    if not spans:
+        return None
     chunks = InputChunks(source)
     limit = fmt.schema.max_items(fmt.schema.batch_or_all(batch))
     model_p = {(it["type"], it["text"]): p for it, p in zip(record.get("entities", []), item_p or [])}
     chosen: list[tuple[int, int, dict]] = []  # (where it stands, which candidate, item)
     decided: set[int] = set()  # the chunks the examples' spans hold
-    texts: set[str] = set()
+    texts: set[str] = set()  # ... and their texts
     candidates = [({"type": s.type, "text": s.text}, True) for s in spans] + \
                  [({"type": it["type"], "text": it["text"]}, False) for it in record.get("entities", [])]
     for index, (item, from_shots) in enumerate(candidates):
         if len(chosen) >= limit:
             break
-        if item["text"] in texts:  # a text the examples (or an earlier item) already answered
+        if item["text"] in texts:  # words the examples already answered
             continue
         place = next((p for p in chunks.occurrences(item["text"]) if not decided & set(range(*p))), None)
         if place is None:
@@ -86,8 +88,8 @@ def keep_shot_spans(fmt, record: dict, item_p: list[float] | None, spans: list[S
         if fmt.span_rule_problem({"entities": [c[2] for c in trial]}, source, span_rules) is not None:
             continue
         chosen = trial
-        texts.add(item["text"])
         if from_shots:
+            texts.add(item["text"])
             decided.update(range(*place))
     merged = {"entities": [c[2] for c in chosen]}
     try:

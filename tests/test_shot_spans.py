@@ -74,6 +74,18 @@ def test_nothing_changed_or_an_answer_the_grammar_refuses_keeps_the_models_answe
     assert keep_shot_spans(fmt, model, None, more, SOURCE, None, "decoder", lambda text: False) is None
 
 
+def test_where_the_examples_label_none_of_the_inputs_words_the_answer_is_the_models():
+    fmt = _fmt("json_by_label")
+    twice = {"entities": [{"type": "PER", "text": "Kent"}, {"type": "ORG", "text": "Kent"}]}  # no_overlap aside
+    none = shot_spans(fmt, [_shot(("ORG", "Essex"))], SOURCE, None)
+    assert none == [] and keep_shot_spans(fmt, twice, None, none, SOURCE, None, "parser", lambda text: True) is None
+    # where they do, the model's items elsewhere stay as the model wrote them
+    some = shot_spans(fmt, [_shot(("LOC", "Taunton"))], SOURCE, None)
+    kept = keep_shot_spans(fmt, twice, None, some, SOURCE, None, "parser", lambda text: True)
+    assert kept is not None and {(e["type"], e["text"]) for e in kept.record["entities"]} == {
+        ("PER", "Kent"), ("ORG", "Kent"), ("LOC", "Taunton")}
+
+
 def test_the_item_bound_holds_the_examples_first():
     ir = json.loads(json.dumps(IR))
     for rule in ir["rules"]:
