@@ -163,6 +163,9 @@ class Session:
             raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
         if s.shot_spans == "on" and not KINDS[task["kind"]].span_rules:
             raise SessionError(f"--shot-spans on is for entity tasks; '{task['name']}' is a {task['kind']} task")
+        if s.shot_spans == "on" and s.shots_from is None:
+            raise SessionError("--shot-spans on needs --shots-from: the spec's own examples would give their "
+                               "words the same labels in every input")
         if s.backend != "llguidance" and s.reason > 0:
             raise SessionError(f"--reason needs the llguidance backend (a reasoning line before a JSON answer "
                                f"is a grammar, which {s.backend} cannot take here)")
@@ -278,9 +281,14 @@ class Session:
 
         source = row["text"]
         spans = shot_spans(self.fmt, choice.examples, source, self.labels)
+        def accepts(text: str) -> bool:
+            try:
+                return self._verifier().problem(self.fmt, text, self.labels, source) is None
+            except GrammarInvalid:
+                return False
+
         kept = keep_shot_spans(self.fmt, out.record, out.item_p, spans, source, self.labels,
-                               self.settings.span_rules or "decoder",
-                               lambda text: self._verifier().problem(self.fmt, text, self.labels, source) is None)
+                               self.settings.span_rules or "decoder", accepts)
         if kept is None:
             return out
         return replace(out, record=kept.record, raw=kept.text, item_p=kept.item_p, from_shots=kept.from_shots,

@@ -107,6 +107,14 @@ def _effective(profile: dict) -> dict:
     return profile
 
 
+def _runnable(profile: dict) -> dict:
+    """The profile as a run can take it: the examples' labels are kept only where examples are
+    retrieved (shot_spans.py; `humc run` refuses it with the spec's own examples)."""
+    if profile.get("shot_spans", "off") != "off" and not profile.get("shots_from"):
+        return {**profile, "shot_spans": "off"}
+    return profile
+
+
 def start_profile(task_ir: TaskIR) -> dict:
     """The spec's profile with every setting filled in."""
     current = {**DEFAULTS, **(task_ir.get("run") or {})}
@@ -129,6 +137,7 @@ def search(task_ir: TaskIR, measure, shots_from: str | None = None, budget: int 
     trials: list[Trial] = []
 
     def trial(profile: dict) -> Trial | None:
+        profile = _runnable(profile)
         key = json.dumps(_effective(profile), sort_keys=True)
         if key not in seen:
             if len(trials) >= budget:

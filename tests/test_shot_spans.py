@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from humdsl.cli import main
-from humdsl.formats import build
+from humdsl.formats import FormatParseError, Unrenderable, build
 from humdsl.shot_spans import ShotSpan, keep_shot_spans, shot_spans
 from humdsl.synth.verify import Verifier
 from support.tasks import ROOT, all_tasks
@@ -86,6 +86,27 @@ def test_where_the_examples_label_none_of_the_inputs_words_the_answer_is_the_mod
         ("PER", "Kent"), ("ORG", "Kent"), ("LOC", "Taunton")}
 
 
+def test_spans_not_grounded_in_the_input_are_left_to_the_model():
+    ir = json.loads(json.dumps(IR))
+    ir["rules"] = [r for r in ir["rules"] if (r["effect"] or {}).get("name") != "grounded"]
+    fmt = build(ir, next(f for f in ir["formats"] if f["name"] == "tuples"))
+    assert not fmt.schema.grounded
+    spans = shot_spans(fmt, [_shot(("ORG", "Somerset"))], SOURCE, None)
+    model = {"entities": [{"type": "LOC", "text": "Somerset"}, {"type": "PER", "text": "a cricketer"}]}
+    assert keep_shot_spans(fmt, model, None, spans, SOURCE, None, "decoder", lambda text: True) is None
+
+
+def test_a_span_the_grammar_refuses_is_passed_over_and_the_others_kept():
+    fmt = _fmt("tuples")
+    spans = shot_spans(fmt, [_shot(("ORG", "Somerset"), ("ORG", "Kent"))], SOURCE, None)
+    kept = keep_shot_spans(fmt, {"entities": []}, None, spans, SOURCE, None, "decoder",
+                           lambda text: "Somerset" not in text)  # as a grammar with a rule against it would
+    assert kept is not None and kept.record == {"entities": [{"type": "ORG", "text": "Kent"}]}
+    # the same items in another order are no change
+    model = {"entities": [{"type": "ORG", "text": "Kent"}, {"type": "ORG", "text": "Somerset"}]}
+    assert keep_shot_spans(fmt, model, None, spans, SOURCE, None, "parser", lambda text: True) is None
+
+
 def test_the_item_bound_holds_the_examples_first():
     ir = json.loads(json.dumps(IR))
     for rule in ir["rules"]:
@@ -119,11 +140,12 @@ def test_law_every_answer_is_in_the_grammar_keeps_the_rules_and_gives_the_exampl
         model = {"entities": [{"type": rng.choice(LABELS), "text": rng.choice(WORDS)} for _ in range(rng.randint(0, 5))]}
         try:
             model = fmt.parse(fmt.render(model, source=SOURCE), source=SOURCE)
-        except Exception:
+        except (Unrenderable, FormatParseError):
             continue  # an answer this format cannot write (the inline format: overlapping marks)
         shots = [_shot(*[(rng.choice(LABELS), rng.choice(WORDS)) for _ in range(rng.randint(0, 3))]) for _ in range(3)]
         spans = shot_spans(fmt, shots, SOURCE, None)
-        kept = keep_shot_spans(fmt, model, None, spans, SOURCE, None, mode, accepts)
+        model_p = [round(rng.random(), 3) for _ in model["entities"]]
+        kept = keep_shot_spans(fmt, model, model_p, spans, SOURCE, None, mode, accepts)
         if kept is None:
             continue
         changed += 1
@@ -132,11 +154,15 @@ def test_law_every_answer_is_in_the_grammar_keeps_the_rules_and_gives_the_exampl
         assert fmt.span_rule_problem(kept.record, SOURCE, mode) is None
         decided = {s.text: s.type for s in spans}
         items = kept.record["entities"]
+        given = {(e["type"], e["text"]): p for e, p in zip(model["entities"], model_p)}
+        agreement = {(s.type, s.text): s.agreement for s in spans}
+        assert len(kept.item_p) == len(items)
         for i, item in enumerate(items):
+            key = (item["type"], item["text"])
             if i in kept.from_shots:
-                assert decided[item["text"]] == item["type"]
+                assert decided[item["text"]] == item["type"] and kept.item_p[i] == agreement[key]
             else:
-                assert item in model["entities"] and item["text"] not in decided
+                assert item in model["entities"] and item["text"] not in decided and kept.item_p[i] == given[key]
     assert changed >= 10
 
 
@@ -161,9 +187,14 @@ def test_humc_run_keeps_the_examples_labels_and_says_which_items_they_decided(mo
     if "from_shots" in line:  # unless the random model wrote Somerset as ORG itself
         assert line["record"]["entities"][line["from_shots"][0]] == {"type": "ORG", "text": "Somerset"}
         assert _fmt("tuples").parse(line["raw"], source="Somerset lost to Essex in Taunton .") == line["record"]
+        assert "model_raw" in line and line["model_raw"] != line["raw"]
+        assert len(line["item_p"]) == len(line["record"]["entities"])
     # resuming the file without the setting would mix two runs: refused
     again = CliRunner().invoke(main, args)
     assert again.exit_code != 0 and "shot spans" in again.output
+    # without retrieved examples (the spec's own would label their words everywhere): a clear error
+    alone = CliRunner().invoke(main, args[:-2] + ["--output", str(tmp_path / "o2.jsonl"), "--shot-spans", "on"])
+    assert alone.exit_code != 0 and "needs --shots-from" in alone.output
     # on a task that is not an entity task: a clear error
     bad = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "support_tickets.hum"), "--task", "ticket_triage",
                                     "--model", str(model_dir), "--input", str(inputs), "--output",

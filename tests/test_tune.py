@@ -50,6 +50,15 @@ def test_channel_decisions_are_not_measured_again_for_prompt_parts_or_phrasings_
     assert len({(c["answer_format"], json.dumps(c["shots"])) for c in channel}) == len(channel)
 
 
+def test_the_examples_labels_are_measured_only_with_retrieved_examples():
+    ner = TASKS["ner.conll03"]
+    measure, calls = _fake({("shot_spans", '"on"'): 5, ("shots_from", '"train.txt"'): 1})
+    trials = search(ner, measure, shots_from="train.txt", budget=100)
+    assert any(c["shot_spans"] == "on" for c in calls)
+    assert all(c["shots_from"] for c in calls if c["shot_spans"] == "on")  # never with the spec's examples
+    assert max(trials, key=lambda t: t.score).profile["shot_spans"] == "on"
+
+
 def test_the_budget_bounds_the_settings_measured():
     measure, calls = _fake({("decision", '"exact"'): 1})
     trials = search(TRIAGE, measure, budget=3)
