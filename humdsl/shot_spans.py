@@ -77,37 +77,50 @@ def keep_shot_spans(fmt, record: dict, item_p: list[float] | None, spans: list[S
         return None
     chunks = InputChunks(source)
     limit = fmt.schema.max_items(fmt.schema.batch_or_all(batch))
-    chosen: list[tuple[int, int, dict]] = []  # (where it stands, which candidate, item)
-    written: tuple[str, dict] | None = None  # the answer of `chosen`: its text and its record
-    decided: set[int] = set()  # the chunks the examples' spans hold
-    texts: set[str] = set()  # ... and their texts
     candidates = [({"type": s.type, "text": s.text}, True) for s in spans] + \
                  [({"type": it["type"], "text": it["text"]}, False) for it in record.get("entities", [])]
-    for index, (item, from_shots) in enumerate(candidates):
-        if len(chosen) >= limit:
-            break
-        if item["text"] in texts:  # words the examples already answered
-            continue
-        place = next((p for p in chunks.occurrences(item["text"]) if not decided & set(range(*p))), None)
-        if place is None:
-            continue
-        trial = sorted(chosen + [(place[0], index, item)], key=lambda c: c[:2])
-        entities = {"entities": [c[2] for c in trial]}
-        if fmt.span_rule_problem(entities, source, span_rules) is not None:
-            continue
+
+    def written(entities: dict) -> tuple[str, dict] | None:
         try:
             text, back = fmt.render_checked(entities, batch=batch, source=source)
         except Unrenderable:
-            continue
-        if not accepts(text):  # a span over a rule the grammar keeps (max_words, say)
-            continue
-        chosen, written = trial, (text, back)
-        if from_shots:
-            texts.add(item["text"])
-            decided.update(range(*place))
-    if written is None:
+            return None
+        return (text, back) if accepts(text) else None
+
+    def choose(each: bool) -> list[tuple[int, int, dict]]:
+        """(where it stands, which candidate, item) of each item taken; `each`: every answer on
+        the way checked against the format (slower: only where the whole answer was refused)."""
+        chosen: list[tuple[int, int, dict]] = []
+        decided: set[int] = set()  # the chunks the examples' spans hold
+        texts: set[str] = set()  # ... and their texts
+        for index, (item, from_shots) in enumerate(candidates):
+            if len(chosen) >= limit:
+                break
+            if item["text"] in texts:  # words the examples already answered
+                continue
+            place = next((p for p in chunks.occurrences(item["text"]) if not decided & set(range(*p))), None)
+            if place is None:
+                continue
+            trial = sorted(chosen + [(place[0], index, item)], key=lambda c: c[:2])
+            entities = {"entities": [c[2] for c in trial]}
+            if fmt.span_rule_problem(entities, source, span_rules) is not None:
+                continue
+            if each and written(entities) is None:  # a span over a rule the grammar keeps (max_words, say)
+                continue
+            chosen = trial
+            if from_shots:
+                texts.add(item["text"])
+                decided.update(range(*place))
+        return chosen
+
+    chosen = choose(each=False)
+    answer = written({"entities": [c[2] for c in chosen]})
+    if answer is None:
+        chosen = choose(each=True)
+        answer = written({"entities": [c[2] for c in chosen]}) if chosen else None
+    if answer is None:
         return None
-    text, back = written
+    text, back = answer
     keys = [(it["type"], it["text"]) for it in back.get("entities", [])]
     model_items = fmt.normalise(record, batch=batch, source=source).get("entities", [])
     if Counter(keys) == Counter((it["type"], it["text"]) for it in model_items):
