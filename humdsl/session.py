@@ -281,14 +281,9 @@ class Session:
 
         source = row["text"]
         spans = shot_spans(self.fmt, choice.examples, source, self.labels)
-        def accepts(text: str) -> bool:
-            try:
-                return self._verifier().problem(self.fmt, text, self.labels, source) is None
-            except GrammarInvalid:
-                return False
-
         kept = keep_shot_spans(self.fmt, out.record, out.item_p, spans, source, self.labels,
-                               self.settings.span_rules or "decoder", accepts)
+                               self.settings.span_rules or "decoder",
+                               lambda text: self._grammar_problem(text, source) is None)
         if kept is None:
             return out
         return replace(out, record=kept.record, raw=kept.text, item_p=kept.item_p, from_shots=kept.from_shots,
@@ -346,10 +341,7 @@ class Session:
                 out.reasoning, text = split_reasoning(text)
                 out.raw = text
             if self._decoder().remote and not self._uses_schema():  # a server's answer: held to its grammar here
-                try:
-                    problem = self._verifier().problem(self.fmt, text, self.labels, row["text"])
-                except GrammarInvalid as e:
-                    problem = f"its grammar for this input could not be built ({str(e).splitlines()[0]})"
+                problem = self._grammar_problem(text, row["text"])
                 if problem:
                     raise FormatParseError(f"the server's answer is not in the format's grammar: {problem}", 0)
             out.record = self.fmt.parse(text, batch=self.labels, source=row["text"])
@@ -370,6 +362,13 @@ class Session:
         from .confidence import item_probabilities
 
         return item_probabilities(self.fmt, record, text, picks, self.labels, source, offset)
+
+    def _grammar_problem(self, text: str, source: str) -> str | None:
+        """Why `text` is not in the format's grammar for this input, or None."""
+        try:
+            return self._verifier().problem(self.fmt, text, self.labels, source)
+        except GrammarInvalid as e:
+            return f"its grammar for this input could not be built ({str(e).splitlines()[0]})"
 
     def _verifier(self):
         if self._checker is None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .formats.span_rules import InputChunks
+from .formats.span_chains import InputChunks
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,36 @@ State = tuple[int, int, int]  # (b, w, s)
 
 
 class InputChunks:
-    """An input cut into chunks, and each chunk as written in text and in JSON: shared by the
-    span rules of one input."""
+    """An input cut into chunks, each chunk as written in text and in JSON, and where a text
+    stands as whole chunks: shared by the span rules of one input."""
 
     def __init__(self, source: str):
+        self.source = source
         self.parts = chunks(source)
         self._pieces: dict[bool, list[bytes]] = {}
+        self._chunk_at: dict[int, int] | None = None
 
     def pieces(self, json_mode: bool) -> list[bytes]:
         found = self._pieces.get(json_mode)
         if found is None:
             found = self._pieces[json_mode] = [(json_written(c) if json_mode else c).encode() for c in self.parts]
+        return found
+
+    def occurrences(self, text: str) -> list[tuple[int, int]]:
+        """Each place `text` stands in the input as whole chunks, as (first chunk, end chunk),
+        first to last."""
+        if self._chunk_at is None:
+            offset, self._chunk_at = 0, {0: 0}
+            for k, c in enumerate(self.parts, 1):
+                offset += len(c)
+                self._chunk_at[offset] = k
+        found = []
+        at = self.source.find(text) if text else -1
+        while at >= 0:
+            a, b = self._chunk_at.get(at), self._chunk_at.get(at + len(text))
+            if a is not None and b is not None:
+                found.append((a, b))
+            at = self.source.find(text, at + 1)
         return found
 
 

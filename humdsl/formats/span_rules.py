@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple
 
 from .dag import END, LiteralDag, Position, Reading
+from .span_chains import InputChunks
 
 SPAN_RULES = ("dedupe", "ordered", "no_overlap")
 
@@ -307,30 +308,6 @@ class _FirstSpanMasks:
         plain = self._plain(positions)
         if plain is not None:
             self.memo.put(plain, reached, mask)
-
-
-class InputChunks:
-    """Where a text is whole chunks of an input (spans.chunks): the places a span can stand."""
-
-    def __init__(self, source: str):
-        from .spans import chunks
-
-        self.source = source
-        bounds = [0]
-        for c in chunks(source):
-            bounds.append(bounds[-1] + len(c))
-        self._chunk_at = {offset: k for k, offset in enumerate(bounds)}
-
-    def occurrences(self, text: str) -> list[tuple[int, int]]:
-        """Each place `text` stands in the input as (first chunk, end chunk), first to last."""
-        found = []
-        at = self.source.find(text) if text else -1
-        while at >= 0:
-            a, b = self._chunk_at.get(at), self._chunk_at.get(at + len(text))
-            if a is not None and b is not None:
-                found.append((a, b))
-            at = self.source.find(text, at + 1)
-        return found
 
 
 def problem(items_by_list: list[list[str]], source: str, rules: SpanRules) -> str | None:

@@ -129,7 +129,8 @@ class Synthesiser:
             if problem:
                 self._reject(stats, name, f"the grammar rejects the answer: {problem}", where)
                 continue
-            problem = _span_rule_problem(fmt, parsed, text)
+            # the rules across spans `humc run` keeps while decoding: no instance teaches what decoding refuses
+            problem = fmt.span_rule_problem(parsed, text)
             if problem:
                 self._reject(stats, name, f"the answer breaks a rule the decoder keeps: {problem}", where)
                 continue
@@ -213,9 +214,3 @@ def chunk_result(synth: Synthesiser, chunk: list[tuple[int, dict]]) -> tuple[str
         stats.add(example_stats)
         problems.extend(example_problems)
     return "".join(text), stats, problems
-
-
-def _span_rule_problem(fmt, parsed: dict, text: str) -> str | None:
-    """Why a gold answer breaks the rules across spans that `humc run` keeps while decoding
-    (formats/span_rules.py), so that no instance teaches what decoding would refuse."""
-    return fmt.span_rule_problem(parsed, text)
