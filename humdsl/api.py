@@ -71,7 +71,9 @@ class Task:
         examples most similar to each input are shown), temperature, top_p, seed, reason,
         decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
         "xgrammar"), decision ("greedy", "exact", "calibrated", "channel"), prompt_style, phrasing, prompt,
-        span_rules ("decoder", "unordered", "parser"), shot_spans ("off", "on");
+        span_rules ("decoder", "unordered", "parser"), shot_spans ("off", "on"), focus (a qa task's
+        exact decisions: the passage sentences, those most like the question, whose spans are scored;
+        0: all);
         what is left out comes from the task's run profile. Bad settings raise SessionError (or
         ShotsError); an answer that does not parse raises FormatParseError, a row whose matcher
         failed mid-answer DecodeError, an input too long for the model InputRefused."""

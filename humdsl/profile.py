@@ -35,10 +35,13 @@ SETTINGS = {
                    "(all but appearance) or parser"),
     "shot_spans": (str, lambda v: v in SHOT_SPAN_MODES,
                    "entity tasks: on (the words the shown examples label keep their label) or off"),
+    "focus": (int, lambda v: v >= 0,
+              "qa tasks' exact decisions: how many passage sentences, those most like the question, have "
+              "their spans scored (0: every sentence)"),
 }
 DEFAULTS = {"answer_format": None, "phrasing": 1, "prompt": "full", "shots": None, "shots_from": None,
             "decision": "greedy", "prompt_style": "chat", "span_rules": "decoder",
-            "shot_spans": "off"}
+            "shot_spans": "off", "focus": 1}
 
 
 def block(profile: dict, indent: str = "  ") -> str:

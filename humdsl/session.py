@@ -60,6 +60,7 @@ class Settings:
     prompt: str | None = None  # what of the task the prompt shows: full, lean, bare (prompts.py)
     span_rules: str | None = None  # entity tasks' dedupe, appearance, no_overlap: "decoder" (kept while decoding) or "parser"
     shot_spans: str | None = None  # entity tasks: "on" keeps the words the shown examples label (shot_spans.py)
+    focus: int | None = None  # qa tasks' exact decisions: the sentences whose spans are scored (runtime/span_answers.py)
 
 
 @dataclass
@@ -112,7 +113,8 @@ def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Se
                    shots_from=shots_from, decision=pick(settings.decision, "decision"),
                    prompt_style=pick(settings.prompt_style, "prompt_style"),
                    phrasing=pick(settings.phrasing, "phrasing"), prompt=pick(settings.prompt, "prompt"),
-                   span_rules=pick(settings.span_rules, "span_rules"), shot_spans=pick(settings.shot_spans, "shot_spans"))
+                   span_rules=pick(settings.span_rules, "span_rules"), shot_spans=pick(settings.shot_spans, "shot_spans"),
+                   focus=pick(settings.focus, "focus"))
 
 
 def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0,
@@ -158,7 +160,10 @@ class Session:
             if unknown:
                 raise SessionError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
         self.shots = Shots.of(task, self.fmt, self.labels, s.shots, s.shots_from, s.shots_adapter)
-        self.options = self._decision_options()  # the answers scored, for exact or calibrated decisions
+        if settings.focus is not None and not (task["kind"] == "qa" and s.decision == "exact"):
+            raise SessionError("--focus is for exact decisions on a qa task (--decision exact)")
+        self.decides = s.decision != "greedy"  # whole answers scored, not decoded
+        self.options = self._decision_options()  # the answers scored where they are the same for every input
         if s.shot_spans not in SHOT_SPAN_MODES:
             raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
         if s.shot_spans == "on" and not KINDS[task["kind"]].span_rules:
@@ -202,6 +207,16 @@ class Session:
         if s.backend != "llguidance" or s.decoder == "outlines":
             raise SessionError(f"--decision {s.decision} scores answers on humdsl's own model loop: leave "
                                f"--decoder and --backend at their defaults")
+        kind = KINDS[self.task["kind"]]
+        if s.decision not in kind.decisions:
+            if len(kind.decisions) > 1:
+                raise SessionError(f"--decision {s.decision}: a {kind.name} task takes {' or '.join(kind.decisions)}")
+            where = " and ".join(f"{k} ({', '.join(d for d in v.decisions if d != 'greedy')})"
+                                 for k, v in sorted(KINDS.items()) if len(v.decisions) > 1)
+            raise SessionError(f"--decision {s.decision}: the answers of {kind.name} tasks are too many to score "
+                               f"one by one; decisions that score whole answers are for {where} tasks")
+        if not kind.decidable:
+            return None  # a qa task's spans: scored per input (runtime/span_answers.py)
         try:
             return answers(self.fmt, self.labels, orderings=s.decision != "channel")
         except NotEnumerable as e:
@@ -210,7 +225,7 @@ class Session:
     # -- with a model ----------------------------------------------------------------------------
     def use(self, decoder: Decoder) -> None:
         """Decode with a decoder made elsewhere (a server's, runtime/openai_engine.py)."""
-        if self.options is not None:
+        if self.decides:
             raise SessionError(f"--decision {self.settings.decision} scores answers on humdsl's own model loop, "
                                f"not on {decoder.name}")
         if self.settings.decoder != "auto":
@@ -226,12 +241,12 @@ class Session:
 
         s = self.settings
         try:
-            self.decoder = make_decoder(loaded, "jump-forward" if self.options else s.decoder, backend=s.backend,
+            self.decoder = make_decoder(loaded, "jump-forward" if self.decides else s.decoder, backend=s.backend,
                                         fmt=self.fmt, batch=self.labels)
         except DecodeError as e:
-            raise SessionError(f"--decision {s.decision}: {e}" if self.options else str(e)) from None
+            raise SessionError(f"--decision {s.decision}: {e}" if self.decides else str(e)) from None
         self.loaded = loaded
-        self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat") if self.options else None
+        self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat") if self.decides else None
         self.limit = context_limit(loaded)
 
     def prompt(self, row: dict, choice: PromptChoice | None = None) -> str:
@@ -251,7 +266,7 @@ class Session:
         prompts = {row["id"]: self.prompt(row, choices[row["id"]]) for row in rows}
         refused = {row["id"]: why for row in rows
                    if (why := self._too_long(row, prompts[row["id"]], choices[row["id"]]))}
-        if self.options is not None:
+        if self.decides:
             return [_refused(refused[r["id"]]) if r["id"] in refused else
                     self._decided(r, prompts[r["id"]], choices[r["id"]]) for r in rows]
         constraints = {}
@@ -392,7 +407,7 @@ class Session:
 
     def _decided(self, row: dict, prompt: str, choice: PromptChoice) -> Outcome:
         """`prompt`: the chat prompt of `choice` (decisions take no reasoning line)."""
-        from .runtime.decisions import content_free_row, decide, decide_channel
+        from .runtime.decisions import NotEnumerable, content_free_row, decide, decide_channel
 
         if self.settings.decision == "channel":
             labels, shots, shown = self._channel_parts(row, choice)
@@ -403,9 +418,27 @@ class Session:
         if self.settings.decision == "calibrated":
             empty = content_free_row(row, [f["name"] for f in self.task["inputs"]])
             blank = prompt_text(self.task, self.fmt, empty, choice)
-        assert self.scorer is not None  # start() makes one wherever there are options
-        d = decide(self.scorer, prompt, self.options, self.fmt, self.labels, row["text"], blank)
+        assert self.scorer is not None  # start() makes one wherever answers are scored
+        options = self.options
+        if options is None:  # a qa task: the spans of its passage's sentences in focus
+            try:
+                options = self._span_options(row)
+            except NotEnumerable as e:
+                return _refused(str(e))
+        d = decide(self.scorer, prompt, options, self.fmt, self.labels, row["text"], blank)
         return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
+
+    def _span_options(self, row: dict):
+        """The spans of the passage an exact decision scores, for one input (NotEnumerable where
+        there are none, or too many)."""
+        from .runtime.decisions import Answers, NotEnumerable
+        from .runtime.span_answers import span_records
+
+        query = " ".join(str(row[f["name"]]) for f in self.task["inputs"] if f["name"] != "text")
+        records, texts = span_records(self.fmt, row["text"], query, self.settings.focus or 0)
+        if not records:
+            raise NotEnumerable("the passage has no span the format can write")
+        return Answers(records, [[t] for t in texts])
 
     def _answer_of(self, record: dict) -> dict | None:
         """A labelled answer as the format gives it back for this run's labels, or None where it

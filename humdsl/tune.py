@@ -54,10 +54,10 @@ def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict
     """Each dimension's values for this task. A profile is a dict of the profile settings. On a
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
-    decisions = [("greedy", "chat")]
-    if KINDS[task_ir["kind"]].decidable and not server:
-        decisions += [("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"), ("calibrated", "plain")]
-        decisions.append(("channel", "plain"))  # a plain document whatever the style: decisions.py
+    allowed = KINDS[task_ir["kind"]].decisions if not server else ("greedy",)
+    decisions = [(d, style) for d, style in [("greedy", "chat"), ("exact", "chat"), ("calibrated", "chat"),
+                                             ("exact", "plain"), ("calibrated", "plain"), ("channel", "plain")]
+                 if d in allowed]  # channel: a plain document whatever the style (decisions.py)
     # how many retrieved shots helps differs by task and format (bench/README.md: 8 lifts CoNLL-2003's
     # json_by_label, 4 is better for the tickets and sentences)
     shots = [(2, None), (0, None)] + ([(4, shots_from), (8, shots_from)] if shots_from else [])

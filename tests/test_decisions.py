@@ -174,7 +174,7 @@ def test_run_writes_each_decision_with_its_probability_and_refuses_to_resume_ano
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--task", "ticket_entities", "--decision", "exact"], "exact decisions are for classify tasks"),
+    (["--task", "ticket_entities", "--decision", "exact"], "the answers of entities tasks are too many"),
     (["--task", "ticket_triage", "--decision", "exact", "--reason", "50"], "takes no --reason"),
     (["--task", "ticket_triage", "--prompt-style", "plain"], "is for --decision exact or calibrated"),
     (["--task", "ticket_triage", "--decision", "exact", "--decoder", "outlines"], "leave --decoder"),

@@ -27,7 +27,8 @@ from ..runtime.protocol import BACKENDS, DECODERS
 @click.option("--shots-adapter", "shots_adapter", help="How to read --shots-from (detected when left out).")
 @click.option("--decision", type=click.Choice(DECISIONS),
               help="greedy (the default, unless the task's run profile says): decode under the grammar. exact: score every answer the format allows "
-                   "(classification) and take the likeliest, with its probability. calibrated: the "
+                   "(classification; on a QA task, every span of the sentences in --focus) and take the likeliest, "
+                   "with its probability. calibrated: the "
                    "same, each answer's score first divided by its score for a content-free input. channel: "
                    "the answer (each label named with its description) under which the input is likeliest, "
                    "weighed by how many labels the labelled examples' answers have (always a plain document).")
@@ -55,6 +56,9 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="Entity tasks: on gives the words that a shown example labels, where the input has them too, "
                    "that example's label, before the model's own items (meant for --shots-from); off (the "
                    "default) leaves the answer to the model.")
+@click.option("--focus", type=click.IntRange(min=0),
+              help="QA tasks with --decision exact: score the spans of the N passage sentences most like the "
+                   "question (default 1; 0: every sentence).")
 @click.option("--decoder", default="auto", show_default=True,
               type=click.Choice(DECODERS),
               help="auto: jump-forward decoding (forced tokens fed in one pass) wherever it applies; "
@@ -77,8 +81,8 @@ from ..runtime.protocol import BACKENDS, DECODERS
               help="With --engine openai: requests in flight; with --engine ray: actors (on servers, each "
                    "with --batch-size requests in flight).")
 def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shots_from, shots_adapter,
-        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, shot_spans, decoder,
-        backend, engine, address, base_url, api_key_env, concurrency) -> None:
+        decision, prompt_style, phrasing, prompt_parts, labels, temperature, top_p, seed, limit, reason, span_rules, shot_spans, focus,
+        decoder, backend, engine, address, base_url, api_key_env, concurrency) -> None:
     """Run a task on a model: every answer is decoded under its grammar and parsed.
     Options left out come from the task's `run { }` profile in the spec, where it has one."""
     from ..runtime.protocol import DecodeError
@@ -89,7 +93,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                       batch_size=batch_size, shots=shots, shots_from=Path(shots_from) if shots_from else None,
                       shots_adapter=shots_adapter, labels=[x.strip() for x in labels.split(",")] if labels else None,
                       temperature=temperature, top_p=top_p, seed=seed, limit=limit, reason=reason, decoder=decoder,
-                      span_rules=span_rules, shot_spans=shot_spans, backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
+                      span_rules=span_rules, shot_spans=shot_spans, focus=focus, backend=backend, decision=decision, prompt_style=prompt_style, phrasing=phrasing,
                       prompt=prompt_parts, engine=engine, base_url=base_url, api_key_env=api_key_env,
                       concurrency=concurrency, address=address)
     try:

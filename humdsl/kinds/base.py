@@ -56,9 +56,12 @@ class Kind:
         return None
 
     itemised: ClassVar[bool] = True  # whether answers are lists of items (to_items); records are not
-    # Whether answers are few enough to score each one (exact, calibrated and channel decisions)
-    # and shots are spread over them (retrieval).
+    # Whether answers are the same few for every input, scored one by one (exact, calibrated and
+    # channel decisions), and shots are spread over them (retrieval).
     decidable: ClassVar[bool] = False
+    # The decision rules `humc run --decision` takes (runtime/decisions.py): scoring whole answers
+    # needs them few (classify) or narrowed to a few sentences' spans (qa: runtime/span_answers.py).
+    decisions: ClassVar[tuple[str, ...]] = ("greedy",)
     # Whether rules across spans (no_overlap, ordered) are kept while decoding (formats/span_rules.py).
     span_rules: ClassVar[bool] = False
     items_are_a_set: ClassVar[bool] = False  # an answer never names an item twice, whatever the rules say

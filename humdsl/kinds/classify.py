@@ -10,6 +10,7 @@ from ..ir_types import TaskIR
 class Classify(Kind):
     items_are_a_set = True  # a classifier's labels are a set
     decidable = True
+    decisions = ("greedy", "exact", "calibrated", "channel")
 
     @property
     def label_key(self) -> str | None:

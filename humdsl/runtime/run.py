@@ -118,6 +118,7 @@ def _other_run(path: Path, identity: dict[str, str]) -> str | None:
                       # lines written before the rules were kept while decoding hold none: by the parser
                       "span rules": obj.get("span_rules", "parser" if identity.get("span rules") else None),
                       "shot spans": obj.get("shot_spans"),
+                      "focus": obj.get("focus"),
                       **{k: obj.get(k.replace(" ", "_"), default) for k, default in SETTING_DEFAULTS.items()}}
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short: dropped when resuming
@@ -182,7 +183,9 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     "prompt": opts.prompt, **{k: v for k, (v, _) in _settings(opts).items()},
                     # where the format has rules across spans, how they were kept: on every line
                     "span rules": opts.span_rules if session.fmt.span_rules() is not None else None,
-                    "shot spans": opts.shot_spans if opts.shot_spans != "off" else None}
+                    "shot spans": opts.shot_spans if opts.shot_spans != "off" else None,
+                    # the sentences whose spans a qa task's exact decision scores: on every line
+                    "focus": opts.focus if session.decides and session.options is None else None}
         try:
             identity["model"] = server_name or model_name(opts.model)
         except ModelError:
@@ -204,7 +207,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
         meta: dict[str, Any] = {"task": task["name"], "format": session.format_name,
                 "spec": {"name": task["name"], "version": task["version"], "hash": identity["spec hash"],
                          "file": Path(spec_path).name}}
-        if session.options is not None:
+        if session.decides:
             meta["decision"] = opts.decision
             meta["prompt_style"] = opts.prompt_style
         if opts.phrasing != 1:  # recorded where not the default, so that a resumed run can tell
@@ -218,6 +221,8 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
             meta["span_rules"] = identity["span rules"]
         if identity["shot spans"] is not None:  # recorded where not the default, as above
             meta["shot_spans"] = identity["shot spans"]
+        if identity["focus"] is not None:
+            meta["focus"] = identity["focus"]
 
         if todo:
             # a server answers `concurrency` requests at once: a batch keeps them all busy (on Ray,

@@ -37,12 +37,17 @@ def _fits(name: str, value, task) -> str | None:
         if value > max(1, count):
             return f"the task has {max(1, count)} instruction phrasing(s)"
     kind = KINDS.get(task.kind or "")
-    if name in ("decision", "prompt_style") and value not in ("greedy", "chat") and not (kind and kind.decidable):
-        return f"'{value}' scores every answer, which only a classify task's answers are few enough for"
+    if name == "decision" and value not in (kind.decisions if kind else ("greedy",)):
+        return (f"'{value}' scores every answer, which only a classify task's answers (and with exact, a qa "
+                f"task's spans in focus) are few enough for")
+    if name == "prompt_style" and value != "chat" and not (kind and len(kind.decisions) > 1):
+        return f"'{value}' prompts are for decisions that score whole answers, which this task's kind has none of"
     if name == "span_rules" and not (kind and kind.span_rules):
         return "rules across spans are kept while decoding in entity tasks only"
     if name == "shot_spans" and value == "on" and not (kind and kind.span_rules):
         return "shot spans are for entity tasks only"
+    if name == "focus" and not (kind and kind.name == "qa"):
+        return "focus is for a qa task's exact decisions"
     return None
 
 
