@@ -532,6 +532,15 @@ def bench_xquad(n: int, work: Path, only: str | None = None, tune_n: int = 40, t
         plan += [(f"humc greedy, {fmt}, the spec's 3 examples", {"format": fmt}),
                  (f"humc greedy, {fmt}, no examples", {"format": fmt, "shots": 0}),
                  (f"humc greedy, {fmt}, 2 retrieved shots", {"format": fmt, "shots": 2, "shots_from": pool_file})]
+    # exact decisions over the spans of the sentences in focus, and the obvious alternative: the
+    # passage cut to the same sentence, answered greedily (runtime/span_answers.py)
+    plan += [("humc greedy, json_answer, no examples, the passage cut to its sentence most like the question",
+              {"format": "json_answer", "shots": 0, "cut_to_focus": True}),
+             ("humc exact, json_answer, the spec's 3 examples, focus 1", {"format": "json_answer", "decision": "exact"}),
+             ("humc exact, json_answer, no examples, focus 1", {"format": "json_answer", "shots": 0, "decision": "exact"}),
+             ("humc exact, json_answer, no examples, focus 2",
+              {"format": "json_answer", "shots": 0, "decision": "exact", "focus": 2}),
+             ("humc exact, answer_span, no examples, focus 1", {"format": "answer_span", "shots": 0, "decision": "exact"})]
     plan.append(("humc, the profile humc tune chose", {"tuned": True}))
 
     def measure(name, opts, i):
@@ -544,9 +553,24 @@ def bench_xquad(n: int, work: Path, only: str | None = None, tune_n: int = 40, t
             row = _humc(str(spec), "squad", gold, work, f"xquad-{i}", **opts)
             row["chosen"] = label
             return row
+        if opts.pop("cut_to_focus", False):
+            return _humc(str(spec), "squad", _cut_to_focus(gold, work / "xquad.cut.jsonl"), work, f"xquad-{i}", **opts)
         return _humc(str(spec), "squad", gold, work, f"xquad-{i}", **opts)
 
     return _measured("xquad", only, plan, measure)
+
+
+def _cut_to_focus(gold: Path, path: Path) -> Path:
+    """The questions with each passage cut to its sentence most like the question (the gold
+    answers as they are: where the cut loses the answer, no answer can match)."""
+    from humdsl.runtime.span_answers import focus
+
+    with path.open("w", encoding="utf-8") as fh:
+        for line in gold.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            row["text"] = " ".join(row["text"][a:b] for a, b in focus(row["text"], row["question"], 1))
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
 
 
 _ALL: dict[str, list[dict]] = {}

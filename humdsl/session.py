@@ -160,8 +160,10 @@ class Session:
             if unknown:
                 raise SessionError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
         self.shots = Shots.of(task, self.fmt, self.labels, s.shots, s.shots_from, s.shots_adapter)
-        if settings.focus is not None and not (task["kind"] == "qa" and s.decision == "exact"):
-            raise SessionError("--focus is for exact decisions on a qa task (--decision exact)")
+        if not (KINDS[task["kind"]].focused and s.decision == "exact"):
+            if settings.focus is not None:
+                raise SessionError("--focus is for exact decisions on a qa task (--decision exact)")
+            self.settings = s = replace(s, focus=None)  # so that a copy of these settings is taken as given
         self.decides = s.decision != "greedy"  # whole answers scored, not decoded
         self.options = self._decision_options()  # the answers scored where they are the same for every input
         if s.shot_spans not in SHOT_SPAN_MODES:
@@ -227,7 +229,7 @@ class Session:
         """Decode with a decoder made elsewhere (a server's, runtime/openai_engine.py)."""
         if self.decides:
             raise SessionError(f"--decision {self.settings.decision} scores answers on humdsl's own model loop, "
-                               f"not on {decoder.name}")
+                               f"not on {decoder.name}: pass --decision greedy (a task's run profile may choose it)")
         if self.settings.decoder != "auto":
             raise SessionError(f"decoder {self.settings.decoder!r} chooses humdsl's own decoding loop; "
                                f"{decoder.name} decodes itself")

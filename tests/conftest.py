@@ -57,3 +57,12 @@ def model_dir(tmp_path_factory, tokenizers, tiny_model):
     tiny_model.save_pretrained(folder)
     tokenizers[0].save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def jf_decoder(model_dir):
+    """humdsl's own decoder on that folder, loaded as `humc run` loads it."""
+    from humdsl.runtime.jumpforward import JumpForwardDecoder
+    from humdsl.runtime.models import load
+
+    return JumpForwardDecoder(load(str(model_dir)))

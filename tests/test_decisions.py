@@ -12,6 +12,7 @@ from humdsl.cli import main
 from humdsl.formats import build
 from humdsl.runtime.decisions import (AnswerScorer, NotEnumerable, answers, channel_label, decide,
                                       decide_channel, size_prior)
+from support.scoring import full_pass
 from support.tasks import ROOT, all_tasks
 
 TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
@@ -49,23 +50,6 @@ def test_answers_of_spans_are_refused_with_the_reason():
         answers(_fmt("ner.conll03", "tuples"), None)
 
 
-@pytest.fixture(scope="module")
-def jf_decoder(model_dir):
-    from humdsl.runtime.jumpforward import JumpForwardDecoder
-    from humdsl.runtime.models import load
-
-    return JumpForwardDecoder(load(str(model_dir)))
-
-
-def _full_pass(dec, prompt_ids: list[int], answer_ids: list[int]) -> float:
-    import torch
-
-    with torch.no_grad():
-        logits = dec.model(torch.tensor([prompt_ids + answer_ids])).logits[0].float()
-    lp = torch.log_softmax(logits, -1)
-    return sum(float(lp[len(prompt_ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
-
-
 @pytest.mark.parametrize("style", ["chat", "plain"])
 def test_scores_equal_an_independent_full_forward_pass(jf_decoder, style):
     fmt = _fmt("support_tickets.ticket_triage", "bare_label")
@@ -75,7 +59,7 @@ def test_scores_equal_an_independent_full_forward_pass(jf_decoder, style):
                    "Label the ticket.\nText: nothing loads at all\n"]:  # the second reuses a prefix
         got = scorer.logprobs(prompt, texts)
         ids, answer_ids = scorer._ids(prompt, texts)
-        want = [_full_pass(jf_decoder, ids, a) for a in answer_ids]
+        want = [full_pass(jf_decoder, ids, a) for a in answer_ids]
         assert got == pytest.approx(want, abs=2e-3)
 
 
@@ -127,7 +111,7 @@ def test_channel_takes_the_answer_under_which_the_input_is_likeliest_weighed_by_
         same_size = sum(len(codes(x)) == size for x in records)
         allowed = sorted({len(codes(x)) for x in records})
         prior = math.log((sizes.get(size, 0) + 1) / (sum(sizes.get(n, 0) for n in allowed) + len(allowed)))
-        want.append(_full_pass(jf_decoder, head, list(tok(shown + "\n", add_special_tokens=False)["input_ids"]))
+        want.append(full_pass(jf_decoder, head, list(tok(shown + "\n", add_special_tokens=False)["input_ids"]))
                     + prior - math.log(same_size))
     best = max(range(len(want)), key=lambda i: want[i])
     assert sorted(codes(d.record)) == sorted(codes(records[best]))

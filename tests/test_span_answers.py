@@ -13,6 +13,7 @@ from humdsl.runtime import span_answers
 from humdsl.runtime.decisions import NotEnumerable
 from humdsl.runtime.span_answers import focus, sentences, span_records, word_spans
 from humdsl.runtime.token_tree import sequence_logprobs
+from support.scoring import full_pass
 from support.tasks import ROOT, all_tasks
 
 TASKS = dict(all_tasks())
@@ -82,23 +83,6 @@ def test_more_spans_than_are_scored_are_refused_naming_focus(monkeypatch):
         span_records(_squad(), PASSAGE, "x", 0)
 
 
-@pytest.fixture(scope="module")
-def jf_decoder(model_dir):
-    from humdsl.runtime.jumpforward import JumpForwardDecoder
-    from humdsl.runtime.models import load
-
-    return JumpForwardDecoder(load(str(model_dir)))
-
-
-def _full_pass(dec, prompt_ids: list[int], answer_ids: list[int]) -> float:
-    import torch
-
-    with torch.no_grad():
-        logits = dec.model(torch.tensor([prompt_ids + answer_ids])).logits[0].float()
-    lp = torch.log_softmax(logits, -1)
-    return sum(float(lp[len(prompt_ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
-
-
 @pytest.mark.parametrize("limit", [512, 7, 1])
 def test_a_tree_of_tokens_scores_each_sequence_as_a_full_pass_would(jf_decoder, limit):
     """Shared prefixes, a repeated sequence, one-token sequences, and groups split small (7 nodes;
@@ -119,7 +103,7 @@ def test_a_tree_of_tokens_scores_each_sequence_as_a_full_pass_would(jf_decoder, 
         assert cache.get_seq_length() == len(prompt)  # the cache is left as it was
     for s, rows in zip(seqs, got):
         assert len(rows) == len(s) - 1
-        want = _full_pass(dec, prompt + s[:1], s[1:])
+        want = full_pass(dec, prompt + s[:1], s[1:])
         assert sum(rows) == pytest.approx(want, abs=2e-3)
 
 
@@ -156,7 +140,7 @@ def test_run_takes_the_likeliest_span_of_the_sentence_in_focus(model_dir, jf_dec
         (a, b), = focus(row["text"], row["question"], 1)
         records, texts = span_records(session.fmt, row["text"], row["question"], 1)
         ids, answer_ids = scorer._ids(session.prompt(row), texts)
-        scores = [_full_pass(jf_decoder, ids, x) for x in answer_ids]
+        scores = [full_pass(jf_decoder, ids, x) for x in answer_ids]
         best = max(range(len(scores)), key=lambda i: scores[i])
         assert line["record"] == records[best] and line["raw"] == texts[best]
         assert line["record"]["answer"] in row["text"][a:b]
@@ -170,7 +154,8 @@ def test_run_takes_the_likeliest_span_of_the_sentence_in_focus(model_dir, jf_dec
 @pytest.mark.parametrize("args,message", [
     (["specs/qa.hum", "--task", "squad", "--decision", "calibrated"],
      "--decision calibrated: a qa task takes greedy or exact"),
-    (["specs/qa.hum", "--task", "squad", "--focus", "2"], "--focus is for exact decisions on a qa task"),
+    (["specs/qa.hum", "--task", "squad", "--decision", "greedy", "--focus", "2"],
+     "--focus is for exact decisions on a qa task"),
     (["specs/ner.hum", "--task", "conll03", "--focus", "2"], "--focus is for exact decisions on a qa task"),
     (["specs/ner.hum", "--task", "conll03", "--decision", "exact"],
      "are for classify (exact, calibrated, channel) and qa (exact) tasks"),

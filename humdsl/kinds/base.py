@@ -62,6 +62,7 @@ class Kind:
     # The decision rules `humc run --decision` takes (runtime/decisions.py): scoring whole answers
     # needs them few (classify) or narrowed to a few sentences' spans (qa: runtime/span_answers.py).
     decisions: ClassVar[tuple[str, ...]] = ("greedy",)
+    focused: ClassVar[bool] = False  # exact decisions score the spans of the sentences in focus (--focus)
     # Whether rules across spans (no_overlap, ordered) are kept while decoding (formats/span_rules.py).
     span_rules: ClassVar[bool] = False
     items_are_a_set: ClassVar[bool] = False  # an answer never names an item twice, whatever the rules say

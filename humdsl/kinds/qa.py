@@ -13,6 +13,7 @@ from ..ir_types import TaskIR
 
 class QA(Kind):
     decisions = ("greedy", "exact")  # exact: the spans of the sentences in focus (runtime/span_answers.py)
+    focused = True
 
     def to_items(self, record: dict, multilabel: bool = False) -> list[dict]:
         return [] if record.get("answer") is None else [{"answer": record["answer"]}]

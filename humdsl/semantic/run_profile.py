@@ -46,7 +46,7 @@ def _fits(name: str, value, task) -> str | None:
         return "rules across spans are kept while decoding in entity tasks only"
     if name == "shot_spans" and value == "on" and not (kind and kind.span_rules):
         return "shot spans are for entity tasks only"
-    if name == "focus" and not (kind and kind.name == "qa"):
+    if name == "focus" and not (kind and kind.focused):
         return "focus is for a qa task's exact decisions"
     return None
 
