@@ -184,8 +184,9 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                     # where the format has rules across spans, how they were kept: on every line
                     "span rules": opts.span_rules if session.fmt.span_rules() is not None else None,
                     "shot spans": opts.shot_spans if opts.shot_spans != "off" else None,
-                    # the sentences whose spans a qa task's exact decision scores: on every line
-                    "focus": opts.focus if session.decides and session.options is None else None}
+                    # the sentences whose spans a qa task's exact decision scores (None where the
+                    # session found it does not apply): on every line
+                    "focus": opts.focus}
         try:
             identity["model"] = server_name or model_name(opts.model)
         except ModelError:
