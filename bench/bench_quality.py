@@ -12,10 +12,12 @@ obvious alternatives, in one run on the shared dev splits (issue 20):
   trec     TREC coarse (the last 100 questions of TREC.train; the rest for retrieval), accuracy;
   tickets  the bundled support tickets, spec support_tickets.hum ticket_triage, micro-F1 over
            labels, and how many of the 8 answers are exactly right;
+  tickets_dev  the channel and knn rows on the 16 tickets of tickets_dev.gold.jsonl (not run by default);
   xquad    XQuAD-en (even articles): the first 100 questions, spec qa.hum squad, SQuAD exact match
            and F1; a `humc tune` profile chosen on 40 questions of other articles (not run by default).
 
-Levers: the decision rule (greedy decoding under the grammar, exact, calibrated), the prompt
+Levers: the decision rule (greedy decoding under the grammar, exact, calibrated, channel, knn
+beside the same nearest-neighbour vote by words alone, with no model), the prompt
 style (chat template or a plain document), the worked examples (the spec's two, or the four
 most similar from the training split, `--shots-from`), and for CoNLL-2003 the rules across
 spans kept while decoding (the default) or left to the parser (`--span-rules parser`), and the
@@ -177,6 +179,8 @@ def bench_sst2(n: int, work: Path, only: str | None = None) -> list[dict]:
             if not baselines:
                 baselines.update({r["row"]: r for r in _baselines_sst2(dev[:n])})
             return baselines[name]
+        if "neighbours_alone" in opts:
+            return _neighbours_alone(gold, opts["neighbours_alone"], work, f"sst2-{i}")
         return _humc("specs/classify.hum", "sst2", gold, work, f"sst2-{i}", format=None, **opts)
 
     return _measured("sst2", only, [
@@ -202,7 +206,51 @@ def _classify_rows(train, plain_alone: bool = False) -> list[tuple[str, dict]]:
         ("humc channel", {"decision": "channel"}),
         ("humc channel, 4 retrieved shots", {"decision": "channel", "shots_from": train}),
         ("humc channel, 8 retrieved shots", {"decision": "channel", "shots": 8, "shots_from": train}),
+        *_knn_rows(train),
     ]
+
+
+def _knn_rows(pool) -> list[tuple[str, dict]]:
+    """Nearest-neighbour decisions over the labelled pool (runtime/neighbours.py), beside the
+    obvious alternative: the labels of the pool's nearest examples by their words (BM25), no model."""
+    return [("the nearest examples' labels alone (BM25), no model", {"neighbours_alone": pool}),
+            ("humc knn", {"decision": "knn", "shots_from": pool}),
+            ("humc knn, bare prompt", {"decision": "knn", "prompt": "bare", "shots_from": pool})]
+
+
+def _neighbours_alone(gold: Path, pool: Path, work: Path, name: str) -> dict:
+    """Each input answered with the label set most of its k nearest pool examples by BM25 have (k as
+    knn takes it: the square root of the examples compared; ties: the nearer), without a model."""
+    from collections import Counter
+
+    from humdsl.adapters.readers import read_examples
+    from humdsl.evaluate import evaluate
+    from humdsl.retrieval import BM25
+    from humdsl.runtime.neighbours import MAX_ANCHORS, neighbours_k, spread
+
+    examples, _ = read_examples(pool)
+    examples = [examples[i] for i in spread(len(examples), MAX_ANCHORS)]  # the examples knn compares with
+    index = BM25([e["text"] for e in examples])
+    answers = [_label_set(e["record"]) for e in examples]
+    k = neighbours_k(len(examples))
+    commonest = Counter(answers).most_common(1)[0][0]
+    multilabel = "labels" in examples[0]["record"]
+    start = time.monotonic()
+    lines = []
+    for row in map(json.loads, gold.read_text(encoding="utf-8").splitlines()):
+        near = index.ranked(row["text"])[:k]
+        votes = Counter(answers[i] for i in near)
+        best = max(near, key=lambda i: (votes[answers[i]], -near.index(i))) if near else None
+        labels = sorted(answers[best]) if best is not None else sorted(commonest)
+        record = {"labels": labels} if multilabel else {"label": labels[0]}
+        lines.append({"id": row["id"], "record": record, "raw": ", ".join(labels)})
+    seconds = time.monotonic() - start
+    out = work / f"{name}.jsonl"
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    row = _row(name, evaluate("classify", str(gold), str(out)), lines, seconds)
+    want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
+    row["exact_answers"] = sum(1 for x in lines if _label_set(x["record"]) == want[x["id"]])
+    return row
 
 
 def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = False) -> list[dict]:
@@ -421,14 +469,30 @@ def bench_trec(n: int, work: Path, only: str | None = None) -> list[dict]:
     examples, _ = read_examples(DATA / "trec" / "TREC.train", "trec-coarse")
     gold = _canonical(examples[-n:], work / "trec.gold.jsonl")
     train = _canonical(examples[:-n], work / "trec.train.jsonl")
-    return _measured("trec", only, _classify_rows(train), lambda name, opts, i: _humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{i}", format=None, **opts))
+    def measure(name, opts, i):
+        if "neighbours_alone" in opts:
+            return _neighbours_alone(gold, train, work, f"trec-{i}")
+        return _humc("specs/classify.hum", "trec_coarse", gold, work, f"trec-{i}", format=None, **opts)
+
+    return _measured("trec", only, _classify_rows(train), measure)
 
 
-def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
-    """The bundled tickets; `tickets_pool.gold.jsonl` (26 more invented tickets, none a copy of the
-    8) is where retrieved shots come from."""
-    gold = ROOT / "examples" / "data" / "tickets_triage.gold.jsonl"
+def bench_tickets(work: Path, only: str | None = None, dev: bool = False) -> list[dict]:
+    """The bundled tickets (with `dev`, the 16 of `tickets_dev.gold.jsonl` that `humc tune` measures
+    on); `tickets_pool.gold.jsonl` (26 more invented tickets, none a copy of the others) is where
+    retrieved shots come from."""
+    gold = ROOT / "examples" / "data" / ("tickets_dev.gold.jsonl" if dev else "tickets_triage.gold.jsonl")
     pool = ROOT / "examples" / "data" / "tickets_pool.gold.jsonl"
+
+    def measure(name, opts, i):
+        if "neighbours_alone" in opts:
+            return _neighbours_alone(gold, pool, work, f"tickets-{i}")
+        return _humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{i}", format=None, **opts)
+
+    if dev:
+        return _measured("tickets_dev", only, [
+            ("humc channel, 4 retrieved pool tickets (the README's main job)", {"decision": "channel", "shots_from": pool}),
+            *_knn_rows(pool)], measure)
     return _measured("tickets", only, [
         ("humc greedy (spec defaults)", {}), ("humc exact", {"decision": "exact"}),
         ("humc calibrated", {"decision": "calibrated"}),
@@ -439,8 +503,8 @@ def bench_tickets(work: Path, only: str | None = None) -> list[dict]:
         ("humc exact, plain, 4 retrieved pool tickets", {"decision": "exact", "prompt_style": "plain", "shots_from": pool}),
         ("humc channel, 4 retrieved pool tickets (the README's main job)", {"decision": "channel", "shots_from": pool}),
         ("humc channel, 8 retrieved pool tickets", {"decision": "channel", "shots": 8, "shots_from": pool}),
-    ], lambda name, opts, i: _humc("examples/support_tickets.hum", "ticket_triage", gold, work, f"tickets-{i}",
-                                   format=None, **opts))
+        *_knn_rows(pool),
+    ], measure)
 
 
 QA_LINE = "{text}\nQuestion: {question}\nAnswer with a phrase copied from the text: "
@@ -624,6 +688,8 @@ def main() -> None:
                 rows = bench_conll04(args.n_conll04, work, args.rows)
             elif name == "wnut17":
                 rows = bench_wnut(args.n_wnut, work, args.rows)
+            elif name == "tickets_dev":
+                rows = bench_tickets(work, args.rows, dev=True)
             else:
                 rows = bench_tickets(work, args.rows)
             record_rows(rows)

@@ -70,7 +70,7 @@ class Task:
         as `humc run`'s options: format, labels, shots, shots_from (a labelled dataset file whose
         examples most similar to each input are shown), temperature, top_p, seed, reason,
         decoder ("auto", "jump-forward", "outlines"), backend ("llguidance", "outlines_core",
-        "xgrammar"), decision ("greedy", "exact", "calibrated", "channel"), prompt_style, phrasing, prompt,
+        "xgrammar"), decision ("greedy", "exact", "calibrated", "channel", "knn"), prompt_style, phrasing, prompt,
         span_rules ("decoder", "unordered", "parser"), shot_spans ("off", "on"), focus (a qa task's
         exact decisions: the passage sentences, those most like the question, whose spans are scored;
         0: all);

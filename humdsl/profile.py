@@ -9,7 +9,7 @@ declared in the spec's `run { }` block (which `humc tune` writes) and checked wi
 """
 from __future__ import annotations
 
-DECISIONS = ("greedy", "exact", "calibrated", "channel")  # runtime/decisions.py
+DECISIONS = ("greedy", "exact", "calibrated", "channel", "knn")  # runtime/decisions.py, runtime/neighbours.py
 PROMPT_STYLES = ("chat", "plain")  # the chat template's user turn, or a plain document
 PROMPT_PARTS = ("full", "lean", "bare")  # prompts.py: what of the task the prompt shows
 # entity tasks' rules across spans: kept while decoding, all but appearance kept so, or left to the parser
@@ -27,7 +27,7 @@ SETTINGS = {
     "shots_from": (str, lambda v: bool(v.strip()),
                    "a labelled dataset file, relative to the spec, whose examples most similar to each "
                    "input are shown"),
-    "decision": (str, lambda v: v in DECISIONS, "greedy, exact, calibrated or channel"),
+    "decision": (str, lambda v: v in DECISIONS, "greedy, exact, calibrated, channel or knn (knn needs shots_from)"),
     "prompt_style": (str, lambda v: v in PROMPT_STYLES,
                      "chat or plain (plain needs decision exact or calibrated)"),
     "span_rules": (str, lambda v: v in SPAN_RULE_MODES,

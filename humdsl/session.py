@@ -159,13 +159,18 @@ class Session:
             unknown = [x for x in self.labels if x not in codes]
             if unknown:
                 raise SessionError(f"unknown labels {unknown}; the task has: {', '.join(codes)}")
-        self.shots = Shots.of(task, self.fmt, self.labels, s.shots, s.shots_from, s.shots_adapter)
         if not (KINDS[task["kind"]].focused and s.decision == "exact"):
             if settings.focus is not None:
                 raise SessionError("--focus is for exact decisions on a qa task (--decision exact)")
             self.settings = s = replace(s, focus=None)  # so that a copy of these settings is taken as given
         self.decides = s.decision != "greedy"  # whole answers scored, not decoded
         self.options = self._decision_options()  # the answers scored where they are the same for every input
+        knn = s.decision == "knn"
+        if knn and s.shots_from is None:
+            raise SessionError("--decision knn needs --shots-from: the labelled examples each input is compared with")
+        # a knn prompt shows the spec's examples (anchors and inputs are read alike); the file is the anchors
+        self.shots = Shots.of(task, self.fmt, self.labels, s.shots, None if knn else s.shots_from, s.shots_adapter)
+        self.anchor_examples = self._anchor_examples(s) if knn else []
         if s.shot_spans not in SHOT_SPAN_MODES:
             raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
         if s.shot_spans == "on" and not KINDS[task["kind"]].span_rules:
@@ -183,6 +188,7 @@ class Session:
         self._schema: JsonSchema | None = None
         self._checker: Any = None  # a synth.verify.Verifier, for answers from a server
         self._sizes: dict[int, int] | None = None  # channel decisions: labels per labelled answer
+        self._anchors: Any = None  # knn decisions: the anchors' states (runtime/neighbours.py), read once
 
     def _decision_options(self):
         """The answers to score for an exact or calibrated decision (None for greedy), or why not."""
@@ -220,7 +226,7 @@ class Session:
         if not kind.decidable:
             return None  # a qa task's spans: scored per input (runtime/span_answers.py)
         try:
-            return answers(self.fmt, self.labels, orderings=s.decision != "channel")
+            return answers(self.fmt, self.labels, orderings=s.decision not in ("channel", "knn"))
         except NotEnumerable as e:
             raise SessionError(f"--decision {s.decision}: {e}") from None
 
@@ -268,6 +274,8 @@ class Session:
         prompts = {row["id"]: self.prompt(row, choices[row["id"]]) for row in rows}
         refused = {row["id"]: why for row in rows
                    if (why := self._too_long(row, prompts[row["id"]], choices[row["id"]]))}
+        if self.settings.decision == "knn":
+            return self._knn_decided(rows, prompts, refused)
         if self.decides:
             return [_refused(refused[r["id"]]) if r["id"] in refused else
                     self._decided(r, prompts[r["id"]], choices[r["id"]]) for r in rows]
@@ -429,6 +437,58 @@ class Session:
                 return _refused(str(e))
         d = decide(self.scorer, prompt, options, self.fmt, self.labels, row["text"], blank)
         return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
+
+    def _anchor_examples(self, s: Settings) -> list[tuple[dict, int]]:
+        """The labelled examples of --shots-from whose answer is one of the options, each with its
+        option's index; at most MAX_ANCHORS, spread evenly over the file."""
+        from .runtime.neighbours import answer_key, spread
+
+        assert self.options is not None  # knn is a decision of kinds whose answers are few
+        pool = Shots.of(self.task, self.fmt, self.labels, 0, s.shots_from, s.shots_adapter).demonstrations
+        index = {answer_key(r): i for i, r in enumerate(self.options.records)}
+        usable = []
+        for ex in pool.examples:
+            answer = self._answer_of(KINDS[self.task["kind"]].prepare(self.task, ex["record"], "", False))
+            at = index.get(answer_key(answer)) if answer is not None else None
+            if at is not None:
+                usable.append((ex, at))
+        if not usable:
+            raise SessionError(f"--decision knn: {s.shots_from} holds no labelled example whose answer this "
+                               f"run allows (its labels, at most the task's max_items)")
+        return [usable[i] for i in spread(len(usable))]
+
+    def _knn_document(self, prompt: str) -> str:
+        """The plain document a knn state is read after: the prompt, the cue, what every answer begins with."""
+        from .runtime.decisions import PLAIN_CUE
+        from .runtime.neighbours import answer_lead
+
+        assert self.options is not None
+        lead = answer_lead(self.options)
+        return prompt + PLAIN_CUE + (" " + lead if lead else "")
+
+    def _knn_decided(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
+        """Every row's knn decision, the rows' states read together (the anchors' first, once a run)."""
+        from .runtime.neighbours import Anchors, states
+
+        assert self.options is not None and self.decoder is not None
+        if self._anchors is None:
+            docs, answers = [], []
+            tokenizer = self.loaded.tokenizer
+            for ex, at in self.anchor_examples:
+                doc = self._knn_document(self.prompt(ex, self._choice(ex)))
+                if self.limit is None or len(tokenizer(doc)["input_ids"]) <= self.limit:
+                    docs.append(doc)
+                    answers.append(at)
+            if not docs:
+                raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
+            self._anchors = Anchors(states(self.decoder, docs), answers)
+        live = [r for r in rows if r["id"] not in refused]
+        read = states(self.decoder, [self._knn_document(prompts[r["id"]]) for r in live]) if live else []
+        decided = {r["id"]: self._anchors.decide(read[i], self.options, self.fmt, self.labels, r["text"])
+                   for i, r in enumerate(live)}
+        return [_refused(refused[r["id"]]) if r["id"] in refused else
+                Outcome(decided[r["id"]].record, decided[r["id"]].text, p=decided[r["id"]].p,
+                        ranking=decided[r["id"]].ranking) for r in rows]
 
     def _span_options(self, row: dict):
         """The spans of the passage an exact decision scores, for one input (NotEnumerable where

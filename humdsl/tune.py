@@ -55,9 +55,10 @@ def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
     allowed = KINDS[task_ir["kind"]].decisions if not server else ("greedy",)
-    decisions = [(d, style) for d, style in [("greedy", "chat"), ("exact", "chat"), ("calibrated", "chat"),
-                                             ("exact", "plain"), ("calibrated", "plain"), ("channel", "plain")]
-                 if d in allowed]  # channel: a plain document whatever the style (decisions.py)
+    tried = [("greedy", "chat"), ("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"),
+             ("calibrated", "plain"), ("channel", "plain")] + ([("knn", "plain")] if shots_from else [])
+    # channel and knn: a plain document whatever the style; knn compares with the labelled examples
+    decisions = [(d, style) for d, style in tried if d in allowed]
     # how many retrieved shots helps differs by task and format (bench/README.md: 8 lifts CoNLL-2003's
     # json_by_label, 4 is better for the tickets and sentences)
     shots = [(2, None), (0, None)] + ([(4, shots_from), (8, shots_from)] if shots_from else [])
@@ -107,11 +108,14 @@ def _effective(profile: dict) -> dict:
     return profile
 
 
-def _runnable(profile: dict) -> dict:
+def _runnable(profile: dict, pool: str | None = None) -> dict:
     """The profile as a run can take it: the examples' labels are kept only where examples are
-    retrieved (shot_spans.py; `humc run` refuses it with the spec's own examples)."""
+    retrieved (shot_spans.py; `humc run` refuses it with the spec's own examples); knn compares
+    each input with the labelled examples of `pool` (its prompt shows the spec's, `shots` of them)."""
     if profile.get("shot_spans", "off") != "off" and not profile.get("shots_from"):
-        return {**profile, "shot_spans": "off"}
+        profile = {**profile, "shot_spans": "off"}
+    if profile.get("decision") == "knn" and not profile.get("shots_from") and pool:
+        profile = {**profile, "shots_from": pool}
     return profile
 
 
@@ -137,7 +141,7 @@ def search(task_ir: TaskIR, measure, shots_from: str | None = None, budget: int 
     trials: list[Trial] = []
 
     def trial(profile: dict) -> Trial | None:
-        profile = _runnable(profile)
+        profile = _runnable(profile, shots_from)
         key = json.dumps(_effective(profile), sort_keys=True)
         if key not in seen:
             if len(trials) >= budget:

@@ -195,7 +195,7 @@ def test_run_with_channel_decisions_writes_each_label_with_its_probability(model
         assert sum(r["p"] for r in line["ranking"]) == pytest.approx(1, abs=1e-3)
 
 
-def test_the_readme_main_job_triages_each_ticket_with_a_channel_decision(model_dir, tmp_path):
+def test_a_channel_triages_each_ticket_among_the_sets_of_labels_with_pool_shots(model_dir, tmp_path):
     out = tmp_path / "tickets.jsonl"
     result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
                   "--input", TICKETS, "--output", out, "--decision", "channel",

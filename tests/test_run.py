@@ -182,6 +182,16 @@ def test_real_smollm2_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2 and all(x["record"]["labels"] for x in lines)
+    # the README's main job: knn decisions over the pool tickets
+    knn = tmp_path / "knn.jsonl"
+    result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--input", inputs,
+                 "--output", knn, "--decision", "knn", "--shots-from", ROOT / "examples" / "data" / "tickets_pool.gold.jsonl")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in knn.read_text(encoding="utf-8").splitlines()]
+    assert [x["decision"] for x in lines] == ["knn", "knn"]
+    for line in lines:
+        assert line["record"]["labels"] and line["ranking"][0] == {"answer": line["raw"], "p": line["p"]}
+        assert line["p"] * 6 == pytest.approx(round(line["p"] * 6), abs=1e-3)  # a share of the 6 nearest of 26
 
 
 DATASETS = {  # spec task -> a dataset file it is about, read through the adapters

@@ -10,7 +10,7 @@ from ..ir_types import TaskIR
 class Classify(Kind):
     items_are_a_set = True  # a classifier's labels are a set
     decidable = True
-    decisions = ("greedy", "exact", "calibrated", "channel")
+    decisions = ("greedy", "exact", "calibrated", "channel", "knn")
 
     @property
     def label_key(self) -> str | None:

@@ -1,0 +1,184 @@
+"""Nearest-neighbour decisions (`--decision knn`): the model's state after each document, read over
+a shared prefix a batch at a time, equals a plain forward pass of that document alone; an input
+takes the answer most of its k nearest labelled examples have; and a run's decisions equal an
+independent computation of the same from those plain passes."""
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from humdsl.cli import main
+from humdsl.runtime.decisions import Answers
+from humdsl.runtime.neighbours import Anchors, answer_key, answer_lead, neighbours_k, spread, states
+from support.tasks import ROOT, all_tasks
+
+TASKS = dict(all_tasks())
+TICKETS = ROOT / "examples" / "data" / "tickets.jsonl"
+POOL = ROOT / "examples" / "data" / "tickets_pool.gold.jsonl"
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def _plain_state(decoder, document: str):
+    """The input of the output layer at the document's last token, from one forward pass of it alone."""
+    import torch
+
+    ids = decoder.tokenizer(document, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = decoder.model.model(input_ids=ids)  # the stack under the output layer
+    return torch.nn.functional.normalize(out.last_hidden_state[0, -1].float(), dim=-1)
+
+
+def test_k_is_the_square_root_of_the_anchors_and_a_large_pool_is_sampled_evenly():
+    assert [neighbours_k(n) for n in (1, 2, 4, 26, 1024)] == [1, 2, 2, 6, 32]
+    assert spread(5, 10) == [0, 1, 2, 3, 4]
+    assert spread(10, 4) == [0, 2, 5, 7]
+    assert len(spread(6920)) == 1024 and spread(6920)[-1] == 6913
+
+
+def test_the_state_is_taken_where_the_answers_part():
+    assert answer_lead(Answers([{}, {}], [['{"label": "positive"}'], ['{"label": "negative"}']])) == '{"label": "'
+    assert answer_lead(Answers([{}, {}], [["billing"], ["bug"]])) == "b"
+    assert answer_lead(Answers([{}, {}], [["positive"], ["negative"]])) == ""
+    assert answer_key({"labels": ["bug", "billing"]}) == answer_key({"labels": ["billing", "bug"]})
+    assert answer_key({"label": "bug"}) == "bug"
+
+
+def test_states_read_in_batches_over_a_shared_prefix_equal_one_plain_pass_each(jf_decoder):
+    import torch
+
+    head = "Classify the ticket.\n\nText: the app crashed twice\nAnswer: bug\n\n"
+    docs = [head + f"Text: {t}\nAnswer:" for t in
+            ("charged twice", "nothing loads at all for our whole team", "dark mode please", "x")]
+    got = states(jf_decoder, docs + docs[:1])  # the prefix kept between calls, and a repeat
+    for i, doc in enumerate(docs + docs[:1]):
+        assert torch.allclose(got[i], _plain_state(jf_decoder, doc), atol=1e-4), doc
+    again = states(jf_decoder, docs[2:3])  # alone, after the batch
+    assert torch.allclose(again[0], got[2], atol=1e-4)
+
+
+def _anchors(vectors: list[list[float]], answers: list[int]) -> Anchors:
+    import torch
+
+    return Anchors(torch.nn.functional.normalize(torch.tensor(vectors), dim=-1), answers)
+
+
+class _Labels:
+    """A format stand-in: parses an answer text as the label it names."""
+    def parse(self, text, batch=None, source=None):
+        return {"label": text}
+
+
+def test_the_answer_most_of_the_k_nearest_have_wins_with_its_share_as_p():
+    import torch
+
+    options = Answers([{"label": "a"}, {"label": "b"}, {"label": "c"}], [["a"], ["b"], ["c"]])
+    # nine anchors: k = 3; the three nearest to (1, 0) are two "b" and one "a"
+    anchors = _anchors([[1, 0.1], [1, 0.2], [1, -0.15], [0, 1], [0, 1], [0, 1], [-1, 0], [-1, 0], [-1, 0]],
+                       [1, 0, 1, 2, 2, 2, 0, 0, 0])
+    d = anchors.decide(torch.tensor([1.0, 0.0]), options, _Labels(), None, "")
+    assert anchors.k == 3
+    assert d.text == "b" and d.record == {"label": "b"} and d.p == pytest.approx(2 / 3, abs=1e-4)
+    assert d.ranking == [{"answer": "b", "p": 0.6667}, {"answer": "a", "p": 0.3333}]
+
+
+def test_a_tie_goes_to_the_answer_of_the_nearest_anchor():
+    import torch
+
+    options = Answers([{"label": "a"}, {"label": "b"}], [["a"], ["b"]])
+    anchors = _anchors([[1, 0.3], [1, 0.1], [0, 1], [-1, 0]], [0, 1, 0, 1])  # k = 2: one "a", one "b"
+    assert anchors.decide(torch.tensor([1.0, 0.0]), options, _Labels(), None, "").text == "b"
+
+
+def test_run_decides_each_ticket_as_its_nearest_pool_tickets_are_labelled(model_dir, jf_decoder, tmp_path,
+                                                                          monkeypatch):
+    """The CLI's answers equal kNN computed here from the documents the session writes. States are
+    read by plain passes on both sides (that batched reading equals them is tested above): on the
+    random model many anchors are nearly as near, and the last digits would decide ties."""
+    import torch
+
+    import humdsl.runtime.neighbours as neighbours
+    from humdsl.session import Session, Settings
+
+    monkeypatch.setattr(neighbours, "states", lambda decoder, docs: torch.stack([_plain_state(decoder, d)
+                                                                                 for d in docs]))
+    out = tmp_path / "out.jsonl"
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
+                  "--input", TICKETS, "--output", out, "--decision", "knn", "--shots-from", POOL)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 8 and {x["decision"] for x in lines} == {"knn"}
+
+    session = Session(TASKS["support_tickets.ticket_triage"], Settings(decision="knn", shots_from=POOL))
+    pool = [json.loads(x) for x in POOL.read_text(encoding="utf-8").splitlines()]
+    assert len(session.anchor_examples) == len(pool)  # every pool answer has at most three labels
+    k = math.ceil(math.sqrt(len(pool)))
+    anchor_states = torch.stack([_plain_state(jf_decoder, session._knn_document(session.prompt(ex)))
+                                 for ex, _ in session.anchor_examples])
+    texts = [t[0] for t in session.options.texts]
+    for line, row in zip(lines, map(json.loads, TICKETS.read_text(encoding="utf-8").splitlines())):
+        assert session._knn_document(session.prompt(row)).endswith("Answer:")  # bare labels share no lead
+        mine = anchor_states @ _plain_state(jf_decoder, session._knn_document(session.prompt(row)))
+        near = torch.argsort(-mine, stable=True)[:k].tolist()
+        answers = [texts[session.anchor_examples[i][1]] for i in near]
+        votes = {a: answers.count(a) for a in answers}
+        top = max(votes.values())
+        expected = next(a for a in answers if votes[a] == top)
+        assert line["raw"] == expected and line["p"] == round(top / k, 4), (line, answers)
+        assert sorted(line["record"]["labels"]) == sorted(expected.split(", "))
+        assert sum(r["p"] for r in line["ranking"]) == pytest.approx(1, abs=1e-3)
+
+
+def test_the_prompt_shows_the_spec_examples_not_retrieved_ones():
+    from humdsl.session import Session, Settings
+
+    ir = TASKS["support_tickets.ticket_triage"]
+    session = Session(ir, Settings(decision="knn", shots_from=POOL))
+    row = {"id": "t1", "text": "Subject: invoice address. The invoice shows our old company address."}
+    prompt = session.prompt(row)
+    assert "charged twice" in prompt  # the spec's first example
+    assert "old company address. Can you issue" not in prompt  # the most similar pool ticket is not shown
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--task", "ticket_triage", "--decision", "knn"], "--decision knn needs --shots-from"),
+    (["--task", "ticket_entities", "--decision", "knn", "--shots-from", POOL],
+     "the answers of entities tasks are too many"),
+    (["--task", "ticket_triage", "--decision", "knn", "--labels", "account", "--shots-from", "ODD"],
+     "holds no labelled example whose answer this run allows"),
+])
+def test_knn_decisions_that_cannot_be_made_are_refused_before_the_model_loads(args, message, tmp_path):
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(json.dumps({"id": "p1", "text": "it crashed", "record": {"labels": ["bug"]}}) + "\n",
+                   encoding="utf-8")
+    args = [odd if a == "ODD" else a for a in args]
+    result = _run(ROOT / "examples" / "support_tickets.hum", *args, "--model", tmp_path / "no-model",
+                  "--input", TICKETS, "--output", tmp_path / "out.jsonl")
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_tune_tries_knn_only_where_it_has_labelled_examples_to_compare_with():
+    from humdsl.tune import _runnable, space
+
+    ir = TASKS["support_tickets.ticket_triage"]
+    assert ("knn", "plain") in space(ir, "data/pool.jsonl")["decision"]
+    assert ("knn", "plain") not in space(ir, None)["decision"]
+    assert ("knn", "plain") not in space(TASKS["support_tickets.ticket_entities"], "data/pool.jsonl")["decision"]
+    profile = {"decision": "knn", "shots": 2, "shots_from": None, "shot_spans": "off"}
+    assert _runnable(profile, "data/pool.jsonl")["shots_from"] == "data/pool.jsonl"
+
+
+def test_a_json_format_is_read_up_to_where_its_answers_part(tmp_path):
+    from humdsl.session import Session, Settings
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": str(i), "text": t, "record": {"label": lab}}) + "\n"
+                            for i, (t, lab) in enumerate([("great", "positive"), ("awful", "negative")])),
+                    encoding="utf-8")
+    session = Session(TASKS["classify.sst2"], Settings(decision="knn", format="json_label", shots_from=pool))
+    assert session._knn_document("PROMPT\n") == 'PROMPT\nAnswer: {"label": "'
+    assert [at for _, at in session.anchor_examples] == [0, 1]  # positive, negative: the options' order
