@@ -158,7 +158,7 @@ def test_run_takes_the_likeliest_span_of_the_sentence_in_focus(model_dir, jf_dec
      "--focus is for exact decisions on a qa task"),
     (["specs/ner.hum", "--task", "conll03", "--focus", "2"], "--focus is for exact decisions on a qa task"),
     (["specs/ner.hum", "--task", "conll03", "--decision", "exact"],
-     "are for classify (exact, calibrated, channel) and qa (exact) tasks"),
+     "are for classify (exact, calibrated, channel, knn) and qa (exact) tasks"),
 ])
 def test_span_decisions_that_cannot_be_made_are_refused_before_the_model_loads(args, message, tmp_path):
     questions, _ = _questions(tmp_path)
