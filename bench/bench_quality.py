@@ -72,13 +72,18 @@ def _humc(spec: str, task: str, gold: Path, work: Path, name: str, **opts) -> di
     if _kind(task) == "qa":
         row["exact_match"] = round(scores["scores"]["exact_match"], 4)
     if _kind(task) == "classify":  # a whole answer right: every label of a multilabel answer
-        want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
-        row["exact_answers"] = sum(1 for x in lines if x["record"] and _label_set(x["record"]) == want[x["id"]])
+        row["exact_answers"] = _exact_answers(gold, lines)
     return row
 
 
 def _label_set(record: dict) -> frozenset:
     return frozenset(record.get("labels") or [record.get("label")])
+
+
+def _exact_answers(gold: Path, lines: list[dict]) -> int:
+    """How many answers are exactly right: every label of a multilabel answer."""
+    want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
+    return sum(1 for x in lines if x["record"] and _label_set(x["record"]) == want[x["id"]])
 
 
 def _kind(task: str) -> str:
@@ -248,8 +253,7 @@ def _neighbours_alone(gold: Path, pool: Path, work: Path, name: str) -> dict:
     out = work / f"{name}.jsonl"
     out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     row = _row(name, evaluate("classify", str(gold), str(out)), lines, seconds)
-    want = {g["id"]: _label_set(g["record"]) for g in map(json.loads, gold.read_text(encoding="utf-8").splitlines())}
-    row["exact_answers"] = sum(1 for x in lines if _label_set(x["record"]) == want[x["id"]])
+    row["exact_answers"] = _exact_answers(gold, lines)
     return row
 
 

@@ -9,6 +9,7 @@ progress) and the Python API (`Task.run`) both answer through a Session, so they
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN
 from .prompts import PromptChoice, prompt_text
 from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
                                row_seed)
-from .shots import Shots
+from .shots import Shots, read_labelled
 from .ir_types import TaskIR
 
 if TYPE_CHECKING:
@@ -443,11 +444,10 @@ class Session:
         option's index; at most MAX_ANCHORS, spread evenly over the file."""
         from .runtime.neighbours import answer_key, spread
 
-        assert self.options is not None  # knn is a decision of kinds whose answers are few
-        pool = Shots.of(self.task, self.fmt, self.labels, 0, s.shots_from, s.shots_adapter).demonstrations
+        assert self.options is not None and s.shots_from is not None  # knn: a kind whose answers are few
         index = {answer_key(r): i for i, r in enumerate(self.options.records)}
         usable = []
-        for ex in pool.examples:
+        for ex in read_labelled(self.task, s.shots_from, s.shots_adapter):
             answer = self._answer_of(KINDS[self.task["kind"]].prepare(self.task, ex["record"], "", False))
             at = index.get(answer_key(answer)) if answer is not None else None
             if at is not None:
@@ -460,30 +460,35 @@ class Session:
     def _knn_document(self, prompt: str) -> str:
         """The plain document a knn state is read after: the prompt, the cue, what every answer begins with."""
         from .runtime.decisions import PLAIN_CUE
+
+        return prompt + PLAIN_CUE + (" " + self._knn_lead if self._knn_lead else "")
+
+    @cached_property
+    def _knn_lead(self) -> str:
         from .runtime.neighbours import answer_lead
 
         assert self.options is not None
-        lead = answer_lead(self.options)
-        return prompt + PLAIN_CUE + (" " + lead if lead else "")
+        return answer_lead(self.options)
 
     def _knn_decided(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
         """Every row's knn decision, the rows' states read together (the anchors' first, once a run)."""
         from .runtime.neighbours import Anchors, states
 
         assert self.options is not None and self.decoder is not None
+        tokenizer = self.loaded.tokenizer
         if self._anchors is None:
-            docs, answers = [], []
-            tokenizer = self.loaded.tokenizer
+            ids, answers = [], []
             for ex, at in self.anchor_examples:
-                doc = self._knn_document(self.prompt(ex, self._choice(ex)))
-                if self.limit is None or len(tokenizer(doc)["input_ids"]) <= self.limit:
-                    docs.append(doc)
+                tokens = list(tokenizer(self._knn_document(self.prompt(ex, self._choice(ex))))["input_ids"])
+                if self.limit is None or len(tokens) <= self.limit:
+                    ids.append(tokens)
                     answers.append(at)
-            if not docs:
+            if not ids:
                 raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
-            self._anchors = Anchors(states(self.decoder, docs), answers)
+            self._anchors = Anchors(states(self.decoder, ids), answers)
         live = [r for r in rows if r["id"] not in refused]
-        read = states(self.decoder, [self._knn_document(prompts[r["id"]]) for r in live]) if live else []
+        read = states(self.decoder, [list(tokenizer(self._knn_document(prompts[r["id"]]))["input_ids"])
+                                     for r in live]) if live else []
         decided = {r["id"]: self._anchors.decide(read[i], self.options, self.fmt, self.labels, r["text"])
                    for i, r in enumerate(live)}
         return [_refused(refused[r["id"]]) if r["id"] in refused else

@@ -38,24 +38,10 @@ class Shots:
         if source is None:
             return cls(_rendered(fmt, batch, ((ex["input"], ex["output"]) for ex in task_ir["examples"]),
                                  SPEC_SHOTS if k is None else k), labelled=[ex["output"] for ex in task_ir["examples"]])
-        from .adapters.readers import labelled, read_examples
         from .retrieval import Demonstrations
 
-        try:
-            examples, report = read_examples(source, adapter)
-        except ValueError as e:
-            raise ShotsError(f"--shots-from: {e}") from None
-        except OSError as e:
-            raise ShotsError(f"cannot read {source}: {e.strerror or e}") from None
-        except UnicodeDecodeError as e:
-            raise ShotsError(f"cannot read {source}: it is not UTF-8 text (byte {e.start})") from None
-        fields = [f["name"] for f in task_ir.get("inputs", [])] or ["text"]
-        usable = labelled(examples, fields)
-        if not usable:
-            why = f" ({report.skipped[0]})" if report.skipped else ""
-            raise ShotsError(f"{source} holds no labelled example with the task's inputs "
-                             f"({', '.join(fields)}){why}")
-        return cls(None, Demonstrations(usable, fields, task_ir["kind"]), fmt, batch,
+        usable = read_labelled(task_ir, source, adapter)
+        return cls(None, Demonstrations(usable, _input_fields(task_ir), task_ir["kind"]), fmt, batch,
                    RETRIEVED_SHOTS if k is None else k, task_ir)
 
     def for_row(self, row: dict) -> list[dict]:
@@ -69,6 +55,32 @@ class Shots:
         pairs = ((e, KINDS[self.task_ir["kind"]].prepare(self.task_ir, e["record"], e["text"], ordered))
                  for e in self.demonstrations.candidates(row, self.k))
         return list(reversed(_rendered(self.fmt, self.batch, pairs, self.k)))  # the most similar last
+
+
+def _input_fields(task_ir: TaskIR) -> list[str]:
+    return [f["name"] for f in task_ir.get("inputs", [])] or ["text"]
+
+
+def read_labelled(task_ir: TaskIR, source: Path, adapter: str | None = None) -> list[dict]:
+    """The labelled examples of a dataset file that have the task's inputs (ShotsError where it
+    cannot be read or holds none)."""
+    from .adapters.readers import labelled, read_examples
+
+    try:
+        examples, report = read_examples(source, adapter)
+    except ValueError as e:
+        raise ShotsError(f"--shots-from: {e}") from None
+    except OSError as e:
+        raise ShotsError(f"cannot read {source}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ShotsError(f"cannot read {source}: it is not UTF-8 text (byte {e.start})") from None
+    fields = _input_fields(task_ir)
+    usable = labelled(examples, fields)
+    if not usable:
+        why = f" ({report.skipped[0]})" if report.skipped else ""
+        raise ShotsError(f"{source} holds no labelled example with the task's inputs "
+                         f"({', '.join(fields)}){why}")
+    return usable
 
 
 def _rendered(fmt, batch, pairs, k: int) -> list[dict]:

@@ -22,11 +22,15 @@ def _run(*args):
     return CliRunner().invoke(main, ["run", *map(str, args)])
 
 
-def _plain_state(decoder, document: str):
+def _ids(decoder, document: str) -> list[int]:
+    return list(decoder.tokenizer(document)["input_ids"])
+
+
+def _plain_state(decoder, document: str | list[int]):
     """The input of the output layer at the document's last token, from one forward pass of it alone."""
     import torch
 
-    ids = decoder.tokenizer(document, return_tensors="pt")["input_ids"]
+    ids = torch.tensor([_ids(decoder, document) if isinstance(document, str) else document])
     with torch.no_grad():
         out = decoder.model.model(input_ids=ids)  # the stack under the output layer
     return torch.nn.functional.normalize(out.last_hidden_state[0, -1].float(), dim=-1)
@@ -44,7 +48,7 @@ def test_the_state_is_taken_where_the_answers_part():
     assert answer_lead(Answers([{}, {}], [["billing"], ["bug"]])) == "b"
     assert answer_lead(Answers([{}, {}], [["positive"], ["negative"]])) == ""
     assert answer_key({"labels": ["bug", "billing"]}) == answer_key({"labels": ["billing", "bug"]})
-    assert answer_key({"label": "bug"}) == "bug"
+    assert answer_key({"label": "bug"}) == frozenset({"bug"}) == answer_key({"labels": ["bug"]})
 
 
 def test_states_read_in_batches_over_a_shared_prefix_equal_one_plain_pass_each(jf_decoder):
@@ -53,10 +57,10 @@ def test_states_read_in_batches_over_a_shared_prefix_equal_one_plain_pass_each(j
     head = "Classify the ticket.\n\nText: the app crashed twice\nAnswer: bug\n\n"
     docs = [head + f"Text: {t}\nAnswer:" for t in
             ("charged twice", "nothing loads at all for our whole team", "dark mode please", "x")]
-    got = states(jf_decoder, docs + docs[:1])  # the prefix kept between calls, and a repeat
+    got = states(jf_decoder, [_ids(jf_decoder, d) for d in docs + docs[:1]])  # the prefix kept, a repeat
     for i, doc in enumerate(docs + docs[:1]):
         assert torch.allclose(got[i], _plain_state(jf_decoder, doc), atol=1e-4), doc
-    again = states(jf_decoder, docs[2:3])  # alone, after the batch
+    again = states(jf_decoder, [_ids(jf_decoder, docs[2])])  # alone, after the batch
     assert torch.allclose(again[0], got[2], atol=1e-4)
 
 
@@ -103,8 +107,8 @@ def test_run_decides_each_ticket_as_its_nearest_pool_tickets_are_labelled(model_
     import humdsl.runtime.neighbours as neighbours
     from humdsl.session import Session, Settings
 
-    monkeypatch.setattr(neighbours, "states", lambda decoder, docs: torch.stack([_plain_state(decoder, d)
-                                                                                 for d in docs]))
+    monkeypatch.setattr(neighbours, "states", lambda decoder, ids: torch.stack([_plain_state(decoder, x)
+                                                                                for x in ids]))
     out = tmp_path / "out.jsonl"
     result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--model", model_dir,
                   "--input", TICKETS, "--output", out, "--decision", "knn", "--shots-from", POOL)

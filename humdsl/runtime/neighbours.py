@@ -18,10 +18,11 @@ the paper's choice (SST-2 and the support tickets: bench/README.md, "Answer qual
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass
 
-from .decisions import RANKED, Answers, Decision
+from .decisions import RANKED, Answers, Decision, answer_labels
 
 MAX_ANCHORS = 1024  # labelled examples read per run at most: a larger pool is sampled evenly
 BATCH = 16  # documents read per forward pass
@@ -43,34 +44,26 @@ def spread(count: int, limit: int = MAX_ANCHORS) -> list[int]:
 def answer_lead(options: Answers) -> str:
     """What every allowed answer begins with (`{"label": "` for a JSON format; nothing for bare
     labels): read before the state is taken, so that it is taken where the answers part."""
-    texts = [t[0] for t in options.texts]
-    lead = texts[0]
-    for t in texts[1:]:
-        while not t.startswith(lead):
-            lead = lead[:-1]
-    return lead
+    return os.path.commonprefix([t[0] for t in options.texts])
 
 
-def answer_key(record: dict):
-    """An answer as a set of labels (one label: itself), to match labelled answers with options."""
-    if isinstance(record.get("labels"), list):
-        return frozenset(record["labels"])
-    return record.get("label")
+def answer_key(record: dict) -> frozenset:
+    """An answer as its set of labels, to match labelled answers with options."""
+    return frozenset(answer_labels(record))
 
 
-def states(decoder, documents: list[str]):
-    """The model's state after each document (one row each, unit length): the input of its output
-    layer at the last token, read BATCH documents a pass over their shared prefix's cache."""
+def states(decoder, documents: list[list[int]]):
+    """The model's state after each document's tokens (one row each, unit length): the input of its
+    output layer at the last token, read BATCH documents a pass over their shared prefix's cache."""
     import torch
 
-    tok = decoder.tokenizer
     head = decoder.model.get_output_embeddings()
     seen: list = []
     hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
     rows = []
     try:
         for at in range(0, len(documents), BATCH):
-            ids = [list(tok(d)["input_ids"]) for d in documents[at:at + BATCH]]
+            ids = documents[at:at + BATCH]
             seen.clear()
             with torch.no_grad():
                 state = decoder._start(ids)
