@@ -35,6 +35,7 @@ DUPLICATE_DECL = _code("H013", "error", "duplicate declaration")
 WRONG_KIND_OF_NAME = _code("H014", "error", "name refers to the wrong kind of declaration")
 UNUSED_IMPORT = _code("H015", "warning", "unused import")
 DUPLICATE_ALIAS = _code("H016", "error", "import alias used twice")
+BAD_SHOWN_NAME = _code("H017", "error", "a name the prompt shows (an input's or the answer's) is blank or not one line")
 # task structure
 UNKNOWN_KIND = _code("H020", "error", "unknown task kind")
 MISSING_MEMBER = _code("H021", "error", "required member missing")

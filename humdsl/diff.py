@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import HumError
 from .ir import slot_place
 from .ir_types import TaskIR
+from .prompts import answer_name, shown_name
 
 SEVERITIES = ("breaking", "dangerous", "safe")
 BUMP_FOR = {"breaking": "major", "dangerous": "minor", "safe": "patch"}
@@ -118,6 +119,9 @@ def _task_changes(task: str, a: dict, b: dict) -> list[tuple[str, Change]]:
         add("breaking", "labels", "multilabel", "labels per answer changed (one / several): records no longer fit")
     if a.get("about") != b.get("about"):
         add("dangerous", "about", "about", "'about' changed: the prompt says something else")
+    if a.get("answer") != b.get("answer"):
+        add("dangerous", "answer", "answer", f"the answer is now shown as {answer_name(b)!r} (was "
+            f"{answer_name(a)!r}): the prompts name it differently")
     names = _writes_names(b)
     _named(add, "labels", "label", a.get("labels") or [], b.get("labels") or [], key="code", writes_names=names)
     _named(add, "labels", "type", a.get("types") or [], b.get("types") or [], key="code", writes_names=names)
@@ -176,6 +180,10 @@ def _named(add, part: str, noun: str, old: list[dict], new: list[dict], key: str
                     f"(was {x.get('name')!r})")
         _paraphrases(add, part, f"{noun} {k}", f"the description of {noun} {k}", x.get("descriptions") or [],
                      y.get("descriptions") or [])
+        if x.get("shown") != y.get("shown"):
+            was, now = shown_name(x), shown_name(y)
+            add("dangerous", part, f"{noun} {k}", f"{noun} {k} is now shown as {now!r} (was {was!r}): the prompts "
+                f"name it differently")
         for extra in ("head", "tail", "roles"):
             if x.get(extra) != y.get(extra):
                 add("breaking", part, f"{noun} {k}", f"{noun} {k}: its {extra} changed: records may no longer fit")

@@ -153,6 +153,8 @@ class _Printer:
             self.out.append(f"{indent}approve {string(node.version, indent)} {string(node.reason, indent)}")
         elif isinstance(node, ast.About):
             self.out.append(f"{indent}about {string(node.text, indent)}")
+        elif isinstance(node, ast.AnswerName):
+            self.out.append(f"{indent}answer {string(node.text, indent)}")
         elif isinstance(node, ast.Labels):
             head = node.keyword + (f" {qname(node.ref)}" if node.ref else "")
             if node.block is None:
@@ -179,7 +181,7 @@ class _Printer:
         elif isinstance(node, ast.Similar):
             self.out.append(f"{indent}similar " + ", ".join(name(n) for n in node.labels))
         elif isinstance(node, ast.InputField):
-            head = f"input {name(node.name)}"
+            head = f"input {name(node.name)}" + (f" {string(node.shown, indent)}" if node.shown else "")
             if node.texts:
                 self._alts(indent, head, node.texts, colon=True)
             else:

@@ -108,6 +108,8 @@ def lower_task(task: TaskModel) -> TaskIR:
         ir["fields"] = task.fields
     if task.similar:
         ir["similar"] = task.similar
+    if task.answer_name:  # only where declared: a spec without one keeps its hashes
+        ir["answer"] = task.answer_name
     if task.run_profile:  # only where declared: a spec without one keeps its hashes
         ir["run"] = task.run_profile
     if task.approvals:  # likewise

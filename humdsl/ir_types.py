@@ -25,6 +25,7 @@ Record = dict[str, Any]  # a canonical record: the JSON answer of a task kind (h
 class InputIR(TypedDict):
     name: str
     descriptions: list[str]
+    shown: NotRequired[str]  # the name the prompt shows it by; the field's name capitalised where absent
 
 
 class LabelIR(TypedDict):
@@ -122,6 +123,7 @@ class TaskIR(TypedDict):
     fields: NotRequired[list[FieldIR]]  # record
     similar: NotRequired[list[list[str]]]
     run: NotRequired[dict[str, Any]]  # the run { } profile
+    answer: NotRequired[str]  # the name the prompt shows the answer by; "Answer" where absent
     approvals: NotRequired[list[ApprovalIR]]
     proposed: NotRequired[list[ProposalIR]]
 

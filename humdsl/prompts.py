@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .kinds import KINDS
-from .ir_types import LabelIR, TaskIR
+from .ir_types import InputIR, LabelIR, TaskIR
 
 def _fill(instruction: str, about: str, label_heading: str, labels: list[dict], roles: list[dict],
           fields: list[dict], guidelines: list[str], rules: list[str], format_description: str,
-          empty: str | None, examples: list[dict]) -> str:
+          empty: str | None, examples: list[dict], answer: str = "Answer") -> str:
     """The prompt's layout. Plain string building rather than a template engine: synth fills
     it for every instance, and this is ten times faster than rendering a Jinja2 template. What
     users get as artifacts is still a sandboxed Jinja2 template (`template_artifact`)."""
@@ -44,7 +44,7 @@ def _fill(instruction: str, about: str, label_heading: str, labels: list[dict], 
         parts += [" If there is nothing to report, answer exactly: ", empty]
     parts.append("\n")
     for i, ex in enumerate(examples, 1):
-        parts += ["\nExample ", str(i), ":\n", ex["input"], "\nAnswer: ", ex["answer"], "\n"]
+        parts += ["\nExample ", str(i), ":\n", ex["input"], "\n", answer, ": ", ex["answer"], "\n"]
     return "".join(parts)
 
 
@@ -60,12 +60,24 @@ class PromptChoice:
     parts: str = "full"  # full; lean: no about, guidelines or rules; bare: lean, no label descriptions
 
 
+def answer_name(task_ir: TaskIR | dict) -> str:
+    """The name the prompt shows the answer by, after the input (`answer "Sentiment"`)."""
+    return task_ir.get("answer") or "Answer"
+
+
+def shown_name(field: InputIR | dict) -> str:
+    """The name the prompt shows an input field by: as declared (`input text "Sentence"`), else its
+    name capitalised ("Text", "Question")."""
+    return field.get("shown") or field["name"].replace("_", " ").capitalize()
+
+
 def input_text(task_ir: TaskIR, inp: dict) -> str:
-    """How an input is shown: the text, then any other declared input fields."""
-    lines = [f"Text: {inp['text']}"]
+    """How an input is shown: the text, then any other declared input fields, each by its shown name."""
+    shown = {f["name"]: shown_name(f) for f in task_ir.get("inputs", [])}
+    lines = [f"{shown.get('text', 'Text')}: {inp['text']}"]
     for f in task_ir.get("inputs", []):
         if f["name"] != "text" and f["name"] in inp:
-            lines.append(f"{f['name'].replace('_', ' ').capitalize()}: {inp[f['name']]}")
+            lines.append(f"{shown[f['name']]}: {inp[f['name']]}")
     return "\n".join(lines)
 
 
@@ -100,7 +112,7 @@ def instruction_text(task_ir: TaskIR, fmt, choice: PromptChoice) -> str:
         label_heading=KINDS[task_ir["kind"]].label_heading, labels=labels, roles=roles,
         fields=fields, guidelines=guidelines, rules=rules, format_description=description,
         empty=empty, examples=[{"input": input_text(task_ir, e["input"]), "answer": e["answer"]}
-                               for e in choice.examples]).strip() + "\n"
+                               for e in choice.examples], answer=answer_name(task_ir)).strip() + "\n"
 
 
 def _texts(entries: list[tuple[str, list[str], list[str]]], chosen, batch) -> list[str]:

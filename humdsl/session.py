@@ -20,7 +20,7 @@ from .formats.grammar_tree import lark
 from .formats.reasoning import REASON_MARK, with_reasoning
 from .kinds import KINDS
 from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN_MODES
-from .prompts import PromptChoice, prompt_text
+from .prompts import PromptChoice, answer_name, prompt_text
 from .runtime.protocol import (AnswerDag, Constraint, DecodeError, Grammar, JsonSchema, RowFailure, Sampling,
                                row_seed)
 from .shots import Shots, read_labelled
@@ -167,10 +167,15 @@ class Session:
         self.decides = s.decision != "greedy"  # whole answers scored, not decoded
         self.options = self._decision_options()  # the answers scored where they are the same for every input
         knn = s.decision == "knn"
+        if s.decision in ("channel", "knn"):  # both read a plain document whatever the style: lines say so
+            self.settings = s = replace(s, prompt_style="plain")
         if knn and s.shots_from is None:
             raise SessionError("--decision knn needs --shots-from: the labelled examples each input is compared with")
+        # what of the --shots-from file was passed over ("file:line: why"), for the run's summary
+        self.passed_over: list[str] = []
         # a knn prompt shows the spec's examples (anchors and inputs are read alike); the file is the anchors
-        self.shots = Shots.of(task, self.fmt, self.labels, s.shots, None if knn else s.shots_from, s.shots_adapter)
+        self.shots = Shots.of(task, self.fmt, self.labels, s.shots, None if knn else s.shots_from, s.shots_adapter,
+                              self.passed_over)
         self.anchor_examples = self._anchor_examples(s) if knn else []
         if s.shot_spans not in SHOT_SPAN_MODES:
             raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
@@ -255,7 +260,7 @@ class Session:
         except DecodeError as e:
             raise SessionError(f"--decision {s.decision}: {e}" if self.decides else str(e)) from None
         self.loaded = loaded
-        self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat") if self.decides else None
+        self.scorer = AnswerScorer(self.decoder, s.prompt_style or "chat", self._plain_cue) if self.decides else None
         self.limit = context_limit(loaded)
 
     def prompt(self, row: dict, choice: PromptChoice | None = None) -> str:
@@ -423,7 +428,7 @@ class Session:
         if self.settings.decision == "channel":
             labels, shots, shown = self._channel_parts(row, choice)
             d = decide_channel(self.decoder, labels, shots, self.options, shown, self.fmt, self.labels, row["text"],
-                               self._answer_sizes())
+                               self._answer_sizes(), self._channel_cue)
             return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
         blank = None
         if self.settings.decision == "calibrated":
@@ -447,21 +452,36 @@ class Session:
         assert self.options is not None and s.shots_from is not None  # knn: a kind whose answers are few
         index = {answer_key(r): i for i, r in enumerate(self.options.records)}
         usable = []
-        for ex in read_labelled(self.task, s.shots_from, s.shots_adapter):
+        examples = read_labelled(self.task, s.shots_from, s.shots_adapter, self.passed_over)
+        for ex in examples:
             answer = self._answer_of(KINDS[self.task["kind"]].prepare(self.task, ex["record"], "", False))
             at = index.get(answer_key(answer)) if answer is not None else None
             if at is not None:
                 usable.append((ex, at))
+        if usable and len(usable) < len(examples):
+            self.passed_over.append(f"{s.shots_from}: {len(examples) - len(usable)} of {len(examples)} labelled "
+                                    f"examples have an answer this run does not allow (a label it lacks, or more "
+                                    f"than max_items), and are not compared")
         if not usable:
             raise SessionError(f"--decision knn: {s.shots_from} holds no labelled example whose answer this "
                                f"run allows (its labels, at most the task's max_items)")
         return [usable[i] for i in spread(len(usable))]
 
+    @property
+    def _plain_cue(self) -> str:
+        """How a plain document hands over to the answer, as its worked examples do ("Answer:")."""
+        return answer_name(self.task) + ":"
+
+    @property
+    def _channel_cue(self) -> str:
+        """How a channel document names each answer: the task's name for it where it gives one."""
+        from .runtime.decisions import CHANNEL_CUE
+
+        return f"{self.task['answer']}:" if self.task.get("answer") else CHANNEL_CUE
+
     def _knn_document(self, prompt: str) -> str:
         """The plain document a knn state is read after: the prompt, the cue, what every answer begins with."""
-        from .runtime.decisions import PLAIN_CUE
-
-        return prompt + PLAIN_CUE + (" " + self._knn_lead if self._knn_lead else "")
+        return prompt + self._plain_cue + (" " + self._knn_lead if self._knn_lead else "")
 
     @cached_property
     def _knn_lead(self) -> str:
@@ -472,7 +492,8 @@ class Session:
 
     def _knn_decided(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
         """Every row's knn decision, the rows' states read together (the anchors' first, once a run)."""
-        from .runtime.neighbours import Anchors, states
+        from .runtime.models import model_fingerprint
+        from .runtime.neighbours import Anchors, anchor_states, states
 
         assert self.options is not None and self.decoder is not None
         tokenizer = self.loaded.tokenizer
@@ -485,7 +506,8 @@ class Session:
                     answers.append(at)
             if not ids:
                 raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
-            self._anchors = Anchors(states(self.decoder, ids), answers)
+            self._anchors = Anchors(anchor_states(self.decoder, ids, model_fingerprint(self.loaded.name)), answers,
+                                    bool(self.task.get("multilabel")))
         live = [r for r in rows if r["id"] not in refused]
         read = states(self.decoder, [list(tokenizer(self._knn_document(prompts[r["id"]]))["input_ids"])
                                      for r in live]) if live else []
@@ -548,7 +570,7 @@ class Session:
             from .runtime.decisions import channel_document
 
             labels, shots, shown = self._channel_parts(row, choice)
-            prefix, branches = channel_document(labels, shots, self.options, shown)
+            prefix, branches = channel_document(labels, shots, self.options, shown, self._channel_cue)
             longest = max(branches, key=lambda b: len(b[0]) + len(b[1]))
             tokens = len(tokenizer(prefix + "".join(longest))["input_ids"])
             if tokens > self.limit:

@@ -32,7 +32,7 @@ class Shots:
 
     @classmethod
     def of(cls, task_ir: TaskIR, fmt, batch: list[str] | None, k: int | None, source: Path | None = None,
-           adapter: str | None = None) -> "Shots":
+           adapter: str | None = None, passed_over: list[str] | None = None) -> "Shots":
         if k is not None and k < 0:
             raise ShotsError(f"--shots must be 0 or more, not {k}")
         if source is None:
@@ -40,7 +40,7 @@ class Shots:
                                  SPEC_SHOTS if k is None else k), labelled=[ex["output"] for ex in task_ir["examples"]])
         from .retrieval import Demonstrations
 
-        usable = read_labelled(task_ir, source, adapter)
+        usable = read_labelled(task_ir, source, adapter, passed_over)
         return cls(None, Demonstrations(usable, _input_fields(task_ir), task_ir["kind"]), fmt, batch,
                    RETRIEVED_SHOTS if k is None else k, task_ir)
 
@@ -61,9 +61,11 @@ def _input_fields(task_ir: TaskIR) -> list[str]:
     return [f["name"] for f in task_ir.get("inputs", [])] or ["text"]
 
 
-def read_labelled(task_ir: TaskIR, source: Path, adapter: str | None = None) -> list[dict]:
+def read_labelled(task_ir: TaskIR, source: Path, adapter: str | None = None,
+                  passed_over: list[str] | None = None) -> list[dict]:
     """The labelled examples of a dataset file that have the task's inputs (ShotsError where it
-    cannot be read or holds none)."""
+    cannot be read or holds none). What was passed over is added to `passed_over`: each line the
+    reader could not take, with its place, and how many examples lack a label or an input."""
     from .adapters.readers import labelled, read_examples
 
     try:
@@ -80,6 +82,11 @@ def read_labelled(task_ir: TaskIR, source: Path, adapter: str | None = None) -> 
         why = f" ({report.skipped[0]})" if report.skipped else ""
         raise ShotsError(f"{source} holds no labelled example with the task's inputs "
                          f"({', '.join(fields)}){why}")
+    if passed_over is not None:
+        passed_over += report.skipped
+        if len(usable) < len(examples):
+            passed_over.append(f"{source}: {len(examples) - len(usable)} of {len(examples)} examples have no "
+                               f"label or lack an input the task reads ({', '.join(fields)})")
     return usable
 
 

@@ -9,6 +9,9 @@ import click
 from ..profile import DECISIONS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN_MODES, SPAN_RULE_MODES
 from ..runtime.protocol import BACKENDS, DECODERS
 
+PASSED_OVER_SHOWN = 5  # lines of a --shots-from file passed over that a run lists; the rest are counted
+
+
 @click.command()
 @click.argument("spec", type=click.Path())
 @click.option("--task", required=True, help="The task to run.")
@@ -105,6 +108,11 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                           "--decoder outlines may get past it)") from None
     for problem in summary.bad_input:
         click.echo(problem, err=True)
+    for note in summary.passed_over[:PASSED_OVER_SHOWN]:  # the run went on without them
+        click.echo(f"{note} (--shots-from: passed over)", err=True)
+    if len(summary.passed_over) > PASSED_OVER_SHOWN:
+        click.echo(f"and {len(summary.passed_over) - PASSED_OVER_SHOWN} more lines of --shots-from passed over",
+                   err=True)
     click.echo(f"{summary.written} written, {summary.already_done} already done, "
                f"{summary.failed} failed to parse, {len(summary.bad_input)} bad input lines"
                + (f" ({summary.decoder})" if summary.decoder else ""), err=True)

@@ -16,7 +16,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [entities.KIND, relations.KIND, eve
                                                qa.KIND, classify.KIND, record.KIND]}
 
 COMMON_MEMBERS = frozenset({"version", "approve", "about", "guideline", "prefer", "instruction", "formats",
-                            "input", "example", "test", "synth", "run"})
+                            "input", "answer", "example", "test", "synth", "run"})
 MEMBER_KEYWORDS = sorted(COMMON_MEMBERS.union(*(k.allowed for k in KINDS.values())))
 
 

@@ -109,18 +109,19 @@ class AnswerScorer:
     the same prompt rendering and tokenization as decoding, the prompt's KV cache computed once
     (and its prefix shared across inputs), then every answer in one pass over it."""
 
-    def __init__(self, decoder, style: str = "chat"):
+    def __init__(self, decoder, style: str = "chat", cue: str = PLAIN_CUE):
         self.dec = decoder
         self.style = style
+        self.cue = cue  # how a plain document hands over to the answer: the task's name for it and a colon
         self._content_free: dict[str, list[float]] = {}
 
     def _ids(self, prompt: str, texts: list[str]) -> tuple[list[int], list[list[int]]]:
         """The prompt's tokens and each answer's. `chat`: the chat template, each answer then the
-        end of the turn. `plain`: the prompt as a document that ends with 'Answer:', each answer
+        end of the turn. `plain`: the prompt as a document that ends with the cue ('Answer:'), each answer
         after a space and ended by a line break, as the worked examples above it are written."""
         tok = self.dec.tokenizer
         if self.style == "plain":
-            ids = list(tok(prompt + PLAIN_CUE)["input_ids"])
+            ids = list(tok(prompt + self.cue)["input_ids"])
             return ids, [list(tok(" " + t + "\n", add_special_tokens=False)["input_ids"]) for t in texts]
         ids = self.dec.prompt_ids(prompt)
         return ids, [list(tok(t, add_special_tokens=False)["input_ids"]) + [self.dec.eos] for t in texts]
@@ -165,11 +166,11 @@ def _described(label: LabelIR) -> str:
     return f"{name} ({descriptions[0]})" if descriptions else name
 
 
-def channel_prefix(shots: list[tuple[str, str]]) -> str:
+def channel_prefix(shots: list[tuple[str, str]], cue: str = CHANNEL_CUE) -> str:
     """The document up to the answer being scored: each worked example as (label line, input),
     then the cue. No instruction above them: on SmolLM2 the task's instruction before the
     examples cost channel decisions accuracy (bench/README.md, "Answer quality")."""
-    return "".join(f"{CHANNEL_CUE} {label}\n{shown}\n\n" for label, shown in shots) + CHANNEL_CUE
+    return "".join(f"{cue} {label}\n{shown}\n\n" for label, shown in shots) + cue
 
 
 def channel_branch(label: str, shown: str) -> tuple[str, str]:
@@ -211,18 +212,18 @@ def size_prior(sizes: dict[int, int], records: list[dict]) -> list[float]:
 
 
 def channel_document(labels: dict[str, LabelIR], shots: list[dict], options: Answers,
-                     shown: str) -> tuple[str, list[tuple[str, str]]]:
+                     shown: str, cue: str = CHANNEL_CUE) -> tuple[str, list[tuple[str, str]]]:
     """The channel document of one input: the worked examples, then each answer's branch."""
-    prefix = channel_prefix([(channel_label(labels, s["record"]), s["shown"]) for s in shots])
+    prefix = channel_prefix([(channel_label(labels, s["record"]), s["shown"]) for s in shots], cue)
     return prefix, [channel_branch(channel_label(labels, r), shown) for r in options.records]
 
 
 def decide_channel(decoder, labels: dict[str, LabelIR], shots: list[dict], options: Answers, shown: str,
-                   fmt, batch, source: str, sizes: dict[int, int]) -> Decision:
+                   fmt, batch, source: str, sizes: dict[int, int], cue: str = CHANNEL_CUE) -> Decision:
     """The answer under which the input is likeliest, weighed by how often answers of its size are
     (one label, two, ...) among the labelled examples; its probability among the answers.
     `shots` are {"shown": input as the prompt shows it, "record": its answer}."""
-    prefix, branches = channel_document(labels, shots, options, shown)
+    prefix, branches = channel_document(labels, shots, options, shown, cue)
     prior = size_prior(sizes, options.records)
     scores = [s + p for s, p in zip(channel_scores(decoder, prefix, branches), prior)]
     norm = _logsumexp(scores)

@@ -5,7 +5,8 @@ After kNN prompting (Xu et al., 2023): the model reads each input in the task's 
 a plain document that ends where the answer would start, and its state there (the vector it turns
 into the next token's distribution) says what it made of the input. The same is read once per run
 for the labelled examples of `--shots-from` (the anchors); an input takes the answer most of its
-k nearest anchors have (cosine of the two states), its probability the share of them that have it.
+k nearest anchors have (cosine of the two states), its probability the share of them that have it;
+a multilabel answer holds each label most of them carry (`label_votes`).
 
 The model never has to say the label itself. A small model that leans to one label whatever it
 reads (SmolLM2 answers "negative" to most SST-2 sentences) still reads different sentences
@@ -17,6 +18,9 @@ the paper's choice (SST-2 and the support tickets: bench/README.md, "Answer qual
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
 import os
 from collections import Counter
@@ -79,30 +83,94 @@ def states(decoder, documents: list[list[int]]):
     return torch.nn.functional.normalize(torch.stack(rows), dim=-1)
 
 
+def anchor_states(decoder, documents: list[list[int]], model_key: str):
+    """`states(decoder, documents)`, kept on disk between runs (the anchors of a 1,024-example pool
+    take about 80 s to read on 2 cores; a run on new inputs against the same pool reads them once).
+    Keyed by the model's fingerprint, the device, torch's version and every document's tokens, in
+    the constraint cache's checked, atomically written entries; a broken entry is read again."""
+    import torch
+
+    from ..resources import cache_dir
+    from .constraint_cache import ConstraintCache, entry_key
+
+    key = entry_key(what="knn anchor states", model=model_key, device=str(decoder.device),
+                    torch=torch.__version__, batch=str(BATCH),
+                    documents=hashlib.sha256(json.dumps(documents).encode("utf-8")).hexdigest())
+
+    def dump(tensor) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(tensor.cpu(), buffer)
+        return buffer.getvalue()
+
+    def load(payload: bytes):
+        tensor = torch.load(io.BytesIO(payload), weights_only=True)
+        if tuple(tensor.shape[:1]) != (len(documents),):
+            raise ValueError("an entry of another shape")
+        return tensor.to(decoder.device)
+
+    return ConstraintCache(cache_dir() / "knn").get_or_build(key, lambda: states(decoder, documents), dump, load)
+
+
 @dataclass
 class Anchors:
     """The labelled examples' states (rows) and each one's answer (an index into the options)."""
     states: object  # torch.Tensor (anchors, width), unit rows
     answers: list[int]
+    multilabel: bool = False  # answers are label sets: the k nearest vote label by label
 
     @property
     def k(self) -> int:
         return neighbours_k(len(self.answers))
 
     def decide(self, state, options: Answers, fmt, batch, source: str) -> Decision:
-        """The answer most of the k nearest anchors have (a tie: the one whose anchor is nearest),
-        its probability the share of them that have it; the other answers they have as runners-up."""
+        """The answer the k nearest anchors vote for, its probability its share of the vote; the
+        other answers they vote for as runners-up. Ties go to the answer whose anchors are nearest."""
         import torch
 
         similarity = self.states @ state
-        order = torch.argsort(-similarity, stable=True)[: self.k].tolist()  # ties: the earlier anchor
-        votes = Counter(self.answers[i] for i in order)
-        first: dict[int, int] = {}
-        for rank, i in enumerate(order):
-            first.setdefault(self.answers[i], rank)
-        ranked = sorted(votes, key=lambda a: (-votes[a], first[a]))
+        nearest = torch.argsort(-similarity, stable=True)[: self.k].tolist()  # ties: the earlier anchor
+        votes = label_votes if self.multilabel else answer_votes
+        scores, first = votes([self.answers[i] for i in nearest], options)
+        total = sum(scores.values())
+        ranked = sorted((a for a in scores if scores[a] > 0), key=lambda a: (-scores[a], first[a]))
         texts = [t[0] for t in options.texts]
-        ranking = [{"answer": texts[a], "p": round(votes[a] / self.k, 4)} for a in ranked[:RANKED]]
+        ranking = [{"answer": texts[a], "p": round(scores[a] / total, 4)} for a in ranked[:RANKED]]
         best = ranked[0]
         return Decision(fmt.parse(texts[best], batch=batch, source=source), texts[best],
-                        round(votes[best] / self.k, 4), ranking)
+                        round(scores[best] / total, 4), ranking)
+
+
+def answer_votes(nearest: list[int], options: Answers) -> tuple[dict[int, int], dict[int, tuple]]:
+    """Each answer's votes: how many of the nearest anchors (their answers, nearest first) have it;
+    and the rank of its nearest anchor, which breaks ties."""
+    votes = Counter(nearest)
+    first: dict[int, tuple] = {}
+    for rank, a in enumerate(nearest):
+        first.setdefault(a, (rank,))
+    return dict(votes), first
+
+
+def label_votes(nearest: list[int], options: Answers) -> tuple[dict[int, int], dict[int, tuple]]:
+    """For label sets, a vote label by label (as ML-kNN): a label is in the answer when most of the
+    nearest anchors carry it. Each allowed answer scores the product, over the labels, of the anchors
+    that agree with it on that label (carry it if it has it, lack it if not): the best answer holds
+    the labels most anchors carry (at least one, at most the task's max_items), and its score over
+    all answers' is its probability, as if the labels were voted on independently. A whole-set vote
+    let one anchor's lone "outage" outvote two "billing" and two "bug" anchors (the dev tickets:
+    bench/README.md). Ties: the answer with fewer labels (a label exactly half carry stays out), then
+    the one whose labels' nearest anchors are nearest."""
+    k = len(nearest)
+    carried: Counter = Counter()
+    first_of: dict[str, int] = {}
+    for rank, a in enumerate(nearest):
+        for label in answer_labels(options.records[a]):
+            carried[label] += 1
+            first_of.setdefault(label, rank)
+    every = sorted({label for r in options.records for label in answer_labels(r)})
+    scores: dict[int, int] = {}
+    first: dict[int, tuple] = {}
+    for a, record in enumerate(options.records):
+        has = set(answer_labels(record))
+        scores[a] = math.prod(carried[label] if label in has else k - carried[label] for label in every)
+        first[a] = (len(has), *sorted(first_of.get(label, k) for label in has))
+    return scores, first

@@ -53,6 +53,7 @@ class RunSummary:
     output: Path | None = None
     decoder: str = ""
     cache: str = ""  # the constraint cache's hits and builds, on the backends that use it
+    passed_over: list[str] = field(default_factory=list)  # what of the --shots-from file was not used, and why
 
 
 def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]:
@@ -171,7 +172,7 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
     assert isinstance(resolved, RunOptions)  # with_profile keeps the settings' class
     opts = resolved
     rows, problems = read_inputs(opts.input, [f["name"] for f in task["inputs"]])
-    summary = RunSummary(bad_input=problems, output=opts.output)
+    summary = RunSummary(bad_input=problems, output=opts.output, passed_over=session.passed_over)
     servers = _servers(opts, session)  # connected and probed before anything is written
     server_name = ",".join(s.name for s in servers) or None
 

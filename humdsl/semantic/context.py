@@ -67,6 +67,7 @@ class TaskModel:
     formats: list[FormatIR] = field(default_factory=list)
     fields: list[FieldIR] = field(default_factory=list)
     inputs: list[InputIR] = field(default_factory=list)
+    answer_name: str | None = None  # `answer "Sentiment"`: the prompt's name for the answer
     examples: list[ExampleIR] = field(default_factory=list)
     tests: list[TestIR] = field(default_factory=list)
     approvals: list[ApprovalIR] = field(default_factory=list)  # intended changes

@@ -14,9 +14,9 @@ MEMBER_OF = {
     ast.Version: "version", ast.About: "about", ast.Guideline: "guideline", ast.Prefer: "prefer",
     ast.Instruction: "instruction", ast.Formats: "formats", ast.Similar: "similar",
     ast.InputField: "input", ast.Fields: "fields", ast.Synth: "synth",
-    ast.RunProfile: "run", ast.Approve: "approve",
+    ast.RunProfile: "run", ast.Approve: "approve", ast.AnswerName: "answer",
 }
-SINGLE = {"version", "about", "labels", "types", "roles", "fields", "synth", "run", "formats"}
+SINGLE = {"version", "about", "answer", "labels", "types", "roles", "fields", "synth", "run", "formats"}
 
 # Semantic versioning 2.0.0, as the spec's own regular expression.
 SEMVER = re.compile(
@@ -94,6 +94,8 @@ def _build_task(ctx: Context, sym) -> TaskModel:
     for node in task.members.get("instruction", []):
         task.instructions += _texts(ctx, task, node.texts, "instruction", "instruction")
     task.inputs = _inputs(ctx, task)
+    if "answer" in task.members:
+        task.answer_name = _shown_name(ctx, task, task.members["answer"][0].text, "the answer")
     return task
 
 
@@ -176,15 +178,27 @@ def _inputs(ctx: Context, task: TaskModel) -> list[InputIR]:
     for node in task.members.get("input", []):
         name = node.name.text
         texts = _texts(ctx, task, node.texts, "input description", f"input {name}")
-        if name in seen and seen[name]["descriptions"]:
+        if name in seen and (seen[name]["descriptions"] or "shown" in seen[name]):
             ctx.error(codes.MEMBER_REPEATED, f"input '{name}' is declared twice", node.name.span, task=task)
             continue
-        if name in seen:
-            seen[name]["descriptions"] = texts
-        else:
-            seen[name] = {"name": name, "descriptions": texts}
+        if name not in seen:
+            seen[name] = {"name": name, "descriptions": []}
             fields.append(seen[name])
+        seen[name]["descriptions"] = texts
+        shown = _shown_name(ctx, task, node.shown, f"input '{name}'") if node.shown is not None else None
+        if shown:  # only where declared: other specs keep their hashes
+            seen[name]["shown"] = shown
     return fields
+
+
+def _shown_name(ctx: Context, task: TaskModel, text: ast.Str, what: str) -> str | None:
+    """A name the prompt shows before a colon ("Sentence: ...", "Sentiment: ..."): one line, not blank."""
+    value = text.value.strip()
+    if not value or "\n" in value or value.endswith(":"):
+        ctx.error(codes.BAD_SHOWN_NAME, f"{what} is shown as {text.value!r}: write one short line, "
+                  f"without the colon the prompt adds", text.span, task=task)
+        return None
+    return value
 
 
 def advise(ctx: Context) -> None:

@@ -225,6 +225,13 @@ class Similar(Node):
 class InputField(Node):
     name: Name
     texts: tuple[Str, ...]
+    shown: Str | None = None  # the name the prompt shows it by (`input text "Sentence"`)
+
+
+@node
+class AnswerName(Node):
+    """`answer "Sentiment"`: the name the prompt shows the answer by."""
+    text: Str
 
 
 @node
@@ -297,7 +304,7 @@ class RunProfile(Node):
 
 
 Member = Union[Version, About, Labels, Guideline, Prefer, Instruction, Formats, Similar,
-               InputField, Fields, Example, Synth, RunProfile, Setting]
+               InputField, AnswerName, Fields, Example, Synth, RunProfile, Setting]
 
 
 # ---- declarations ---------------------------------------------------------------------------

@@ -444,8 +444,13 @@ class _ToAst(Transformer):
 
     @_spanned
     def input_field(self, span, children):
-        texts = children[1] if len(children) > 1 else ()
-        return ast.InputField(span, self._name(children[0]), texts)
+        shown = next((c for c in children[1:] if isinstance(c, ast.Str)), None)
+        texts = next((c for c in children[1:] if isinstance(c, tuple)), ())
+        return ast.InputField(span, self._name(children[0]), texts, shown)
+
+    @_spanned
+    def answer_name(self, span, children):
+        return ast.AnswerName(span, children[0])
 
     @_spanned
     def fields(self, span, children):
