@@ -12,7 +12,10 @@ last rename wins).
 
 The cache is bounded (`$HUMC_CACHE_MAX_MB`, default 2048): an outlines_core entry can weigh
 hundreds of megabytes. After each write the least recently used entries (a hit refreshes an
-entry's time) are removed until the rest fit; the entry just written is always kept."""
+entry's time) are removed until the rest fit; the entry just written is always kept.
+
+Entries are bytes under a key, so other costly results share the mechanism in folders of their
+own: the states of knn's labelled examples (neighbours.anchor_states, `knn/`)."""
 from __future__ import annotations
 
 import hashlib
