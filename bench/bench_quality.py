@@ -308,6 +308,10 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
                             {"shots": 8, "shots_from": train, "shot_spans": "on"})]:
             if not spread or "retrieved" in name:
                 plan.append((name, {**opts, "format": fmt}))
+    # each token tagged as its nearest labelled tokens are (runtime/word_neighbours.py), no decoding
+    plan += [(f"humc knn, {fmt}, 1,024 training sentences compared", {"decision": "knn", "shots_from": train,
+                                                                              "format": fmt})
+             for fmt in ("tuples", "json_by_label")]
     plan = _examples_alone_rows(train) + plan
 
     def measure(name, opts, i):
@@ -361,6 +365,8 @@ def bench_wnut(n: int, work: Path, only: str | None = None) -> list[dict]:
         plan += [(f"humc greedy, {fmt}, 4 retrieved shots", {"format": fmt, "shots_from": train}),
                  (f"humc greedy, {fmt}, 4 retrieved shots, shot spans kept",
                   {"format": fmt, "shots_from": train, "shot_spans": "on"})]
+    plan.append(("humc knn, tuples, 1,024 training posts compared",
+                 {"format": "tuples", "decision": "knn", "shots_from": train}))
 
     def measure(name, opts, i):
         if "examples_alone" in opts:

@@ -176,6 +176,9 @@ class Session:
         # a knn prompt shows the spec's examples (anchors and inputs are read alike); the file is the anchors
         self.shots = Shots.of(task, self.fmt, self.labels, s.shots, None if knn else s.shots_from, s.shots_adapter,
                               self.passed_over)
+        if knn and self.options is None and not self.fmt.schema.grounded:
+            raise SessionError(f"--decision knn labels the input's own words: task '{task['name']}' needs "
+                               f"`prefer grounded`")
         self.anchor_examples = self._anchor_examples(s) if knn else []
         if s.shot_spans not in SHOT_SPAN_MODES:
             raise SessionError(f"unknown shot spans {s.shot_spans!r}; choose one of: {', '.join(SHOT_SPAN_MODES)}")
@@ -223,12 +226,15 @@ class Session:
                                f"--decoder and --backend at their defaults")
         kind = KINDS[self.task["kind"]]
         if s.decision not in kind.decisions:
-            if len(kind.decisions) > 1:
+            if kind.decidable or kind.focused:  # classify, qa: whole answers scored, but not this way
                 raise SessionError(f"--decision {s.decision}: a {kind.name} task takes {' or '.join(kind.decisions)}")
+            # knn on entity tasks tags words; it scores no whole answer
             where = " and ".join(f"{k} ({', '.join(d for d in v.decisions if d != 'greedy')})"
-                                 for k, v in sorted(KINDS.items()) if len(v.decisions) > 1)
+                                 for k, v in sorted(KINDS.items()) if v.decidable or v.focused)
+            other = [d for d in kind.decisions if d != "greedy"]
             raise SessionError(f"--decision {s.decision}: the answers of {kind.name} tasks are too many to score "
-                               f"one by one; decisions that score whole answers are for {where} tasks")
+                               f"one by one; decisions that score whole answers are for {where} tasks"
+                               + (f" ({kind.name} tasks take {' or '.join(other)})" if other else ""))
         if not kind.decidable:
             return None  # a qa task's spans: scored per input (runtime/span_answers.py)
         try:
@@ -449,10 +455,18 @@ class Session:
         option's index; at most MAX_ANCHORS, spread evenly over the file."""
         from .runtime.neighbours import answer_key, spread
 
-        assert self.options is not None and s.shots_from is not None  # knn: a kind whose answers are few
+        assert s.shots_from is not None  # checked before
+        examples = read_labelled(self.task, s.shots_from, s.shots_adapter, self.passed_over)
+        if self.options is None:  # an entity task: every word of every labelled example is an anchor
+            labelled = [ex for ex in examples if isinstance(ex["record"].get("entities"), list)]
+            if not labelled:
+                raise SessionError(f"--decision knn: {s.shots_from} holds no example labelled with entities")
+            if len(labelled) < len(examples):
+                self.passed_over.append(f"{s.shots_from}: {len(examples) - len(labelled)} of {len(examples)} "
+                                        f"labelled examples have no entity list, and are not compared")
+            return [(ex, 0) for ex in (labelled[i] for i in spread(len(labelled)))]
         index = {answer_key(r): i for i, r in enumerate(self.options.records)}
         usable = []
-        examples = read_labelled(self.task, s.shots_from, s.shots_adapter, self.passed_over)
         for ex in examples:
             answer = self._answer_of(KINDS[self.task["kind"]].prepare(self.task, ex["record"], "", False))
             at = index.get(answer_key(answer)) if answer is not None else None
@@ -490,8 +504,52 @@ class Session:
         assert self.options is not None
         return answer_lead(self.options)
 
+    def _knn_entities(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
+        """Every row's entities by the tags of its words' nearest labelled words
+        (runtime/word_neighbours.py), kept as the format and the task's rules allow (shot_spans.py)."""
+        import torch
+
+        from .runtime.word_neighbours import WordAnchors, position_states, text_units, word_tags
+        from .shot_spans import keep_shot_spans
+
+        tokenizer = self.loaded.tokenizer
+
+        def read(row: dict, prompt: str):
+            start = prompt.rindex(row["text"])
+            return text_units(tokenizer, prompt, start, start + len(row["text"]))
+
+        if self._anchors is None:
+            ids, places, tags = [], [], []
+            for ex, _ in self.anchor_examples:
+                tokens, where, offsets = read(ex, self.prompt(ex, self._choice(ex)))
+                if self.limit is None or len(tokens) <= self.limit:
+                    ids.append(tokens)
+                    places.append(where)
+                    tags += word_tags(offsets, ex["record"].get("entities", []), ex["text"])
+            if not ids:
+                raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
+            self._anchors = WordAnchors(torch.cat(position_states(self.decoder, ids, places)), tags)
+        live = [r for r in rows if r["id"] not in refused]
+        reads = [read(r, prompts[r["id"]]) for r in live]
+        states = position_states(self.decoder, [t for t, _, _ in reads], [w for _, w, _ in reads]) if live else []
+        outcomes = {}
+        for r, (_, _, offsets), st in zip(live, reads, states):
+            source = r["text"]
+            spans = self._anchors.spans(st, offsets, source)
+            kept = keep_shot_spans(self.fmt, {"entities": []}, [], spans, source, self.labels,
+                                   self.settings.span_rules or "decoder",
+                                   lambda text, source=source: self._grammar_problem(text, source) is None)
+            if kept is None:  # no entity the words' tags make could be written
+                text, back = self.fmt.render_checked({"entities": []}, batch=self.labels, source=source)
+                outcomes[r["id"]] = Outcome(back, text, item_p=[])
+            else:
+                outcomes[r["id"]] = Outcome(kept.record, kept.text, item_p=kept.item_p)
+        return [_refused(refused[r["id"]]) if r["id"] in refused else outcomes[r["id"]] for r in rows]
+
     def _knn_decided(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
         """Every row's knn decision, the rows' states read together (the anchors' first, once a run)."""
+        if self.options is None:
+            return self._knn_entities(rows, prompts, refused)
         from .runtime.models import model_fingerprint
         from .runtime.neighbours import Anchors, anchor_states, states
 

@@ -55,8 +55,11 @@ def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
     allowed = KINDS[task_ir["kind"]].decisions if not server else ("greedy",)
+    # knn labels an entity task's own words: only where its spans are grounded in the input
+    knn = bool(shots_from) and (KINDS[task_ir["kind"]].decidable
+                                or "grounded" in {effect_of(r) for r in task_ir["rules"]})
     tried = [("greedy", "chat"), ("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"),
-             ("calibrated", "plain"), ("channel", "plain")] + ([("knn", "plain")] if shots_from else [])
+             ("calibrated", "plain"), ("channel", "plain")] + ([("knn", "plain")] if knn else [])
     # channel and knn: a plain document whatever the style; knn compares with the labelled examples
     decisions = [(d, style) for d, style in tried if d in allowed]
     # how many retrieved shots helps differs by task and format (bench/README.md: 8 lifts CoNLL-2003's

@@ -189,7 +189,7 @@ def test_the_prompt_shows_the_spec_examples_not_retrieved_ones():
 @pytest.mark.parametrize("args,message", [
     (["--task", "ticket_triage", "--decision", "knn"], "--decision knn needs --shots-from"),
     (["--task", "ticket_entities", "--decision", "knn", "--shots-from", POOL],
-     "the answers of entities tasks are too many"),
+     "holds no example labelled with entities"),
     (["--task", "ticket_triage", "--decision", "knn", "--labels", "account", "--shots-from", "ODD"],
      "holds no labelled example whose answer this run allows"),
 ])
@@ -261,7 +261,12 @@ def test_tune_tries_knn_only_where_it_has_labelled_examples_to_compare_with():
     ir = TASKS["support_tickets.ticket_triage"]
     assert ("knn", "plain") in space(ir, "data/pool.jsonl")["decision"]
     assert ("knn", "plain") not in space(ir, None)["decision"]
-    assert ("knn", "plain") not in space(TASKS["support_tickets.ticket_entities"], "data/pool.jsonl")["decision"]
+    # entity tasks tag their words as the nearest labelled ones are (runtime/word_neighbours.py), grounded ones only
+    assert ("knn", "plain") in space(TASKS["support_tickets.ticket_entities"], "data/pool.jsonl")["decision"]
+    loose = {**TASKS["support_tickets.ticket_entities"],
+             "rules": [r for r in TASKS["support_tickets.ticket_entities"]["rules"] if "grounded" not in str(r)]}
+    assert ("knn", "plain") not in space(loose, "data/pool.jsonl")["decision"]
+    assert ("knn", "plain") not in space(TASKS["relations.conll04"], "data/pool.jsonl")["decision"]
     profile = {"decision": "knn", "shots": 2, "shots_from": None, "shot_spans": "off"}
     assert _runnable(profile, "data/pool.jsonl")["shots_from"] == "data/pool.jsonl"
 

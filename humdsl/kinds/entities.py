@@ -10,6 +10,7 @@ from .scoring import micro_stats, multiset_scores, norm, prf_table
 
 class Entities(ListKind):
     span_rules = True
+    decisions = ("greedy", "knn")  # knn: each word tagged as its nearest labelled words are (runtime/word_neighbours.py)
     def score(self, gold, pred, labels=None) -> dict:
         # With character offsets on both sides, a mention is also matched by position (as
         # conlleval and seqeval do on tags); without them, by text, as a multiset.
