@@ -24,6 +24,7 @@ import json
 import math
 import os
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .decisions import RANKED, Answers, Decision, answer_labels
@@ -61,11 +62,8 @@ def states(decoder, documents: list[list[int]]):
     output layer at the last token, read BATCH documents a pass over their shared prefix's cache."""
     import torch
 
-    head = decoder.model.get_output_embeddings()
-    seen: list = []
-    hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
     rows = []
-    try:
+    with output_layer_inputs(decoder) as seen:
         for at in range(0, len(documents), BATCH):
             ids = documents[at:at + BATCH]
             seen.clear()
@@ -78,9 +76,20 @@ def states(decoder, documents: list[list[int]]):
             for i, c in enumerate(chunks):
                 column = last.index(len(c) - 1) if kept.shape[1] == len(last) else len(c) - 1
                 rows.append(kept[i, column].float())
+    return torch.nn.functional.normalize(torch.stack(rows), dim=-1)
+
+
+@contextmanager
+def output_layer_inputs(decoder):
+    """The inputs of the model's output layer (its last hidden states, where the next token is
+    read from) in the passes run inside: a list, one tensor a pass."""
+    head = decoder.model.get_output_embeddings()
+    seen: list = []
+    hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    try:
+        yield seen
     finally:
         hook.remove()
-    return torch.nn.functional.normalize(torch.stack(rows), dim=-1)
 
 
 def anchor_states(decoder, documents: list[list[int]], model_key: str):

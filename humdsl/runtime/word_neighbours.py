@@ -21,7 +21,7 @@ import math
 from collections import defaultdict
 
 from ..shot_spans import ShotSpan
-from .neighbours import BATCH
+from .neighbours import BATCH, output_layer_inputs
 
 K = 8  # labelled units that vote (4 to 32 measured alike in an exploration; 8 among the best)
 SHARPNESS = 20.0  # a vote weighs exp(SHARPNESS x cosine): the nearest count most
@@ -82,11 +82,8 @@ def position_states(decoder, documents: list[list[int]], positions: list[list[in
     prompt is hundreds of tokens, the text a few dozen."""
     import torch
 
-    head = decoder.model.get_output_embeddings()
-    seen: list = []
-    hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
     out = []
-    try:
+    with output_layer_inputs(decoder) as seen:
         for at in range(0, len(documents), BATCH):
             ids = documents[at:at + BATCH]
             wanted = positions[at:at + BATCH]
@@ -100,8 +97,6 @@ def position_states(decoder, documents: list[list[int]], positions: list[list[in
             for i, where in enumerate(wanted):
                 rows = hidden[i, [p - state.skip for p in where]].float()
                 out.append(torch.nn.functional.normalize(rows, dim=-1))
-    finally:
-        hook.remove()
     return out
 
 
