@@ -504,6 +504,15 @@ class Session:
         assert self.options is not None
         return answer_lead(self.options)
 
+    def _fitting_anchors(self, read) -> list[tuple[dict, int, tuple]]:
+        """The labelled examples knn compares with, each with its answer's index and what `read`
+        makes of it (its document's token ids first), less those too long for the model."""
+        fitting = [(ex, at, got) for ex, at in self.anchor_examples
+                   for got in [read(ex)] if self.limit is None or len(got[0]) <= self.limit]
+        if not fitting:
+            raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
+        return fitting
+
     def _knn_entities(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:
         """Every row's entities by the tags of its words' nearest labelled words
         (runtime/word_neighbours.py), kept as the format and the task's rules allow (shot_spans.py)."""
@@ -519,16 +528,11 @@ class Session:
             return text_units(tokenizer, prompt, start, start + len(row["text"]))
 
         if self._anchors is None:
-            ids, places, tags = [], [], []
-            for ex, _ in self.anchor_examples:
-                tokens, where, offsets = read(ex, self.prompt(ex, self._choice(ex)))
-                if self.limit is None or len(tokens) <= self.limit:
-                    ids.append(tokens)
-                    places.append(where)
-                    tags += word_tags(offsets, ex["record"].get("entities", []), ex["text"])
-            if not ids:
-                raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
-            self._anchors = WordAnchors(torch.cat(position_states(self.decoder, ids, places)), tags)
+            fitting = self._fitting_anchors(lambda ex: read(ex, self.prompt(ex, self._choice(ex))))
+            tags = [tag for ex, _, (_, _, offsets) in fitting
+                    for tag in word_tags(offsets, ex["record"].get("entities", []), ex["text"])]
+            states = position_states(self.decoder, [got[0] for _, _, got in fitting], [got[1] for _, _, got in fitting])
+            self._anchors = WordAnchors(torch.cat(states), tags)
         live = [r for r in rows if r["id"] not in refused]
         reads = [read(r, prompts[r["id"]]) for r in live]
         states = position_states(self.decoder, [t for t, _, _ in reads], [w for _, w, _ in reads]) if live else []
@@ -556,16 +560,11 @@ class Session:
         assert self.options is not None and self.decoder is not None
         tokenizer = self.loaded.tokenizer
         if self._anchors is None:
-            ids, answers = [], []
-            for ex, at in self.anchor_examples:
-                tokens = list(tokenizer(self._knn_document(self.prompt(ex, self._choice(ex))))["input_ids"])
-                if self.limit is None or len(tokens) <= self.limit:
-                    ids.append(tokens)
-                    answers.append(at)
-            if not ids:
-                raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
-            self._anchors = Anchors(anchor_states(self.decoder, ids, model_fingerprint(self.loaded.name)), answers,
-                                    bool(self.task.get("multilabel")))
+            fitting = self._fitting_anchors(
+                lambda ex: (list(tokenizer(self._knn_document(self.prompt(ex, self._choice(ex))))["input_ids"]),))
+            ids = [got[0] for _, _, got in fitting]
+            self._anchors = Anchors(anchor_states(self.decoder, ids, model_fingerprint(self.loaded.name)),
+                                    [at for _, at, _ in fitting], bool(self.task.get("multilabel")))
         live = [r for r in rows if r["id"] not in refused]
         read = states(self.decoder, [list(tokenizer(self._knn_document(prompts[r["id"]]))["input_ids"])
                                      for r in live]) if live else []
