@@ -154,3 +154,32 @@ def test_lora_adapters_are_merged_into_a_plain_model_folder(tmp_path, model_dir)
                                     "--output", str(tmp_path / "o.jsonl"), "--model", str(out), "--limit", "1"])
     assert run.exit_code in (0, 1), run.output  # 1: a random model's answer may not parse
     assert len((tmp_path / "o.jsonl.partial").read_text(encoding="utf-8").splitlines()) == 1  # --limit 1 of 8
+
+
+def test_the_cpu_trainer_computes_trls_loss_on_the_answer_tokens(tmp_path, model_dir):
+    # Without a GPU the loss is the model's own, not TRL's fused head: the two must agree on a
+    # batch whose prompts are masked out of the loss (else the CPU path trains on prompts).
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    from humdsl.finetune import sft_trainer_class
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    rows = [{"prompt": "Label this ticket: I was charged twice this month.\n", "completion": "billing"},
+            {"prompt": "Label this ticket: the app crashes.\n", "completion": "bug, outage"}]
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    losses = []
+    for gpu in (True, False):
+        config = SFTConfig(output_dir=str(tmp_path / f"gpu-{gpu}"), per_device_train_batch_size=2,
+                           completion_only_loss=True, use_cpu=True, bf16=False, report_to="none",
+                           eos_token=tok.eos_token)
+        trainer = sft_trainer_class(gpu)(model=model, args=config, train_dataset=Dataset.from_list(rows),
+                                         processing_class=tok)
+        batch = next(iter(trainer.get_train_dataloader()))
+        assert (batch["labels"] == -100).sum() > (batch["labels"] != -100).sum()  # prompts are masked
+        with torch.no_grad():
+            losses.append(trainer.compute_loss(trainer.model, dict(batch)).item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
