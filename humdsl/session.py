@@ -518,6 +518,8 @@ class Session:
         (runtime/word_neighbours.py), kept as the format and the task's rules allow (shot_spans.py)."""
         import torch
 
+        from .runtime.models import model_fingerprint
+        from .runtime.neighbours import anchor_states
         from .runtime.word_neighbours import WordAnchors, position_states, text_units, word_tags
         from .shot_spans import keep_shot_spans
 
@@ -531,7 +533,8 @@ class Session:
             fitting = self._fitting_anchors(lambda ex: read(ex, self.prompt(ex, self._choice(ex))))
             tags = [tag for ex, _, (_, _, offsets) in fitting
                     for tag in word_tags(offsets, ex["record"].get("entities", []), ex["text"])]
-            states = position_states(self.decoder, [got[0] for _, _, got in fitting], [got[1] for _, _, got in fitting])
+            states = anchor_states(self.decoder, [got[0] for _, _, got in fitting], model_fingerprint(self.loaded.name),
+                                   positions=[got[1] for _, _, got in fitting])
             self._anchors = WordAnchors(torch.cat(states), tags)
         live = [r for r in rows if r["id"] not in refused]
         reads = [read(r, prompts[r["id"]]) for r in live]

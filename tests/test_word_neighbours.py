@@ -107,6 +107,7 @@ def test_a_run_finds_the_entities_of_an_input_whose_labelled_copy_is_in_the_pool
     # the test model reads a token much the same wherever it stands (a random model), so the states
     # here stand for a model that tells every token of every text apart; the real reading is tested above
     monkeypatch.setattr(word_neighbours, "position_states", seeded)
+    monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))  # no anchors kept by another test's real reading
     rows = [{"id": "a", "text": "Ada met Bob in Paris .",
              "record": {"entities": [{"type": "PER", "text": "Ada", "start": 0},
                                      {"type": "PER", "text": "Bob", "start": 8},
@@ -146,3 +147,34 @@ def test_knn_on_an_entity_task_needs_grounded_spans(tmp_path):
                                        "--decision", "knn", "--shots-from", str(pool)])
     assert result.exit_code == 1 and "needs `prefer grounded`" in result.output, result.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_the_labelled_words_states_are_kept_on_disk_for_the_next_run(model_dir, tmp_path, monkeypatch):
+    import humdsl.runtime.word_neighbours as word_neighbours
+
+    monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))
+    read = []
+    real = word_neighbours.position_states
+    monkeypatch.setattr(word_neighbours, "position_states",
+                        lambda decoder, ids, where: read.append(len(ids)) or real(decoder, ids, where))
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": str(i), "text": t, "record": {"entities": e}}) + "\n" for i, (t, e) in
+                            enumerate([("Ada met Bob .", [{"type": "PER", "text": "Ada"}, {"type": "PER", "text": "Bob"}]),
+                                       ("Acme hired staff in Tokyo .", [{"type": "ORG", "text": "Acme"},
+                                                                         {"type": "LOC", "text": "Tokyo"}]),
+                                       ("It rained .", [])])), encoding="utf-8")
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(json.dumps({"id": "x", "text": "Bob went to Tokyo ."}) + "\n", encoding="utf-8")
+
+    def run(out):
+        read.clear()
+        result = CliRunner().invoke(main, ["run", str(ROOT / "specs" / "ner.hum"), "--task", "conll03", "--model",
+                                           str(model_dir), "--input", str(inputs), "--output", str(out),
+                                           "--format", "tuples", "--decision", "knn", "--shots-from", str(pool)])
+        assert result.exit_code == 0, result.output
+        return list(read), out.read_text(encoding="utf-8")
+
+    first_read, first = run(tmp_path / "a.jsonl")
+    assert first_read == [3, 1]  # the pool's three sentences, then the input
+    assert run(tmp_path / "b.jsonl") == ([1], first)  # the pool's states come from disk; the same answer
+    assert (tmp_path / "cache" / "knn").is_dir()

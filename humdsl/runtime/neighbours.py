@@ -92,32 +92,44 @@ def output_layer_inputs(decoder):
         hook.remove()
 
 
-def anchor_states(decoder, documents: list[list[int]], model_key: str):
+def anchor_states(decoder, documents: list[list[int]], model_key: str, positions: list[list[int]] | None = None):
     """`states(decoder, documents)`, kept on disk between runs (the anchors of a 1,024-example pool
     take about 80 s to read on 2 cores; a run on new inputs against the same pool reads them once).
-    Keyed by the model's fingerprint, the device, torch's version and every document's tokens, in
-    the constraint cache's checked, atomically written entries; a broken entry is read again."""
+    With `positions`, the states at those tokens of each document instead (a tensor per document,
+    word_neighbours.position_states: entity knn's labelled words). Keyed by the model's
+    fingerprint, the device, torch's version and every document's tokens (and positions), in the
+    constraint cache's checked, atomically written entries; a broken entry is read again."""
     import torch
 
     from ..resources import cache_dir
+    from . import word_neighbours
     from .constraint_cache import ConstraintCache, entry_key
 
     key = entry_key(what="knn anchor states", model=model_key, device=str(decoder.device),
                     torch=torch.__version__, batch=str(BATCH),
-                    documents=hashlib.sha256(json.dumps(documents).encode("utf-8")).hexdigest())
+                    documents=hashlib.sha256(json.dumps([documents, positions]).encode("utf-8")).hexdigest())
 
-    def dump(tensor) -> bytes:
+    def dump(read) -> bytes:
         buffer = io.BytesIO()
-        torch.save(tensor.cpu(), buffer)
+        torch.save(read.cpu() if positions is None else [t.cpu() for t in read], buffer)
         return buffer.getvalue()
 
     def load(payload: bytes):
-        tensor = torch.load(io.BytesIO(payload), weights_only=True)
-        if tuple(tensor.shape[:1]) != (len(documents),):
+        read = torch.load(io.BytesIO(payload), weights_only=True)
+        if positions is None:
+            if tuple(read.shape[:1]) != (len(documents),):
+                raise ValueError("an entry of another shape")
+            return read.to(decoder.device)
+        if len(read) != len(positions) or any(t.shape[0] != len(p) for t, p in zip(read, positions)):
             raise ValueError("an entry of another shape")
-        return tensor.to(decoder.device)
+        return [t.to(decoder.device) for t in read]
 
-    return ConstraintCache(cache_dir() / "knn").get_or_build(key, lambda: states(decoder, documents), dump, load)
+    def build():
+        if positions is None:
+            return states(decoder, documents)
+        return word_neighbours.position_states(decoder, documents, positions)
+
+    return ConstraintCache(cache_dir() / "knn").get_or_build(key, build, dump, load)
 
 
 @dataclass
