@@ -283,6 +283,8 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
     spread over the split (results under conll03_spread), the retrieved-shot rows only."""
     from _common import conll_dev
 
+    from humdsl.api import load_task
+
     dev = conll_dev(DATA, n, spread)
     gold = _canonical(dev, work / "conll.gold.jsonl")
     train = DATA / "conll2003" / "eng.train"
@@ -312,11 +314,17 @@ def bench_conll(n: int, work: Path, only: str | None = None, spread: bool = Fals
     plan += [(f"humc knn, {fmt}, 1,024 training sentences compared", {"decision": "knn", "shots_from": train,
                                                                               "format": fmt})
              for fmt in ("tuples", "json_by_label")]
-    plan = _examples_alone_rows(train) + plan
+    # no retrieval: the words of the spec's own (hand-written) examples are the labelled words
+    spec_examples = len(load_task(str(ROOT / "specs" / "ner.hum"), "conll03")["examples"])
+    plan += [(f"humc knn, {fmt}, the spec's {spec_examples} examples compared", {"decision": "knn", "format": fmt})
+             for fmt in ("tuples", "json_by_label")]
+    plan = _examples_alone_rows(train) + [(f"the spec's {spec_examples} examples' labels alone, no model",
+                                           {"examples_alone": spec_examples, "spec_examples": True})] + plan
 
     def measure(name, opts, i):
         if "examples_alone" in opts:
-            return _examples_alone("conll03", gold, train, opts["examples_alone"], work, f"conll-{i}")
+            return _examples_alone("conll03", gold, None if opts.get("spec_examples") else train,
+                                   opts["examples_alone"], work, f"conll-{i}")
         return _humc("specs/ner.hum", "conll03", gold, work, f"conll-{i}", **opts)
 
     return _measured("conll03_spread" if spread else "conll03", only, plan, measure)
@@ -326,9 +334,10 @@ def _examples_alone_rows(pool: Path) -> list[tuple[str, dict]]:
     return [(f"the retrieved examples' labels alone, no model, {k} shots", {"examples_alone": k}) for k in (4, 8)]
 
 
-def _examples_alone(task: str, gold: Path, pool: Path, k: int, work: Path, name: str) -> dict:
+def _examples_alone(task: str, gold: Path, pool: Path | None, k: int, work: Path, name: str) -> dict:
     """The obvious alternative to `--shot-spans on`: no model at all, each input answered with the
-    words its k retrieved examples label (as humc keeps them: longest first, the task's rules)."""
+    words its k retrieved examples label (as humc keeps them: longest first, the task's rules).
+    Without a pool, the words the spec's first k examples label."""
     from humdsl.api import load_task
     from humdsl.evaluate import evaluate
     from humdsl.formats import build

@@ -27,7 +27,7 @@ SETTINGS = {
     "shots_from": (str, lambda v: bool(v.strip()),
                    "a labelled dataset file, relative to the spec, whose examples most similar to each "
                    "input are shown"),
-    "decision": (str, lambda v: v in DECISIONS, "greedy, exact, calibrated, channel or knn (knn needs shots_from)"),
+    "decision": (str, lambda v: v in DECISIONS, "greedy, exact, calibrated, channel or knn (knn compares with shots_from, else the task's examples)"),
     "prompt_style": (str, lambda v: v in PROMPT_STYLES,
                      "chat or plain (plain needs decision exact or calibrated)"),
     "span_rules": (str, lambda v: v in SPAN_RULE_MODES,

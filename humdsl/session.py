@@ -169,11 +169,10 @@ class Session:
         knn = s.decision == "knn"
         if s.decision in ("channel", "knn"):  # both read a plain document whatever the style: lines say so
             self.settings = s = replace(s, prompt_style="plain")
-        if knn and s.shots_from is None:
-            raise SessionError("--decision knn needs --shots-from: the labelled examples each input is compared with")
         # what of the --shots-from file was passed over ("file:line: why"), for the run's summary
         self.passed_over: list[str] = []
-        # a knn prompt shows the spec's examples (anchors and inputs are read alike); the file is the anchors
+        # a knn prompt shows the spec's examples (anchors and inputs are read alike); the file, or the
+        # spec's examples where there is none, are the anchors
         self.shots = Shots.of(task, self.fmt, self.labels, s.shots, None if knn else s.shots_from, s.shots_adapter,
                               self.passed_over)
         if knn and self.options is None and not self.fmt.schema.grounded:
@@ -451,18 +450,25 @@ class Session:
         return Outcome(d.record, d.text, p=d.p, ranking=d.ranking)
 
     def _anchor_examples(self, s: Settings) -> list[tuple[dict, int]]:
-        """The labelled examples of --shots-from whose answer is one of the options, each with its
-        option's index; at most MAX_ANCHORS, spread evenly over the file."""
+        """The labelled examples of --shots-from (else the spec's own) whose answer is one of the
+        options, each with its option's index; at most MAX_ANCHORS, spread evenly over the file."""
         from .runtime.neighbours import answer_key, spread
 
-        assert s.shots_from is not None  # checked before
-        examples = read_labelled(self.task, s.shots_from, s.shots_adapter, self.passed_over)
+        if s.shots_from is not None:
+            examples = read_labelled(self.task, s.shots_from, s.shots_adapter, self.passed_over)
+            pool = str(s.shots_from)
+        else:
+            examples = [{"id": ex["id"], **ex["input"], "record": ex["output"]} for ex in self.task["examples"]]
+            pool = f"task '{self.task['name']}' (its examples, without --shots-from)"
+            if not examples:
+                raise SessionError(f"--decision knn compares each input with labelled examples: {pool} has none; "
+                                   f"give --shots-from FILE")
         if self.options is None:  # an entity task: every word of every labelled example is an anchor
             labelled = [ex for ex in examples if isinstance(ex["record"].get("entities"), list)]
             if not labelled:
-                raise SessionError(f"--decision knn: {s.shots_from} holds no example labelled with entities")
+                raise SessionError(f"--decision knn: {pool} holds no example labelled with entities")
             if len(labelled) < len(examples):
-                self.passed_over.append(f"{s.shots_from}: {len(examples) - len(labelled)} of {len(examples)} "
+                self.passed_over.append(f"{pool}: {len(examples) - len(labelled)} of {len(examples)} "
                                         f"labelled examples have no entity list, and are not compared")
             return [(ex, 0) for ex in (labelled[i] for i in spread(len(labelled)))]
         index = {answer_key(r): i for i, r in enumerate(self.options.records)}
@@ -473,11 +479,11 @@ class Session:
             if at is not None:
                 usable.append((ex, at))
         if usable and len(usable) < len(examples):
-            self.passed_over.append(f"{s.shots_from}: {len(examples) - len(usable)} of {len(examples)} labelled "
+            self.passed_over.append(f"{pool}: {len(examples) - len(usable)} of {len(examples)} labelled "
                                     f"examples have an answer this run does not allow (a label it lacks, or more "
                                     f"than max_items), and are not compared")
         if not usable:
-            raise SessionError(f"--decision knn: {s.shots_from} holds no labelled example whose answer this "
+            raise SessionError(f"--decision knn: {pool} holds no labelled example whose answer this "
                                f"run allows (its labels, at most the task's max_items)")
         return [usable[i] for i in spread(len(usable))]
 
@@ -510,7 +516,7 @@ class Session:
         fitting = [(ex, at, got) for ex, at in self.anchor_examples
                    for got in [read(ex)] if self.limit is None or len(got[0]) <= self.limit]
         if not fitting:
-            raise SessionError("--decision knn: every labelled example of --shots-from is too long for the model")
+            raise SessionError("--decision knn: every labelled example is too long for the model")
         return fitting
 
     def _knn_entities(self, rows: list[dict], prompts: dict, refused: dict) -> list[Outcome]:

@@ -55,8 +55,9 @@ def space(task_ir: TaskIR, shots_from: str | None, server: bool = False) -> dict
     server (`humc tune --engine openai`) decisions are greedy: scoring every answer needs the
     model's logits, which only humdsl's own loop has."""
     allowed = KINDS[task_ir["kind"]].decisions if not server else ("greedy",)
-    # knn labels an entity task's own words: only where its spans are grounded in the input
-    knn = bool(shots_from) and (KINDS[task_ir["kind"]].decidable
+    # knn compares with the pool, else the task's own examples; it labels an entity task's own
+    # words: only where its spans are grounded in the input
+    knn = bool(shots_from or task_ir["examples"]) and (KINDS[task_ir["kind"]].decidable
                                 or "grounded" in {effect_of(r) for r in task_ir["rules"]})
     tried = [("greedy", "chat"), ("exact", "chat"), ("calibrated", "chat"), ("exact", "plain"),
              ("calibrated", "plain"), ("channel", "plain")] + ([("knn", "plain")] if knn else [])
@@ -114,7 +115,8 @@ def _effective(profile: dict) -> dict:
 def _runnable(profile: dict, pool: str | None = None) -> dict:
     """The profile as a run can take it: the examples' labels are kept only where examples are
     retrieved (shot_spans.py; `humc run` refuses it with the spec's own examples); knn compares
-    each input with the labelled examples of `pool` (its prompt shows the spec's, `shots` of them)."""
+    each input with the labelled examples of `pool` (its prompt shows the spec's, `shots` of them),
+    or with the spec's own examples where there is no pool."""
     if profile.get("shot_spans", "off") != "off" and not profile.get("shots_from"):
         profile = {**profile, "shot_spans": "off"}
     if profile.get("decision") == "knn" and not profile.get("shots_from") and pool:

@@ -187,7 +187,6 @@ def test_the_prompt_shows_the_spec_examples_not_retrieved_ones():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--task", "ticket_triage", "--decision", "knn"], "--decision knn needs --shots-from"),
     (["--task", "ticket_entities", "--decision", "knn", "--shots-from", POOL],
      "holds no example labelled with entities"),
     (["--task", "ticket_triage", "--decision", "knn", "--labels", "account", "--shots-from", "ODD"],
@@ -202,6 +201,24 @@ def test_knn_decisions_that_cannot_be_made_are_refused_before_the_model_loads(ar
                   "--input", TICKETS, "--output", tmp_path / "out.jsonl")
     assert result.exit_code == 1 and message in result.output, result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_without_shots_from_knn_compares_with_the_tasks_own_examples(model_dir, tmp_path):
+    bare = tmp_path / "bare.hum"
+    bare.write_text('task bare : classify {\n  labels { yes no }\n  instruction "Yes or no?"\n}\n', encoding="utf-8")
+    result = _run(bare, "--task", "bare", "--decision", "knn", "--model", tmp_path / "no-model",
+                  "--input", TICKETS, "--output", tmp_path / "bare.jsonl")
+    assert result.exit_code == 1 and "task 'bare' (its examples, without --shots-from) has none" in result.output
+    assert not (tmp_path / "bare.jsonl").exists()
+    out = tmp_path / "out.jsonl"
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--decision", "knn",
+                  "--model", model_dir, "--input", TICKETS, "--output", out)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    carried = {label for ex in TASKS["support_tickets.ticket_triage"]["examples"] for label in ex["output"]["labels"]}
+    assert len(lines) == 8 and all(x["decision"] == "knn" for x in lines)
+    assert carried < {lab["code"] for lab in TASKS["support_tickets.ticket_triage"]["labels"]}  # one no example carries ...
+    assert all(set(x["record"]["labels"]) <= carried for x in lines)  # ... is never voted for
 
 
 def test_pool_lines_passed_over_are_listed_with_their_place_and_the_run_goes_on(model_dir, tmp_path):
@@ -260,7 +277,8 @@ def test_tune_tries_knn_only_where_it_has_labelled_examples_to_compare_with():
 
     ir = TASKS["support_tickets.ticket_triage"]
     assert ("knn", "plain") in space(ir, "data/pool.jsonl")["decision"]
-    assert ("knn", "plain") not in space(ir, None)["decision"]
+    assert ("knn", "plain") in space(ir, None)["decision"]  # the task's own examples are compared
+    assert ("knn", "plain") not in space({**ir, "examples": []}, None)["decision"]
     # entity tasks tag their words as the nearest labelled ones are (runtime/word_neighbours.py), grounded ones only
     assert ("knn", "plain") in space(TASKS["support_tickets.ticket_entities"], "data/pool.jsonl")["decision"]
     loose = {**TASKS["support_tickets.ticket_entities"],

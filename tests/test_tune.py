@@ -67,7 +67,8 @@ def test_the_budget_bounds_the_settings_measured():
 
 def test_the_space_offers_scored_decisions_for_classify_only_and_retrieval_when_given():
     ner = TASKS["ner.conll03"]
-    assert space(ner, None)["decision"] == [("greedy", "chat")]
+    assert space(ner, None)["decision"] == [("greedy", "chat"), ("knn", "plain")]  # knn: its own examples compared
+    assert space({**ner, "examples": []}, None)["decision"] == [("greedy", "chat")]
     assert space(ner, "train.txt")["shots"] == [(2, None), (0, None), (4, "train.txt"), (8, "train.txt")]
     assert space(ner, None)["shots"] == [(2, None), (0, None)]
     assert ("calibrated", "plain") in space(TRIAGE, None)["decision"]

@@ -178,3 +178,35 @@ def test_the_labelled_words_states_are_kept_on_disk_for_the_next_run(model_dir, 
     assert first_read == [3, 1]  # the pool's three sentences, then the input
     assert run(tmp_path / "b.jsonl") == ([1], first)  # the pool's states come from disk; the same answer
     assert (tmp_path / "cache" / "knn").is_dir()
+
+
+def test_without_shots_from_the_tasks_own_examples_are_the_labelled_words(model_dir, tmp_path, monkeypatch):
+    """A spec's examples are enough to tag with: each example's text, given as an input, comes back
+    with the example's own entities (the states seeded as above: a model that tells words apart)."""
+    import torch
+
+    import humdsl.runtime.word_neighbours as word_neighbours
+    from support.tasks import all_tasks
+
+    def seeded(decoder, documents, positions):
+        out = []
+        for ids, where in zip(documents, positions):
+            rows = [torch.randn(64, generator=torch.Generator().manual_seed(hash((tuple(ids), p)) % 2**31))
+                    for p in where]
+            out.append(torch.nn.functional.normalize(torch.stack(rows), dim=-1))
+        return out
+
+    monkeypatch.setattr(word_neighbours, "position_states", seeded)
+    monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))
+    examples = dict(all_tasks())["ner.conll03"]["examples"]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": ex["id"], **ex["input"]}) + "\n" for ex in examples), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["run", str(ROOT / "specs" / "ner.hum"), "--task", "conll03", "--model",
+                                       str(model_dir), "--input", str(inputs), "--output", str(out),
+                                       "--format", "tuples", "--decision", "knn"])
+    assert result.exit_code == 0, result.output
+    lines = {x["id"]: x for x in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    for ex in examples:
+        got = sorted((e["type"], e["text"]) for e in lines[ex["id"]]["record"]["entities"])
+        assert got == sorted((e["type"], e["text"]) for e in ex["output"]["entities"]), lines[ex["id"]]

@@ -35,9 +35,9 @@ PASSED_OVER_SHOWN = 5  # lines of a --shots-from file passed over that a run lis
                    "same, each answer's score first divided by its score for a content-free input. channel: "
                    "the answer (each label named with its description) under which the input is likeliest, "
                    "weighed by how many labels the labelled examples' answers have (always a plain document). "
-                   "knn: the answer most of the --shots-from examples the model reads most like the input have "
-                   "(always a plain document with the spec's examples; up to 1,024 of the file's compared); on an "
-                   "entity task, each word tagged as its nearest labelled words are.")
+                   "knn: the answer most of the --shots-from examples (else the task's own examples) the model "
+                   "reads most like the input have (always a plain document with the spec's examples; up to 1,024 "
+                   "of the file's compared); on an entity task, each word tagged as its nearest labelled words are.")
 @click.option("--prompt-style", "prompt_style", type=click.Choice(PROMPT_STYLES),
               help="chat (the default): the prompt as a user turn of the model's chat template. plain: as a document "
                    "ending in 'Answer:' (small models often follow worked examples better so); "

@@ -25,9 +25,9 @@ def check_run_profile(ctx: Context) -> None:
             if profile.get("prompt_style", "chat") != "chat" and profile.get("decision", "greedy") == "greedy":
                 ctx.error(codes.BAD_RUN_VALUE, "prompt_style 'plain' needs decision 'exact' or 'calibrated'",
                           node.span, task=task)
-            if profile.get("decision") == "knn" and not profile.get("shots_from"):
-                ctx.error(codes.BAD_RUN_VALUE, "decision 'knn' needs shots_from: the labelled examples it compares "
-                          "each input with", node.span, task=task)
+            if profile.get("decision") == "knn" and not profile.get("shots_from") and not task.examples:
+                ctx.error(codes.BAD_RUN_VALUE, "decision 'knn' needs shots_from or examples of the task: the "
+                          "labelled examples it compares each input with", node.span, task=task)
         task.run_profile = profile
 
 
