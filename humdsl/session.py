@@ -540,7 +540,7 @@ class Session:
             tags = [tag for ex, _, (_, _, offsets) in fitting
                     for tag in word_tags(offsets, ex["record"].get("entities", []), ex["text"])]
             states = anchor_states(self.decoder, [got[0] for _, _, got in fitting], model_fingerprint(self.loaded.name),
-                                   positions=[got[1] for _, _, got in fitting])
+                                   positions=[got[1] for _, _, got in fitting], read_positions=position_states)
             self._anchors = WordAnchors(torch.cat(states), tags)
         live = [r for r in rows if r["id"] not in refused]
         reads = [read(r, prompts[r["id"]]) for r in live]

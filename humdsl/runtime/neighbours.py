@@ -92,17 +92,17 @@ def output_layer_inputs(decoder):
         hook.remove()
 
 
-def anchor_states(decoder, documents: list[list[int]], model_key: str, positions: list[list[int]] | None = None):
+def anchor_states(decoder, documents: list[list[int]], model_key: str, positions: list[list[int]] | None = None,
+                  read_positions=None):
     """`states(decoder, documents)`, kept on disk between runs (the anchors of a 1,024-example pool
     take about 80 s to read on 2 cores; a run on new inputs against the same pool reads them once).
-    With `positions`, the states at those tokens of each document instead (a tensor per document,
-    word_neighbours.position_states: entity knn's labelled words). Keyed by the model's
+    With `positions`, the states at those tokens of each document instead, as `read_positions`
+    reads them (a tensor per document; word_neighbours.position_states: entity knn's labelled words). Keyed by the model's
     fingerprint, the device, torch's version and every document's tokens (and positions), in the
     constraint cache's checked, atomically written entries; a broken entry is read again."""
     import torch
 
     from ..resources import cache_dir
-    from . import word_neighbours
     from .constraint_cache import ConstraintCache, entry_key
 
     key = entry_key(what="knn anchor states", model=model_key, device=str(decoder.device),
@@ -127,7 +127,7 @@ def anchor_states(decoder, documents: list[list[int]], model_key: str, positions
     def build():
         if positions is None:
             return states(decoder, documents)
-        return word_neighbours.position_states(decoder, documents, positions)
+        return read_positions(decoder, documents, positions)
 
     return ConstraintCache(cache_dir() / "knn").get_or_build(key, build, dump, load)
 
