@@ -90,23 +90,12 @@ def test_a_run_finds_the_entities_of_an_input_whose_labelled_copy_is_in_the_pool
     """The same sentence, read in the same prompt, has the same states: with the nearest token's
     vote deciding, each token takes its copy's tag, and the answer is the copy's entities (as the
     format writes them, in the task's rules)."""
-    import torch
 
     import humdsl.runtime.word_neighbours as word_neighbours
 
-    def seeded(decoder, documents, positions):  # a vector per (document, token): a copy's are its own
-        out = []
-        for ids, where in zip(documents, positions):
-            rows = []
-            for p in where:
-                generator = torch.Generator().manual_seed(hash((tuple(ids), p)) % 2**31)
-                rows.append(torch.randn(64, generator=generator))
-            out.append(torch.nn.functional.normalize(torch.stack(rows), dim=-1))
-        return out
-
     # the test model reads a token much the same wherever it stands (a random model), so the states
     # here stand for a model that tells every token of every text apart; the real reading is tested above
-    monkeypatch.setattr(word_neighbours, "position_states", seeded)
+    monkeypatch.setattr(word_neighbours, "position_states", _seeded_states)
     monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))  # no anchors kept by another test's real reading
     rows = [{"id": "a", "text": "Ada met Bob in Paris .",
              "record": {"entities": [{"type": "PER", "text": "Ada", "start": 0},
@@ -131,6 +120,18 @@ def test_a_run_finds_the_entities_of_an_input_whose_labelled_copy_is_in_the_pool
         assert got == sorted((e["type"], e["text"]) for e in r["record"]["entities"]), lines[r["id"]]
         assert lines[r["id"]]["decision"] == "knn" and len(lines[r["id"]].get("item_p", [])) == len(got)
     assert lines["c"]["raw"] == "None"  # the format's empty answer
+
+
+def _seeded_states(decoder, documents, positions):
+    """A vector per (document, token), as position_states gives them: a copy's are its own."""
+    import torch
+
+    out = []
+    for ids, where in zip(documents, positions):
+        rows = [torch.randn(64, generator=torch.Generator().manual_seed(hash((tuple(ids), p)) % 2**31))
+                for p in where]
+        out.append(torch.nn.functional.normalize(torch.stack(rows), dim=-1))
+    return out
 
 
 def test_knn_on_an_entity_task_needs_grounded_spans(tmp_path):
@@ -183,20 +184,11 @@ def test_the_labelled_words_states_are_kept_on_disk_for_the_next_run(model_dir, 
 def test_without_shots_from_the_tasks_own_examples_are_the_labelled_words(model_dir, tmp_path, monkeypatch):
     """A spec's examples are enough to tag with: each example's text, given as an input, comes back
     with the example's own entities (the states seeded as above: a model that tells words apart)."""
-    import torch
 
     import humdsl.runtime.word_neighbours as word_neighbours
     from support.tasks import all_tasks
 
-    def seeded(decoder, documents, positions):
-        out = []
-        for ids, where in zip(documents, positions):
-            rows = [torch.randn(64, generator=torch.Generator().manual_seed(hash((tuple(ids), p)) % 2**31))
-                    for p in where]
-            out.append(torch.nn.functional.normalize(torch.stack(rows), dim=-1))
-        return out
-
-    monkeypatch.setattr(word_neighbours, "position_states", seeded)
+    monkeypatch.setattr(word_neighbours, "position_states", _seeded_states)
     monkeypatch.setenv("HUMC_CACHE_DIR", str(tmp_path / "cache"))
     examples = dict(all_tasks())["ner.conll03"]["examples"]
     inputs = tmp_path / "in.jsonl"
