@@ -464,12 +464,15 @@ def test_the_decoder_gives_the_same_output_on_the_language_as_on_the_grammar(pid
     fmt = build(ir, fmt_ir)
     texts, prompts = _rows(ir, fmt)
     jf, exact, answers = JumpForwardDecoder(loaded), JumpForwardDecoder(loaded, checked_masks=False), set()
-    for sampling in (Sampling(), Sampling(temperature=1.0, seed=7)):
+    # greedy and three seeds: a random model may sample the empty answer for every input at one
+    # seed (which depends on the test tokenizer, trained on the specs' text)
+    samplings = (Sampling(), *(Sampling(temperature=1.0, seed=seed) for seed in (7, 8, 9)))
+    for sampling in samplings:
         got = jf.generate(prompts, [fmt.language(source=t) for t in texts], 200, sampling)
         assert got == exact.generate(prompts, [fmt.grammar(source=t) for t in texts], 200, sampling)
         answers.update(got)
     assert len(answers) > 1  # not only the empty answer: spans of the inputs
-    assert jf.stats["native"] == 2 * len(texts)
+    assert jf.stats["native"] == len(samplings) * len(texts)
 
 
 def test_run_and_the_python_api_use_the_language_where_the_decoder_takes_one(loaded, monkeypatch):
