@@ -240,8 +240,9 @@ def finetune(opts: FinetuneOptions, log=print) -> FinetuneResult:
                 losses.append(float(logs["loss"]))
                 rate = tokens * state.global_step / max(1, steps_total) / max(1e-9, time.monotonic() - start)
                 log(f"step {state.global_step}/{steps_total}  loss {logs['loss']:.4f}  ~{rate:.0f} tokens/s")
-    trainer = sft_trainer_class(torch.cuda.is_available())(model=model, args=config, train_dataset=dataset, processing_class=tok,
-                         peft_config=peft_config, callbacks=[Progress()])
+    trainer_class = sft_trainer_class(torch.cuda.is_available())
+    trainer = trainer_class(model=model, args=config, train_dataset=dataset, processing_class=tok,
+                            peft_config=peft_config, callbacks=[Progress()])
     trainer.remove_callback(PrinterCallback)  # it prints each log as a dict; Progress prints a line
     if resume is not None:
         log(f"resuming from {resume.name}")

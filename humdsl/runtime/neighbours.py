@@ -97,9 +97,10 @@ def anchor_states(decoder, documents: list[list[int]], model_key: str, positions
     """`states(decoder, documents)`, kept on disk between runs (the anchors of a 1,024-example pool
     take about 80 s to read on 2 cores; a run on new inputs against the same pool reads them once).
     With `positions`, the states at those tokens of each document instead, as `read_positions`
-    reads them (a tensor per document; word_neighbours.position_states: entity knn's labelled words). Keyed by the model's
-    fingerprint, the device, torch's version and every document's tokens (and positions), in the
-    constraint cache's checked, atomically written entries; a broken entry is read again."""
+    reads them (a tensor per document; word_neighbours.position_states: entity knn's labelled
+    words). Keyed by the model's fingerprint, the device, torch's version and every document's
+    tokens (and positions), in the constraint cache's checked, atomically written entries; a
+    broken entry is read again."""
     import torch
 
     from ..resources import cache_dir
