@@ -12,8 +12,11 @@ worked examples (the run default) and with four demonstrations retrieved from th
 data (`--shots-from`), the obvious way to improve it without training.
 
     python bench/bench_hum_effect.py [--tokens 100000] [--n 30] [--work /tmp/hum-effect] [--reuse]
+                                     [--columns baseline_mix,hum_mix]
 
-Results: bench/results/hum_effect.json (written after every row), a table on stdout.
+Results: bench/results/hum_effect.json (written after every row), a table on stdout, and the
+difference hum_mix - baseline_mix with a 95 % interval from the paired bootstrap (each task's dev
+items resampled, the same draw for every format of the task), per row and for the average.
 """
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ TASKS = {
     "sst2": ("specs/classify.hum", "classify", DATA / "sst2" / "stsa.binary.dev", "sst2",
              DATA / "sst2" / "stsa.binary.train", ["json_label", "bare_label", "label_line"], "label_line"),
 }
+
+
+COLUMNS = {"shipped": "shipped (spec's 2 examples)", "retrieved": "shipped (4 retrieved)"}
 
 
 def dev_gold(task: str, n: int, work: Path) -> Path:
@@ -98,6 +104,57 @@ def score(task: str, fmt: str, model: str | None, gold: Path, work: Path, tag: s
             "s_per_input": round(seconds / max(1, len(lines)), 3), "n": len(lines)}
 
 
+def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 0) -> dict:
+    """hum_mix - baseline_mix per row and on the average of the rows, with 95 % intervals from
+    resampling each task's dev items (one draw per task, shared by its formats and both models:
+    the rows of a task are scored on the same sentences, so their errors are not independent)."""
+    import random
+
+    from humdsl.evaluate import read_gold
+    from humdsl.evaluate.io import read
+    from humdsl.evaluate.metrics import per_input
+    from humdsl.kinds import KINDS
+
+    rows = [r for r in results["rows"] if {"baseline_mix", "hum_mix"} <= set(r["scores"])]
+    if not rows:
+        return {}
+    stats = []  # per row: (task, kind, per-input stats of baseline_mix, of hum_mix)
+    for row in rows:
+        kind = TASKS[row["task"]][1]
+        gold = read_gold(work / f"{row['task']}.gold.jsonl", kind=kind)
+        g = [gold.records[i] for i in gold.order]
+        pair = []
+        for model in ("baseline_mix", "hum_mix"):
+            pred = read(work / f"{model}1.{row['task']}.{row['format']}.jsonl", predictions=True, kind=kind)
+            pair.append(per_input(KINDS[kind], g, [pred.records.get(i) for i in gold.order]))
+        stats.append((row["task"], KINDS[kind], *pair))
+
+    def differences(draw: dict[str, list[int]]) -> list[float]:
+        return [kind.main_score([h[i] for i in draw[task]]) - kind.main_score([b[i] for i in draw[task]])
+                for task, kind, b, h in stats]
+
+    n = {task: len(b) for task, _, b, _ in stats}
+    point = differences({task: list(range(k)) for task, k in n.items()})
+    rng = random.Random(seed)
+    draws = [differences({task: [rng.randrange(k) for _ in range(k)] for task, k in n.items()})
+             for _ in range(samples)]
+
+    def interval(values: list[float]) -> list[float]:
+        values = sorted(values)
+        return [round(values[int(0.025 * samples)], 4), round(values[int(0.975 * samples) - 1], 4)]
+
+    def average(which: list[int]) -> dict:
+        means = [sum(draw[j] for j in which) / len(which) for draw in draws]
+        return {"difference": round(sum(point[j] for j in which) / len(which), 4), "ci95": interval(means),
+                "p_hum_not_better": round(sum(m <= 0 for m in means) / samples, 3)}
+
+    per_row = [{"task": r["task"], "format": r["format"], "difference": round(d, 4),
+                "ci95": interval([draw[j] for draw in draws])} for j, (r, d) in enumerate(zip(rows, point))]
+    held_out = [j for j, r in enumerate(rows) if r["held_out"]]
+    return {"rows": per_row, "average": average(list(range(len(rows)))),
+            "held_out_average": average(held_out) if held_out else None, "samples": samples, "seed": seed}
+
+
 def record(results: dict) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -133,6 +190,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep models already trained into --work")
     ap.add_argument("--only", default=",".join(TASKS))
     ap.add_argument("--formats", help="only these formats (comma-separated); default: every one listed")
+    ap.add_argument("--columns", help="score only these models (comma-separated: shipped, retrieved, "
+                                      "baseline_mix, hum_mix); default: every one")
     ap.add_argument("--retrieved-first-format-only", action="store_true",
                     help="score the shipped model with retrieved shots on each task's first format only (its "
                          "prompts are four times as long: the slowest column on a CPU)")
@@ -148,7 +207,8 @@ def main() -> None:
                "corpora": {}, "training": {}, "rows": []}
     if args.reuse and RESULTS.exists():  # keep the rows an earlier run into the same --work scored
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
-        results["rows"] = earlier.get("rows", [])
+        if earlier.get("n_per_task") == args.n:  # rows scored on other items would not compare
+            results["rows"] = earlier.get("rows", [])
     rows = {(r["task"], r["format"]): r for r in results["rows"]}
     trained = {}
     for name in ("baseline_mix", "hum_mix"):
@@ -174,6 +234,9 @@ def main() -> None:
                     ("hum_mix", str(trained["hum_mix"]), {"shots": 0})]
             if args.retrieved_first_format_only and fmt != formats[0]:
                 runs = [r for r in runs if r[0] != "shipped (4 retrieved)"]
+            if args.columns:
+                wanted = {COLUMNS.get(c, c) for c in args.columns.split(",")}
+                runs = [r for r in runs if r[0] in wanted]
             for label, model, opts in runs:
                 if label in row["scores"]:
                     continue
@@ -182,7 +245,16 @@ def main() -> None:
                 print(f"{task:8} {fmt:16} {label:28} {100 * row['scores'][label]['score']:6.2f}  "
                       f"{row['scores'][label]['s_per_input']:.2f} s/input", flush=True)
                 record(results)
+    results["hum_vs_baseline"] = hum_vs_baseline(results, args.work)
+    record(results)
     print(table(results))
+    if results["hum_vs_baseline"]:
+        for name, key in (("the average", "average"), ("the held-out formats' average", "held_out_average")):
+            avg = results["hum_vs_baseline"][key]
+            if avg:
+                low, high = avg["ci95"]
+                print(f"hum_mix - baseline_mix on {name}: {100 * avg['difference']:+.1f} "
+                      f"(95 % interval {100 * low:+.1f} to {100 * high:+.1f})")
 
 
 if __name__ == "__main__":
