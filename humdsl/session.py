@@ -17,7 +17,7 @@ from .constraints import GrammarInvalid
 from .errors import HumError, not_found
 from .formats import FormatParseError, InputTooLarge, build
 from .formats.grammar_tree import lark
-from .formats.reasoning import REASON_MARK, with_reasoning
+from .formats.reasoning import REASON_MARK, reason_mark, with_reasoning
 from .kinds import KINDS
 from .profile import DECISIONS, DEFAULTS, PROMPT_PARTS, PROMPT_STYLES, SHOT_SPAN_MODES
 from .prompts import PromptChoice, answer_name, prompt_text
@@ -90,14 +90,16 @@ def outcome_fields(outcome: Outcome) -> dict:
     return fields
 
 
-REASON_PROMPT = ("First reason briefly on a single line, then write a new line starting with 'Answer: ' "
-                 "followed by the answer in the format above.")
+def reason_prompt(mark: str = REASON_MARK) -> str:
+    """What the prompt asks for with --reason: one line of reasoning, then the answer after `mark`."""
+    return (f"First reason briefly on a single line, then write a new line starting with '{mark.lstrip()}' "
+            "followed by the answer in the format above.")
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    head, sep, answer = text.partition(REASON_MARK)
+def split_reasoning(text: str, mark: str = REASON_MARK) -> tuple[str, str]:
+    head, sep, answer = text.partition(mark)
     if not sep:
-        raise FormatParseError("the output has no 'Answer:' line after its reasoning", len(text))
+        raise FormatParseError(f"the output has no '{mark.strip()}' line after its reasoning", len(text))
     return head, answer
 
 
@@ -119,20 +121,20 @@ def with_profile(settings: Settings, profile: dict, spec_dir: Path | None) -> Se
 
 
 def row_constraint(fmt, labels, source: str, accepts: frozenset[type], reason: int = 0,
-                   keep_rules: bool | str = True) -> Constraint:
+                   keep_rules: bool | str = True, mark: str = REASON_MARK) -> Constraint:
     """A row's constraint for a decoder that takes `accepts`: the format's answer DAG where it has
     one (grounded formats: nothing to compile; no inline input too long), with `keep_rules` (a
     `--span-rules` mode, or True for "decoder") less the answers that break the task's span rules
     (formats/span_rules.py), else its grammar; with
-    `reason`, behind a reasoning line of at most that many characters. InputTooLarge where the
+    `reason`, behind a reasoning line of at most that many characters and `mark`. InputTooLarge where the
     input makes the grammar too large for llguidance."""
     if AnswerDag in accepts:
-        dag = fmt.language(batch=labels, source=source, reason=reason, keep_rules=keep_rules)
+        dag = fmt.language(batch=labels, source=source, reason=reason, keep_rules=keep_rules, mark=mark)
         if dag is not None:
             return AnswerDag(dag)
     tree = fmt.grammar_tree(batch=labels, source=source)
     if reason:
-        tree = with_reasoning(tree, reason)
+        tree = with_reasoning(tree, reason, mark)
     return Grammar(lark(tree), tree)
 
 
@@ -270,7 +272,7 @@ class Session:
 
     def prompt(self, row: dict, choice: PromptChoice | None = None) -> str:
         prompt = prompt_text(self.task, self.fmt, row, choice or self._choice(row))
-        return prompt + REASON_PROMPT + "\n" if self.settings.reason > 0 else prompt
+        return prompt + reason_prompt(self._reason_mark) + "\n" if self.settings.reason > 0 else prompt
 
     def _choice(self, row: dict) -> PromptChoice:
         s = self.settings
@@ -350,7 +352,7 @@ class Session:
         if self._uses_schema():  # one schema for every row
             return self._json_schema()
         return row_constraint(self.fmt, self.labels, row["text"], self._decoder().accepts, self.settings.reason,
-                              self.settings.span_rules or "decoder")
+                              self.settings.span_rules or "decoder", self._reason_mark)
 
     def budget(self, rows: list[dict]) -> int:
         """The answer budget in tokens for a batch of rows: the format's for the longest, or the
@@ -365,7 +367,7 @@ class Session:
         else:
             budget = max((self.fmt.budget(batch=self.labels, source=r["text"]) for r in rows), default=0)
         reason = self.settings.reason
-        return budget + 4 * reason + len(REASON_MARK) if reason > 0 else budget
+        return budget + 4 * reason + len(self._reason_mark) if reason > 0 else budget
 
     def _parsed(self, row: dict, text) -> Outcome:
         if isinstance(text, RowFailure):
@@ -374,7 +376,7 @@ class Session:
         out, whole = Outcome(None, text), text
         try:
             if self.settings.reason > 0:
-                out.reasoning, text = split_reasoning(text)
+                out.reasoning, text = split_reasoning(text, self._reason_mark)
                 out.raw = text
             if self._decoder().remote and not self._uses_schema():  # a server's answer: held to its grammar here
                 problem = self._grammar_problem(text, row["text"])
@@ -486,6 +488,12 @@ class Session:
             raise SessionError(f"--decision knn: {pool} holds no labelled example whose answer this "
                                f"run allows (its labels, at most the task's max_items)")
         return [usable[i] for i in spread(len(usable))]
+
+    @property
+    def _reason_mark(self) -> str:
+        """What ends a --reason line and starts the answer: the name the worked examples show the
+        answer by ("Sentiment: " where the task says `answer "Sentiment"`)."""
+        return reason_mark(answer_name(self.task))
 
     @property
     def _plain_cue(self) -> str:

@@ -129,7 +129,8 @@ def test_a_row_whose_matcher_fails_is_an_error_line_and_the_others_go_on(decoder
     # the grammar's path (the Outlines decoder's, and any format without a language): these
     # entities would otherwise need no llguidance
     from humdsl.formats import Format
-    monkeypatch.setattr(Format, "language", lambda self, batch=None, source=None, reason=0, keep_rules=False: None)
+    monkeypatch.setattr(Format, "language",
+                        lambda self, batch=None, source=None, reason=0, keep_rules=False, mark=None: None)
     out = tmp_path / "out.jsonl"
     result = run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_entities", "--model", model_dir,
                  "--input", TICKETS, "--output", out, "--decoder", decoder, "--batch-size", "3")
@@ -258,3 +259,23 @@ def test_reasoning_grammar_wraps_the_answer():
     validate(grammar)
     assert grammar.splitlines()[0] == 'start: LEN_REASONING "\\nAnswer: " answer_start'
     assert split_reasoning("Ann is a person.\nAnswer: (PER, Ann)") == ("Ann is a person.", "(PER, Ann)")
+
+
+def test_reasoning_ends_at_the_name_the_task_gives_its_answer(model_dir):
+    """sst2 says `answer "Sentiment"`: its worked examples end "Sentiment: positive", so a
+    reasoning line hands over to the answer the same way, in the prompt, the grammar and the
+    split; a task without a name keeps "Answer: "."""
+    import humdsl
+    from humdsl.runtime.models import load
+    from humdsl.session import Session, Settings
+
+    row = {"id": "x", "text": "A warm and funny film."}
+    session = Session(humdsl.load(ROOT / "specs" / "classify.hum").task("sst2").ir,
+                      Settings(format="json_label", reason=40, temperature=1.0, seed=3))
+    session.start(load(str(model_dir)))
+    assert "starting with 'Sentiment: '" in session.prompt(row)
+    assert '"\\nSentiment: "' in session.constraint(row).lark
+    for outcome in session.decode([row, dict(row, id="y")]):
+        assert outcome.record is not None and "\n" not in outcome.reasoning
+    unnamed = Session(humdsl.load(ROOT / "specs" / "ner.hum").task("conll03").ir, Settings(reason=40))
+    assert "starting with 'Answer: '" in unnamed.prompt(row)

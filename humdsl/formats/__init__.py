@@ -109,19 +109,20 @@ class Format:
         return self.impl.grammar_tree(batch, source)
 
     def language(self, batch: list[str] | None = None, source: str | None = None, reason: int = 0,
-                 keep_rules: bool | str = False):
+                 keep_rules: bool | str = False, mark: str | None = None):
         """The answers for this input as a LiteralDag (formats/dag.py) that the jump-forward
         decoder runs without llguidance, or None where the format has none. The inline format
         builds its own; a format that grounds spans has its grammar's skeleton with the input's
         spans written in (formats/answer_dag.py), where the skeleton is readable. `reason`: behind
-        a reasoning line of at most that many characters (formats/reasoning.py; not inline).
+        a reasoning line of at most that many characters and `mark` (formats/reasoning.py; not
+        inline).
         `keep_rules`: only the answers that also keep the task's span rules (`span_rules`; True
         or "decoder": all of them, "unordered": all but appearance)."""
         if self.impl.own_language:
             return self.impl.language(batch, source) if not reason else None
         if source is None or not self.schema.grounded:
             return None
-        skeleton = self.skeleton(batch, reason)
+        skeleton = self.skeleton(batch, reason, mark)
         if skeleton is None:
             return None
         from .answer_dag import answers
@@ -167,19 +168,19 @@ class Format:
             lists = [[it["text"] for it in items]]
         return problem(lists, source, rules)
 
-    def skeleton(self, batch: list[str] | None = None, reason: int = 0):
+    def skeleton(self, batch: list[str] | None = None, reason: int = 0, mark: str | None = None):
         """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None
         where the format has no grounded span or its grammar holds what a skeleton cannot."""
-        key = (tuple(self.schema.batch_or_all(batch)), reason)
+        key = (tuple(self.schema.batch_or_all(batch)), reason, mark)
         if key not in self._skeletons:
             from .lark_nfa import Unreadable, read_skeleton
-            from .reasoning import with_reasoning
+            from .reasoning import REASON_MARK, with_reasoning
 
             found = None
             if not self.impl.own_language:
                 tree = self.impl.grammar_tree(batch, None)
                 if reason:
-                    tree = with_reasoning(tree, reason)
+                    tree = with_reasoning(tree, reason, mark or REASON_MARK)
                 try:
                     found = read_skeleton(tree) if tree.spans else None
                 except Unreadable:

@@ -1,5 +1,6 @@
 """A free reasoning line before the answer (`humc run --reason N`): the format's grammar behind a
-line of at most N characters and an 'Answer: ' mark, for llguidance, and as a free-text rule for
+line of at most N characters and a mark that names the answer ('Answer: ', or the task's own
+name for it), for llguidance, and as a free-text rule for
 the format's language (formats/free_text.py), so that it too decodes without a grammar."""
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ REASON_MARK = "\nAnswer: "
 REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal, so lifted with the others
 
 
-def with_reasoning(tree: GrammarTree, chars: int) -> GrammarTree:
-    """The answer grammar behind a bounded one-line reasoning segment and an 'Answer: ' mark.
-    The reasoning cannot hold a line break, so the mark always ends it."""
+def reason_mark(answer_name: str = "Answer") -> str:
+    """The line that ends the reasoning and starts the answer, by the name the prompt's worked
+    examples show the answer by (`answer "Sentiment"`: "Sentiment: ")."""
+    return f"\n{answer_name}: "
+
+
+def with_reasoning(tree: GrammarTree, chars: int, mark: str = REASON_MARK) -> GrammarTree:
+    """The answer grammar behind a bounded one-line reasoning segment and `mark`. The reasoning
+    cannot hold a line break, so the mark, which starts with one, always ends it."""
     start, *rest = tree.defs
     if not (isinstance(start, Rule) and start.name == "start"):
         raise ValueError("a humdsl grammar starts with its start rule")
-    return replace(tree, defs=(Rule("start", Seq((Ref(REASONING), Lit(REASON_MARK), Ref("answer_start")))),
+    return replace(tree, defs=(Rule("start", Seq((Ref(REASONING), Lit(mark), Ref("answer_start")))),
                                Rule("answer_start", start.body), Length(REASONING, r"[^\n]", 0, chars, 4), *rest),
                    spans={**tree.spans, REASONING: reasoning_rule(chars)})
 
