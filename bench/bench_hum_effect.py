@@ -51,6 +51,10 @@ TASKS = {
 COLUMNS = {"shipped": "shipped (spec's 2 examples)", "retrieved": "shipped (4 retrieved)"}
 
 
+def gold_path(task: str, work: Path) -> Path:
+    return work / f"{task}.gold.jsonl"
+
+
 def dev_gold(task: str, n: int, work: Path) -> Path:
     """The first n dev items of at least six words (not CoNLL's -DOCSTART- and score lines)."""
     from humdsl.adapters.readers import read_examples
@@ -58,7 +62,7 @@ def dev_gold(task: str, n: int, work: Path) -> Path:
     _, _, dev, adapter, *_ = TASKS[task]
     examples, _ = read_examples(dev, adapter)
     chosen = [e for e in examples if len(e["text"].split()) >= 6][:n]
-    path = work / f"{task}.gold.jsonl"
+    path = gold_path(task, work)
     with path.open("w", encoding="utf-8") as fh:
         for e in chosen:
             fh.write(json.dumps({"id": e["id"], "text": e["text"], "record": e["record"]}) + "\n")
@@ -101,7 +105,7 @@ def score(task: str, fmt: str, model: str | None, gold: Path, work: Path, tag: s
     scores = evaluate(kind, str(gold), str(out))
     return {"metric": scores["main_score"]["name"], "score": round(scores["main_score"]["value"], 4),
             "valid": round(sum(x.get("record") is not None for x in lines) / max(1, len(lines)), 4),
-            "s_per_input": round(seconds / max(1, len(lines)), 3), "n": len(lines)}
+            "s_per_input": round(seconds / max(1, len(lines)), 3), "n": len(lines), "predictions": out.name}
 
 
 def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 0) -> dict:
@@ -121,11 +125,11 @@ def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 
     stats = []  # per row: (task, kind, per-input stats of baseline_mix, of hum_mix)
     for row in rows:
         kind = TASKS[row["task"]][1]
-        gold = read_gold(work / f"{row['task']}.gold.jsonl", kind=kind)
+        gold = read_gold(gold_path(row["task"], work), kind=kind)
         g = [gold.records[i] for i in gold.order]
         pair = []
         for model in ("baseline_mix", "hum_mix"):
-            pred = read(work / f"{model}1.{row['task']}.{row['format']}.jsonl", predictions=True, kind=kind)
+            pred = read(work / row["scores"][model]["predictions"], predictions=True, kind=kind)
             pair.append(per_input(KINDS[kind], g, [pred.records.get(i) for i in gold.order]))
         stats.append((row["task"], KINDS[kind], *pair))
 

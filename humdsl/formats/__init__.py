@@ -171,16 +171,18 @@ class Format:
     def skeleton(self, batch: list[str] | None = None, reason: int = 0, mark: str | None = None):
         """The grammar's skeleton for this label batch (formats/lark_nfa.py), read once, or None
         where the format has no grounded span or its grammar holds what a skeleton cannot."""
+        from .reasoning import REASON_MARK, with_reasoning
+
+        mark = mark or REASON_MARK  # one entry whether the default mark is named or left out
         key = (tuple(self.schema.batch_or_all(batch)), reason, mark)
         if key not in self._skeletons:
             from .lark_nfa import Unreadable, read_skeleton
-            from .reasoning import REASON_MARK, with_reasoning
 
             found = None
             if not self.impl.own_language:
                 tree = self.impl.grammar_tree(batch, None)
                 if reason:
-                    tree = with_reasoning(tree, reason, mark or REASON_MARK)
+                    tree = with_reasoning(tree, reason, mark)
                 try:
                     found = read_skeleton(tree) if tree.spans else None
                 except Unreadable:

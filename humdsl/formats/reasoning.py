@@ -1,7 +1,7 @@
 """A free reasoning line before the answer (`humc run --reason N`): the format's grammar behind a
 line of at most N characters and a mark that names the answer ('Answer: ', or the task's own
-name for it), for llguidance, and as a free-text rule for
-the format's language (formats/free_text.py), so that it too decodes without a grammar."""
+name for it), for llguidance, and as a free-text rule for the format's language
+(formats/free_text.py), so that it too decodes without a grammar."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,7 +9,6 @@ from dataclasses import replace
 from .grammar_tree import GrammarTree, Length, Lit, Ref, Rule, Seq
 from .spans import LENGTH_PREFIX, FreeRule
 
-REASON_MARK = "\nAnswer: "
 REASONING = LENGTH_PREFIX + "REASONING"  # a length terminal, so lifted with the others
 
 
@@ -17,6 +16,9 @@ def reason_mark(answer_name: str = "Answer") -> str:
     """The line that ends the reasoning and starts the answer, by the name the prompt's worked
     examples show the answer by (`answer "Sentiment"`: "Sentiment: ")."""
     return f"\n{answer_name}: "
+
+
+REASON_MARK = reason_mark()  # a task that names no answer
 
 
 def with_reasoning(tree: GrammarTree, chars: int, mark: str = REASON_MARK) -> GrammarTree:
