@@ -1,22 +1,27 @@
 """Does the corpus help? The Hum effect in miniature (issue 21).
 
 SmolLM2-135M-Instruct as it ships, against the same model fine-tuned with `humc finetune` on two
-corpora made by `humc synth --corpus` from bench/hum_effect.hum: `hum_mix` (phrasings, label
-batches, guidelines, rules and formats vary) and `baseline_mix` (one phrasing, one JSON format,
+corpora made by `humc synth --corpus` from bench/hum_effect.hum: Hum style (phrasings, label
+batches, guidelines, rules and formats vary) and baseline style (one phrasing, one JSON format,
 every label: a one-template converter's output). Both are made from the same source examples
 and trained on the same number of tokens. One format per task is held out of both corpora.
+`--pair mix` compares `hum_mix` and `baseline_mix` (CoNLL-2003, CoNLL04, SST-2); `--pair wide`
+compares `hum_wide` and `baseline_wide`, which add TREC and XQuAD (the paper's mixture spans IE,
+reading comprehension and classification).
 
 Every model is scored with `humc run` + the `humc eval` scorer on the first N usable items of each
-task's dev split, in several formats of the spec; the shipped model also with the spec's two
-worked examples (the run default) and with four demonstrations retrieved from the same training
-data (`--shots-from`), the obvious way to improve it without training.
+task's dev split (TREC and XQuAD, which have one labelled file here: the last N that no corpus
+read), in several formats of the spec; the shipped model also with the spec's two worked
+examples (the run default) and with four demonstrations retrieved from the same training data
+(`--shots-from`), the obvious way to improve it without training.
 
-    python bench/bench_hum_effect.py [--tokens 100000] [--n 30] [--work /tmp/hum-effect] [--reuse]
-                                     [--columns baseline_mix,hum_mix]
+    python bench/bench_hum_effect.py [--pair mix|wide] [--tokens 100000] [--n 30] [--n-for squad=10]
+                                     [--work /tmp/hum-effect] [--reuse] [--columns baseline,hum]
 
-Results: bench/results/hum_effect.json (written after every row), a table on stdout, and the
-difference hum_mix - baseline_mix with a 95 % interval from the paired bootstrap (each task's dev
-items resampled, the same draw for every format of the task), per row and for the average.
+Results: bench/results/hum_effect.json (hum_effect_wide.json for --pair wide; written after every
+row), a table on stdout, and the difference Hum - baseline with a 95 % interval from the paired
+bootstrap (each task's dev items resampled, the same draw for every format of the task), per row
+and for the average.
 """
 from __future__ import annotations
 
@@ -45,6 +50,20 @@ TASKS = {
                 "relation_tuples"),
     "sst2": ("specs/classify.hum", "classify", DATA / "sst2" / "stsa.binary.dev", "sst2",
              DATA / "sst2" / "stsa.binary.train", ["json_label", "bare_label", "label_line"], "label_line"),
+    # One labelled file each: scored on items no corpus read, and no retrieved-shots column (the
+    # file it would retrieve from holds the dev items).
+    "trec_coarse": ("specs/classify.hum", "classify", DATA / "trec" / "TREC.train", "trec-coarse", None,
+                    ["json_label", "bare_label", "label_line"], "label_line"),
+    "squad": ("specs/qa.hum", "qa", DATA / "xquad_en" / "xquad.en.even_articles.json", "squad", None,
+              ["json_answer", "answer_span"], None),
+}
+
+# --pair: the two corpora of bench/hum_effect.hum compared (baseline style, Hum style), their tasks
+# and the results file
+PAIRS = {
+    "mix": ("baseline_mix", "hum_mix", ["conll03", "conll04", "sst2"], RESULTS),
+    "wide": ("baseline_wide", "hum_wide", ["conll03", "conll04", "sst2", "trec_coarse", "squad"],
+             RESULTS.with_name("hum_effect_wide.json")),
 }
 
 
@@ -55,18 +74,31 @@ def gold_path(task: str, work: Path) -> Path:
     return work / f"{task}.gold.jsonl"
 
 
-def dev_gold(task: str, n: int, work: Path) -> Path:
-    """The first n dev items of at least six words (not CoNLL's -DOCSTART- and score lines)."""
+def dev_gold(task: str, n: int, work: Path, read: set[str]) -> Path:
+    """The first n dev items of at least six words (not CoNLL's -DOCSTART- and score lines). A task
+    whose dev file is its training file (no retrieval file named) takes the last n items that no
+    corpus read (`read`: their example ids), and none whose text (an XQuAD paragraph) one read."""
     from humdsl.adapters.readers import read_examples
 
-    _, _, dev, adapter, *_ = TASKS[task]
+    _, _, dev, adapter, train_file, *_ = TASKS[task]
     examples, _ = read_examples(dev, adapter)
-    chosen = [e for e in examples if len(e["text"].split()) >= 6][:n]
+    usable = [e for e in examples if len(e["text"].split()) >= 6]
+    if train_file is None:
+        seen = {e["text"] for e in examples if e["id"] in read}
+        chosen = [e for e in usable if e["id"] not in read and e["text"] not in seen][-n:]
+    else:
+        chosen = usable[:n]
     path = gold_path(task, work)
     with path.open("w", encoding="utf-8") as fh:
         for e in chosen:
-            fh.write(json.dumps({"id": e["id"], "text": e["text"], "record": e["record"]}) + "\n")
+            fh.write(json.dumps({k: v for k, v in e.items() if k != "source"}) + "\n")
     return path
+
+
+def examples_read(corpus: Path) -> set[str]:
+    """The ids of the source examples a corpus was made from."""
+    with corpus.open(encoding="utf-8") as fh:
+        return {json.loads(line)["meta"]["example"] for line in fh}
 
 
 def make_corpus(name: str, work: Path) -> tuple[Path, dict]:
@@ -109,7 +141,7 @@ def score(task: str, fmt: str, model: str | None, gold: Path, work: Path, tag: s
 
 
 def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 0) -> dict:
-    """hum_mix - baseline_mix per row and on the average of the rows, with 95 % intervals from
+    """Hum style - baseline style (the pair's two fine-tunes) per row and on the average of the rows, with 95 % intervals from
     resampling each task's dev items (one draw per task, shared by its formats and both models:
     the rows of a task are scored on the same sentences, so their errors are not independent)."""
     import random
@@ -119,16 +151,17 @@ def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 
     from humdsl.evaluate.metrics import per_input
     from humdsl.kinds import KINDS
 
-    rows = [r for r in results["rows"] if {"baseline_mix", "hum_mix"} <= set(r["scores"])]
+    baseline, hum = results["models"][2:]
+    rows = [r for r in results["rows"] if {baseline, hum} <= set(r["scores"])]
     if not rows:
         return {}
-    stats = []  # per row: (task, kind, per-input stats of baseline_mix, of hum_mix)
+    stats = []  # per row: (task, kind, per-input stats of the baseline model, of the Hum one)
     for row in rows:
         kind = TASKS[row["task"]][1]
         gold = read_gold(gold_path(row["task"], work), kind=kind)
         g = [gold.records[i] for i in gold.order]
         pair = []
-        for model in ("baseline_mix", "hum_mix"):
+        for model in (baseline, hum):
             pred = read(work / row["scores"][model]["predictions"], predictions=True, kind=kind)
             pair.append(per_input(KINDS[kind], g, [pred.records.get(i) for i in gold.order]))
         stats.append((row["task"], KINDS[kind], *pair))
@@ -159,9 +192,9 @@ def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 
             "held_out_average": average(held_out) if held_out else None, "samples": samples, "seed": seed}
 
 
-def record(results: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+def record(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 def table(results: dict) -> str:
@@ -190,40 +223,48 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=100_000, help="training tokens per fine-tune")
     ap.add_argument("--n", type=int, default=30, help="dev items per task")
+    ap.add_argument("--n-for", default="", help="another number for some tasks, as TASK=N,... (squad=50: "
+                                                 "its paragraphs make each item several times as slow)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/hum-effect"))
     ap.add_argument("--reuse", action="store_true", help="keep models already trained into --work")
-    ap.add_argument("--only", default=",".join(TASKS))
+    ap.add_argument("--pair", choices=PAIRS, default="mix",
+                    help="which corpora to compare: mix (3 tasks, hum_effect.json) or wide (5, hum_effect_wide.json)")
+    ap.add_argument("--only", help="only these tasks (comma-separated); default: the pair's")
     ap.add_argument("--formats", help="only these formats (comma-separated); default: every one listed")
     ap.add_argument("--columns", help="score only these models (comma-separated: shipped, retrieved, "
-                                      "baseline_mix, hum_mix); default: every one")
+                                      "baseline, hum); default: every one")
     ap.add_argument("--retrieved-first-format-only", action="store_true",
                     help="score the shipped model with retrieved shots on each task's first format only (its "
                          "prompts are four times as long: the slowest column on a CPU)")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     args.work.mkdir(parents=True, exist_ok=True)
-    models = ["shipped (spec's 2 examples)", "shipped (4 retrieved)", "baseline_mix", "hum_mix"]
+    baseline, hum, tasks, results_path = PAIRS[args.pair]
+    models = ["shipped (spec's 2 examples)", "shipped (4 retrieved)", baseline, hum]
+    columns = {**COLUMNS, "baseline": baseline, "hum": hum}
     results = {"hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
                            f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
                "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                         text=True).stdout.strip(),
-               "tokens_per_finetune": args.tokens, "n_per_task": args.n, "models": models,
+               "tokens_per_finetune": args.tokens, "n_per_task": args.n, "n_for": args.n_for, "models": models,
                "corpora": {}, "training": {}, "rows": []}
-    if args.reuse and RESULTS.exists():  # keep the rows an earlier run into the same --work scored
-        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
-        if earlier.get("n_per_task") == args.n:  # rows scored on other items would not compare
+    if args.reuse and results_path.exists():  # keep the rows an earlier run into the same --work scored
+        earlier = json.loads(results_path.read_text(encoding="utf-8"))
+        if (earlier.get("n_per_task"), earlier.get("n_for", "")) == (args.n, args.n_for):  # others would not compare
             results["rows"] = earlier.get("rows", [])
     rows = {(r["task"], r["format"]): r for r in results["rows"]}
-    trained = {}
-    for name in ("baseline_mix", "hum_mix"):
+    trained, read = {}, set()
+    for name in (baseline, hum):
         corpus, summary = make_corpus(name, args.work)
+        read |= examples_read(corpus)
         results["corpora"][name] = summary
         print(f"{name}: {summary['instances']} instances", flush=True)
         trained[name], results["training"][name] = train(name, corpus, args.tokens, args.work, args.reuse)
         print(f"{name}: trained {results['training'][name]}", flush=True)
-        record(results)
-    for task in args.only.split(","):
-        gold = dev_gold(task, args.n, args.work)
+        record(results, results_path)
+    for task in args.only.split(",") if args.only else tasks:
+        n_for = dict(item.split("=") for item in args.n_for.split(",") if item)
+        gold = dev_gold(task, int(n_for.get(task, args.n)), args.work, read)
         _, _, _, _, train_file, formats, held = TASKS[task]
         for fmt in formats:
             if args.formats and fmt not in args.formats.split(","):
@@ -234,12 +275,12 @@ def main() -> None:
                 results["rows"].append(row)
             runs = [("shipped (spec's 2 examples)", None, {}),
                     ("shipped (4 retrieved)", None, {"shots_from": train_file}),
-                    ("baseline_mix", str(trained["baseline_mix"]), {"shots": 0}),
-                    ("hum_mix", str(trained["hum_mix"]), {"shots": 0})]
-            if args.retrieved_first_format_only and fmt != formats[0]:
+                    (baseline, str(trained[baseline]), {"shots": 0}),
+                    (hum, str(trained[hum]), {"shots": 0})]
+            if train_file is None or args.retrieved_first_format_only and fmt != formats[0]:
                 runs = [r for r in runs if r[0] != "shipped (4 retrieved)"]
             if args.columns:
-                wanted = {COLUMNS.get(c, c) for c in args.columns.split(",")}
+                wanted = {columns.get(c, c) for c in args.columns.split(",")}
                 runs = [r for r in runs if r[0] in wanted]
             for label, model, opts in runs:
                 if label in row["scores"]:
@@ -248,16 +289,16 @@ def main() -> None:
                                              **opts)
                 print(f"{task:8} {fmt:16} {label:28} {100 * row['scores'][label]['score']:6.2f}  "
                       f"{row['scores'][label]['s_per_input']:.2f} s/input", flush=True)
-                record(results)
+                record(results, results_path)
     results["hum_vs_baseline"] = hum_vs_baseline(results, args.work)
-    record(results)
+    record(results, results_path)
     print(table(results))
     if results["hum_vs_baseline"]:
         for name, key in (("the average", "average"), ("the held-out formats' average", "held_out_average")):
             avg = results["hum_vs_baseline"][key]
             if avg:
                 low, high = avg["ci95"]
-                print(f"hum_mix - baseline_mix on {name}: {100 * avg['difference']:+.1f} "
+                print(f"{hum} - {baseline} on {name}: {100 * avg['difference']:+.1f} "
                       f"(95 % interval {100 * low:+.1f} to {100 * high:+.1f})")
 
 
