@@ -141,8 +141,8 @@ def score(task: str, fmt: str, model: str | None, gold: Path, work: Path, tag: s
 
 
 def hum_vs_baseline(results: dict, work: Path, samples: int = 1000, seed: int = 0) -> dict:
-    """Hum style - baseline style (the pair's two fine-tunes) per row and on the average of the rows, with 95 % intervals from
-    resampling each task's dev items (one draw per task, shared by its formats and both models:
+    """Hum style - baseline style (the pair's two fine-tunes) per row and on the average of the
+    rows, with 95 % intervals from resampling each task's dev items (one draw per task, shared by its formats and both models:
     the rows of a task are scored on the same sentences, so their errors are not independent)."""
     import random
 
