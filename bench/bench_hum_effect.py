@@ -240,7 +240,8 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     args.work.mkdir(parents=True, exist_ok=True)
     baseline, hum, tasks, results_path = PAIRS[args.pair]
-    models = ["shipped (spec's 2 examples)", "shipped (4 retrieved)", baseline, hum]
+    shipped, retrieved = COLUMNS["shipped"], COLUMNS["retrieved"]
+    models = [shipped, retrieved, baseline, hum]
     columns = {**COLUMNS, "baseline": baseline, "hum": hum}
     results = {"hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
                            f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
@@ -262,8 +263,8 @@ def main() -> None:
         trained[name], results["training"][name] = train(name, corpus, args.tokens, args.work, args.reuse)
         print(f"{name}: trained {results['training'][name]}", flush=True)
         record(results, results_path)
+    n_for = dict(item.split("=") for item in args.n_for.split(",") if item)
     for task in args.only.split(",") if args.only else tasks:
-        n_for = dict(item.split("=") for item in args.n_for.split(",") if item)
         gold = dev_gold(task, int(n_for.get(task, args.n)), args.work, read)
         _, _, _, _, train_file, formats, held = TASKS[task]
         for fmt in formats:
@@ -273,12 +274,11 @@ def main() -> None:
             if row is None:
                 row = {"task": task, "format": fmt, "held_out": fmt == held, "scores": {}}
                 results["rows"].append(row)
-            runs = [("shipped (spec's 2 examples)", None, {}),
-                    ("shipped (4 retrieved)", None, {"shots_from": train_file}),
+            runs = [(shipped, None, {}), (retrieved, None, {"shots_from": train_file}),
                     (baseline, str(trained[baseline]), {"shots": 0}),
                     (hum, str(trained[hum]), {"shots": 0})]
             if train_file is None or args.retrieved_first_format_only and fmt != formats[0]:
-                runs = [r for r in runs if r[0] != "shipped (4 retrieved)"]
+                runs = [r for r in runs if r[0] != retrieved]
             if args.columns:
                 wanted = {columns.get(c, c) for c in args.columns.split(",")}
                 runs = [r for r in runs if r[0] in wanted]
