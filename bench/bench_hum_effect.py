@@ -7,7 +7,9 @@ every label: a one-template converter's output). Both are made from the same sou
 and trained on the same number of tokens. One format per task is held out of both corpora.
 `--pair mix` compares `hum_mix` and `baseline_mix` (CoNLL-2003, CoNLL04, SST-2); `--pair wide`
 compares `hum_wide` and `baseline_wide`, which add TREC and XQuAD (the paper's mixture spans IE,
-reading comprehension and classification).
+reading comprehension and classification); `--pair formats` compares `hum_mix` and `formats_mix`,
+the baseline style written in the formats `hum_mix` writes each example in (the column named
+"baseline" is then that corpus).
 
 Every model is scored with `humc run` + the `humc eval` scorer on the first N usable items of each
 task's dev split (TREC and XQuAD, which have one labelled file here: the last N that no corpus
@@ -15,11 +17,11 @@ read), in several formats of the spec; the shipped model also with the spec's tw
 examples (the run default) and with four demonstrations retrieved from the same training data
 (`--shots-from`), the obvious way to improve it without training.
 
-    python bench/bench_hum_effect.py [--pair mix|wide] [--tokens 100000] [--n 30] [--n-for squad=10]
+    python bench/bench_hum_effect.py [--pair mix|wide|formats] [--tokens 100000] [--n 30] [--n-for squad=10]
                                      [--work /tmp/hum-effect] [--reuse] [--columns baseline,hum]
 
-Results: bench/results/hum_effect.json (hum_effect_wide.json for --pair wide; written after every
-row), a table on stdout, and the difference Hum - baseline with a 95 % interval from the paired
+Results: bench/results/hum_effect.json (hum_effect_wide.json for --pair wide, hum_effect_formats.json
+for --pair formats; written after every row), a table on stdout, and the difference Hum - baseline with a 95 % interval from the paired
 bootstrap (each task's dev items resampled, the same draw for every format of the task), per row
 and for the average.
 """
@@ -58,10 +60,13 @@ TASKS = {
               ["json_answer", "answer_span"], None),
 }
 
-# --pair: the two corpora of bench/hum_effect.hum compared (baseline style, Hum style), their tasks
-# and the results file
+# --pair: the two corpora of bench/hum_effect.hum compared (the control, Hum style), their tasks
+# and the results file. The control is the baseline style, or for `formats` the baseline style in
+# the Hum corpus's formats (what is left of the Hum effect when both train the same formats).
 PAIRS = {
     "mix": ("baseline_mix", "hum_mix", ["conll03", "conll04", "sst2"], RESULTS),
+    "formats": ("formats_mix", "hum_mix", ["conll03", "conll04", "sst2"],
+                RESULTS.with_name("hum_effect_formats.json")),
     "wide": ("baseline_wide", "hum_wide", ["conll03", "conll04", "sst2", "trec_coarse", "squad"],
              RESULTS.with_name("hum_effect_wide.json")),
 }
@@ -228,7 +233,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/hum-effect"))
     ap.add_argument("--reuse", action="store_true", help="keep models already trained into --work")
     ap.add_argument("--pair", choices=PAIRS, default="mix",
-                    help="which corpora to compare: mix (3 tasks, hum_effect.json) or wide (5, hum_effect_wide.json)")
+                    help="which corpora to compare: mix (3 tasks, hum_effect.json), wide (5, hum_effect_wide.json) "
+                         "or formats (hum_mix against formats_mix, hum_effect_formats.json)")
     ap.add_argument("--only", help="only these tasks (comma-separated); default: the pair's")
     ap.add_argument("--formats", help="only these formats (comma-separated); default: every one listed")
     ap.add_argument("--columns", help="score only these models (comma-separated: shipped, retrieved, "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 STYLES = ("alpaca", "chat")
-DIVERSITY = ("hum", "baseline")
+DIVERSITY = ("hum", "baseline", "formats")
 
 
 @dataclass(frozen=True)

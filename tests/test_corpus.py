@@ -109,6 +109,23 @@ def test_a_hum_and_a_baseline_corpus_of_the_same_parts_use_the_same_examples(tmp
     assert len({x["meta"]["format"] for x in lines(varied)}) > 2  # and only the Hum one varies
 
 
+def test_a_formats_corpus_writes_each_instance_in_the_hum_corpus_s_format_and_nothing_else_varies(tmp_path):
+    path = spec(tmp_path, MIX)
+    varied, formats = tmp_path / "varied.jsonl", tmp_path / "formats.jsonl"
+    assert synth(str(path), "--corpus", "varied", "--out", str(varied)).exit_code == 0
+    assert synth(str(path), "--corpus", "varied", "--diversity", "formats", "--out", str(formats)).exit_code == 0
+    hum_format = {(x["meta"]["task"], x["meta"]["example"]): x["meta"]["format"] for x in lines(varied)}
+    got = lines(formats)
+    assert {(x["meta"]["task"], x["meta"]["example"]): x["meta"]["format"] for x in got} == hum_format
+    assert len(set(hum_format.values())) > 2
+    tasks = load(TICKETS).tasks
+    for x in got:
+        meta, task = x["meta"], tasks[x["meta"]["task"]].ir
+        assert meta["phrasing"] == 0 and meta["guidelines"] == [] and meta["rules"] == [] and meta["shots"] == []
+        assert meta["labels"] == [lab["code"] for lab in task["labels"]]
+    assert any(x["meta"]["phrasing"] != 0 or x["meta"]["guidelines"] for x in lines(varied))
+
+
 def test_diversity_on_the_command_line_overrides_the_declaration(tmp_path):
     out = tmp_path / "v.jsonl"
     assert synth(str(spec(tmp_path, MIX)), "--corpus", "varied", "--diversity", "baseline",

@@ -25,7 +25,8 @@ def _help(name: str) -> str:
               "name (a mixture of tasks, each read from its declared data), shuffled into one file.")
 @click.option("--diversity", type=click.Choice(DIVERSITY),
               help="'baseline': the first phrasing, one JSON format, every label, no guidelines, rules, "
-              "negatives sampled or shots (the control of the Hum ablation). Default: the spec's, else 'hum'.")
+              "negatives sampled or shots (the control of the Hum ablation); 'formats': the same, but in the "
+              "format a Hum-style corpus draws (the second control). Default: the spec's, else 'hum'.")
 @click.option("--adapter", help="How to read --data (default: detected from the file): "
               f"{', '.join(ADAPTERS)}, or one a plugin registers.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The corpus (JSONL).")

@@ -2,7 +2,8 @@
 
     corpus hum_mix {
       instances 4000            # the corpus size; each part's `share` is a fraction of it
-      diversity "hum"           # or "baseline": one phrasing, one JSON format, every label, no extras
+      diversity "hum"           # or "baseline": one phrasing, one JSON format, every label, no extras;
+                                # or "formats": the baseline, in the formats "hum" draws
       task conll03 { data "data/eng.train" share 0.5 per_example 2 }
       task sst2 { data "data/sst2.train" share 0.5 }
     }
@@ -25,7 +26,8 @@ CORPUS_SETTINGS = {
     "instances": (int, lambda v: v >= 1, "the number of instances in the corpus (shares are fractions of it)"),
     "diversity": (str, lambda v: v in DIVERSITY,
                   "'hum' (phrasings, label batches, guidelines, rules and formats vary) or 'baseline' "
-                  "(one phrasing, one JSON format, every label, no guidelines, rules or negatives sampled)"),
+                  "(one phrasing, one JSON format, every label, no guidelines, rules or negatives sampled) "
+                  "or 'formats' (the baseline in the formats a 'hum' corpus draws)"),
     "style": (str, lambda v: v in ("alpaca", "chat"), "'alpaca' or 'chat'"),
 }
 

@@ -23,7 +23,8 @@ class Policy:
     style: str = _D["style"]
     format_weights: dict = field(default_factory=dict)  # format name -> weight; absent: 1
     # "hum": everything above varies; "baseline": what a one-template converter writes (the
-    # ablation's control): the first phrasing, one format, every label, nothing else.
+    # ablation's control): the first phrasing, one format, every label, nothing else;
+    # "formats": the baseline, but each instance in the format a "hum" one draws.
     diversity: str = "hum"
     baseline_format: str | None = None  # the baseline's format; default: the first JSON one
 
@@ -55,7 +56,7 @@ class Policy:
             elif not setting.check(value):
                 out.append(f"{flag(name)} must be {setting.must}")
         if self.diversity not in DIVERSITY:
-            out.append("--diversity must be 'hum' or 'baseline'")
+            out.append("--diversity must be 'hum', 'baseline' or 'formats'")
         if self.baseline_format is not None and self.baseline_format not in formats:
             out.append(f"the baseline format '{self.baseline_format}' is not a format of the task "
                        f"(it has: {', '.join(formats)})")

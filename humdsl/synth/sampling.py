@@ -89,6 +89,13 @@ def choose(task_ir: TaskIR, record: dict, policy: Policy, draw: Draw, n_examples
     facts = _facts(task_ir)
     if policy.diversity == "baseline":
         return baseline_choice(task_ir, policy)
+    hum = _hum_choice(facts, record, policy, draw, n_examples, present)
+    return formats_only(facts, hum) if policy.diversity == "formats" else hum
+
+
+def _hum_choice(facts: _Facts, record: dict, policy: Policy, draw: Draw, n_examples: int,
+                present: list[str] | None) -> Choice:
+    task_ir = facts.ir
     instruction = draw.below(facts.phrasings)
     if present is None:
         present = present_labels(task_ir, record)
@@ -120,6 +127,15 @@ def baseline_choice(task_ir: TaskIR, policy: Policy) -> Choice:
     facts = _facts(task_ir)
     batch = list(facts.codes) if KINDS[task_ir["kind"]].labelled else None
     return Choice(0, batch, [], [], {}, [policy.baseline_format or baseline_format(task_ir)], [])
+
+
+def formats_only(facts: _Facts, hum: Choice) -> Choice:
+    """The second control of the ablation: the format a Hum-style instance drew (so a "formats"
+    corpus and a Hum one declaring the same parts write each example in the same format), and
+    everything else as the baseline writes it. It separates "more formats" from "more variety
+    within a format"."""
+    batch = list(facts.codes) if hum.batch is not None else None
+    return Choice(0, batch, [], [], {}, hum.formats, [])
 
 
 def baseline_format(task_ir: TaskIR) -> str:
