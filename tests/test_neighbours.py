@@ -299,3 +299,37 @@ def test_a_json_format_is_read_up_to_where_its_answers_part(tmp_path):
     session = Session(TASKS["classify.sst2"], Settings(decision="knn", format="json_label", shots_from=pool))
     assert session._knn_document("PROMPT\n") == 'PROMPT\nSentiment: {"label": "'  # the task's name for its answer
     assert [at for _, at in session.anchor_examples] == [0, 1]  # positive, negative: the options' order
+
+
+def test_a_run_whose_answers_are_all_one_label_says_so_and_points_at_the_remedy(model_dir, tmp_path):
+    from humdsl.runtime.run import LEANING_MIN_ANSWERS
+
+    pool = tmp_path / "pool.jsonl"  # every labelled example says billing: the vote cannot say anything else
+    pool.write_text("".join(json.dumps({"id": f"p{i}", "text": f"Invoice {i} was charged twice.",
+                                        "record": {"labels": ["billing"]}}) + "\n" for i in range(4)),
+                    encoding="utf-8")
+    tickets = TICKETS.read_text(encoding="utf-8").splitlines()
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({**json.loads(tickets[i % len(tickets)]), "id": f"q{i}"}) + "\n"
+                              for i in range(LEANING_MIN_ANSWERS)), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = _run(ROOT / "examples" / "support_tickets.hum", "--task", "ticket_triage", "--decision", "knn",
+                  "--shots-from", pool, "--model", model_dir, "--input", inputs, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert {json.dumps(json.loads(x)["record"]) for x in out.read_text(encoding="utf-8").splitlines()} == \
+        {json.dumps({"labels": ["billing"]})}
+    assert f"note: all {LEANING_MIN_ANSWERS} answers are billing" in result.output
+    assert "check --shots-from" in result.output
+
+
+def test_the_leaning_note_is_for_many_answers_all_alike_of_a_task_that_has_a_choice():
+    from humdsl.runtime.run import LEANING_MIN_ANSWERS, leaning_note
+
+    many = LEANING_MIN_ANSWERS
+    note = leaning_note([{"label": "ABBR"}] * many, "greedy", 6)
+    assert note.startswith(f"note: all {many} answers are ABBR") and "--decision channel" in note
+    assert "--decision knn" in leaning_note([{"label": "ABBR"}] * many, "channel", 6)
+    assert leaning_note([{"label": "ABBR"}] * (many - 1), "greedy", 6) == ""  # too few to say
+    assert leaning_note([{"label": "ABBR"}] * many + [{"label": "NUM"}], "greedy", 6) == ""
+    assert leaning_note([{"label": "yes"}] * many, "greedy", 1) == ""  # no other answer allowed
+    assert "are bug, outage" in leaning_note([{"labels": ["bug", "outage"]}] * many, "exact", 5)

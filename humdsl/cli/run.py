@@ -119,5 +119,7 @@ def run(spec, task, fmt, model, input_path, output_path, batch_size, shots, shot
                + (f" ({summary.decoder})" if summary.decoder else ""), err=True)
     if summary.cache:
         click.echo(summary.cache, err=True)
+    if summary.leaning:
+        click.echo(summary.leaning, err=True)
     sys.exit(1 if summary.failed or summary.bad_input else 0)
 

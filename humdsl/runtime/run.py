@@ -54,6 +54,34 @@ class RunSummary:
     decoder: str = ""
     cache: str = ""  # the constraint cache's hits and builds, on the backends that use it
     passed_over: list[str] = field(default_factory=list)  # what of the --shots-from file was not used, and why
+    leaning: str = ""  # a note where every answer of a classify run is the same label (leaning_note)
+
+
+# Fewer answers than this, all alike, say too little about the model to be worth a note.
+LEANING_MIN_ANSWERS = 20
+
+
+def leaning_note(answers: list[dict], decision: str, labels: int) -> str:
+    """A note for a classify run whose answers all name the same label(s): a small model often
+    leans to one label whatever it reads (SmolLM2 answers TREC's first label, ABBR, to almost
+    every question under greedy decoding), and a user should hear of the decisions made for
+    that before trusting the file. Empty where the answers differ, are few, or cannot differ."""
+    if labels < 2 or len(answers) < LEANING_MIN_ANSWERS:
+        return ""
+    shown = {json.dumps(a, sort_keys=True) for a in answers}
+    if len(shown) > 1:
+        return ""
+    first = answers[0]
+    said = ", ".join(first["labels"]) if "labels" in first else str(first.get("label"))
+    if decision == "knn":
+        remedy = "the labelled examples it compares with may carry little else (check --shots-from)"
+    elif decision == "channel":
+        remedy = "--decision knn with --shots-from a labelled file is made for that (docs/run.md)"
+    else:
+        remedy = ("--decision channel, or --decision knn with --shots-from a labelled file, are made for "
+                  "that (docs/run.md)")
+    return (f"note: all {len(answers)} answers are {said}: the model may lean to one answer whatever it "
+            f"reads; {remedy}")
 
 
 def read_inputs(path: Path, required: list[str]) -> tuple[list[dict], list[str]]:
@@ -256,13 +284,18 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 results = ((batch, session.decode(batch)) for batch in batches)
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
+            answers = []  # this run's classify answers, for leaning_note
             with partial.open("a", encoding="utf-8") as out:
                 for chunk, outcomes in results:
                     for row, outcome in zip(chunk, outcomes):
                         out.write(_line(row, outcome, meta))
                         summary.written += 1
                         summary.failed += outcome.error is not None
+                        if task["kind"] == "classify" and outcome.record is not None:
+                            answers.append(outcome.record)
                     _flushed(out, summary, len(todo), start, progress)
+            labels = len(opts.labels) if opts.labels else len(task.get("labels", []))
+            summary.leaning = leaning_note(answers, opts.decision or "greedy", labels)
             if decoder is not None and decoder.cache is not None:
                 summary.cache = decoder.cache.stats.summary()
         if partial.exists() and (opts.limit is None or len(_done_ids(partial)) >= len(rows)):
