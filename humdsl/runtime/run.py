@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import HumError
 from ..ir import task_hash
 from ..jsonl import id_problem, objects
+from ..kinds import KINDS
 from ..outputs import OutputLock, OutputRefused, check_path
 from ..session import Outcome, Session, Settings, outcome_fields
 from ..api import load_task
@@ -284,14 +285,15 @@ def run(spec_path: str, opts: RunOptions, progress=None) -> RunSummary:
                 results = ((batch, session.decode(batch)) for batch in batches)
             opts.output.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
-            answers = []  # this run's classify answers, for leaning_note
+            answers = []  # this run's answers where they are a few labels (classify), for leaning_note
+            decidable = KINDS[task["kind"]].decidable
             with partial.open("a", encoding="utf-8") as out:
                 for chunk, outcomes in results:
                     for row, outcome in zip(chunk, outcomes):
                         out.write(_line(row, outcome, meta))
                         summary.written += 1
                         summary.failed += outcome.error is not None
-                        if task["kind"] == "classify" and outcome.record is not None:
+                        if decidable and outcome.record is not None:
                             answers.append(outcome.record)
                     _flushed(out, summary, len(todo), start, progress)
             labels = len(opts.labels) if opts.labels else len(task.get("labels", []))
