@@ -56,7 +56,8 @@ class Policy:
             elif not setting.check(value):
                 out.append(f"{flag(name)} must be {setting.must}")
         if self.diversity not in DIVERSITY:
-            out.append("--diversity must be 'hum', 'baseline' or 'formats'")
+            *others, last = DIVERSITY
+            out.append(f"--diversity must be {', '.join(repr(d) for d in others)} or {last!r}")
         if self.baseline_format is not None and self.baseline_format not in formats:
             out.append(f"the baseline format '{self.baseline_format}' is not a format of the task "
                        f"(it has: {', '.join(formats)})")
