@@ -21,8 +21,8 @@ examples (the run default) and with four demonstrations retrieved from the same 
                                      [--work /tmp/hum-effect] [--reuse] [--columns baseline,hum]
 
 Results: bench/results/hum_effect.json (hum_effect_wide.json for --pair wide, hum_effect_formats.json
-for --pair formats; written after every row), a table on stdout, and the difference Hum - baseline with a 95 % interval from the paired
-bootstrap (each task's dev items resampled, the same draw for every format of the task), per row
+for --pair formats; written after every row), a table on stdout, and the difference Hum - baseline
+(the control) with a 95 % interval from the paired bootstrap (each task's dev items resampled, the same draw for every format of the task), per row
 and for the average.
 """
 from __future__ import annotations
@@ -235,8 +235,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=100_000, help="training tokens per fine-tune")
     ap.add_argument("--n", type=int, default=30, help="dev items per task")
     ap.add_argument("--n-for", default="", help="another number for some tasks, as TASK=N,... (squad=50: "
-                                                 "its run profile's exact decisions score every span of a passage's sentences: "
-                                                 "several times as slow)")
+                                                 "its exact decisions score every span of a passage's "
+                                                 "sentences: several times as slow)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/hum-effect"))
     ap.add_argument("--reuse", action="store_true", help="keep models already trained into --work")
     ap.add_argument("--pair", choices=PAIRS, default="mix",
