@@ -90,7 +90,8 @@ def choose(task_ir: TaskIR, record: dict, policy: Policy, draw: Draw, n_examples
     if policy.diversity == "baseline":
         return baseline_choice(task_ir, policy)
     hum = _hum_choice(facts, record, policy, draw, n_examples, present)
-    return formats_only(facts, hum) if policy.diversity == "formats" else hum
+    # the second control: the format this Hum-style instance drew, the rest as the baseline
+    return baseline_choice(task_ir, policy, hum.formats) if policy.diversity == "formats" else hum
 
 
 def _hum_choice(facts: _Facts, record: dict, policy: Policy, draw: Draw, n_examples: int,
@@ -120,22 +121,16 @@ def _hum_choice(facts: _Facts, record: dict, policy: Policy, draw: Draw, n_examp
     return Choice(instruction, batch, guidelines, rule_choice, descriptions, formats, shots)
 
 
-def baseline_choice(task_ir: TaskIR, policy: Policy) -> Choice:
+def baseline_choice(task_ir: TaskIR, policy: Policy, formats: list[str] | None = None) -> Choice:
     """The ablation's control, what one-template converters write: the first phrasing, one
     format (the first JSON one unless the policy names it), every label in declared order, no
-    guidelines, rules, paraphrased descriptions or shots. Nothing is drawn."""
+    guidelines, rules, paraphrased descriptions or shots. Nothing is drawn. With `formats` (those
+    a Hum-style instance drew), the second control: a "formats" corpus and a Hum one declaring
+    the same parts write each example in the same format, separating "more formats" from "more
+    variety within a format"."""
     facts = _facts(task_ir)
     batch = list(facts.codes) if KINDS[task_ir["kind"]].labelled else None
-    return Choice(0, batch, [], [], {}, [policy.baseline_format or baseline_format(task_ir)], [])
-
-
-def formats_only(facts: _Facts, hum: Choice) -> Choice:
-    """The second control of the ablation: the format a Hum-style instance drew (so a "formats"
-    corpus and a Hum one declaring the same parts write each example in the same format), and
-    everything else as the baseline writes it. It separates "more formats" from "more variety
-    within a format"."""
-    batch = list(facts.codes) if hum.batch is not None else None
-    return Choice(0, batch, [], [], {}, hum.formats, [])
+    return Choice(0, batch, [], [], {}, formats or [policy.baseline_format or baseline_format(task_ir)], [])
 
 
 def baseline_format(task_ir: TaskIR) -> str:
